@@ -5,6 +5,7 @@ The layers, one direction: a :class:`Recorder` (torch) watches a model and fills
 """
 
 from nnviz_widgets import datasets, models
+from nnviz_widgets._explorer import TrainingExplorer
 from nnviz_widgets._recorder import Recorder
 from nnviz_widgets._recording import (
     INPUT,
@@ -21,6 +22,7 @@ __all__ = [
     "Recorder",
     "Recording",
     "RecordingBudgetWarning",
+    "TrainingExplorer",
     "__version__",
     "datasets",
     "models",
