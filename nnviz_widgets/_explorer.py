@@ -13,6 +13,7 @@ widget instead of being raised into the training loop.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 import traceback
@@ -150,6 +151,8 @@ class TrainingExplorer(ipywidgets.VBox):
         self.recording.add_listener(self._on_recording_update)
         with self._lock:
             self._sync_with_recording()
+            if len(self.recording):
+                self._quietly(index=len(self.recording) - 1)
             self._draw()
 
     # ------------------------------------------------------------------ construction
@@ -329,10 +332,17 @@ class TrainingExplorer(ipywidgets.VBox):
 
     # ------------------------------------------------------------------ validation
     def _selectable_layers(self) -> list[str]:
-        layers = [layer for layer in self.recording.layers if self.recording.quantities(layer)]
-        if INPUT in self.recording._layer_info and self.recording.quantities(INPUT):
-            layers.insert(0, INPUT)
+        layers = [layer for layer in self.recording.layers if self._quantities(layer)]
+        try:
+            if self._quantities(INPUT):
+                layers.insert(0, INPUT)
+        except KeyError:  # no input pseudo-layer was declared
+            pass
         return layers
+
+    def _quantities(self, layer: str) -> list[str]:
+        """The layer's quantities in reading order: weights, gradients, updates, then the rest."""
+        return sorted(self.recording.quantities(layer), key=_quantity_order)
 
     @traitlets.validate("index")
     def _validate_index(self, proposal):
@@ -360,7 +370,7 @@ class TrainingExplorer(ipywidgets.VBox):
     @traitlets.validate("quantity")
     def _validate_quantity(self, proposal):
         value = proposal["value"]
-        valid = self.recording.quantities(self.layer) if self.layer else ()
+        valid = self._quantities(self.layer) if self.layer else ()
         if value in valid or (value == "" and not valid):
             return value
         names = ", ".join(repr(v) for v in valid) or "none"
@@ -402,7 +412,7 @@ class TrainingExplorer(ipywidgets.VBox):
     def _on_layer_change(self, change):
         with self._lock:
             self._set_control(self.layer_box, "value", change["new"] or None)
-            quantities = self.recording.quantities(change["new"]) if change["new"] else ()
+            quantities = self._quantities(change["new"]) if change["new"] else ()
             self._set_control(self.quantity_box, "options", list(quantities))
             if self.quantity not in quantities:
                 self._quietly(quantity=_pick_quantity(quantities, self.quantity))
@@ -557,12 +567,12 @@ class TrainingExplorer(ipywidgets.VBox):
         if not self.layer and layers:
             self._quietly(layer=_pick_layer(self.recording, layers))
         elif self.layer:
-            quantities = list(self.recording.quantities(self.layer))
+            quantities = list(self._quantities(self.layer))
             if list(self.quantity_box.options) != quantities:
                 self._set_control(self.quantity_box, "options", quantities)
                 self._set_control(self.quantity_box, "value", self.quantity or None)
         if count and not self.quantity and self.layer:
-            quantities = self.recording.quantities(self.layer)
+            quantities = self._quantities(self.layer)
             self._quietly(quantity=_pick_quantity(quantities, ""))
         self._fit_sample_and_channel()
 
@@ -605,7 +615,8 @@ class TrainingExplorer(ipywidgets.VBox):
                 label += f" (label {targets[k]})"
             sample_options.append((label, k))
         channel_options = [("all", -1)] + [(str(k), k) for k in range(channels)]
-        sample = self.sample if -1 <= self.sample < samples else 0 if samples else -1
+        # without samples to choose the choice is kept (disabled), for when it applies again
+        sample = self.sample if (samples == 0 or -1 <= self.sample < samples) else 0
         channel = self.channel if -1 <= self.channel < channels else -1
         if sample != self.sample or channel != self.channel:
             self._quietly(sample=sample, channel=channel)
@@ -613,7 +624,7 @@ class TrainingExplorer(ipywidgets.VBox):
             self._set_control(self.sample_box, "options", sample_options)
         if list(self.channel_box.options) != channel_options:
             self._set_control(self.channel_box, "options", channel_options)
-        self._set_control(self.sample_box, "value", self.sample)
+        self._set_control(self.sample_box, "value", self.sample if samples else -1)
         self._set_control(self.channel_box, "value", self.channel)
         self._set_control(self.sample_box, "disabled", samples == 0)
         self._set_control(self.channel_box, "disabled", channels == 0)
@@ -819,6 +830,23 @@ class TrainingExplorer(ipywidgets.VBox):
         return [*marks, *axes, *figures, self.heatmap.png]
 
 
+_ORDER = {
+    "weight": 0, "weight_grad": 1, "update": 2, "activation": 10, "output_grad": 11,
+    "probe": 20, "saliency": 21,
+}  # fmt: skip
+
+
+def _quantity_order(quantity: str) -> tuple:
+    base = re.sub(r"\[\d+\]$", "", quantity)
+    calls = re.findall(r"\[(\d+)\]$", quantity)
+    if base in _ORDER:
+        return (_ORDER[base], "", int(calls[0]) if calls else 0)
+    # other parameters (bias, weight_ih_l0, ...): p, p_grad, p_update together, after weights
+    stem = re.sub(r"_(grad|update)$", "", base)
+    suffix = {"": 0, "_grad": 1, "_update": 2}[base[len(stem) :]]
+    return (5, stem, suffix)
+
+
 def _pick_layer(recording: Recording, layers: list[str]) -> str:
     """The first layer with weights, else the first layer with anything recorded."""
     for layer in layers:
@@ -846,8 +874,6 @@ def _escape(text: str) -> str:
 
 
 def _strip_tags(html: str) -> str:
-    import re
-
     text = re.sub(r"<[^>]+>", "", html)
     for entity, char in (("&#9888;", "!"), ("&#9632;", ""), ("&lt;", "<"), ("&gt;", ">")):
         text = text.replace(entity, char)

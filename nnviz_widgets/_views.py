@@ -601,12 +601,8 @@ class HeatmapView:
         self.y_axis_scale = bqplot.LinearScale(min=-0.5, max=0.5, reverse=True, allow_padding=False)
         self.colour_scale = bqplot.ColorScale(colors=list(DIVERGING.anchors), min=-1.0, max=1.0)
         self.x_axis = bqplot.Axis(scale=self.x_axis_scale, label="", grid_lines="none")
-        self.y_axis = bqplot.Axis(
-            scale=self.y_axis_scale, orientation="vertical", label="", grid_lines="none"
-        )
-        self.colour_axis = bqplot.ColorAxis(
-            scale=self.colour_scale, orientation="vertical", side="right", label=""
-        )
+        self.y_axis = bqplot.Axis(scale=self.y_axis_scale, side="left", label="", grid_lines="none")
+        self.colour_axis = bqplot.ColorAxis(scale=self.colour_scale, side="right", label="")
         self.png = ipywidgets.Image(value=encode_png(np.full((1, 1, 3), 255, np.uint8)))
         self.png.format = "png"
         self.image = bqplot.Image(
@@ -889,7 +885,6 @@ class MetricsView:
                 axes.append(
                     bqplot.Axis(
                         scale=y_scale,
-                        orientation="vertical",
                         side="left" if k == 0 else "right",
                         label=name,
                         color=colour,
@@ -938,7 +933,7 @@ class GradientNormView:
                 bqplot.Axis(scale=self.layer_scale, label="layer (input to output)"),
                 bqplot.Axis(
                     scale=self.norm_scale,
-                    orientation="vertical",
+                    side="left",
                     label="gradient norm",
                     tick_format=".0e",
                 ),
@@ -970,7 +965,7 @@ class GradientNormView:
                 bqplot.Axis(scale=self.epoch_scale, label="epoch"),
                 bqplot.Axis(
                     scale=self.history_scale,
-                    orientation="vertical",
+                    side="left",
                     label="gradient norm",
                     tick_format=".0e",
                 ),
@@ -1040,9 +1035,7 @@ class HistogramView:
             marks=[self.bars],
             axes=[
                 bqplot.Axis(scale=self.x_scale, label="value", num_ticks=5, tick_format=".2g"),
-                bqplot.Axis(
-                    scale=self.y_scale, orientation="vertical", label="count", tick_format="~s"
-                ),
+                bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format="~s"),
             ],
             title="histogram",
             title_style={"font-size": "12px"},
