@@ -506,7 +506,7 @@ class Recorder:
                 f"block-averaged from {original} to {tuple(tensor.shape)} to stay under "
                 f"{self._max_frame_values:,} values per frame"
             )
-        data.frames[(layer, quantity)] = tensor.detach().to("cpu", torch.float32).numpy()
+        data.frames[(layer, quantity)] = _to_numpy(tensor)
 
     # ------------------------------------------------------------------ the probe pass
     def _probe_pass(
@@ -914,6 +914,13 @@ def _fit(tensor: torch.Tensor, max_values: int, *, keep_first: bool) -> torch.Te
         )
         tensor = pooled.reshape(*shape[:-1], -1).movedim(-1, dim)
     return tensor
+
+
+def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """Copy into an array numpy owns, so a Recording holds no torch object."""
+    array = np.empty(tuple(tensor.shape), dtype=np.float32)
+    torch.from_numpy(array).copy_(tensor.detach())
+    return array
 
 
 def _as_float(what: str, value: object) -> float:
