@@ -163,7 +163,9 @@ def test_statistics_per_snapshot_and_per_step():
     assert grad_norm.shape == (5,) and (grad_norm > 0).all()
     assert (recording.step_series("4", "update_ratio") > 0).all()
     weight_norm = recording.statistic("4", "weight_norm")
-    expected = math.sqrt(sum(float((p.detach().double() ** 2).sum()) for p in model[4].parameters()))
+    expected = math.sqrt(
+        sum(float((p.detach().double() ** 2).sum()) for p in model[4].parameters())
+    )
     assert weight_norm[1] == pytest.approx(expected, rel=1e-9)
     assert math.isnan(recording.statistic("4", "grad_norm")[0])
     assert recording.statistic("4", "grad_norm")[1] == pytest.approx(grad_norm.mean(), rel=1e-6)
@@ -404,7 +406,8 @@ def test_probe_that_does_not_fit_names_both_shapes():
     assert "expects (*, 400)" in message
     with pytest.raises(
         ValueError,
-        match=r"layer 'conv1' \(Conv2d\) received input of shape \(4, 3, 28, 28\) but expects \(N, 1, H, W\)",
+        match=r"layer 'conv1' \(Conv2d\) received input of shape \(4, 3, 28, 28\) "
+        r"but expects \(N, 1, H, W\)",
     ):
         nv.Recorder(nv.models.LeNet5(), probe=torch.zeros(4, 3, 28, 28))
 

@@ -328,5 +328,5 @@ def test_autocast_frames_hold_what_the_model_computed(deterministic):
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         expected = model[0](x)
     assert expected.dtype == torch.bfloat16
-    assert torch.equal(torch.from_numpy(activation), expected.float())
+    assert torch.equal(torch.tensor(activation), expected.float())
     assert recording.statistic("0", "nonfinite_activation").tolist() == [0.0] * 5
