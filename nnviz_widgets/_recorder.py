@@ -50,8 +50,6 @@ _CHANNEL_FIRST = (
     nn.GroupNorm,
 )
 
-_STEP_STATISTICS = ("grad_norm", "weight_norm", "update_ratio")
-
 LayerSpec = str | type | Iterable[str | type]
 
 
@@ -164,13 +162,17 @@ class Recorder:
         # per-step accumulators, on the parameters' devices
         self._step_count = 0
         self._grad_sum = [torch.zeros_like(p, dtype=torch.float32) for p in self._params]
-        self._grad_steps = [0] * len(self._params)
+        self._grad_steps = np.zeros(len(self._params), dtype=np.int64)
         self._steps_since_snapshot = 0
         self._previous = [p.detach().to(torch.float32, copy=True) for p in self._params]
+        self._all_fp32 = all(p.dtype == torch.float32 for p in self._params)
+        self._zeros = [torch.zeros((), device=p.device) for p in self._params]
+        self._step_grads: tuple | None = None
+        self._pending_present: dict[int, np.ndarray] = {}
         self._pending: list[torch.Tensor] = []  # (3, n_layers) per step, still on the device
         self._pending_steps: list[int] = []
         self._layer_index = {name: i for i, (name, _) in enumerate(self._layers)}
-        self._membership = _membership(self._layers, self._layer_params, len(self._params), device)
+        self._membership_t = _membership(self._layers, self._layer_params, len(self._params))
         self._grad_norm_sum = np.zeros(len(self._layers))
         self._grad_norm_count = np.zeros(len(self._layers))
         self._last_snapshot_weights: dict[int, np.ndarray] = {}
@@ -280,7 +282,7 @@ class Recorder:
         if not self._closed:
             self._read_gradients()
             with torch.no_grad():
-                torch._foreach_copy_(self._previous, [p.detach() for p in self._params])
+                torch._foreach_copy_(self._previous, self._params)
         return None
 
     def _after_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
@@ -290,49 +292,47 @@ class Recorder:
 
     @torch.no_grad()
     def _read_gradients(self) -> None:
-        present = [i for i, p in enumerate(self._params) if p.grad is not None]
-        norms = torch.zeros(len(self._params), dtype=torch.float32, device=self._membership.device)
-        if present:
-            grads = [self._params[i].grad.detach() for i in present]
-            grads = [g if g.dtype == torch.float32 else g.float() for g in grads]
-            torch._foreach_add_([self._grad_sum[i] for i in present], grads)
-            squared = torch.stack(torch._foreach_norm(grads)).to(norms.device) ** 2
-            norms[present] = squared
-            for i in present:
-                self._grad_steps[i] += 1
-        mask = torch.zeros(len(self._params), dtype=torch.float32, device=norms.device)
-        mask[present] = 1.0
-        self._step_grad = (norms, mask)
+        # Runs every training step: a few fused (foreach) kernels and no host sync. The norms
+        # stay on the device; per-layer arithmetic waits for flush(), on the host.
+        grads = [p.grad for p in self._params]
+        if all(g is not None for g in grads):  # the usual case
+            present = None
+        else:
+            present = np.array([g is not None for g in grads])
+            grads = [self._zeros[i] if g is None else g for i, g in enumerate(grads)]
+        if not self._all_fp32:
+            grads = [g.float() for g in grads]
+        if present is None:
+            torch._foreach_add_(self._grad_sum, grads)
+            self._grad_steps += 1
+        else:
+            kept = np.flatnonzero(present).tolist()
+            if kept:
+                torch._foreach_add_([self._grad_sum[i] for i in kept], [grads[i] for i in kept])
+            self._grad_steps += present
+        self._step_grads = (grads, present)
 
     @torch.no_grad()
     def _read_update(self) -> None:
-        norms, mask = getattr(self, "_step_grad", (None, None))
-        self._step_grad = (None, None)
-        weights = [p.detach() for p in self._params]
-        weights32 = [w if w.dtype == torch.float32 else w.float() for w in weights]
-        device = self._membership.device
-        if self._params:
-            weight_sq = torch.stack(torch._foreach_norm(weights32)).to(device) ** 2
-            torch._foreach_sub_(self._previous, weights32)  # previous - now = -update
-            update_sq = torch.stack(torch._foreach_norm(self._previous)).to(device) ** 2
+        params = self._params
+        grads, present = self._step_grads or (self._zeros, np.zeros(len(params), dtype=bool))
+        self._step_grads = None
+        if params:
+            weights = params if self._all_fp32 else [p.float() for p in params]
+            torch._foreach_sub_(self._previous, weights)  # previous - now = -update
+            norms = torch.stack(torch._foreach_norm([*grads, *weights, *self._previous]))
             if self._optimizer is None:  # the next step() compares with these weights
-                torch._foreach_copy_(self._previous, weights)
+                torch._foreach_copy_(self._previous, params)
         else:
-            weight_sq = update_sq = torch.zeros(0, device=device)
-        if norms is None:  # step() called with no gradient read before it
-            norms = torch.zeros_like(weight_sq)
-            mask = torch.zeros_like(weight_sq)
-        member = self._membership
-        has_grad = (member @ mask) > 0
-        grad_norm = torch.where(has_grad, (member @ norms).sqrt(), torch.nan)
-        weight_norm = (member @ weight_sq).sqrt()
-        update_ratio = (member @ update_sq).sqrt() / weight_norm
-        row = torch.stack([grad_norm, weight_norm, update_ratio])
+            norms = None
         with self._lock:
             self._step_count += 1
             self._steps_since_snapshot += 1
-            self._pending.append(row)
-            self._pending_steps.append(self._step_count)
+            if norms is not None:
+                self._pending.append(norms)
+                self._pending_steps.append(self._step_count)
+                if present is not None:
+                    self._pending_present[len(self._pending) - 1] = present
             due = len(self._pending) >= self._flush_every
         if due:
             self.flush()
@@ -340,21 +340,30 @@ class Recorder:
     def flush(self) -> None:
         """Copy the per-step statistics waiting on the device into the Recording."""
         with self._lock:
-            pending, steps = self._pending, self._pending_steps
-            self._pending, self._pending_steps = [], []
+            pending, steps, present = self._pending, self._pending_steps, self._pending_present
+            self._pending, self._pending_steps, self._pending_present = [], [], {}
         if not pending:
             return
-        rows = torch.stack(pending).cpu().numpy().astype(np.float64)  # (steps, 3, layers)
-        grad = rows[:, 0, :]
-        finite = ~np.isnan(grad)
-        self._grad_norm_sum += np.where(finite, grad, 0.0).sum(axis=0)
+        n = len(self._params)
+        norms = torch.stack(pending).cpu().numpy().astype(np.float64).reshape(-1, 3, n)
+        squares = norms**2 @ self._membership_t  # (steps, 3, layers)
+        has_grad = np.ones((len(pending), n))
+        for row, mask in present.items():
+            has_grad[row] = mask
+        has_grad = (has_grad @ self._membership_t) > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_norm = np.where(has_grad, np.sqrt(squares[:, 0]), np.nan)
+            weight_norm = np.sqrt(squares[:, 1])
+            update_ratio = np.sqrt(squares[:, 2]) / weight_norm
+        finite = ~np.isnan(grad_norm)
+        self._grad_norm_sum += np.where(finite, grad_norm, 0.0).sum(axis=0)
         self._grad_norm_count += finite.sum(axis=0)
         series = {}
         for j, (name, _) in enumerate(self._layers):
-            if not self._layer_params[name]:
-                continue
-            for k, statistic in enumerate(_STEP_STATISTICS):
-                series[(name, statistic)] = rows[:, k, j]
+            if self._layer_params[name]:
+                series[(name, "grad_norm")] = grad_norm[:, j]
+                series[(name, "weight_norm")] = weight_norm[:, j]
+                series[(name, "update_ratio")] = update_ratio[:, j]
         self.recording.append_steps(np.asarray(steps), series)
 
     # ------------------------------------------------------------------ snapshots
@@ -389,80 +398,82 @@ class Recorder:
         return self.recording.append_snapshot(data)
 
     def _snapshot_parameters(self, data: SnapshotData) -> None:
-        done: dict[int, tuple[np.ndarray, np.ndarray | None, str | None]] = {}
         steps = self._steps_since_snapshot
+        weights: dict[int, torch.Tensor] = {}
+        captured: dict[int, tuple[_Captured, _Captured | str]] = {}
         for i, param in enumerate(self._params):
-            weight = param.detach().to(torch.float32)
-            host = weight.to("cpu", copy=True)
+            host = param.detach().to("cpu", torch.float32, copy=True)
+            weights[i] = host
             if self._grad_steps[i]:
-                grad = (self._grad_sum[i] / self._grad_steps[i]).cpu()
+                grad = self._grad_sum[i].div_(float(self._grad_steps[i]))
+                grad_or_reason = self._capture(grad, keep_first=False)
                 self._grad_sum[i].zero_()
                 self._grad_steps[i] = 0
-                reason = None
+            elif not param.requires_grad:
+                grad_or_reason = "the parameter is frozen (requires_grad=False)"
+            elif self._step_count == 0:
+                grad_or_reason = "no training step had run yet, so there is no gradient"
+            elif steps == 0:
+                grad_or_reason = "no training step ran since the previous snapshot"
             else:
-                grad = None
-                if not param.requires_grad:
-                    reason = "the parameter is frozen (requires_grad=False)"
-                elif self._step_count == 0:
-                    reason = "no training step had run yet, so there is no gradient"
-                elif steps == 0:
-                    reason = "no training step ran since the previous snapshot"
-                else:
-                    reason = f"no gradient reached this parameter in the last {steps} step(s)"
-            done[i] = (host, grad, reason)
+                grad_or_reason = f"no gradient reached this parameter in the last {steps} step(s)"
+            captured[i] = (self._capture(host, keep_first=False), grad_or_reason)
+
+        updates: dict[int, tuple[_Captured, float, float]] = {}
+        for i, host in weights.items():
+            previous = self._last_snapshot_weights.get(i)
+            if previous is not None:
+                update = host - previous
+                updates[i] = (
+                    self._capture(update, keep_first=False),
+                    _squared_norm(update),
+                    _squared_norm(previous),
+                )
 
         for j, (name, _) in enumerate(self._layers):
             entries = self._layer_params[name]
             if not entries:
                 continue
             weight_sq = update_sq = previous_sq = 0.0
-            has_update = True
             for pname, i in entries:
-                host, grad, reason = done[i]
-                base = pname
+                weight, grad = captured[i]
                 grad_key = "weight_grad" if pname == "weight" else f"{pname}_grad"
                 update_key = "update" if pname == "weight" else f"{pname}_update"
-                self._put(data, name, base, host, kind="weight")
-                data.statistics[(name, f"nonfinite_{base}")] = _nonfinite(host)
-                if grad is None:
-                    _miss(data, (name, grad_key), reason)
+                self._add(data, name, pname, weight)
+                if isinstance(grad, str):
+                    _miss(data, (name, grad_key), grad)
                 else:
-                    self._put(data, name, grad_key, grad, kind="weight")
-                    data.statistics[(name, f"nonfinite_{grad_key}")] = _nonfinite(grad)
-                previous = self._last_snapshot_weights.get(i)
-                if previous is None:
+                    self._add(data, name, grad_key, grad)
+                if i in updates:
+                    update, squared, previous_squared = updates[i]
+                    self._add(data, name, update_key, update)
+                    update_sq += squared
+                    previous_sq += previous_squared
+                else:
                     _miss(
                         data,
                         (name, update_key),
                         "the first snapshot has no earlier snapshot to compare with",
                     )
-                    has_update = False
-                else:
-                    update = host - previous
-                    self._put(data, name, update_key, update, kind="weight")
-                    update_sq += float(torch.sum(update.double() ** 2))
-                    previous_sq += float(torch.sum(previous.double() ** 2))
-                weight_sq += float(torch.sum(host.double() ** 2))
+                weight_sq += weight.squared_norm
+            has_update = all(i in updates for _, i in entries)
             data.statistics[(name, "weight_norm")] = math.sqrt(weight_sq)
             data.statistics[(name, "update_ratio")] = (
-                math.sqrt(update_sq) / math.sqrt(previous_sq)
-                if has_update and previous_sq > 0
-                else math.nan
+                math.sqrt(update_sq / previous_sq) if has_update and previous_sq > 0 else math.nan
             )
             count = self._grad_norm_count[j]
             data.statistics[(name, "grad_norm")] = (
                 self._grad_norm_sum[j] / count if count else math.nan
             )
-        self._last_snapshot_weights = {i: done[i][0] for i in done}
+        self._last_snapshot_weights = weights
 
     def _snapshot_probe(self, data: SnapshotData) -> None:
         activations, grads, saliency, reason = self._probe_pass()
-        for name, module in self._layers:
+        for name, _ in self._layers:
             calls = activations.get(name, [])
             for k, activation in enumerate(calls):
                 suffix = "" if k == 0 else f"[{k}]"
-                self._put(data, name, f"activation{suffix}", activation, kind="activation")
-                data.statistics[(name, f"nonfinite_activation{suffix}")] = _nonfinite(activation)
+                self._add(data, name, f"activation{suffix}", activation)
                 grad = grads.get((name, k))
                 if grad is None:
                     _miss(
@@ -471,13 +482,11 @@ class Recorder:
                         reason or "no gradient of the probe loss reached this output",
                     )
                 else:
-                    self._put(data, name, f"output_grad{suffix}", grad, kind="activation")
+                    self._add(data, name, f"output_grad{suffix}", grad)
             if calls:
-                data.statistics[(name, "dead_fraction")] = _dead_fraction(
-                    calls[0], _unit_dim(module, calls[0].ndim)
-                )
+                data.statistics[(name, "dead_fraction")] = calls[0].dead_fraction
         if saliency is not None:
-            self._put(data, INPUT, "saliency", saliency, kind="activation")
+            self._add(data, INPUT, "saliency", saliency)
         elif self._probe_x.is_floating_point():
             _miss(data, (INPUT, "saliency"), reason or "the probe loss does not depend on x")
 
@@ -497,36 +506,40 @@ class Recorder:
             stacklevel=3,
         )
 
-    def _put(self, data: SnapshotData, layer: str, quantity: str, tensor, *, kind: str) -> None:
-        """Fit a tensor to max_frame_values, copy it to the host and add it to the snapshot."""
-        original = tuple(tensor.shape)
-        tensor = _fit(tensor, self._max_frame_values, keep_first=kind == "activation")
-        if tuple(tensor.shape) != original:
-            data.notes[(layer, quantity)] = (
-                f"block-averaged from {original} to {tuple(tensor.shape)} to stay under "
-                f"{self._max_frame_values:,} values per frame"
-            )
-        data.frames[(layer, quantity)] = _to_numpy(tensor)
+    def _capture(
+        self, tensor: torch.Tensor, *, keep_first: bool, unit_dim: int | None = None
+    ) -> _Captured:
+        return _Captured(tensor, self._max_frame_values, keep_first=keep_first, unit_dim=unit_dim)
+
+    @staticmethod
+    def _add(data: SnapshotData, layer: str, quantity: str, captured: _Captured) -> None:
+        data.frames[(layer, quantity)] = captured.array
+        data.statistics[(layer, f"nonfinite_{quantity}")] = captured.nonfinite
+        if captured.note:
+            data.notes[(layer, quantity)] = captured.note
 
     # ------------------------------------------------------------------ the probe pass
     def _probe_pass(
         self, *, trace: bool = False
-    ) -> tuple[dict, dict, torch.Tensor | None, str | None]:
+    ) -> tuple[dict, dict, _Captured | None, str | None]:
         """Run the probe through the model with temporary hooks; leave no trace on the model.
 
-        Returns activations ``{layer: [tensor per call]}``, output gradients ``{(layer, call):
-        tensor}``, the saliency (or None) and, when gradients could not be taken, why.
+        Returns the captured activations ``{layer: [one per call]}``, output gradients
+        ``{(layer, call): captured}``, the saliency (or None) and, when gradients could not be
+        taken, why.
         """
         model = self._model
         modes = [(m, m.training) for m in model.modules()]
         buffers = [(b, b.detach().clone()) for b in model.buffers()]
-        activations: dict[str, list[torch.Tensor]] = {}
-        grads: dict[tuple[str, int], torch.Tensor] = {}
+        activations: dict[str, list[_Captured]] = {}
+        grads: dict[tuple[str, int], _Captured] = {}
         handles = []
         stack: list[tuple[str, nn.Module, list]] = []
         try:
             for name, module in self._layers:
-                handles.append(module.register_forward_hook(_capture(name, activations, grads)))
+                handles.append(
+                    module.register_forward_hook(_capture_hook(self, name, activations, grads))
+                )
             if trace:
                 for name, module in model.named_modules():
                     handles.append(module.register_forward_pre_hook(_enter(name, stack)))
@@ -557,7 +570,7 @@ class Recorder:
                 else:
                     result = torch.autograd.grad(objective, wrt, allow_unused=True)
                     if floating and result[0] is not None:
-                        saliency = result[0].detach().float()
+                        saliency = self._capture(result[0], keep_first=True)
         finally:
             for handle in handles:
                 handle.remove()
@@ -611,7 +624,7 @@ class Recorder:
                 + ("" if self._probe_y is None else f" with target {tuple(self._probe_y.shape)}")
                 + f": {type(error).__name__}: {error}"
             ) from error
-        return {name: [tuple(t.shape) for t in calls] for name, calls in activations.items()}
+        return {name: [c.array.shape for c in calls] for name, calls in activations.items()}
 
     # ------------------------------------------------------------------ helpers
     def _describe(self, name: str, module: nn.Module) -> dict:
@@ -657,20 +670,22 @@ def _weak_hook(ref: weakref.ReferenceType, method: str) -> Callable:
     return hook
 
 
-def _capture(name: str, activations: dict, grads: dict) -> Callable:
+def _capture_hook(recorder: Recorder, name: str, activations: dict, grads: dict) -> Callable:
     def hook(module: nn.Module, args: object, output: object) -> None:
         tensor = _first_float_tensor(output)
         if tensor is None:
             return None
         calls = activations.setdefault(name, [])
         key = (name, len(calls))
-        # clone now: an in-place op after this module (ReLU(inplace=True)) would change it
-        calls.append(tensor.detach().float().clone())
+        # copied to the host now: an in-place op after this module (ReLU(inplace=True)) would
+        # change the values later
+        unit_dim = _unit_dim(module, tensor.ndim)
+        calls.append(recorder._capture(tensor, keep_first=True, unit_dim=unit_dim))
         if tensor.requires_grad:
             # a tensor hook gets the gradient of the output as this module returned it, even
             # when a later in-place op modifies it (pytorch #61519 is why not a module hook)
             def keep(grad: torch.Tensor) -> None:
-                grads[key] = grad.detach().float().clone()
+                grads[key] = recorder._capture(grad, keep_first=True)
                 return None
 
             tensor.register_hook(keep)
@@ -857,12 +872,13 @@ def _normalize_probe(
     return x, y
 
 
-def _membership(layers: list, layer_params: dict, n_params: int, device) -> torch.Tensor:
-    member = torch.zeros(len(layers), n_params, dtype=torch.float32)
+def _membership(layers: list, layer_params: dict, n_params: int) -> np.ndarray:
+    """A (parameters, layers) 0/1 matrix: which parameters make up each layer."""
+    member = np.zeros((n_params, len(layers)))
     for j, (name, _) in enumerate(layers):
         for _, i in layer_params[name]:
-            member[j, i] = 1.0
-    return member.to(device)
+            member[i, j] = 1.0
+    return member
 
 
 def _first_float_tensor(value: object) -> torch.Tensor | None:
@@ -885,17 +901,43 @@ def _unit_dim(module: nn.Module, ndim: int) -> int:
     return 1 if isinstance(module, _CHANNEL_FIRST) else 2
 
 
-def _dead_fraction(activation: torch.Tensor, unit_dim: int) -> float:
-    """Share of units whose output is <= 0 for every probe sample and position."""
-    if activation.ndim < 2:
-        return math.nan
-    moved = activation.movedim(unit_dim, 0).reshape(activation.shape[unit_dim], -1)
-    dead = (moved <= 0).all(dim=1)
-    return float(dead.float().mean())
+class _Captured:
+    """One frame taken from a tensor: a numpy copy (reduced to fit) and its counts.
+
+    The counts are taken on the tensor's device before copying, in float32: a bf16 reduction
+    cannot count past 256 exactly.
+    """
+
+    __slots__ = ("array", "dead_fraction", "nonfinite", "note", "squared_norm")
+
+    def __init__(
+        self, tensor: torch.Tensor, max_values: int, *, keep_first: bool, unit_dim: int | None
+    ) -> None:
+        tensor = tensor.detach()
+        if tensor.dtype != torch.float32:
+            tensor = tensor.float()
+        total = float(tensor.sum())  # one pass; a finite sum means no NaN or Inf inside
+        self.nonfinite = 0.0 if math.isfinite(total) else float((~torch.isfinite(tensor)).sum())
+        self.squared_norm = _squared_norm(tensor) if not keep_first else math.nan
+        self.dead_fraction = math.nan
+        if unit_dim is not None and tensor.ndim >= 2:
+            others = [d for d in range(tensor.ndim) if d != unit_dim]
+            self.dead_fraction = float((tensor.amax(dim=others) <= 0).float().mean())
+        original = tuple(tensor.shape)
+        fitted = _fit(tensor, max_values, keep_first=keep_first)
+        self.note = None
+        if tuple(fitted.shape) != original:
+            self.note = (
+                f"block-averaged from {original} to {tuple(fitted.shape)} to stay under "
+                f"{max_values:,} values per frame"
+            )
+        # an array numpy owns, so a Recording holds no torch object
+        self.array = np.empty(tuple(fitted.shape), dtype=np.float32)
+        torch.from_numpy(self.array).copy_(fitted)
 
 
-def _nonfinite(tensor: torch.Tensor) -> float:
-    return float((~torch.isfinite(tensor)).sum())
+def _squared_norm(tensor: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(tensor, dtype=torch.float64)) ** 2
 
 
 def _fit(tensor: torch.Tensor, max_values: int, *, keep_first: bool) -> torch.Tensor:
@@ -914,13 +956,6 @@ def _fit(tensor: torch.Tensor, max_values: int, *, keep_first: bool) -> torch.Te
         )
         tensor = pooled.reshape(*shape[:-1], -1).movedim(-1, dim)
     return tensor
-
-
-def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """Copy into an array numpy owns, so a Recording holds no torch object."""
-    array = np.empty(tuple(tensor.shape), dtype=np.float32)
-    torch.from_numpy(array).copy_(tensor.detach())
-    return array
 
 
 def _as_float(what: str, value: object) -> float:
