@@ -14,6 +14,7 @@ recording says so through a warning, :attr:`Recording.thinned` and the reason gi
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import threading
@@ -355,12 +356,13 @@ class Recording:
             try:
                 callback(self)
             except Exception as error:  # a view must never break training
-                warnings.warn(
+                message = (
                     f"a Recording listener ({callback!r}) failed and was ignored: "
-                    f"{type(error).__name__}: {error}",
-                    RuntimeWarning,
-                    stacklevel=2,
+                    f"{type(error).__name__}: {error}"
                 )
+                # where warnings are made errors, this one must still not reach training
+                with contextlib.suppress(Exception):
+                    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ writing
     def set_layers(self, infos: Mapping[str, dict]) -> None:
