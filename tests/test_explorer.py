@@ -376,27 +376,26 @@ def test_state_on_the_wire_is_bytes(explorer):
 
 
 def test_from_a_recording_without_torch(tmp_path):
-    # load the explorer's modules without the package __init__ (which imports the Recorder) and
     # with torch made unimportable: a recording from a cluster must open on a laptop without it
     script = f"""
-import sys, types
+import sys
 sys.modules['torch'] = None
-package = types.ModuleType('nnviz_widgets')
-package.__path__ = [{str(ROOT / "nnviz_widgets")!r}]
-sys.modules['nnviz_widgets'] = package
 import numpy as np
-from nnviz_widgets._recording import Recording, SnapshotData
-from nnviz_widgets._explorer import TrainingExplorer
-recording = Recording()
+import nnviz_widgets as nv
+from nnviz_widgets._recording import SnapshotData
+recording = nv.Recording()
 recording.set_layers({{'fc': {{'type': 'Linear', 'calls': 1}}}})
 recording.append_snapshot(SnapshotData(epoch=0, step=0, frames={{('fc', 'weight'): np.eye(3)}}))
-explorer = TrainingExplorer(recording)
+explorer = nv.TrainingExplorer(recording)
 assert explorer.heatmap.picture is not None, explorer.error.value
 explorer.save_png({str(tmp_path / "x.png")!r})
 print('ok', sorted(m for m in sys.modules if m.startswith('torch')))
 """
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ)
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok ['torch']"  # only the blocking placeholder
