@@ -25,11 +25,6 @@ from nnviz_widgets._views import layout_frame, reduce_picture
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(7)
-
-
 def _declare(recording: Recording) -> None:
     recording.set_layers(
         {

@@ -27,11 +27,6 @@ from nnviz_widgets._views import (
 )
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(1234)
-
-
 def test_quantity_kinds():
     assert quantity_kind("weight") == "parameter"
     assert quantity_kind("bias_update") == "parameter"
