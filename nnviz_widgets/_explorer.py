@@ -18,6 +18,8 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets
@@ -31,6 +33,8 @@ from nnviz_widgets._colour import (
     POS_INF_COLOUR,
     SEQUENTIAL,
     colour_range,
+    colourize,
+    encode_png,
     finite_extremes,
     widen_range,
 )
@@ -55,6 +59,20 @@ INPUT_LABEL = "input"
 #: Quantities preferred, in order, when a layer is chosen and the current quantity is absent.
 _PREFERRED = ("weight", "activation", "saliency", "probe")
 _COLOUR_MODES = ("fixed", "snapshot", "robust")
+
+
+@dataclass
+class _Prepared:
+    """One selection made ready to show: pictures, colours, PNG, histogram, NaN line."""
+
+    frame: np.ndarray
+    picture: Picture
+    reduced: Picture
+    limits: tuple = ()
+    rgb: np.ndarray | None = None
+    png: bytes = b""
+    histogram: tuple = ()
+    nonfinite: str = ""
 
 
 def _hex(colour: tuple[int, int, int]) -> str:
@@ -137,9 +155,14 @@ class TrainingExplorer(ipywidgets.VBox):
         self._known_snapshots = -1
         self._quiet = False  # True while the explorer itself moves traits and controls
         self._closed = False
-        self._pictures: OrderedDict[tuple, tuple[Picture, Picture]] = OrderedDict()
+        # prepared pictures by selection; a background worker fills in the neighbours
+        self._prepared: OrderedDict[tuple, _Prepared] = OrderedDict()
+        self._pending: set[tuple] = set()
+        self._cache_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="nnviz-prefetch"
+        )
         self._extremes: dict[tuple, tuple[float, float]] = {}
-        self._frame: np.ndarray | None = None
 
         self.heatmap = HeatmapView(max_cells=max_cells, on_hover=self._show_readout)
         self.histogram = HistogramView(self.heatmap.colour_scale)
@@ -296,6 +319,9 @@ class TrainingExplorer(ipywidgets.VBox):
                 if self._timer is not None:
                     self._timer.cancel()
                     self._timer = None
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
             if self._owns_recorder and self.recorder is not None:
                 self.recorder.close()
         if widget:
@@ -564,7 +590,8 @@ class TrainingExplorer(ipywidgets.VBox):
             with self.slider.hold_sync(), self.play.hold_sync():
                 self._set_control(self.slider, "max", max(count - 1, 0))
                 self._set_control(self.play, "max", max(count - 1, 0))
-        if not self.layer and layers:
+        if not self.layer and layers and count:
+            # chosen once the first snapshot is in, when every layer's quantities are known
             self._quietly(layer=_pick_layer(self.recording, layers))
         elif self.layer:
             quantities = list(self._quantities(self.layer))
@@ -665,65 +692,126 @@ class TrainingExplorer(ipywidgets.VBox):
         with contextlib.suppress(Exception):
             self.error.value = (self.error.value + "<br>" if self.error.value else "") + text
 
-    def _picture(self) -> tuple[Picture, Picture, np.ndarray]:
-        """The full and reduced pictures of the current selection (cached), and the frame."""
-        frame = self.recording.frame(self.layer, self.quantity, self.index)
-        key = (
+    def _selection(self, index: int | None = None) -> tuple:
+        """Everything that decides the main picture, as a cache key."""
+        return (
             self.layer,
             self.quantity,
-            self.index,
+            self.index if index is None else index,
             self.sample,
             self.channel,
-            self.heatmap.max_cells,
-            id(frame),
+            self.colour_range,
         )
-        cached = self._pictures.get(key)
-        if cached is not None:
-            self._pictures.move_to_end(key)
-            return cached[0], cached[1], frame
-        probe = self.recording.probe.get("input")
-        info = self.recording.layer_info(self.layer)
-        picture = layout_frame(
-            frame,
-            self.quantity,
-            layer_type=str(info.get("type", "")),
-            probe_shape=None if probe is None else probe.shape,
-            sample=self.sample,
-            channel=self.channel,
-        )
-        reduced = reduce_picture(picture, *self.heatmap.max_cells)
-        self._pictures[key] = (picture, reduced)
-        while len(self._pictures) > 48:
-            self._pictures.popitem(last=False)
-        return picture, reduced, frame
 
-    def _frame_extremes(self, index: int) -> tuple[float, float] | None:
-        """Finite (min, max) of one recorded frame of the current quantity, cached."""
-        key = (self.layer, self.quantity, index)
+    def _prepare(self, selection: tuple) -> _Prepared:
+        """Lay out, reduce, colour and encode one selection (cached; safe in any thread).
+
+        Raises :class:`FrameMissingError` when the frame is missing.
+        """
+        layer, quantity, index, sample, channel, mode = selection
+        frame = self.recording.frame(layer, quantity, index)
+        with self._cache_lock:
+            prepared = self._prepared.get(selection)
+        if prepared is None or prepared.frame is not frame:
+            probe = self.recording.probe.get("input")
+            info = self.recording.layer_info(layer)
+            picture = layout_frame(
+                frame,
+                quantity,
+                layer_type=str(info.get("type", "")),
+                probe_shape=None if probe is None else probe.shape,
+                sample=sample,
+                channel=channel,
+            )
+            reduced = reduce_picture(picture, *self.heatmap.max_cells)
+            prepared = _Prepared(frame, picture, reduced)
+            prepared.nonfinite = self._nonfinite_text(layer, quantity, index, frame)
+        limits = self._colour_limits(layer, quantity, prepared.reduced, mode)
+        if prepared.limits != limits:
+            low, high, signed = limits
+            colour_map = DIVERGING if signed else SEQUENTIAL
+            rgb = colourize(
+                prepared.reduced.values, low, high, colour_map, gaps=prepared.reduced.gaps
+            )
+            prepared.rgb, prepared.png = rgb, encode_png(rgb)
+            prepared.histogram = HistogramView.count(frame, low, high)
+            prepared.limits = limits
+        with self._cache_lock:
+            self._prepared[selection] = prepared
+            self._prepared.move_to_end(selection)
+            while len(self._prepared) > 48:
+                self._prepared.popitem(last=False)
+        return prepared
+
+    def _prefetch_neighbours(self) -> None:
+        """Prepare the snapshots either side in the background: the next step is then warm."""
+        if self._executor is None or self._closed:
+            return
+        for index in (self.index + 1, self.index - 1):
+            selection = self._selection(index)
+            if not 0 <= index < len(self.recording):
+                continue
+            with self._cache_lock:
+                if selection in self._prepared or selection in self._pending:
+                    continue
+                self._pending.add(selection)
+            self._executor.submit(self._prefetch, selection)
+
+    def _prefetch(self, selection: tuple) -> None:
+        try:
+            self._prepare(selection)
+        except Exception:  # a failed prefetch costs nothing: the draw itself will report it
+            return
+        finally:
+            with self._cache_lock:
+                self._pending.discard(selection)
+
+    def _nonfinite_text(self, layer: str, quantity: str, index: int, frame: np.ndarray) -> str:
+        """The NaN/Inf line for a frame; skips the scan when the Recorder counted none."""
+        try:
+            counted = self.recording.statistic(layer, f"nonfinite_{quantity}")[index]
+        except (KeyError, IndexError):
+            counted = np.nan
+        if counted == 0:
+            return ""
+        text = describe_nonfinite(None, frame)
+        if not text:
+            return ""
+        return (
+            f"<span style='color:#b00020'>&#9888; {_escape(text)}</span>: NaN drawn in "
+            f"<span style='color:{_hex(NAN_COLOUR)}'>&#9632; magenta</span>, +Inf in "
+            f"<span style='color:{_hex(POS_INF_COLOUR)}'>&#9632; black</span>, -Inf in "
+            f"<span style='color:{_hex(NEG_INF_COLOUR)}'>&#9632; grey</span>"
+        )
+
+    def _frame_extremes(self, layer: str, quantity: str, index: int) -> tuple[float, float] | None:
+        """Finite (min, max) of one recorded frame, cached (frames never change)."""
+        key = (layer, quantity, index)
         if key not in self._extremes:
             try:
-                frame = self.recording.frame(self.layer, self.quantity, index)
+                frame = self.recording.frame(layer, quantity, index)
             except FrameMissingError:
                 return None
-            low, high = finite_extremes(frame)
-            self._extremes[key] = (low, high)
+            self._extremes[key] = finite_extremes(frame)
         return self._extremes[key]
 
-    def _colour_limits(self, shown: Picture) -> tuple[float, float, bool]:
-        """(low, high, signed) for the current selection and colour-range mode."""
-        extremes = [self._frame_extremes(i) for i in range(len(self.recording))]
+    def _colour_limits(
+        self, layer: str, quantity: str, shown: Picture, mode: str
+    ) -> tuple[float, float, bool]:
+        """(low, high, signed) for a selection and colour-range mode."""
+        extremes = [self._frame_extremes(layer, quantity, i) for i in range(len(self.recording))]
         extremes = [e for e in extremes if e is not None and np.isfinite(e[0])]
         # signed or not is decided over every snapshot, so the colour map never flips
         signed = any(low < 0 for low, _ in extremes) if extremes else True
-        if self.colour_range == "fixed" and extremes:
+        if mode == "fixed" and extremes:
             low = min(e[0] for e in extremes)
             high = max(e[1] for e in extremes)
             low, high = widen_range(low, high, signed=signed)
+            if not signed and 0 < low < 0.5 * high:
+                low = 0.0  # non-negative data reads best from zero
         else:
             values = shown.values if shown.gaps is None else shown.values[~shown.gaps]
-            low, high = colour_range(values, signed=signed, robust=self.colour_range == "robust")
-        if not signed and self.colour_range == "fixed" and low > 0:
-            low = 0.0 if low < 0.5 * high else low
+            low, high = colour_range(values, signed=signed, robust=mode == "robust")
         return low, high, signed
 
     def _draw_main(self) -> None:
@@ -734,10 +822,10 @@ class TrainingExplorer(ipywidgets.VBox):
         if reason is not None:
             self.heatmap.clear(reason)
             self._set_control(self.nonfinite, "value", "")
-            self._frame = None
             return
-        picture, reduced, frame = self._picture()
-        low, high, signed = self._colour_limits(reduced)
+        prepared = self._prepare(self._selection())
+        picture, reduced = prepared.picture, prepared.reduced
+        low, high, signed = prepared.limits
         colour_map = DIVERGING if signed else SEQUENTIAL
         layer_label = INPUT_LABEL if self.layer == INPUT else self.layer
         epoch = self.recording.snapshots[self.index]
@@ -753,22 +841,22 @@ class TrainingExplorer(ipywidgets.VBox):
             self.colour_range, "1st-99th percentile"
         )
         self.heatmap.show(
-            picture, low, high, colour_map, title=title, colour_label=mode, reduced=reduced
+            picture,
+            low,
+            high,
+            colour_map,
+            title=title,
+            colour_label=mode,
+            reduced=reduced,
+            rgb=prepared.rgb,
+            png=prepared.png,
         )
-        self.histogram.show(frame, low, high)
-        self._frame = frame
-        nonfinite = describe_nonfinite(picture, frame)
-        if nonfinite:
-            nonfinite = (
-                f"<span style='color:#b00020'>&#9888; {_escape(nonfinite)}</span>: NaN drawn in "
-                f"<span style='color:{_hex(NAN_COLOUR)}'>&#9632; magenta</span>, +Inf in "
-                f"<span style='color:{_hex(POS_INF_COLOUR)}'>&#9632; black</span>, -Inf in "
-                f"<span style='color:{_hex(NEG_INF_COLOUR)}'>&#9632; grey</span>"
-            )
-        self._set_control(self.nonfinite, "value", nonfinite)
+        self.histogram.show_counts(*prepared.histogram)
+        self._set_control(self.nonfinite, "value", prepared.nonfinite)
         note = self.recording.note(self.layer, self.quantity)
         layout = picture.layout + (f"; recorded as: {note}" if note else "")
         self._set_control(self.note, "value", f"<span style='color:#555'>{_escape(layout)}</span>")
+        self._prefetch_neighbours()
 
     def _draw_metrics(self) -> None:
         epochs = np.asarray(self.recording.snapshots, dtype=np.float64)

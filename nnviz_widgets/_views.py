@@ -660,11 +660,18 @@ class HeatmapView:
         title: str,
         colour_label: str = "",
         reduced: Picture | None = None,
+        rgb: np.ndarray | None = None,
+        png: bytes | None = None,
     ) -> None:
-        """Show ``picture`` (or its given reduction) coloured between ``low`` and ``high``."""
+        """Show ``picture`` (or its given reduction) coloured between ``low`` and ``high``.
+
+        ``rgb`` and ``png``, when given, are the reduction already coloured and encoded (the
+        explorer prepares them ahead, in the background).
+        """
         shown = reduced if reduced is not None else reduce_picture(picture, *self.max_cells)
-        rgb = colourize(shown.values, low, high, colour_map, gaps=shown.gaps)
-        png = encode_png(rgb)
+        if rgb is None or png is None:
+            rgb = colourize(shown.values, low, high, colour_map, gaps=shown.gaps)
+            png = encode_png(rgb)
         rows, columns = picture.values.shape
         x_span, y_span = self._square_cells(rows, columns)
         tile_rows, tile_columns = picture.tile
@@ -1016,8 +1023,8 @@ class HistogramView:
     """
 
     BINS = 40
-    #: Frames larger than this are histogrammed from an evenly strided sample of this size.
-    SAMPLE = 1 << 20
+    #: Frames larger than this are histogrammed from an evenly strided sample of about this size.
+    SAMPLE = 1 << 16
 
     def __init__(self, colour_scale: bqplot.ColorScale) -> None:
         self.x_scale = bqplot.LinearScale()
@@ -1044,25 +1051,37 @@ class HistogramView:
         )
         self.figure.add_class("nnviz-histogram")
         self.counts: np.ndarray = np.zeros(0)
-        self.edges: np.ndarray = np.zeros(0)
 
-    def show(self, frame: np.ndarray, low: float, high: float) -> None:
-        """Histogram ``frame`` over ``[low, high]``."""
+    @classmethod
+    def count(cls, frame: np.ndarray, low: float, high: float) -> tuple:
+        """Histogram ``frame`` over ``[low, high]``: returns ``(centres, counts, title)``.
+
+        Frames larger than :attr:`SAMPLE` values are histogrammed from an evenly strided
+        sample (the title says so): the shape of a distribution needs no more.
+        """
         values = np.asarray(frame, dtype=np.float32).ravel()
-        sampled = values.size > self.SAMPLE
+        sampled = values.size > cls.SAMPLE
         if sampled:
-            values = values[:: -(-values.size // self.SAMPLE)]
+            values = values[:: -(-values.size // cls.SAMPLE)]
         finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
         clipped = np.clip(finite, low, high)
         outside = int(np.count_nonzero(clipped != finite))
-        counts, edges = np.histogram(clipped, bins=self.BINS, range=(low, high))
+        counts, edges = np.histogram(clipped, bins=cls.BINS, range=(low, high))
         centres = (edges[:-1] + edges[1:]) / 2
-        with self.bars.hold_sync():
-            self.bars.x = centres.astype(np.float64)
-            self.bars.y = counts.astype(np.float64)
-            self.bars.color = centres.astype(np.float64)
-        title = "histogram" + (" (1M-value sample)" if sampled else "")
+        title = "histogram" + (f" ({values.size:,}-value sample)" if sampled else "")
         if outside:
             title += f", {outside} outside the colour range (in the end bins)"
+        return centres, counts, title
+
+    def show(self, frame: np.ndarray, low: float, high: float) -> None:
+        """Histogram ``frame`` over ``[low, high]``."""
+        self.show_counts(*self.count(frame, low, high))
+
+    def show_counts(self, centres: np.ndarray, counts: np.ndarray, title: str) -> None:
+        """Show counts computed by :meth:`count`."""
+        with self.bars.hold_sync():
+            self.bars.x = np.asarray(centres, dtype=np.float64)
+            self.bars.y = np.asarray(counts, dtype=np.float64)
+            self.bars.color = np.asarray(centres, dtype=np.float64)
         self.figure.title = title
-        self.counts, self.edges = counts, edges
+        self.counts = np.asarray(counts)

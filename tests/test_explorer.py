@@ -293,7 +293,7 @@ def test_a_failing_view_shows_the_error_and_never_raises(explorer, recording, rn
     def broken(*args, **kwargs):
         raise ValueError("histogram exploded")
 
-    explorer.histogram.show = broken
+    explorer.histogram.show_counts = broken
     recording.append_snapshot(_snapshot(rng, 4))  # the listener path: must not raise
     explorer._drain()
     assert "histogram exploded" in explorer.error.value
