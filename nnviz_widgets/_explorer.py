@@ -841,16 +841,12 @@ class TrainingExplorer(ipywidgets.VBox):
                 f"{reduced.values.shape[0]}x{reduced.values.shape[1]} "
                 f"(block mean of {reduced.reduction[0]}x{reduced.reduction[1]})"
             )
-        mode = {"fixed": "fixed over all snapshots", "snapshot": "this snapshot"}.get(
-            self.colour_range, "1st-99th percentile"
-        )
         self.heatmap.show(
             picture,
             low,
             high,
             colour_map,
             title=title,
-            colour_label=mode,
             reduced=reduced,
             rgb=prepared.rgb,
             png=prepared.png,
@@ -881,6 +877,11 @@ class TrainingExplorer(ipywidgets.VBox):
             if picture is None:
                 return
             name = f"{self.quantity}"
+            if picture.gaps is not None:
+                cells = np.argwhere(~picture.gaps[row:row_end, column:column_end])
+                if len(cells) == 1:  # a block holding one cell and gaps: read that cell
+                    row, column = row + int(cells[0][0]), column + int(cells[0][1])
+                    row_end, column_end = row + 1, column + 1
             if row_end - row == 1 and column_end - column == 1:
                 where = picture.locate(row, column)
                 if where is None:

@@ -251,8 +251,8 @@ def _layout_parameter(
             return Picture(
                 values,
                 gaps,
-                f"input channel (tile rows of {columns})",
-                "input channel",
+                f"grid row (input channels {columns} per row)",
+                "grid column",
                 f"output channel {channel}: {_count(in_channels, 'kernel')} of {kh}x{kw}, "
                 "one per input channel",
                 tile=(kh, kw),
@@ -267,8 +267,8 @@ def _layout_parameter(
             return Picture(
                 values,
                 gaps,
-                f"output channel (tile rows of {columns})",
-                "output channel",
+                f"grid row (output channels {columns} per row)",
+                "grid column",
                 f"{_count(out_channels, 'kernel')} of {kh}x{kw}, one per output channel",
                 tile=(kh, kw),
                 locate=locate,
@@ -301,8 +301,8 @@ def _layout_parameter(
             return Picture(
                 values,
                 gaps,
-                f"unit (tile rows of {columns})",
-                "unit",
+                f"grid row (units {columns} per row)",
+                "grid column",
                 f"{_count(units, 'unit')}, each unit's {features} input weights as a {h}x{w} image",
                 tile=(h, w),
                 locate=locate,
@@ -402,8 +402,8 @@ def _layout_per_sample(frame: np.ndarray, kind: str, sample: int, channel: int) 
             return Picture(
                 values,
                 gaps,
-                f"probe sample (tile rows of {columns})",
-                "probe sample",
+                f"grid row (probe samples {columns} per row)",
+                "grid column",
                 f"{what} {channel} of all {samples} samples, {h}x{w} each",
                 tile=(h, w),
                 locate=locate,
@@ -417,8 +417,8 @@ def _layout_per_sample(frame: np.ndarray, kind: str, sample: int, channel: int) 
             return Picture(
                 values,
                 gaps,
-                f"probe sample (tile rows of {columns})",
-                "probe sample",
+                f"grid row (probe samples {columns} per row)",
+                "grid column",
                 f"all {samples} samples, {h}x{w} each",
                 tile=(h, w),
                 locate=locate,
@@ -453,8 +453,8 @@ def _layout_per_sample(frame: np.ndarray, kind: str, sample: int, channel: int) 
     return Picture(
         values,
         gaps,
-        f"{what} (tile rows of {columns})",
-        what,
+        f"grid row ({what}s {columns} per row)",
+        "grid column",
         f"sample {sample}: {channels} {what}s of {h}x{w}",
         tile=(h, w),
         locate=locate,
@@ -909,7 +909,7 @@ class MetricsView:
                 scales=scales,
                 colors=[colour],
                 labels=[name],
-                display_legend=True,
+                display_legend=len(names) > 2,  # two metrics are named by their coloured axes
             )
             points = bqplot.Scatter(
                 x=np.zeros(0),
@@ -1032,7 +1032,7 @@ class GradientNormView:
             title="gradient norm history",
             title_style={"font-size": "12px"},
             fig_margin={"top": 30, "bottom": 45, "left": 65, "right": 15},
-            legend_location="top-right",
+            legend_location="top-left",  # early epochs sit low on a log scale: room for it
             layout=ipywidgets.Layout(width="445px", height="215px"),
         )
         self.history_figure.add_class("nnviz-gradhistory")
