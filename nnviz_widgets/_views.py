@@ -1081,6 +1081,7 @@ class HistogramView:
     def __init__(self, colour_scale: bqplot.ColorScale) -> None:
         self.x_scale = bqplot.LinearScale()
         self.y_scale = bqplot.LinearScale(min=0.0)
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="value", tick_format=".2~g")
         self.bars = bqplot.Bars(
             x=np.zeros(0),
             y=np.zeros(0),
@@ -1093,7 +1094,7 @@ class HistogramView:
         self.figure = bqplot.Figure(
             marks=[self.bars],
             axes=[
-                bqplot.Axis(scale=self.x_scale, label="value", num_ticks=5, tick_format=".2g"),
+                self.x_axis,
                 bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format="~s"),
             ],
             title="histogram",
@@ -1131,8 +1132,16 @@ class HistogramView:
 
     def show_counts(self, centres: np.ndarray, counts: np.ndarray, title: str) -> None:
         """Show counts computed by :meth:`count`."""
+        centres = np.asarray(centres, dtype=np.float64)
+        if len(centres) > 1:
+            half = (centres[1] - centres[0]) / 2
+            ticks = np.linspace(centres[0] - half, centres[-1] + half, 5)
+            # a symmetric range puts a tick at 0: make it exactly 0, not 5.6e-17
+            ticks[np.abs(ticks) < 1e-9 * np.abs(ticks).max()] = 0.0
+            if not np.array_equal(self.x_axis.tick_values, ticks):
+                self.x_axis.tick_values = ticks
         with self.bars.hold_sync():
-            self.bars.x = np.asarray(centres, dtype=np.float64)
+            self.bars.x = centres
             self.bars.y = np.asarray(counts, dtype=np.float64)
             self.bars.color = np.asarray(centres, dtype=np.float64)
         self.figure.title = title
