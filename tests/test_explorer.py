@@ -409,3 +409,59 @@ def test_close_stops_listening_and_is_idempotent(recording, rng):
     assert explorer.index == 3
     assert explorer.slider.max == 3
     explorer.close(widget=True)
+
+
+@pytest.mark.slow
+def test_lenet5_trained_with_the_explorer(tmp_path):
+    torch = pytest.importorskip("torch")
+    import nnviz_widgets as nv
+
+    torch.manual_seed(0)
+    data = nv.datasets.digits(size=28)
+    model = nv.models.LeNet5()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    explorer = nv.TrainingExplorer(
+        model, probe=(data.probe_images, data.probe_labels), optimizer=optimizer, min_interval=0
+    )
+    assert explorer.heatmap.figure.title == "no snapshots yet"
+    explorer.snapshot(epoch=0)
+    images, labels = data.train_images[:256], data.train_labels[:256]
+    for epoch in (1, 2):
+        for start in range(0, 256, 64):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(
+                model(images[start : start + 64]), labels[start : start + 64]
+            )
+            loss.backward()
+            optimizer.step()
+        explorer.snapshot(epoch=epoch, loss=loss.item())
+    explorer._drain()
+    recording = explorer.recording
+    assert (explorer.index, explorer.layer, explorer.quantity) == (2, "conv1", "weight")
+    assert explorer.layer_box.options[0] == ("input", INPUT)
+    # every quantity of every layer draws, at every snapshot, without an error
+    for layer in ("conv1", "conv2", "fc1", "relu3", "input"):
+        explorer.layer = layer
+        for quantity in explorer.quantity_box.options:
+            explorer.quantity = quantity
+            for index in range(3):
+                explorer.index = index
+                assert explorer.error.value == "", (layer, quantity, index, explorer.error.value)
+                reason = recording.missing_reason(explorer.layer, quantity, index)
+                if reason is not None:
+                    assert explorer.heatmap.figure.title == reason
+                    continue
+                frame = recording.frame(explorer.layer, quantity, index)
+                picture = explorer.heatmap.picture
+                if quantity == "weight" and layer == "fc1":
+                    np.testing.assert_array_equal(picture.values, frame)  # 120 x 400
+    explorer.layer, explorer.quantity, explorer.index = "conv1", "weight", 2
+    np.testing.assert_array_equal(
+        explorer.heatmap.picture.values[:5, :5], recording.frame("conv1", "weight", 2)[0, 0]
+    )
+    explorer.layer, explorer.quantity, explorer.sample = "input", "saliency", -1
+    assert explorer.heatmap.picture.values.shape == (4 * 29 - 1, 5 * 29 - 1)  # 20 probe images
+    assert explorer.gradients.across.x.tolist() == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    explorer.save_png(tmp_path / "saliency.png")
+    explorer.close()
+    assert explorer.recorder.closed
