@@ -32,8 +32,8 @@ from nnviz_widgets._colour import (
     NEG_INF_COLOUR,
     POS_INF_COLOUR,
     SEQUENTIAL,
+    colour_indices,
     colour_range,
-    colourize,
     encode_png,
     finite_extremes,
     widen_range,
@@ -69,7 +69,7 @@ class _Prepared:
     picture: Picture
     reduced: Picture
     limits: tuple = ()
-    rgb: np.ndarray | None = None
+    indices: np.ndarray | None = None
     png: bytes = b""
     histogram: tuple = ()
     nonfinite: str = ""
@@ -734,10 +734,9 @@ class TrainingExplorer(ipywidgets.VBox):
         if prepared.limits != limits:
             low, high, signed = limits
             colour_map = DIVERGING if signed else SEQUENTIAL
-            rgb = colourize(
-                prepared.reduced.values, low, high, colour_map, gaps=prepared.reduced.gaps
-            )
-            prepared.rgb, prepared.png = rgb, encode_png(rgb)
+            indices = colour_indices(prepared.reduced.values, low, high, gaps=prepared.reduced.gaps)
+            prepared.indices = indices
+            prepared.png = encode_png(indices, palette=colour_map.palette)
             prepared.histogram = HistogramView.count(frame, low, high)
             prepared.limits = limits
         with self._cache_lock:
@@ -848,7 +847,7 @@ class TrainingExplorer(ipywidgets.VBox):
             colour_map,
             title=title,
             reduced=reduced,
-            rgb=prepared.rgb,
+            indices=prepared.indices,
             png=prepared.png,
         )
         self.histogram.show_counts(*prepared.histogram)
