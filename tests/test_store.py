@@ -617,3 +617,13 @@ def test_a_recording_in_memory_has_nothing_to_refresh(rng):
     recording = Recording()
     assert recording.refresh() == 0
     recording.close()
+
+
+def test_the_benchmark_reports_both_measurements():
+    from benchmarks.bench_store import run
+
+    section = run(repeats=1, megabytes=(0.1,), counts=(2, 5))
+    assert section.startswith("## Recording on disk")
+    assert "| 0.1 MiB |" in section
+    assert "| 2 |" in section
+    assert "| 5 |" in section
