@@ -322,9 +322,15 @@ class RecordingWriter:
         """
         with self._lock:
             self._check_open()
+            previous = dict(self._layers)
             for layer, info in infos.items():
                 self._layers[str(layer)] = _jsonable(dict(info))
-            self._write_manifest()
+            try:
+                self._write_manifest()
+            except RecordingWriteError:
+                # a layer the manifest does not name must not be usable in a snapshot
+                self._layers = previous
+                raise
 
     def write_probe(self, input: np.ndarray, target: np.ndarray | None = None) -> None:
         """Keep the probe batch (``input`` and optionally ``target``) in ``probe.npz``.
@@ -436,8 +442,6 @@ class RecordingWriter:
         payload = steps.tobytes() + block.tobytes()
         with self._lock:
             self._check_open()
-            for layer, _ in columns:
-                self._check_layer(layer)
             target = self.path / STEPS
             try:
                 # written at the committed end, not appended: bytes a failed write left past it
@@ -479,6 +483,11 @@ class RecordingWriter:
                 self._write_manifest(closed=True)
             finally:
                 self._close_log()
+
+    @property
+    def next_index(self) -> int:
+        """The index :meth:`write_snapshot` expects next."""
+        return self._next_index
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -555,8 +564,10 @@ class RecordingWriter:
         temporary = target.with_name(target.name + ".tmp")
         try:
             with open(temporary, "wb") as file:
-                # uncompressed: float frames barely compress, and writing stays near disk speed
-                np.savez(file, allow_pickle=False, **arrays)
+                # uncompressed: float frames barely compress, and writing stays near disk speed.
+                # No array here can need pickle (frames are float32, the probe is checked, the
+                # record is a str array), and older numpy has no allow_pickle for savez.
+                np.savez(file, **arrays)
                 file.flush()
                 size = file.tell()
                 if self._sync:
@@ -798,7 +809,13 @@ class RecordingReader:
             added = 0
             for record in records:
                 if record.get("kind") == "snapshot":
-                    snapshot = self._snapshot(record, recording)
+                    try:
+                        snapshot = self._snapshot(record, recording)
+                    except RecordingFormatError as error:
+                        # opening refuses such a recording; while following, the records
+                        # after it still count
+                        self._warn(f"{error}; the snapshot was skipped")
+                        continue
                     if snapshot is not None:
                         recording.append_snapshot(snapshot)
                         self._after_snapshot(record, recording)
@@ -997,6 +1014,11 @@ class RecordingReader:
                 self.refresh()
             except Exception as error:  # the poller must outlive a bad read; say so and go on
                 self._warn(f"following {self.path} failed once: {type(error).__name__}: {error}")
+                continue
+            # the writer marks the manifest closed after its last log line, and each refresh
+            # reads the manifest before the log: nothing more can come
+            if self.manifest.get("closed"):
+                return
 
     def _warn(self, message: str) -> None:
         warnings.warn(message, RecordingStoreWarning, stacklevel=3)

@@ -289,9 +289,9 @@ def test_follow_sees_snapshots_another_process_is_writing(tmp_path):
         np.testing.assert_array_equal(recording.metric("loss"), 1 / np.arange(1, 7))
         _wait_for(lambda: recording.steps.size == 60, what="the last block of steps")
         np.testing.assert_array_equal(recording.steps, np.arange(60))
-        assert recording._source.following
+        # the writer closed the recording: the poller stops by itself
+        _wait_for(lambda: not recording._source.following, what="the poller to stop")
         recording.close()
-        assert not recording._source.following
         recording.close()  # idempotent
     finally:
         process.kill()
@@ -627,3 +627,18 @@ def test_the_benchmark_reports_both_measurements():
     assert "| 0.1 MiB |" in section
     assert "| 2 |" in section
     assert "| 5 |" in section
+
+
+def test_close_stops_following(tmp_path, rng):
+    writer = _writer_with_layers(tmp_path / "run")
+    writer.write_snapshot(0, _snapshot(rng, 0, 0))
+    recording = Recording.open(tmp_path / "run", follow=True, poll_interval=0.02)
+    writer.write_snapshot(1, _snapshot(rng, 1, 1))
+    _wait_for(lambda: len(recording) == 2, what="the poller to pick up snapshot 1")
+    recording.close()
+    assert not recording._source.following
+    writer.write_snapshot(2, _snapshot(rng, 2, 2))
+    time.sleep(0.1)
+    assert len(recording) == 2, "nothing is picked up after close()"
+    assert recording.refresh() == 1, "refresh() by hand still works"
+    writer.close()
