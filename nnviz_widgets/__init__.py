@@ -2,16 +2,26 @@
 
 The layers, one direction: a :class:`Recorder` (torch) watches a model and fills a
 :class:`Recording` (numpy only); views turn its frames into pictures and widgets compose them.
+
+Names that need torch (``Recorder``, ``datasets``, ``models``) load on first use, so a notebook
+that only opens and shows a recording never imports torch.
 """
 
-from nnviz_widgets import datasets, models
-from nnviz_widgets._recorder import Recorder
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from nnviz_widgets._recording import (
     INPUT,
     FrameMissingError,
     Recording,
     RecordingBudgetWarning,
 )
+
+if TYPE_CHECKING:
+    from nnviz_widgets import datasets, models
+    from nnviz_widgets._recorder import Recorder
 
 __version__ = "0.1.0"
 
@@ -25,3 +35,24 @@ __all__ = [
     "datasets",
     "models",
 ]
+
+# name -> (module, attribute or None for the module itself), imported on first access
+_LAZY = {
+    "Recorder": ("nnviz_widgets._recorder", "Recorder"),
+    "datasets": ("nnviz_widgets.datasets", None),
+    "models": ("nnviz_widgets.models", None),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attribute is None else getattr(module, attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nnviz_widgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -81,7 +81,8 @@ class SnapshotData:
     step : int
         How many training steps had run when the snapshot was taken.
     frames : dict
-        ``{(layer, quantity): float32 array}``, or a :class:`LazyFrame` for a frame on disk.
+        ``{(layer, quantity): float32 array}``, or a :class:`LazyFrame` for a frame on disk, or
+        None for a missing frame (its reason in ``missing``); quantities keep this order.
     missing : dict
         ``{(layer, quantity): reason}`` for quantities a layer has but could not record now.
     statistics : dict
@@ -132,7 +133,9 @@ class Recording:
     - ``"activation"`` (the layer's output on the probe batch) and ``"output_grad"`` (gradient
       of the probe loss with respect to that output); a module called ``k`` times per forward
       also has ``"activation[1]"`` ... ``"activation[k-1]"`` and likewise for ``output_grad``;
-    - under the pseudo-layer :data:`INPUT`: ``"probe"`` and ``"saliency"``.
+    - under the pseudo-layer :data:`INPUT`: ``"probe"`` (the probe input, the same at every
+      snapshot and stored once) and ``"saliency"`` (gradient of the probe loss with respect to
+      the probe input).
 
     Scalar statistics per layer and snapshot (see :meth:`statistic`): ``grad_norm`` (mean over
     the steps since the previous snapshot of the layer's gradient norm), ``weight_norm``,
@@ -201,7 +204,8 @@ class Recording:
         """The frame quantities recorded for ``layer`` (see the class notes for their names)."""
         self._check_layer(layer)
         with self._lock:
-            return tuple(q for (lay, q) in self._frames if lay == layer)
+            found = tuple(q for (lay, q) in self._frames if lay == layer)
+            return ("probe", *found) if layer == INPUT and "input" in self._probe else found
 
     def statistics(self, layer: str) -> tuple[str, ...]:
         """The names of the per-snapshot scalar statistics recorded for ``layer``."""
@@ -231,6 +235,8 @@ class Recording:
         with self._lock:
             key = self._check_quantity(layer, quantity)
             i = self._check_index(index)
+            if key == (INPUT, "probe"):  # the same batch at every snapshot: stored once
+                return self._probe["input"]
             array = self._frames[key][i]
             if array is None:
                 raise FrameMissingError(self._reason(key, i))
@@ -243,6 +249,8 @@ class Recording:
         with self._lock:
             key = self._check_quantity(layer, quantity)
             i = self._check_index(index)
+            if key == (INPUT, "probe"):
+                return None
             return None if self._frames[key][i] is not None else self._reason(key, i)
 
     def note(self, layer: str, quantity: str) -> str | None:
@@ -385,6 +393,9 @@ class Recording:
         for key, array in data.frames.items():
             if key[0] not in self._layer_info:
                 raise KeyError(f"layer {key[0]!r} was not declared with set_layers()")
+            if array is None:  # missing: the reason is in data.missing
+                frames[key] = None
+                continue
             if isinstance(array, LazyFrame):  # lives on disk; costs no memory until read
                 frames[key] = array
                 continue
@@ -398,7 +409,8 @@ class Recording:
             index = len(self._epochs)
             self._epochs.append(float(data.epoch))
             self._snapshot_steps.append(int(data.step))
-            for key in set(frames) | set(data.missing):
+            # in the order given, so quantities() lists them as the Recorder chose
+            for key in dict.fromkeys([*frames, *data.missing]):
                 series = self._frames.setdefault(key, [None] * index)
                 series.append(frames.get(key))
                 if key in data.missing:
@@ -484,7 +496,7 @@ class Recording:
     def _check_quantity(self, layer: str, quantity: str) -> tuple[str, str]:
         self._check_layer(layer)
         key = (layer, quantity)
-        if key not in self._frames:
+        if key not in self._frames and not (key == (INPUT, "probe") and "input" in self._probe):
             raise KeyError(
                 f"no quantity {quantity!r} for layer {layer!r}."
                 + _suggest(quantity, self.quantities(layer))

@@ -1,0 +1,51 @@
+"""Shared fixtures: a seeded RNG, deterministic torch, and a check that no hook is left behind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A numpy generator with a fixed seed."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def deterministic():
+    """Deterministic torch kernels and a fixed seed for the test, restored afterwards."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    state = torch.get_rng_state()
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(0)
+    yield
+    torch.use_deterministic_algorithms(previous)
+    torch.set_rng_state(state)
+
+
+def hooks_left(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> list:
+    """Every hook still attached to the model's modules and parameters, or to the optimizer."""
+    found = []
+    for name, module in model.named_modules():
+        for attribute in (
+            "_forward_hooks",
+            "_forward_pre_hooks",
+            "_backward_hooks",
+            "_backward_pre_hooks",
+            "_state_dict_hooks",
+            "_load_state_dict_pre_hooks",
+        ):
+            if getattr(module, attribute, None):
+                found.append((name or "<root>", attribute))
+    for name, param in model.named_parameters():
+        if param._backward_hooks:
+            found.append((name, "_backward_hooks"))
+        if getattr(param, "_post_accumulate_grad_hooks", None):
+            found.append((name, "_post_accumulate_grad_hooks"))
+    if optimizer is not None:
+        for attribute in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks"):
+            if getattr(optimizer, attribute):
+                found.append(("optimizer", attribute))
+    return found
