@@ -190,6 +190,23 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
+def _write_at(path: Path, data: bytes, offset: int, *, sync: bool) -> None:
+    """Write ``data`` at byte ``offset`` of ``path`` (created if needed), then flush it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        os.lseek(fd, offset, os.SEEK_SET)
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.ENOSPC, "nothing could be written (is the disk full?)")
+            view = view[written:]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_error(error: OSError, path: Path, doing: str) -> RecordingWriteError:
     reason = error.strerror or str(error)
     return RecordingWriteError(
@@ -301,7 +318,11 @@ class RecordingWriter:
         self._prepare(overwrite)
         self._log_fd: int | None = None
         try:
-            self._log_fd = os.open(self.path / LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._log_fd = os.open(
+                self.path / LOG,
+                os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0),
+                0o644,
+            )
             # the manifest comes last: its presence says a recording has started here
             self._write_manifest()
         except OSError as error:
@@ -446,15 +467,7 @@ class RecordingWriter:
             try:
                 # written at the committed end, not appended: bytes a failed write left past it
                 # were never committed and are overwritten here
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
-                try:
-                    written = os.pwrite(fd, payload, self._steps_end)
-                    if written != len(payload):
-                        raise OSError(errno.ENOSPC, "short write (is the disk full?)")
-                    if self._sync:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _write_at(target, payload, self._steps_end, sync=self._sync)
             except OSError as error:
                 raise _write_error(error, target, "append step series to") from error
             record = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nnviz_widgets import _store as store
 from nnviz_widgets._recording import (
     INPUT,
     FrameMissingError,
@@ -578,14 +580,14 @@ def test_a_failed_log_write_leaves_no_torn_line(tmp_path, rng, monkeypatch):
 def test_a_failed_steps_write_is_overwritten_by_the_next(tmp_path, monkeypatch):
     writer = _writer_with_layers(tmp_path / "run")
     writer.write_steps([0, 1], {("fc", "grad_norm"): [1.0, 2.0]})
-    real_pwrite = os.pwrite
+    real_write_at = store._write_at
 
-    def partial(fd, data, offset):
-        real_pwrite(fd, data[:5], offset)
+    def partial(path, data, offset, *, sync):
+        real_write_at(path, data[:5], offset, sync=sync)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(os, "pwrite", partial)
+        patch.setattr(store, "_write_at", partial)
         with pytest.raises(RecordingWriteError, match=r"steps\.bin"):
             writer.write_steps([2, 3], {("fc", "grad_norm"): [9.0, 9.0]})
     writer.write_steps([4], {("fc", "grad_norm"): [5.0], ("fc", "lr"): [0.1]})
@@ -642,3 +644,16 @@ def test_close_stops_following(tmp_path, rng):
     assert len(recording) == 2, "nothing is picked up after close()"
     assert recording.refresh() == 1, "refresh() by hand still works"
     writer.close()
+
+
+def test_a_directory_removed_under_the_writer_is_a_catchable_error(tmp_path, rng):
+    writer = _writer_with_layers(tmp_path / "run")
+    writer.write_snapshot(0, _snapshot(rng, 0, 0))
+    shutil.rmtree(tmp_path / "run")  # a real failure, as when a scratch file system goes away
+    with pytest.raises(OSError, match=r"000001\.npz") as caught:
+        writer.write_snapshot(1, _snapshot(rng, 1, 1))
+    assert isinstance(caught.value, RecordingWriteError)
+    with pytest.raises(RecordingWriteError, match=r"steps\.bin"):
+        writer.write_steps([0], {("fc", "grad_norm"): [1.0]})
+    with pytest.raises(RecordingWriteError, match=r"manifest\.json"):
+        writer.close()
