@@ -767,9 +767,23 @@ class RecordingReader:
             _inside(self.path, manifest.get(key), f"{key!r} of {MANIFEST}")
         probe = manifest.get("probe")
         if probe is not None:
+            if not isinstance(probe, dict) or not isinstance(probe.get("arrays"), list):
+                raise RecordingFormatError(
+                    f"{target}: 'probe' must be null or {{'file': ..., 'arrays': [...]}}, "
+                    f"got {probe!r}"
+                )
             _inside(self.path, probe.get("file"), f"the probe file of {MANIFEST}")
-        if not isinstance(manifest.get("layers"), list):
-            raise RecordingFormatError(f"{target} has no list of layers")
+        layers = manifest.get("layers")
+        if not isinstance(layers, list) or not all(
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("info", {}), dict)
+            for entry in layers
+        ):
+            raise RecordingFormatError(
+                f"{target}: 'layers' must be a list of {{'name': text, 'info': {{...}}}}, "
+                f"got {str(layers)[:200]}"
+            )
         self._manifest_stamp = (status.st_mtime_ns, status.st_size)
         return manifest
 
@@ -1071,13 +1085,11 @@ def open_recording(
     RecordingFormatError
         The manifest is malformed, of an unsupported version, or names a path outside ``path``.
     """
+    if follow and not poll_interval > 0:
+        raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval}")
     reader = RecordingReader(path)
     recording = reader.load(cls)
     if follow:
-        if poll_interval <= 0:
-            raise ValueError(
-                f"poll_interval must be a positive number of seconds, got {poll_interval}"
-            )
         reader.follow(poll_interval)
     return recording
 

@@ -657,3 +657,25 @@ def test_a_directory_removed_under_the_writer_is_a_catchable_error(tmp_path, rng
         writer.write_steps([0], {("fc", "grad_norm"): [1.0]})
     with pytest.raises(RecordingWriteError, match=r"manifest\.json"):
         writer.close()
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"layers": [{"info": {}}]}, "'layers' must be a list"),
+        ({"layers": "fc"}, "'layers' must be a list"),
+        ({"probe": "probe.npz"}, "'probe' must be null"),
+        ({"log": None}, "must be a relative path"),
+    ],
+)
+def test_a_malformed_manifest_is_refused_in_words(three_snapshots, changes, complaint):
+    path, _ = three_snapshots
+    _edit_manifest(path, **changes)
+    with pytest.raises(RecordingFormatError, match=complaint):
+        Recording.open(path)
+
+
+def test_poll_interval_must_be_positive(three_snapshots):
+    path, _ = three_snapshots
+    with pytest.raises(ValueError, match="poll_interval"):
+        Recording.open(path, follow=True, poll_interval=0)
