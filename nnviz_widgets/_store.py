@@ -207,13 +207,18 @@ def _write_at(path: Path, data: bytes, offset: int, *, sync: bool) -> None:
         os.close(fd)
 
 
-def _write_error(error: OSError, path: Path, doing: str) -> RecordingWriteError:
+def _write_error(
+    error: OSError, path: Path, doing: str, *, starting: bool = False
+) -> RecordingWriteError:
     reason = error.strerror or str(error)
+    hint = (
+        "choose a directory you can write to"
+        if starting
+        else "what was committed before stays readable; free space or fix the path for the "
+        "next snapshots"
+    )
     return RecordingWriteError(
-        error.errno or errno.EIO,
-        f"could not {doing} {path}: {reason}. The recording on disk keeps what was written "
-        "before; free space or choose a writable directory for the next recording",
-        str(path),
+        error.errno or errno.EIO, f"could not {doing} {path}: {reason}; {hint}", str(path)
     )
 
 
@@ -327,7 +332,7 @@ class RecordingWriter:
             self._write_manifest()
         except OSError as error:
             self._close_log()
-            raise _write_error(error, self.path, "start a recording in") from error
+            raise _write_error(error, self.path, "start a recording in", starting=True) from error
 
     # -------------------------------------------------------------------------- public
     def write_layers(self, infos: Mapping[str, Mapping]) -> None:
@@ -519,7 +524,9 @@ class RecordingWriter:
             path.mkdir(parents=True, exist_ok=True)
             entries = sorted(os.listdir(path))
         except OSError as error:
-            raise _write_error(error, path, "create the recording directory") from error
+            raise _write_error(
+                error, path, "create the recording directory", starting=True
+            ) from error
         if entries:
             others = [e for e in entries if e not in (*_OWN_FILES, SNAPSHOT_DIR)]
             if MANIFEST not in entries or others:
@@ -541,14 +548,16 @@ class RecordingWriter:
             try:
                 self._remove_recording()
             except OSError as error:
-                raise _write_error(error, path, "remove the old recording in") from error
+                raise _write_error(
+                    error, path, "remove the old recording in", starting=True
+                ) from error
         try:
             (path / SNAPSHOT_DIR).mkdir(exist_ok=True)
             probe = path / ".write-test"
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as error:
-            raise _write_error(error, path, "write in") from error
+            raise _write_error(error, path, "write in", starting=True) from error
 
     def _remove_recording(self) -> None:
         # the manifest goes first, so a reader never sees a manifest over a half-removed recording
