@@ -399,6 +399,9 @@ class RecordingWriter:
             The file or the log could not be written; nothing of this snapshot is committed.
         ValueError
             ``index`` was already written, or a frame's layer was not declared.
+        FrameMissingError
+            A :class:`LazyFrame` in ``data`` could not be read (only when re-saving a recording
+            opened from disk; ``Recording.save`` turns it into a missing frame).
         """
         with self._lock:
             self._check_open()
