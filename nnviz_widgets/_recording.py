@@ -163,6 +163,7 @@ class Recording:
         self._step_numbers: list[int] = []
         self._step_series: dict[tuple[str, str], list[float]] = {}
         self._thinned: set[int] = set()
+        self._stored: dict[int, dict[tuple[str, str], LazyFrame]] = {}
         self._nbytes = 0
         self._listeners: list[Callable[[Recording], None]] = []
         self._probe: dict[str, np.ndarray] = {}
@@ -448,11 +449,50 @@ class Recording:
         self._notify()
 
     # ------------------------------------------------------------------ helpers
+    def mark_stored(self, index: int, frames: Mapping[tuple[str, str], LazyFrame]) -> None:
+        """Say that snapshot ``index``'s frames are also on disk, as these lazy frames.
+
+        Past the memory budget, frames that are on disk leave memory first (they stay readable
+        from disk); frames already thinned out come back, read from disk when asked for.
+        """
+        with self._lock:
+            self._check_index(index)
+            restored = False
+            for key, lazy in frames.items():
+                series = self._frames.get(key)
+                if series is not None and series[index] is None and index in self._thinned:
+                    series[index] = lazy
+                    restored = True
+            if restored:
+                self._thinned.discard(index)
+            self._stored[index] = dict(frames)
+            if self._nbytes > self._max_bytes:
+                self._thin()
+
+    def _swap_to_disk(self) -> None:
+        """Let in-memory frames that are also on disk go, oldest first, the newest kept."""
+        newest = len(self._epochs) - 1
+        for index in sorted(self._stored):
+            if self._nbytes <= self._max_bytes:
+                return
+            if index == newest:
+                continue
+            for key, lazy in self._stored.pop(index).items():
+                series = self._frames.get(key)
+                if series is not None and isinstance(series[index], np.ndarray):
+                    self._nbytes -= series[index].nbytes
+                    series[index] = lazy
+
     def _thin(self) -> None:
-        """Drop the frames of every other snapshot until the budget holds (newest kept)."""
+        """Past the budget: first move frames that are on disk out of memory; then drop the
+        frames of every other snapshot until the budget holds (the newest kept)."""
+        self._swap_to_disk()
         newly = []
+        skipped: set[int] = set()  # snapshots with nothing in memory to drop
         while self._nbytes > self._max_bytes:
-            kept = [i for i in range(len(self._epochs)) if i not in self._thinned]
+            kept = [
+                i for i in range(len(self._epochs)) if i not in self._thinned and i not in skipped
+            ]
             # candidates: every other kept snapshot, never the first or the newest
             candidates = kept[1:-1][::2]
             if not candidates:
@@ -461,13 +501,18 @@ class Recording:
             if not candidates:
                 break
             for i in candidates:
+                dropped = False
                 for series in self._frames.values():
                     array = series[i]
                     if array is not None and not isinstance(array, LazyFrame):
                         self._nbytes -= array.nbytes
                         series[i] = None
-                self._thinned.add(i)
-                newly.append(i)
+                        dropped = True
+                if dropped:
+                    self._thinned.add(i)
+                    newly.append(i)
+                else:
+                    skipped.add(i)
         if newly:
             labels = ", ".join(f"{self._epochs[i]:g}" for i in sorted(newly)[:10])
             warnings.warn(
