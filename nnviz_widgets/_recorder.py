@@ -438,6 +438,8 @@ class Recorder:
         self._grad_norm_sum[:] = 0.0
         self._grad_norm_count[:] = 0.0
         self._steps_since_snapshot = 0
+        if self._disk is not None:  # not thinned while on its way to disk
+            self.recording.mark_storing(len(self.recording))
         index = self.recording.append_snapshot(data)
         if self._disk is not None:
             self._disk.put("snapshot", index, data)
@@ -713,6 +715,8 @@ class _DiskWriter:
     def put(self, kind: str, *args: object) -> None:
         if self._thread.is_alive():
             self._queue.put((kind, args))
+        elif kind == "snapshot":
+            self._recording.mark_store_failed(args[0])
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -737,6 +741,8 @@ class _DiskWriter:
                 else:
                     self._writer.write_steps(*args)
             except Exception as error:  # the disk must never stop training
+                if kind == "snapshot":
+                    self._recording.mark_store_failed(args[0])
                 self._report(error)
 
     def _report(self, error: Exception) -> None:
@@ -744,9 +750,10 @@ class _DiskWriter:
             f"writing the recording failed: {error}. Training goes on; the recording stays "
             "in memory"
         )
-        if message in self._reported:
+        kind = f"{type(error).__name__}:{getattr(error, 'errno', None)}"
+        if kind in self._reported:  # the same failure for every snapshot: say it once
             return
-        self._reported.add(message)
+        self._reported.add(kind)
         with contextlib.suppress(Exception):  # even where warnings are made errors
             warnings.warn(message, RuntimeWarning, stacklevel=2)
 

@@ -164,6 +164,7 @@ class Recording:
         self._step_series: dict[tuple[str, str], list[float]] = {}
         self._thinned: set[int] = set()
         self._stored: dict[int, dict[tuple[str, str], LazyFrame]] = {}
+        self._storing: set[int] = set()
         self._nbytes = 0
         self._listeners: list[Callable[[Recording], None]] = []
         self._probe: dict[str, np.ndarray] = {}
@@ -449,6 +450,19 @@ class Recording:
         self._notify()
 
     # ------------------------------------------------------------------ helpers
+    def mark_storing(self, index: int) -> None:
+        """Say that snapshot ``index`` is on its way to disk: it is not thinned meanwhile (the
+        writer's queue is bounded, so neither is the overrun)."""
+        with self._lock:
+            self._storing.add(index)
+
+    def mark_store_failed(self, index: int) -> None:
+        """Say that snapshot ``index`` could not be written: it may be thinned again."""
+        with self._lock:
+            self._storing.discard(index)
+            if self._nbytes > self._max_bytes:
+                self._thin()
+
     def mark_stored(self, index: int, frames: Mapping[tuple[str, str], LazyFrame]) -> None:
         """Say that snapshot ``index``'s frames are also on disk, as these lazy frames.
 
@@ -457,6 +471,7 @@ class Recording:
         """
         with self._lock:
             self._check_index(index)
+            self._storing.discard(index)
             restored = False
             for key, lazy in frames.items():
                 series = self._frames.get(key)
@@ -488,7 +503,8 @@ class Recording:
         frames of every other snapshot until the budget holds (the newest kept)."""
         self._swap_to_disk()
         newly = []
-        skipped: set[int] = set()  # snapshots with nothing in memory to drop
+        # snapshots with nothing in memory to drop, or on their way to disk
+        skipped: set[int] = set(self._storing)
         while self._nbytes > self._max_bytes:
             kept = [
                 i for i in range(len(self._epochs)) if i not in self._thinned and i not in skipped
@@ -515,15 +531,16 @@ class Recording:
                     skipped.add(i)
         if newly:
             labels = ", ".join(f"{self._epochs[i]:g}" for i in sorted(newly)[:10])
-            warnings.warn(
+            message = (
                 f"the recording reached its memory budget of {self._max_bytes / 2**20:.0f} MiB: "
                 f"the frames of {len(newly)} older snapshot(s) (epochs {labels}"
                 f"{' ...' if len(newly) > 10 else ''}) were dropped; their statistics and "
-                "metrics are kept. Raise max_bytes, record fewer layers, or take fewer snapshots "
-                "to keep every frame.",
-                RecordingBudgetWarning,
-                stacklevel=4,
+                "metrics are kept. Raise max_bytes, record fewer layers, take fewer snapshots, "
+                "or record to disk (Recorder(path=...)) to keep every frame."
             )
+            # where warnings are made errors, this one must still not reach training
+            with contextlib.suppress(Exception):
+                warnings.warn(message, RecordingBudgetWarning, stacklevel=4)
 
     def _reason(self, key: tuple[str, str], index: int) -> str:
         epoch = self._epochs[index]
