@@ -13,6 +13,7 @@ widget instead of being raised into the training loop.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
@@ -59,6 +60,8 @@ INPUT_LABEL = "input"
 #: Quantities preferred, in order, when a layer is chosen and the current quantity is absent.
 _PREFERRED = ("weight", "activation", "saliency", "probe")
 _COLOUR_MODES = ("fixed", "snapshot", "robust")
+#: Most memory the prepared-picture cache keeps (frames included), in bytes.
+_CACHE_BYTES = 512 << 20
 
 
 @dataclass
@@ -74,6 +77,13 @@ class _Prepared:
     histogram: tuple = ()
     nonfinite: str = ""
 
+    @property
+    def nbytes(self) -> int:
+        """Memory this entry holds on to (the frame counts: it may come from disk)."""
+        pictures = self.picture.values.nbytes + self.reduced.values.nbytes
+        same = self.picture.values is self.frame  # a matrix frame is its own picture
+        return self.frame.nbytes + (self.reduced.values.nbytes if same else pictures)
+
 
 def _hex(colour: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*colour)
@@ -84,10 +94,11 @@ class TrainingExplorer(ipywidgets.VBox):
 
     Parameters
     ----------
-    source : torch.nn.Module, Recorder, Recording, or None
+    source : torch.nn.Module, Recorder, Recording, path, or None
         A model (wrapped in a new :class:`~nnviz_widgets.Recorder`, which the explorer owns
-        and closes), a Recorder, or a Recording (no model or torch needed). None gives an
-        empty Recording, filled through :attr:`recording`.
+        and closes), a Recorder, a Recording (no model or torch needed), or the path of a
+        recording directory (opened and followed while another process writes it). None gives
+        an empty Recording, filled through :attr:`recording`.
     probe : tensor or (tensor, tensor), optional
         Only with a model: the fixed probe batch, passed to the Recorder.
     optimizer : torch.optim.Optimizer, optional
@@ -183,6 +194,11 @@ class TrainingExplorer(ipywidgets.VBox):
     def _resolve_source(source, probe, optimizer, options):
         if source is None:
             source = Recording()
+        if isinstance(source, str | os.PathLike):
+            if probe is not None or optimizer is not None or options:
+                raise TypeError("probe, optimizer and recorder options apply only to a model")
+            # a directory another process may still be writing: follow it
+            return Recording.open(source, follow=True), None, True
         if isinstance(source, Recording):
             if probe is not None or optimizer is not None or options:
                 raise TypeError("probe, optimizer and recorder options apply only to a model")
@@ -311,7 +327,7 @@ class TrainingExplorer(ipywidgets.VBox):
         return self.recorder.snapshot(**kwargs)
 
     def close(self, *, widget: bool = False) -> None:
-        """Stop following the recording and release the Recorder if the explorer made it.
+        """Stop following the recording; release the Recorder (or directory) the explorer opened.
 
         The widget stays on screen and scrubbing keeps working on what was recorded. Pass
         ``widget=True`` to close the widget (and its figures) as well. Calling it twice is fine.
@@ -328,6 +344,8 @@ class TrainingExplorer(ipywidgets.VBox):
                 self._executor = None
             if self._owns_recorder and self.recorder is not None:
                 self.recorder.close()
+            elif self._owns_recorder:
+                self.recording.close()  # opened from a path: stop following the directory
         if widget:
             for child in self._all_widgets():
                 child.close()
@@ -713,10 +731,12 @@ class TrainingExplorer(ipywidgets.VBox):
         Raises :class:`FrameMissingError` when the frame is missing.
         """
         layer, quantity, index, sample, channel, mode = selection
-        frame = self.recording.frame(layer, quantity, index)
         with self._cache_lock:
             prepared = self._prepared.get(selection)
-        if prepared is None or prepared.frame is not frame:
+        # recorded frames never change (a thinned one is reported missing before this), so a
+        # prepared selection is reused without reading the frame again, from memory or disk
+        if prepared is None:
+            frame = self.recording.frame(layer, quantity, index)
             probe = self.recording.probe.get("input")
             info = self.recording.layer_info(layer)
             picture = layout_frame(
@@ -737,13 +757,16 @@ class TrainingExplorer(ipywidgets.VBox):
             indices = colour_indices(prepared.reduced.values, low, high, gaps=prepared.reduced.gaps)
             prepared.indices = indices
             prepared.png = encode_png(indices, palette=colour_map.palette)
-            prepared.histogram = HistogramView.count(frame, low, high)
+            prepared.histogram = HistogramView.count(prepared.frame, low, high)
             prepared.limits = limits
         with self._cache_lock:
             self._prepared[selection] = prepared
             self._prepared.move_to_end(selection)
-            while len(self._prepared) > 48:
-                self._prepared.popitem(last=False)
+            # bounded by count and by bytes: frames read from disk live only in this cache
+            total = sum(p.nbytes for p in self._prepared.values())
+            while len(self._prepared) > 1 and (len(self._prepared) > 48 or total > _CACHE_BYTES):
+                _, dropped = self._prepared.popitem(last=False)
+                total -= dropped.nbytes
         return prepared
 
     def _prefetch_neighbours(self) -> None:

@@ -396,6 +396,18 @@ print('ok', sorted(m for m in sys.modules if m.startswith('torch')))
     assert result.stdout.strip() == "ok ['torch']"  # only the blocking placeholder
 
 
+def test_from_a_recording_directory(recording, tmp_path, rng):
+    recording.save(tmp_path / "run")
+    explorer = TrainingExplorer(str(tmp_path / "run"), min_interval=0.0)
+    assert len(explorer.recording) == 4 and explorer.index == 3
+    explorer.layer, explorer.quantity = "fc", "weight"
+    np.testing.assert_array_equal(
+        explorer.heatmap.picture.values, recording.frame("fc", "weight", 3)
+    )
+    explorer.close()
+    explorer.close(widget=True)
+
+
 def test_snapshot_needs_a_recorder(explorer):
     with pytest.raises(RuntimeError, match="append snapshots to the Recording"):
         explorer.snapshot(epoch=1)
