@@ -243,7 +243,7 @@ class TrainingExplorer(ipywidgets.VBox):
             layout=ipywidgets.Layout(width="360px"),
         )
         # the Play control drives the slider in the browser: animation needs no kernel round trip
-        ipywidgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.play_link = ipywidgets.jslink((self.play, "value"), (self.slider, "value"))
         self.epoch_label = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="260px"))
         self.follow_box = ipywidgets.Checkbox(
             value=True,
@@ -499,6 +499,7 @@ class TrainingExplorer(ipywidgets.VBox):
             self._set_control(self.follow_box, "value", change["new"])
             if change["new"] and len(self.recording):
                 self._quietly(index=len(self.recording) - 1)
+                self._draw()  # the quiet move above does not draw by itself
 
     # ------------------------------------------------------------------ control callbacks
     def _on_slider_value(self, change):
@@ -933,16 +934,22 @@ class TrainingExplorer(ipywidgets.VBox):
             self._show_error("the readout failed", error)
 
     def _all_widgets(self) -> list[ipywidgets.Widget]:
-        figures = [
-            self.heatmap.figure,
-            self.histogram.figure,
-            self.metrics_view.figure,
-            self.gradients.across_figure,
-            self.gradients.history_figure,
-        ]
-        marks = [mark for figure in figures for mark in figure.marks]
-        axes = [axis for figure in figures for axis in figure.axes]
-        return [*marks, *axes, *figures, self.heatmap.png]
+        """Every widget the explorer made: children, figures, marks, axes, scales, images."""
+        found: dict[int, ipywidgets.Widget] = {}
+        stack: list[ipywidgets.Widget] = [*self.children, self.play_link]
+        while stack:
+            widget = stack.pop()
+            if id(widget) in found or widget is self:
+                continue
+            found[id(widget)] = widget
+            for key in widget.keys:
+                value = getattr(widget, key, None)
+                values = value.values() if isinstance(value, dict) else value
+                if isinstance(values, list | tuple):
+                    stack.extend(v for v in values if isinstance(v, ipywidgets.Widget))
+                elif isinstance(value, ipywidgets.Widget):
+                    stack.append(value)
+        return list(found.values())
 
 
 _ORDER = {

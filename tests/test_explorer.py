@@ -251,6 +251,16 @@ def test_follow_latest_and_scrubbing_back(explorer, recording, rng):
     explorer.follow_box.value = True
     assert explorer.index == 4
     assert explorer.slider.value == 4
+    assert "epoch 4" in explorer.heatmap.figure.title
+    assert "epoch 4" in explorer.epoch_label.value
+
+
+def test_play_is_linked_to_the_slider_in_the_browser(explorer):
+    link = explorer.play_link
+    assert link.get_state()["_model_name"] == "LinkModel"  # a jslink, not a kernel link
+    assert link.source == (explorer.play, "value")
+    assert link.target == (explorer.slider, "value")
+    assert explorer.play.max == explorer.slider.max == 3
 
 
 def test_listener_update_from_another_thread(explorer, recording, rng):
@@ -420,6 +430,10 @@ def test_close_stops_listening_and_is_idempotent(recording, rng):
     recording.append_snapshot(_snapshot(rng, 4))
     assert explorer.index == 3
     assert explorer.slider.max == 3
+    made = explorer._all_widgets()  # what close(widget=True) closes
+    for widget in (explorer.heatmap.colour_bar, explorer.heatmap.bar_png, explorer.play_link):
+        assert widget in made
+    assert explorer.heatmap.x_scale in made and explorer.gradients.cursor in made
     explorer.close(widget=True)
 
 
