@@ -608,7 +608,9 @@ class TrainingExplorer(ipywidgets.VBox):
         layers = self._selectable_layers()
         options = [(INPUT_LABEL if layer == INPUT else layer, layer) for layer in layers]
         if list(self.layer_box.options) != options:
+            # new options reset a Dropdown's value: put the selected layer back
             self._set_control(self.layer_box, "options", options)
+            self._set_control(self.layer_box, "value", self.layer or None)
         if grew:
             with self.slider.hold_sync(), self.play.hold_sync():
                 self._set_control(self.slider, "max", max(count - 1, 0))
@@ -801,7 +803,7 @@ class TrainingExplorer(ipywidgets.VBox):
             counted = np.nan
         if counted == 0:
             return ""
-        text = describe_nonfinite(None, frame)
+        text = describe_nonfinite(frame)
         if not text:
             return ""
         return (

@@ -524,19 +524,18 @@ def reduce_picture(picture: Picture, max_rows: int, max_columns: int) -> Picture
     )
 
 
-def describe_nonfinite(picture: Picture, full: np.ndarray, *, limit: int = 3) -> str:
+def describe_nonfinite(full: np.ndarray, *, limit: int = 3) -> str:
     """One line saying how many NaN and Inf values a frame has, and where the first ones are.
+
+    Positions are the frame's own indices (what a user finds in their tensor).
 
     Parameters
     ----------
-    picture : Picture
-        The full-size picture (before reduction), used to name tensor indices.
     full : ndarray
         The recorded frame.
     limit : int
-        How many positions to name.
+        How many positions to name per kind.
     """
-    del picture  # positions are named in the frame's own indices, which readers know
     finite = np.isfinite(full)
     if finite.all():
         return ""

@@ -233,6 +233,9 @@ def test_an_empty_recording_comes_alive_on_the_first_snapshot(rng):
     explorer._drain()
     assert explorer.layer == "conv"
     assert explorer.quantity == "weight"
+    # the controls show the state too
+    assert explorer.layer_box.value == "conv"
+    assert explorer.quantity_box.value == "weight"
     assert explorer.heatmap.figure.title.startswith("conv \u00b7 weight \u00b7 epoch 0")
     assert _shown_pixels(explorer).shape == (7, 7, 3)  # 4 kernels of 3x3 in a 2x2 mosaic
     explorer.close(widget=True)

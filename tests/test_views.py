@@ -173,11 +173,11 @@ def test_describe_nonfinite_counts_and_places():
     frame = np.zeros((3, 4), dtype=np.float32)
     frame[1, 2] = np.nan
     frame[2, 3] = -np.inf
-    text = describe_nonfinite(None, frame)
+    text = describe_nonfinite(frame)
     assert "1 NaN at (1, 2)" in text
     assert "1 -Inf at (2, 3)" in text
     assert "12 values" in text
-    assert describe_nonfinite(None, np.ones(3)) == ""
+    assert describe_nonfinite(np.ones(3)) == ""
 
 
 def test_heatmap_sends_a_png_not_a_list(rng):
