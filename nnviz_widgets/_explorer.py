@@ -174,6 +174,7 @@ class TrainingExplorer(ipywidgets.VBox):
             max_workers=1, thread_name_prefix="nnviz-prefetch"
         )
         self._extremes: dict[tuple, tuple[float, float]] = {}
+        self._shapes: dict[tuple[str, str], tuple[int, ...]] = {}
 
         self.heatmap = HeatmapView(max_cells=max_cells, on_hover=self._show_readout)
         self.histogram = HistogramView(self.heatmap.colour_scale)
@@ -633,14 +634,19 @@ class TrainingExplorer(ipywidgets.VBox):
         """Shape of the current quantity's frames (from the newest frame that exists)."""
         if not (self.layer and self.quantity) or not len(self.recording):
             return None
+        key = (self.layer, self.quantity)
+        if key in self._shapes:  # a quantity keeps its shape: read a frame (maybe on disk) once
+            return self._shapes[key]
         for index in (self.index, *range(len(self.recording) - 1, -1, -1)):
             if 0 <= index < len(self.recording) and (
                 self.recording.missing_reason(self.layer, self.quantity, index) is None
             ):
                 try:
-                    return tuple(self.recording.frame(self.layer, self.quantity, index).shape)
+                    shape = tuple(self.recording.frame(self.layer, self.quantity, index).shape)
                 except FrameMissingError:
                     continue
+                self._shapes[key] = shape
+                return shape
         return None
 
     def _sample_count(self) -> int:
