@@ -110,6 +110,12 @@ def test_moving_the_state_shows_exactly_the_recorded_frame(
     assert (low, high) == pytest.approx((-bound, bound))
     assert explorer.heatmap.colour_scale.min == pytest.approx(-bound)
     assert explorer.heatmap.colour_scale.colors == list(DIVERGING.anchors)
+    # the colour bar: the same lookup table, high at the top, its axis spanning the range
+    assert (explorer.heatmap.bar_scale.min, explorer.heatmap.bar_scale.max) == pytest.approx(
+        (-bound, bound)
+    )
+    bar = decode_png(bytes(explorer.heatmap.bar_png.value))
+    np.testing.assert_array_equal(bar[:, 0], DIVERGING.table[::-1])
     expected, picture = _expected_pixels(recording, layer, quantity, index, low, high, DIVERGING)
     np.testing.assert_array_equal(_shown_pixels(explorer), expected)
     np.testing.assert_array_equal(explorer.heatmap.picture.values, picture.values)
@@ -138,6 +144,8 @@ def test_non_negative_data_gets_a_sequential_map(explorer):
     assert low == 0.0
     assert high > 0
     assert explorer.heatmap.colour_map is SEQUENTIAL
+    bar = decode_png(bytes(explorer.heatmap.bar_png.value))
+    np.testing.assert_array_equal(bar[:, 0], SEQUENTIAL.table[::-1])
     assert explorer.heatmap.colour_scale.colors == list(SEQUENTIAL.anchors)
 
 
