@@ -6,10 +6,11 @@ one that JSON-encodes the message as the kernel would and counts the binary buff
 includes picture layout, reduction, colouring, PNG encoding, the context views, traitlets,
 ipywidgets' serializers and JSON; it excludes the socket and the browser.
 
-Sizes are square Linear weight frames of 16^2, 256^2, 1024^2 and 4096^2 values. Three cases:
+Sizes are square Linear weight frames of 16^2, 256^2, 1024^2 and 4096^2 values. Four cases:
 "first visit" (nothing prepared: the frame is reduced in full within the move), "stepping" (one
 snapshot forward per move with a browser-like pause between moves, while the explorer prepares
-the neighbouring snapshots in the background), and "revisit" (snapshots already prepared). The
+other snapshots in the background), "jumping" (the same, to random snapshots), and "revisit"
+(snapshots already prepared). The
 goal: under 10 ms at every size, and flat above the view's size (400x450 cells).
 
 Run: ``python -m benchmarks.bench_scrub``; ``run()`` returns the Markdown section.
@@ -28,7 +29,7 @@ import numpy as np
 
 MOVES = 30
 SIZES = (16, 256, 1024, 4096)
-CASES = ("first visit", "stepping", "revisit")
+CASES = ("first visit", "stepping", "jumping", "revisit")
 PAUSE = 0.06  # seconds between moves when stepping: the measured widget round-trip floor
 SNAPSHOTS = {16: 10, 256: 10, 1024: 10, 4096: 4}  # 4 x 64 MiB at the largest size
 
@@ -89,17 +90,20 @@ def _measure(size: int, rng: np.random.Generator) -> dict:
     results = {}
     for case in CASES:
         # prefetching works between moves; without a pause it would only compete for the CPU
-        explorer._executor = executor if case == "stepping" else None
+        explorer._executor = executor if case in ("stepping", "jumping") else None
         explorer._prepared.clear()
         if case == "revisit":
             for index in range(count):  # see every snapshot once, untimed
                 explorer.index = index
         times, sizes, messages = [], [], []
-        for _ in range(MOVES):
+        jumps = np.random.default_rng(1).integers(1, count, size=MOVES)
+        for move in range(MOVES):
             target = (explorer.index + 1) % count  # step through, as a drag or Play does
             if case == "first visit":
                 explorer._prepared.clear()
-            elif case == "stepping":
+            elif case == "jumping":  # anywhere else in the run, as a click on the metrics does
+                target = (explorer.index + int(jumps[move])) % count
+            if case in ("stepping", "jumping"):
                 time.sleep(PAUSE)  # the browser round trip between two slider messages
             _SENT.clear()
             start = time.perf_counter()
@@ -150,7 +154,9 @@ def run() -> str:
         "- *first visit*: nothing prepared (cache cleared, no prefetch): the full frame is",
         "  reduced, coloured and encoded within the move;",
         f"- *stepping*: one snapshot forward per move, {PAUSE * 1000:.0f} ms apart (the browser",
-        "  round trip), with the background prefetch of the neighbouring snapshots on (default);",
+        "  round trip), with the background preparation of other snapshots on (the default);",
+        "- *jumping*: as stepping, to a random other snapshot (the cache holds every snapshot of",
+        "  small frames, only the nearest ones of large frames);",
         "- *revisit*: scrubbing over snapshots already prepared.",
         "",
         "| frame | shown | case | median ms | p90 ms | KiB sent | messages |",

@@ -778,14 +778,21 @@ class TrainingExplorer(ipywidgets.VBox):
                 total -= dropped.nbytes
         return prepared
 
-    def _prefetch_neighbours(self) -> None:
-        """Prepare the snapshots either side in the background: the next step is then warm."""
+    def _prefetch_neighbours(self, current: _Prepared) -> None:
+        """Prepare other snapshots of this selection in the background, nearest first.
+
+        As many as the cache holds (by count and bytes, judged from ``current``): for small
+        frames that is the whole run, so a jump anywhere is warm; for large ones the
+        neighbours, so stepping and playing are. Work for a selection the user has left is
+        skipped when its turn comes.
+        """
         if self._executor is None or self._closed:
             return
-        for index in (self.index + 1, self.index - 1):
+        count = len(self.recording)
+        room = min(48, _CACHE_BYTES // max(current.nbytes, 1)) - 1
+        order = sorted(range(count), key=lambda i: (abs(i - self.index), i))[1 : 1 + room]
+        for index in order:
             selection = self._selection(index)
-            if not 0 <= index < len(self.recording):
-                continue
             with self._cache_lock:
                 if selection in self._prepared or selection in self._pending:
                     continue
@@ -794,7 +801,9 @@ class TrainingExplorer(ipywidgets.VBox):
 
     def _prefetch(self, selection: tuple) -> None:
         try:
-            self._prepare(selection)
+            # still the selection on screen (apart from the snapshot)? otherwise skip it
+            if selection[:2] + selection[3:] == self._selection()[:2] + self._selection()[3:]:
+                self._prepare(selection)
         except Exception:  # a failed prefetch costs nothing: the draw itself will report it
             return
         finally:
@@ -887,7 +896,7 @@ class TrainingExplorer(ipywidgets.VBox):
         note = self.recording.note(self.layer, self.quantity)
         layout = picture.layout + (f"; recorded as: {note}" if note else "")
         self._set_control(self.note, "value", f"<span style='color:#555'>{_escape(layout)}</span>")
-        self._prefetch_neighbours()
+        self._prefetch_neighbours(prepared)
 
     def _draw_metrics(self) -> None:
         epochs = np.asarray(self.recording.snapshots, dtype=np.float64)

@@ -296,6 +296,13 @@ def test_listener_update_from_another_thread(explorer, recording, rng):
     assert "epoch 4" in explorer.heatmap.figure.title
 
 
+def test_small_frames_are_prepared_for_the_whole_run(explorer):
+    explorer.layer, explorer.quantity = "fc", "weight"
+    explorer._executor.submit(lambda: None).result(timeout=10)  # queued work is done
+    prepared = {key[2] for key in explorer._prepared if key[:2] == ("fc", "weight")}
+    assert prepared == {0, 1, 2, 3}  # a jump anywhere is warm
+
+
 def test_live_updates_are_throttled(recording, rng):
     explorer = TrainingExplorer(recording, min_interval=0.3)
     draws = []
