@@ -953,7 +953,11 @@ class TrainingExplorer(ipywidgets.VBox):
     def _all_widgets(self) -> list[ipywidgets.Widget]:
         """Every widget the explorer made: children, figures, marks, axes, scales, images."""
         found: dict[int, ipywidgets.Widget] = {}
-        stack: list[ipywidgets.Widget] = [*self.children, self.play_link]
+        stack: list[ipywidgets.Widget] = [
+            *self.children,
+            self.play_link,
+            *self.heatmap.image_widgets,  # the spare images are not reachable from the marks
+        ]
         while stack:
             widget = stack.pop()
             if id(widget) in found or widget is self:

@@ -607,9 +607,9 @@ class HeatmapView:
         # bar and picture match exactly; its axis is a plain bqplot axis in data units
         self.bar_scale = bqplot.LinearScale(min=-1.0, max=1.0, allow_padding=False)
         self.bar_x_scale = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
-        self.bar_png = ipywidgets.Image(value=_colour_bar_png(DIVERGING), format="png")
+        self._bar_pngs = _ImagePair(_colour_bar_png(DIVERGING))
         self.bar_image = bqplot.Image(
-            image=self.bar_png,
+            image=self._bar_pngs.shown,
             x=np.array([0.0, 1.0]),
             y=np.array([-1.0, 1.0]),
             scales={"x": self.bar_x_scale, "y": self.bar_scale},
@@ -634,10 +634,9 @@ class HeatmapView:
             ),
         )  # fmt: skip
         self.colour_bar.add_class("nnviz-colour-bar")
-        self.png = ipywidgets.Image(value=encode_png(np.full((1, 1, 3), 255, np.uint8)))
-        self.png.format = "png"
+        self._pngs = _ImagePair(encode_png(np.full((1, 1, 3), 255, np.uint8)))
         self.image = bqplot.Image(
-            image=self.png,
+            image=self._pngs.shown,
             x=np.array([-0.5, 0.5]),
             y=np.array([0.5, -0.5]),
             scales={"x": self.x_scale, "y": self.y_scale},
@@ -717,7 +716,7 @@ class HeatmapView:
         x_low = -0.5 - (x_span - columns) / 2
         y_low = -0.5 - (y_span - rows) / 2
         with self.figure.hold_sync(), self.image.hold_sync():
-            self.png.value = png
+            self._pngs.show(self.image, png)
             self.image.x = np.array([-0.5, columns - 0.5])
             self.image.y = np.array([rows - 0.5, -0.5])
             if (self.x_scale.min, self.x_scale.max) != (x_low, x_low + x_span):
@@ -739,7 +738,7 @@ class HeatmapView:
                     self.y_axis_scale.min, self.y_axis_scale.max = axis_y
             if self.colour_scale.colors != anchors:
                 self.colour_scale.colors = anchors
-                self.bar_png.value = _colour_bar_png(colour_map)
+                self._bar_pngs.show(self.bar_image, _colour_bar_png(colour_map))
             if (self.colour_scale.min, self.colour_scale.max) != (low, high):
                 with self.colour_scale.hold_sync():
                     self.colour_scale.min, self.colour_scale.max = float(low), float(high)
@@ -754,6 +753,21 @@ class HeatmapView:
             self._update_hover_targets(rows, columns)
         self.picture, self.shown, self.indices = picture, shown, indices
         self.colour_map, self.colour_limits = colour_map, (float(low), float(high))
+
+    @property
+    def png(self) -> ipywidgets.Image:
+        """The image widget the heatmap shows now (its ``value`` is the PNG bytes)."""
+        return self._pngs.shown
+
+    @property
+    def image_widgets(self) -> list[ipywidgets.Image]:
+        """Every image widget this view made, shown or spare."""
+        return [*self._pngs.widgets, *self._bar_pngs.widgets]
+
+    @property
+    def bar_png(self) -> ipywidgets.Image:
+        """The image widget the colour bar shows now."""
+        return self._bar_pngs.shown
 
     @property
     def rgb(self) -> np.ndarray | None:
@@ -816,7 +830,7 @@ class HeatmapView:
     def clear(self, message: str) -> None:
         """Show no picture, only ``message`` as the title (e.g. "no snapshots yet")."""
         with self.figure.hold_sync():
-            self.png.value = encode_png(np.full((1, 1, 3), 255, np.uint8))
+            self._pngs.show(self.image, encode_png(np.full((1, 1, 3), 255, np.uint8)))
             self.figure.title = message
             self.hover.x, self.hover.y = np.zeros(0), np.zeros(0)
         self._hover_shape = ()
@@ -959,6 +973,37 @@ class MetricsView:
         data = content.get("data") or {}
         if "index" in data and self._on_select is not None:
             self._on_select(int(data["index"]))
+
+
+class _ImagePair:
+    """Two image widgets that take turns behind one bqplot ``Image`` mark.
+
+    The mark's browser view redraws when its ``image`` trait points to another widget, not when
+    the widget's ``value`` changes (bqplot 0.13, ``js/src/Image.ts`` listens to
+    ``change:image`` only): so each new picture goes into the widget not on screen, which then
+    takes the mark's place.
+    """
+
+    def __init__(self, value: bytes) -> None:
+        self._images = [
+            ipywidgets.Image(value=value, format="png"),
+            ipywidgets.Image(value=value, format="png"),
+        ]
+        self._current = 0
+
+    @property
+    def shown(self) -> ipywidgets.Image:
+        return self._images[self._current]
+
+    @property
+    def widgets(self) -> list[ipywidgets.Image]:
+        return list(self._images)
+
+    def show(self, mark: bqplot.Image, value: bytes) -> None:
+        spare = 1 - self._current
+        self._images[spare].value = value  # reaches the browser before the swap below
+        mark.image = self._images[spare]
+        self._current = spare
 
 
 def _colour_bar_png(colour_map: ColourMap) -> bytes:

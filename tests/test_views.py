@@ -196,6 +196,24 @@ def test_heatmap_sends_a_png_not_a_list(rng):
     assert view.y_axis.label == "rows"
 
 
+def test_each_new_picture_reaches_the_mark_through_a_new_image_widget(rng):
+    # bqplot's Image view redraws on `change:image` only: a new value in the same widget would
+    # leave the old picture on screen, so the mark must point at another widget each time
+    view = HeatmapView(max_cells=(32, 32))
+    marks_images, values_sent = [], []
+    for _ in range(3):
+        values = rng.normal(size=(8, 8)).astype(np.float32)
+        view.show(Picture(values, None, "rows", "columns", ""), -3, 3, DIVERGING, title="t")
+        marks_images.append(view.image.image)
+        values_sent.append(bytes(view.image.image.value))
+        np.testing.assert_array_equal(
+            decode_png(values_sent[-1]), colourize(values, -3, 3, DIVERGING)
+        )
+    assert marks_images[0] is not marks_images[1]
+    assert marks_images[1] is not marks_images[2]
+    assert view.png is view.image.image
+
+
 def test_hover_and_click_messages_report_cells(rng):
     seen = []
     view = HeatmapView(on_hover=lambda *cell: seen.append(cell))
