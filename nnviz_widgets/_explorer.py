@@ -18,7 +18,9 @@ import re
 import threading
 import time
 import traceback
+import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,8 @@ from nnviz_widgets._colour import (
 )
 from nnviz_widgets._export import compose_export, write_png
 from nnviz_widgets._recording import INPUT, FrameMissingError, Recording
+from nnviz_widgets._training import TrainingLoop
+from nnviz_widgets._training_controls import TrainingControls
 from nnviz_widgets._views import (
     GradientNormView,
     HeatmapView,
@@ -60,6 +64,9 @@ INPUT_LABEL = "input"
 #: Quantities preferred, in order, when a layer is chosen and the current quantity is absent.
 _PREFERRED = ("weight", "activation", "saliency", "probe")
 _COLOUR_MODES = ("fixed", "snapshot", "robust")
+#: The explorer training each model from its buttons, by id(model): re-running a cell that
+#: makes a new one for the same model stops the old one's training.
+_TRAINING: dict[int, weakref.ReferenceType] = {}
 #: Most memory the prepared-picture cache keeps (frames included), in bytes.
 _CACHE_BYTES = 512 << 20
 
@@ -103,6 +110,18 @@ class TrainingExplorer(ipywidgets.VBox):
         Only with a model: the fixed probe batch, passed to the Recorder.
     optimizer : torch.optim.Optimizer, optional
         Only with a model: passed to the Recorder.
+    train_epoch : callable, optional
+        ``train_epoch(epoch) -> dict of metrics | None``: trains one epoch (``epoch`` counts
+        from 0). Given it, the explorer shows Train / Pause / Step / Stop buttons and a progress
+        bar and trains in a background thread, so that scrubbing stays live meanwhile. It takes
+        a snapshot of the untrained network (epoch 0) if the recording is empty, and one after
+        each epoch, labelled with the number of epochs done and the metrics returned. Pause acts
+        at the next optimizer step; an exception in ``train_epoch`` stops training and shows
+        its traceback; closing the explorer (or running its cell again) stops training and
+        removes every hook. Needs a model or a Recorder.
+    epochs : int, optional
+        With ``train_epoch``: how many epochs the Train button runs before pausing (by default
+        it trains until paused or stopped).
     min_interval : float
         Live updates redraw at most once per this many seconds (0.25 by default).
     max_cells : (int, int)
@@ -148,13 +167,27 @@ class TrainingExplorer(ipywidgets.VBox):
         probe: Any = None,
         optimizer: Any = None,
         *,
+        train_epoch: Callable[[int], Any] | None = None,
+        epochs: int | None = None,
         min_interval: float = 0.25,
         max_cells: tuple[int, int] = (400, 450),
         **recorder_options: Any,
     ) -> None:
+        if train_epoch is not None and not callable(train_epoch):
+            raise TypeError(
+                "train_epoch must be a function train_epoch(epoch) -> metrics, got "
+                f"{type(train_epoch).__name__}"
+            )
+        if epochs is not None and train_epoch is None:
+            raise TypeError("epochs= applies only with train_epoch=")
         recording, recorder, owned = self._resolve_source(
             source, probe, optimizer, recorder_options
         )
+        if train_epoch is not None and recorder is None:
+            raise TypeError(
+                "train_epoch= needs a model (or a Recorder) to record into; a Recording only "
+                "replays what was recorded"
+            )
         self.recording: Recording = recording
         self.recorder = recorder
         self._owns_recorder = owned
@@ -181,7 +214,14 @@ class TrainingExplorer(ipywidgets.VBox):
         self.metrics_view = MetricsView(on_select=self._select_from_metrics)
         self.gradients = GradientNormView()
         self._build_controls()
-        super().__init__(children=self._layout())
+        self.loop: TrainingLoop | None = None
+        """The background training loop, when built with ``train_epoch=``."""
+        self.training: TrainingControls | None = None
+        children = self._layout()
+        if train_epoch is not None:
+            self._start_training_controls(train_epoch, epochs)
+            children = [self.training, *children]
+        super().__init__(children=children)
         self.add_class("nnviz-explorer")
         self.recording.add_listener(self._on_recording_update)
         with self._lock:
@@ -314,6 +354,37 @@ class TrainingExplorer(ipywidgets.VBox):
             gradients,
         ]
 
+    def _start_training_controls(self, train_epoch: Callable, epochs: int | None) -> None:
+        """Training from the widget: a TrainingLoop in the background, snapshots after each
+        epoch, and the buttons that drive it."""
+        recorder = self.recorder
+        model_key = id(recorder.model)
+        previous = _TRAINING.get(model_key)
+        previous = previous() if previous is not None else None
+        if previous is not None and previous is not self:
+            # the cell was run again: the old widget's training must not go on unseen
+            previous.close()
+        _TRAINING[model_key] = weakref.ref(self)
+        if len(self.recording) == 0:
+            recorder.snapshot(epoch=0)  # the untrained network: where learning starts from
+        done = int(self.recording.snapshots[-1])
+
+        def on_epoch(epoch: int, metrics: dict) -> None:
+            recorder.snapshot(epoch=epoch + 1, **metrics)
+
+        self.loop = TrainingLoop(
+            train_epoch, optimizer=recorder.optimizer, on_epoch=on_epoch, first_epoch=done
+        )
+        self.loop.add_listener(self._on_loop_event)
+        self.training = TrainingControls(self.loop, epochs=epochs)
+
+    def _on_loop_event(self, loop: TrainingLoop, event: str) -> None:
+        # a stopped or failed loop cannot restart: release the Recorder's optimizer hooks now
+        # (a kernel interrupt included); the recording stays for scrubbing
+        ended = event == "state" and loop.state in ("stopped", "failed")
+        if ended and self._owns_recorder and self.recorder is not None:
+            self.recorder.close()
+
     # ------------------------------------------------------------------ public API
     def snapshot(self, **kwargs: Any) -> Any:
         """Take a snapshot through the Recorder (``epoch=...``, metrics as keywords).
@@ -335,6 +406,9 @@ class TrainingExplorer(ipywidgets.VBox):
         """
         if not self._closed:
             self._closed = True
+            if self.loop is not None:  # training first: it writes into the recorder
+                self.loop.close()
+                self.training.close()
             self.recording.remove_listener(self._on_recording_update)
             with self._throttle_lock:
                 if self._timer is not None:

@@ -272,6 +272,16 @@ class Recorder:
         return self._closed
 
     @property
+    def model(self) -> nn.Module:
+        """The module recorded (inside a compile or DDP wrapper, the module it wraps)."""
+        return self._model
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer whose steps are recorded, if one was given."""
+        return self._optimizer
+
+    @property
     def layers(self) -> tuple[str, ...]:
         """Names of the recorded layers."""
         return tuple(name for name, _ in self._layers)

@@ -283,6 +283,10 @@ class TrainingLoop:
             return
         finally:
             _running_loops.discard(self)
+            # a loop that ended cannot restart: its optimizer hook has nothing left to do
+            hook, self._hook = self._hook, None
+            if hook is not None:
+                hook.remove()
         with self._condition:
             if self._state != "closed":
                 self._set_state("stopped")
