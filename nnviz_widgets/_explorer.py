@@ -180,6 +180,10 @@ class TrainingExplorer(ipywidgets.VBox):
             )
         if epochs is not None and train_epoch is None:
             raise TypeError("epochs= applies only with train_epoch=")
+        if train_epoch is not None:
+            # the cell was run again: stop the old widget's training before anything here
+            # touches the model (a probe pass beside a training step would read torn weights)
+            _stop_previous_training(source)
         recording, recorder, owned = self._resolve_source(
             source, probe, optimizer, recorder_options
         )
@@ -358,13 +362,7 @@ class TrainingExplorer(ipywidgets.VBox):
         """Training from the widget: a TrainingLoop in the background, snapshots after each
         epoch, and the buttons that drive it."""
         recorder = self.recorder
-        model_key = id(recorder.model)
-        previous = _TRAINING.get(model_key)
-        previous = previous() if previous is not None else None
-        if previous is not None and previous is not self:
-            # the cell was run again: the old widget's training must not go on unseen
-            previous.close()
-        _TRAINING[model_key] = weakref.ref(self)
+        _TRAINING[id(recorder.model)] = weakref.ref(self)
         if len(self.recording) == 0:
             recorder.snapshot(epoch=0)  # the untrained network: where learning starts from
         done = int(self.recording.snapshots[-1])
@@ -404,7 +402,7 @@ class TrainingExplorer(ipywidgets.VBox):
         The widget stays on screen and scrubbing keeps working on what was recorded. Pass
         ``widget=True`` to close the widget (and its figures) as well. Calling it twice is fine.
         """
-        if not self._closed:
+        if not getattr(self, "_closed", True):  # True also when construction failed early
             self._closed = True
             if self.loop is not None:  # training first: it writes into the recorder
                 self.loop.close()
@@ -658,12 +656,32 @@ class TrainingExplorer(ipywidgets.VBox):
             self._last_live = time.monotonic()
         try:
             with self._lock:
+                if self._between_changes():
+                    self._retry_live()
+                    return
                 self._sync_with_recording()
                 if self.follow_latest and len(self.recording):
                     self._quietly(index=len(self.recording) - 1)
                 self._draw()
         except Exception as error:  # never into the training loop
             self._show_error("live update failed", error)
+
+    def _between_changes(self) -> bool:
+        """True while the main thread has set ``layer`` but its observer has not yet chosen a
+        quantity for it: a live update must not draw (or fix) that half-made selection."""
+        if not (self.layer and self.quantity):
+            return False
+        try:
+            return self.quantity not in self._quantities(self.layer)
+        except KeyError:
+            return True
+
+    def _retry_live(self) -> None:
+        with self._throttle_lock:
+            if self._timer is None and not self._closed:
+                self._timer = threading.Timer(0.05, self._apply_live)
+                self._timer.daemon = True
+                self._timer.start()
 
     def _drain(self, timeout: float = 5.0) -> None:
         """Wait until a throttled live update has been applied (for tests and scripts)."""
@@ -1045,6 +1063,21 @@ class TrainingExplorer(ipywidgets.VBox):
                 elif isinstance(value, ipywidgets.Widget):
                     stack.append(value)
         return list(found.values())
+
+
+def _stop_previous_training(source: Any) -> None:
+    """Close the explorer that trains the same model from its buttons, if there is one."""
+    from nnviz_widgets._recorder import unwrap_model
+
+    model = getattr(source, "model", source)  # a Recorder, or the model itself
+    try:
+        key = id(unwrap_model(model))
+    except TypeError:
+        return  # not a model: the constructor says so in words
+    previous = _TRAINING.pop(key, None)
+    previous = previous() if previous is not None else None
+    if previous is not None:
+        previous.close()
 
 
 _ORDER = {
