@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 import nnviz_widgets as nv
 
-EPOCHS = 9  # the first is a warm-up and is not counted
+EPOCHS = 15  # the first is a warm-up and is not counted
 
 
 def _train_epoch(model, optimizer, loader, after=None):
