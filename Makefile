@@ -29,8 +29,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# JupyterLab on this machine only, on the quickstart notebook (its data ship with scikit-learn)
 demo: $(STAMP)
-	$(PY) -m nnviz_widgets.demo
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/01_quickstart.ipynb
 
 clean:
 	rm -rf $(VENV) build *.egg-info

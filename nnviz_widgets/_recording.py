@@ -14,8 +14,10 @@ recording says so through a warning, :attr:`Recording.thinned` and the reason gi
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
+import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -355,12 +357,13 @@ class Recording:
             try:
                 callback(self)
             except Exception as error:  # a view must never break training
-                warnings.warn(
+                message = (
                     f"a Recording listener ({callback!r}) failed and was ignored: "
-                    f"{type(error).__name__}: {error}",
-                    RuntimeWarning,
-                    stacklevel=2,
+                    f"{type(error).__name__}: {error}"
                 )
+                # where warnings are made errors, this one must still not reach training
+                with contextlib.suppress(Exception):
+                    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ writing
     def set_layers(self, infos: Mapping[str, dict]) -> None:
@@ -512,6 +515,70 @@ class Recording:
                 + (f" (valid: {-n} to {n - 1})" if n else "")
             )
         return int(index) % n
+
+    # ------------------------------------------------------------------ on disk (see _store.py)
+    # The work is done in _store.py, imported here on use because it imports this module.
+    _source = None  # the reader of a Recording opened from disk; None for one built in memory
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+        """Write the whole recording to a new directory (format in ``docs/format.md``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A directory that does not exist yet or is empty.
+        overwrite : bool
+            Replace a recording already in ``path`` (nothing else is ever removed).
+
+        Raises
+        ------
+        OSError
+            ``path`` is not empty or not writable, or a write failed; the message names the path.
+        """
+        from nnviz_widgets._store import save_recording
+
+        save_recording(self, path, overwrite=overwrite)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike, follow: bool = False, *, poll_interval: float = 0.5
+    ) -> Recording:
+        """Open a recording directory; frames stay on disk until ``frame()`` reads them.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A directory written by ``Recording.save`` or by a Recorder recording to disk.
+        follow : bool
+            Keep picking up snapshots another process is still writing: a daemon thread calls
+            :meth:`refresh` every ``poll_interval`` seconds (listeners run in that thread) until
+            :meth:`close`. Without it, call :meth:`refresh` yourself when you want news.
+        poll_interval : float
+            Seconds between two looks at the directory when following.
+
+        Raises
+        ------
+        FileNotFoundError
+            No recording at ``path``.
+        ValueError
+            The recording is of an unsupported format version, malformed, or names a path
+            outside its directory (``nnviz_widgets._store.RecordingFormatError``).
+        """
+        from nnviz_widgets._store import open_recording
+
+        return open_recording(path, follow=follow, poll_interval=poll_interval, cls=cls)
+
+    def refresh(self) -> int:
+        """Append the snapshots written to disk since the last look; return how many.
+
+        Listeners are called for each new snapshot. Does nothing for a recording in memory.
+        """
+        return 0 if self._source is None else self._source.refresh()
+
+    def close(self) -> None:
+        """Stop following the directory (see :meth:`open`); calling it again does nothing."""
+        if self._source is not None:
+            self._source.close()
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
