@@ -3,7 +3,7 @@
 The layers, one direction: a :class:`Recorder` (torch) watches a model and fills a
 :class:`Recording` (numpy only); views turn its frames into pictures and widgets compose them.
 
-Names that need torch (``Recorder``, ``datasets``, ``models``) load on first use, so a notebook
+Names that need torch (``Recorder``, ``Playground``, ``datasets``, ``models``) load on first use, so a notebook
 that only opens and shows a recording never imports torch.
 """
 
@@ -21,6 +21,7 @@ from nnviz_widgets._recording import (
 
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
+    from nnviz_widgets._playground import Playground
     from nnviz_widgets._recorder import Recorder
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "INPUT",
     "FrameMissingError",
+    "Playground",
     "Recorder",
     "Recording",
     "RecordingBudgetWarning",
@@ -38,6 +40,7 @@ __all__ = [
 
 # name -> (module, attribute or None for the module itself), imported on first access
 _LAZY = {
+    "Playground": ("nnviz_widgets._playground", "Playground"),
     "Recorder": ("nnviz_widgets._recorder", "Recorder"),
     "datasets": ("nnviz_widgets.datasets", None),
     "models": ("nnviz_widgets.models", None),
