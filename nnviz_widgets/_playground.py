@@ -112,7 +112,10 @@ class Playground(widgets.VBox):
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
-        for name, value, low in (("resolution", resolution, 8), ("node_resolution", node_resolution, 8)):
+        for name, value, low in (
+            ("resolution", resolution, 8),
+            ("node_resolution", node_resolution, 8),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 512:
                 raise ValueError(f"{name} must be an integer from {low} to 512, got {value!r}")
         super().__init__()
@@ -343,7 +346,7 @@ class Playground(widgets.VBox):
     def close(self) -> None:
         """Stop training, release the Recorder's hooks, close the widgets."""
         self._stop_run()
-        for child in self._owned:
+        for child in getattr(self, "_owned", []):
             child.close()
         super().close()
 
@@ -412,17 +415,21 @@ class Playground(widgets.VBox):
         self.redraw()
         self._update_buttons()
         if reason:
-            discarded = f" (the {previous} epoch(s) trained before were discarded)" if previous else ""
+            discarded = (
+                f" (the {previous} epoch(s) trained before were discarded)" if previous else ""
+            )
             self._tell(f"{reason}: training restarted from epoch 0{discarded}.")
         else:
             self._tell("Ready: press Play to train, or Step for one epoch.")
 
     def _stop_run(self) -> None:
-        if self._loop is not None:
-            self._loop.remove_listener(self._on_loop_event)
-            self._loop.close()
-        if self._recorder is not None:
-            self._recorder.close()
+        # getattr: close() may run from __del__ of a widget whose construction failed
+        loop, recorder = getattr(self, "_loop", None), getattr(self, "_recorder", None)
+        if loop is not None:
+            loop.remove_listener(self._on_loop_event)
+            loop.close()
+        if recorder is not None:
+            recorder.close()
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         # runs in the training thread
@@ -570,7 +577,9 @@ class Playground(widgets.VBox):
             self._graph.layout.width = f"{int(lay.width * scale)}px"
             self._graph.layout.height = f"{int(lay.height * scale + 24)}px"
             names = ["input", *[f"hidden {i + 1}" for i in range(len(self.hidden))], "output"]
-            self._column_labels.x = np.array([lay.left[c][0] + lay.node / 2 for c in range(len(names))], dtype=np.float64)
+            self._column_labels.x = np.array(
+                [lay.left[c][0] + lay.node / 2 for c in range(len(names))], dtype=np.float64
+            )
             self._column_labels.y = np.full(len(names), lay.height + 4.0)
             self._column_labels.text = names
             self._graph_y.max = float(lay.height + 16)
@@ -594,7 +603,7 @@ class Playground(widgets.VBox):
         self._state_label.value = f"training: {state}"
 
     def _tell(self, message: str) -> None:
-        self._status.value = f"<i>{html.escape(message)}</i>"
+        self._status.value = f"<i>{html.escape(message, quote=False)}</i>"
 
     # ------------------------------------------------------------------ building
     def _build_controls(self) -> None:
@@ -645,15 +654,30 @@ class Playground(widgets.VBox):
         self._layers_control.observe(self._on_shape_control_change, "value")
         self._neurons_control.observe(self._on_shape_control_change, "value")
         self.observe(self._sync_shape_controls, "hidden")
-        test_box = widgets.Checkbox(value=self.show_test, description="show test points", indent=False)
+        test_box = widgets.Checkbox(
+            value=self.show_test, description="show test points", indent=False
+        )
         traitlets.link((test_box, "value"), (self, "show_test"))
         shape_box = widgets.VBox([self._layers_control, self._neurons_control, test_box])
 
-        self._play_button = widgets.Button(description="Play", icon="play", tooltip="Train until paused")
-        self._pause_button = widgets.Button(description="Pause", icon="pause", tooltip="Pause at the next step")
-        self._step_button = widgets.Button(description="Step", icon="step-forward", tooltip="Train one epoch")
-        self._reset_button = widgets.Button(description="Reset", icon="undo", tooltip="New initial weights; discards the recording")
-        for button in (self._play_button, self._pause_button, self._step_button, self._reset_button):
+        self._play_button = widgets.Button(
+            description="Play", icon="play", tooltip="Train until paused"
+        )
+        self._pause_button = widgets.Button(
+            description="Pause", icon="pause", tooltip="Pause at the next step"
+        )
+        self._step_button = widgets.Button(
+            description="Step", icon="step-forward", tooltip="Train one epoch"
+        )
+        self._reset_button = widgets.Button(
+            description="Reset", icon="undo", tooltip="New initial weights; discards the recording"
+        )
+        for button in (
+            self._play_button,
+            self._pause_button,
+            self._step_button,
+            self._reset_button,
+        ):
             button.layout = widgets.Layout(width="90px")
         self._play_button.on_click(lambda _: self.play())
         self._pause_button.on_click(lambda _: self.pause())
@@ -705,8 +729,14 @@ class Playground(widgets.VBox):
                     visible=False,
                 )
         self._column_labels = bqplot.Label(
-            x=[0.0], y=[0.0], text=[""], scales=graph_scales, align="middle", font_weight="normal",
-            default_size=12, colors=["#444444"],
+            x=[0.0],
+            y=[0.0],
+            text=[""],
+            scales=graph_scales,
+            align="middle",
+            font_weight="normal",
+            default_size=12,
+            colors=["#444444"],
         )
         self._graph = bqplot.Figure(
             marks=[*self._edge_marks.values(), self._node_mark, self._column_labels],
@@ -726,23 +756,36 @@ class Playground(widgets.VBox):
         classes = bqplot.ColorScale(colors=list(render.CLASS_COLOURS), min=0.0, max=1.0)
         self._boundary_image = widgets.Image(format="png")
         boundary_mark = bqplot.Image(
-            image=self._boundary_image, x=[-extent, extent], y=[-extent, extent],
+            image=self._boundary_image,
+            x=[-extent, extent],
+            y=[-extent, extent],
             scales={"x": bx, "y": by},
         )
         point_scales = {"x": bx, "y": by, "color": classes}
         self._train_points = bqplot.Scatter(
-            x=[0.0], y=[0.0], color=[0.0], scales=point_scales, default_size=22,
-            stroke="white", stroke_width=1.0,
+            x=[0.0],
+            y=[0.0],
+            color=[0.0],
+            scales=point_scales,
+            default_size=22,
+            stroke="white",
+            stroke_width=1.0,
         )
         self._test_points = bqplot.Scatter(
-            x=[0.0], y=[0.0], color=[0.0], scales=point_scales, default_size=22,
-            stroke="black", stroke_width=1.0, visible=self.show_test,
+            x=[0.0],
+            y=[0.0],
+            color=[0.0],
+            scales=point_scales,
+            default_size=22,
+            stroke="black",
+            stroke_width=1.0,
+            visible=self.show_test,
         )
         self._boundary = bqplot.Figure(
             marks=[boundary_mark, self._train_points, self._test_points],
             axes=[
                 bqplot.Axis(scale=bx, label="x₁", num_ticks=5),
-                bqplot.Axis(scale=by, orientation="vertical", label="x₂", num_ticks=5),
+                bqplot.Axis(scale=by, side="left", label="x₂", num_ticks=5),
             ],
             fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
             padding_x=0.0,
@@ -759,18 +802,25 @@ class Playground(widgets.VBox):
         loss_y = bqplot.LinearScale(min=0.0)
         loss_scales = {"x": self._loss_x, "y": loss_y}
         self._loss_lines = bqplot.Lines(
-            x=np.zeros(1), y=np.zeros((2, 1)), scales=loss_scales,
-            colors=["#333333", "#c0392b"], labels=["train loss", "test loss"], display_legend=True,
+            x=np.zeros(1),
+            y=np.zeros((2, 1)),
+            scales=loss_scales,
+            colors=["#333333", "#c0392b"],
+            labels=["train loss", "test loss"],
+            display_legend=True,
         )
         self._marker = bqplot.Lines(
-            x=np.zeros(2), y=np.array([0.0, 1.0]), scales=loss_scales, colors=["#888888"],
+            x=np.zeros(2),
+            y=np.array([0.0, 1.0]),
+            scales=loss_scales,
+            colors=["#888888"],
             line_style="dashed",
         )
         self._losses = bqplot.Figure(
             marks=[self._loss_lines, self._marker],
             axes=[
                 bqplot.Axis(scale=self._loss_x, label="epoch", num_ticks=5),
-                bqplot.Axis(scale=loss_y, orientation="vertical", label="loss", num_ticks=4),
+                bqplot.Axis(scale=loss_y, side="left", label="loss", num_ticks=4),
             ],
             fig_margin={"top": 10, "bottom": 40, "left": 50, "right": 10},
             legend_location="top-right",
@@ -779,7 +829,11 @@ class Playground(widgets.VBox):
         self._losses.add_class("nnviz-playground-losses")
 
         self._slider = widgets.IntSlider(
-            value=0, min=0, max=0, description="epoch", continuous_update=True,
+            value=0,
+            min=0,
+            max=0,
+            description="epoch",
+            continuous_update=True,
             layout=widgets.Layout(width="560px"),
         )
         traitlets.link((self._slider, "value"), (self, "snapshot"))

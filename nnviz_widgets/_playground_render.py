@@ -232,7 +232,9 @@ class GraphLayout:
         return x, y
 
 
-def layout(sizes: Sequence[int], *, node: int = 28, gap: int = 10, spacing: int = 70) -> GraphLayout:
+def layout(
+    sizes: Sequence[int], *, node: int = 28, gap: int = 10, spacing: int = 70
+) -> GraphLayout:
     """Place the nodes: one column per layer, each column centred vertically.
 
     Parameters

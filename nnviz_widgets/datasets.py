@@ -276,10 +276,7 @@ def _xor_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.nd
 
 
 def _gaussians_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
-    return [
-        rng.normal(centre, 0.2, (counts[label], 2))
-        for label, centre in enumerate((-0.5, 0.5))
-    ]
+    return [rng.normal(centre, 0.2, (counts[label], 2)) for label, centre in enumerate((-0.5, 0.5))]
 
 
 def _spirals_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
