@@ -3,8 +3,8 @@
 The layers, one direction: a :class:`Recorder` (torch) watches a model and fills a
 :class:`Recording` (numpy only); views turn its frames into pictures and widgets compose them.
 
-Names that need torch (``Recorder``, ``Playground``, ``datasets``, ``models``) load on first use, so a notebook
-that only opens and shows a recording never imports torch.
+Names that need torch (``Recorder``, ``Playground``, ``datasets``, ``models``) load on first
+use, so a notebook that only opens and shows a recording never imports torch.
 """
 
 from __future__ import annotations

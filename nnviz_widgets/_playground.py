@@ -512,7 +512,7 @@ class Playground(widgets.VBox):
                 values = render.activate("sigmoid", values)
                 low, high = np.zeros(1), np.ones(1)
             else:
-                low, high = _neuron_range(self.activation if 0 < column else "linear", values)
+                low, high = _neuron_range(self.activation if column > 0 else "linear", values)
             for unit in range(values.shape[1]):
                 top, left = lay.top[column][unit], lay.left[column][unit]
                 tile = render.colour(values[:, unit].reshape(size, size), low[unit], high[unit])

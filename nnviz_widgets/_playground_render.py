@@ -136,7 +136,7 @@ def colour(values: np.ndarray, low: float, high: float, *, alpha: bool = False) 
     if not finite.all():
         rgb[~finite] = _NONFINITE
     if alpha:
-        rgb = np.concatenate([rgb, np.full(values.shape + (1,), 255, np.uint8)], axis=-1)
+        rgb = np.concatenate([rgb, np.full((*values.shape, 1), 255, np.uint8)], axis=-1)
     return rgb
 
 

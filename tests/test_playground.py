@@ -6,6 +6,7 @@ as ``_playground_render.png`` writes them) and compare with what torch computes 
 
 from __future__ import annotations
 
+import itertools
 import struct
 import time
 import zlib
@@ -31,7 +32,7 @@ def decode_png(data: bytes) -> np.ndarray:
         crc = struct.unpack(">I", data[position + 8 + length : position + 12 + length])[0]
         assert crc == zlib.crc32(kind + chunks[kind]) & 0xFFFFFFFF
         position += 12 + length
-    width, height, depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    width, height, _depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
     channels = {2: 3, 6: 4}[colour_type]
     raw = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8)
     rows = raw.reshape(height, width * channels + 1)
@@ -119,7 +120,7 @@ def test_other_architectures_give_their_own_graphs(hidden):
     try:
         sizes = (2, *hidden, 1)
         assert widget._layout.sizes == sizes
-        assert len(drawn_edges(widget)) == sum(a * b for a, b in zip(sizes, sizes[1:]))
+        assert len(drawn_edges(widget)) == sum(a * b for a, b in itertools.pairwise(sizes))
         assert len(widget.layers) == len(hidden) + 1
     finally:
         widget.close()
