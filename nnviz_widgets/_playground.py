@@ -529,13 +529,17 @@ class Playground(widgets.VBox):
             xs.append(x)
             ys.append(lay.height - y)  # canvas y runs down, the figure's y up
             ws.append(np.asarray(w, dtype=np.float64).ravel())
-        x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+        # float32 on the wire: positions in canvas pixels need no more
+        x = np.concatenate(xs).astype(np.float32)
+        y = np.concatenate(ys).astype(np.float32)
+        w = np.concatenate(ws)
         width = render.edge_width(np.abs(w))
         for (sign, level), mark in self._edge_marks.items():
             chosen = (np.signbit(w) == (sign < 0)) & (width == render.WIDTHS[level])
-            if chosen.any():
-                mark.x, mark.y = x[chosen], y[chosen]
-            mark.visible = bool(chosen.any())
+            with mark.hold_sync():  # one message per mark, not one per trait
+                if chosen.any():
+                    mark.x, mark.y = x[chosen], y[chosen]
+                mark.visible = bool(chosen.any())
 
     def _draw_boundary(self, weights: list, biases: list) -> None:
         logits = render.forward(weights, biases, self.activation, self.grid_points())[-1]
@@ -547,7 +551,7 @@ class Playground(widgets.VBox):
 
     def _draw_marker(self, index: int) -> None:
         rec = self.recording
-        self._marker.x = np.array([index, index], dtype=np.float64)
+        self._marker.x = np.array([index, index], dtype=np.float32)
         metrics = {name: rec.metric(name)[index] for name in rec.metric_names}
         self._readout.value = (
             f"<b>epoch {index}</b> of {len(rec) - 1} &nbsp; train loss "
@@ -557,13 +561,13 @@ class Playground(widgets.VBox):
 
     def _draw_curves(self) -> None:
         rec = self.recording
-        epochs = np.arange(len(rec), dtype=np.float64)
+        epochs = np.arange(len(rec), dtype=np.float32)
         train, test = rec.metric("train_loss"), rec.metric("test_loss")
         with self._loss_lines.hold_sync():
             self._loss_lines.x = epochs
-            self._loss_lines.y = np.stack([train, test])
+            self._loss_lines.y = np.stack([train, test]).astype(np.float32)
         top = float(np.nanmax([train.max(), test.max()])) if len(rec) else 1.0
-        self._marker.y = np.array([0.0, top * 1.05])
+        self._marker.y = np.array([0.0, top * 1.05], dtype=np.float32)
         self._loss_x.max = float(max(len(rec) - 1, 1))
 
     def _draw_static(self) -> None:
@@ -588,9 +592,9 @@ class Playground(widgets.VBox):
                 (self._train_points, data.train_x, data.train_y),
                 (self._test_points, data.test_x, data.test_y),
             ):
-                mark.x = x[:, 0].numpy().astype(np.float64)
-                mark.y = x[:, 1].numpy().astype(np.float64)
-                mark.color = y.numpy().astype(np.float64)
+                mark.x = x[:, 0].numpy().copy()
+                mark.y = x[:, 1].numpy().copy()
+                mark.color = y.numpy().astype(np.float32)
         self._draw_curves()
 
     def _update_buttons(self) -> None:

@@ -7,6 +7,7 @@ as ``_playground_render.png`` writes them) and compare with what torch computes 
 from __future__ import annotations
 
 import itertools
+import json
 import struct
 import time
 import zlib
@@ -374,3 +375,49 @@ def test_render_helpers_refuse_what_they_cannot_draw():
     assert pixels[1, 0] > pixels[1, 2] and pixels[3, 2] > pixels[3, 0]  # orange low, blue high
     big = np.array([-1e6, 1e6], dtype=np.float32)
     assert render.activate("sigmoid", big).tolist() == [0.0, 1.0]  # no overflow warning
+
+
+class RecordingComm:
+    """Stands in for a kernel comm and keeps what would be sent."""
+
+    comm_id = "test"
+    kernel = "test"
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+
+    def open(self, *args, **kwargs):
+        pass
+
+    def on_msg(self, *args, **kwargs):
+        pass
+
+    def close(self, *args, **kwargs):
+        pass
+
+    def send(self, data=None, metadata=None, buffers=None):
+        self.log.append((data, [bytes(b) for b in buffers or ()]))
+
+
+def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
+    import comm
+
+    log: list = []
+    monkeypatch.setattr(comm, "create_comm", lambda *args, **kwargs: RecordingComm(log))
+    widget = nv.Playground("xor", hidden=(3,), n=40, resolution=16, node_resolution=8)
+    try:
+        widget.train(2, timeout=60)
+        log.clear()
+        widget.snapshot = 1
+        updates = [(data["state"], buffers) for data, buffers in log if data["method"] == "update"]
+        assert 0 < len(updates) <= 16
+        sent = b"".join(b for _, buffers in updates for b in buffers)
+        assert bytes(widget._boundary_image.value) in sent  # the PNG itself, not base64 or JSON
+        assert bytes(widget._node_image.value) in sent
+        for state, _ in updates:
+            text = json.dumps(state, default=str)
+            assert len(text) < 2000, "large data travelled as JSON instead of a buffer"
+        edge_states = [s for s, _ in updates if "x" in s and isinstance(s["x"], dict)]
+        assert edge_states and all(s["x"]["dtype"] == "float32" for s in edge_states)
+    finally:
+        widget.close()
