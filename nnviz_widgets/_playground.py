@@ -85,7 +85,7 @@ class Playground(widgets.VBox):
         "tanh", help="Activation after each hidden layer: tanh, relu, sigmoid or linear."
     )
     optimizer = traitlets.Unicode("adam", help="The optimizer: adam or sgd (plain, no momentum).")
-    learning_rate = traitlets.Float(0.03, help="The optimizer's learning rate; applies at once.")
+    learning_rate = traitlets.Float(0.01, help="The optimizer's learning rate; applies at once.")
     batch_size = traitlets.Int(10, help="Training points per step; applies from the next epoch.")
     regularization = traitlets.Float(
         0.0, help="L2 penalty on the weights (the optimizer's weight_decay); applies at once."
@@ -102,7 +102,7 @@ class Playground(widgets.VBox):
         *,
         hidden: Sequence[int] = (4, 4),
         activation: str = "tanh",
-        learning_rate: float = 0.03,
+        learning_rate: float = 0.01,
         batch_size: int = 10,
         regularization: float = 0.0,
         optimizer: str = "adam",
