@@ -475,6 +475,16 @@ class Playground(widgets.VBox):
             if loop.state == "failed":
                 self._tell(f"Training failed: {loop.error!r}. Press Reset to start again.")
 
+    @property
+    def _node_image(self) -> widgets.Image:
+        """The image widget the graph shows now (one of two, see ``_show_png``)."""
+        return self._node_mark.image
+
+    @property
+    def _boundary_image(self) -> widgets.Image:
+        """The image widget the decision boundary shows now."""
+        return self._boundary_mark.image
+
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
         """Redraw everything for the selected snapshot (throttled while training runs)."""
@@ -519,7 +529,7 @@ class Playground(widgets.VBox):
                 canvas[top : top + size + 2, left : left + size + 2, :3] = 90  # a grey frame
                 canvas[top : top + size + 2, left : left + size + 2, 3] = 255
                 canvas[top + 1 : top + 1 + size, left + 1 : left + 1 + size, :3] = tile
-        self._node_image.value = render.png(canvas)
+        _show_png(self._node_mark, self._node_buffers, render.png(canvas))
 
     def _draw_edges(self, weights: list) -> None:
         lay = self._layout
@@ -547,7 +557,7 @@ class Playground(widgets.VBox):
         pixels = render.colour(probability, 0.0, 1.0)
         # paler than the points drawn on it, so that they stand out
         pixels = (255 - (255 - pixels.astype(np.float32)) * 0.7).astype(np.uint8)
-        self._boundary_image.value = render.png(pixels)
+        _show_png(self._boundary_mark, self._boundary_buffers, render.png(pixels))
 
     def _draw_marker(self, index: int) -> None:
         rec = self.recording
@@ -716,9 +726,9 @@ class Playground(widgets.VBox):
         self._graph_x = bqplot.LinearScale(min=0.0, max=1.0)
         self._graph_y = bqplot.LinearScale(min=0.0, max=1.0)
         graph_scales = {"x": self._graph_x, "y": self._graph_y}
-        self._node_image = widgets.Image(format="png")
+        self._node_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
         self._node_mark = bqplot.Image(
-            image=self._node_image, x=[0.0, 1.0], y=[0.0, 1.0], scales=graph_scales
+            image=self._node_buffers[0], x=[0.0, 1.0], y=[0.0, 1.0], scales=graph_scales
         )
         self._edge_marks = {}
         for sign in (-1, 1):
@@ -758,9 +768,9 @@ class Playground(widgets.VBox):
         bx = bqplot.LinearScale(min=-extent, max=extent)
         by = bqplot.LinearScale(min=-extent, max=extent)
         classes = bqplot.ColorScale(colors=list(render.CLASS_COLOURS), min=0.0, max=1.0)
-        self._boundary_image = widgets.Image(format="png")
-        boundary_mark = bqplot.Image(
-            image=self._boundary_image,
+        self._boundary_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
+        self._boundary_mark = boundary_mark = bqplot.Image(
+            image=self._boundary_buffers[0],
             x=[-extent, extent],
             y=[-extent, extent],
             scales={"x": bx, "y": by},
@@ -788,13 +798,20 @@ class Playground(widgets.VBox):
         self._boundary = bqplot.Figure(
             marks=[boundary_mark, self._train_points, self._test_points],
             axes=[
-                bqplot.Axis(scale=bx, label="x₁", num_ticks=5),
-                bqplot.Axis(scale=by, side="left", label="x₂", num_ticks=5),
+                bqplot.Axis(scale=bx, label="x₁", tick_values=[-1.0, 0.0, 1.0], tick_format=".0f"),
+                bqplot.Axis(
+                    scale=by,
+                    side="left",
+                    label="x₂",
+                    tick_values=[-1.0, 0.0, 1.0],
+                    tick_format=".0f",
+                ),
             ],
             fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
             padding_x=0.0,
             padding_y=0.0,
-            title="output (white border: train, black border: test)",
+            title="output",
+            title_style={"font-size": "14px"},
             layout=widgets.Layout(width="330px", height="340px"),
             min_aspect_ratio=1.0,
             max_aspect_ratio=1.0,
@@ -811,7 +828,6 @@ class Playground(widgets.VBox):
             scales=loss_scales,
             colors=["#333333", "#c0392b"],
             labels=["train loss", "test loss"],
-            display_legend=True,
         )
         self._marker = bqplot.Lines(
             x=np.zeros(2),
@@ -823,11 +839,13 @@ class Playground(widgets.VBox):
         self._losses = bqplot.Figure(
             marks=[self._loss_lines, self._marker],
             axes=[
-                bqplot.Axis(scale=self._loss_x, label="epoch", num_ticks=5),
-                bqplot.Axis(scale=loss_y, side="left", label="loss", num_ticks=4),
+                bqplot.Axis(scale=self._loss_x, label="epoch", num_ticks=5, tick_format="d"),
+                bqplot.Axis(scale=loss_y, side="left", num_ticks=4, tick_format=".1f"),
             ],
-            fig_margin={"top": 10, "bottom": 40, "left": 50, "right": 10},
-            legend_location="top-right",
+            fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
+            title="loss: train (black), test (red)",
+            title_style={"font-size": "13px"},
+            padding_x=0.0,
             layout=widgets.Layout(width="330px", height="200px"),
         )
         self._losses.add_class("nnviz-playground-losses")
@@ -845,9 +863,23 @@ class Playground(widgets.VBox):
         left = widgets.VBox([self._graph, self._slider, self._readout])
         right = widgets.VBox([self._boundary, self._losses])
         self._body = widgets.HBox([left, right])
+        self._owned += [*self._node_buffers, *self._boundary_buffers]
 
 
 # ---------------------------------------------------------------------- helpers
+def _show_png(mark: bqplot.Image, buffers: tuple, data: bytes) -> None:
+    """Show PNG bytes in a bqplot Image mark, so that the browser redraws it.
+
+    bqplot 0.13's Image view redraws on a change of the mark's ``image`` reference only, not of
+    the image widget's value (``update_image`` listens to ``change:image``). So two image widgets
+    take turns: the hidden one gets the new bytes first, then the mark is pointed at it; messages
+    arrive in order, so the browser has the bytes when it redraws.
+    """
+    spare = buffers[1] if mark.image is buffers[0] else buffers[0]
+    spare.value = data
+    mark.image = spare
+
+
 def _one_of(name: str, value: str, valid: Sequence[str]) -> str:
     if value not in valid:
         raise traitlets.TraitError(

@@ -10,6 +10,7 @@ import itertools
 import json
 import struct
 import time
+import uuid
 import zlib
 
 import numpy as np
@@ -380,11 +381,11 @@ def test_render_helpers_refuse_what_they_cannot_draw():
 class RecordingComm:
     """Stands in for a kernel comm and keeps what would be sent."""
 
-    comm_id = "test"
     kernel = "test"
 
     def __init__(self, log: list) -> None:
         self.log = log
+        self.comm_id = uuid.uuid4().hex  # widget references name it
 
     def open(self, *args, **kwargs):
         pass
@@ -417,6 +418,17 @@ def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
         for state, _ in updates:
             text = json.dumps(state, default=str)
             assert len(text) < 2000, "large data travelled as JSON instead of a buffer"
+        # bqplot's Image view redraws only when the mark's image reference changes: the new
+        # bytes must arrive first, then the mark must point at the widget holding them
+        for mark in (widget._node_mark, widget._boundary_mark):
+            data = bytes(mark.image.value)
+            holds = next(i for i, (_, b) in enumerate(updates) if data in b)
+            points = next(
+                i
+                for i, (s, _) in enumerate(updates)
+                if s.get("image") == f"IPY_MODEL_{mark.image.model_id}"
+            )
+            assert holds < points
         edge_states = [s for s, _ in updates if "x" in s and isinstance(s["x"], dict)]
         assert edge_states and all(s["x"]["dtype"] == "float32" for s in edge_states)
     finally:
