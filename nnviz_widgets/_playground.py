@@ -141,7 +141,7 @@ class Playground(widgets.VBox):
             self.seed = seed
         self._build_controls()
         self._build_figures()
-        self.children = [self._controls, self._body, self._status]
+        self.children = [self._controls, self._status, self._body]
         self._building = False
         self._reset("")
 
@@ -308,6 +308,7 @@ class Playground(widgets.VBox):
 
     def play(self) -> None:
         """Train in the background until paused (the Play button)."""
+        self._tell("")
         self._loop.start()
 
     def pause(self) -> None:
@@ -316,6 +317,7 @@ class Playground(widgets.VBox):
 
     def step(self) -> None:
         """Train exactly one more epoch in the background, then pause (the Step button)."""
+        self._tell("")
         self._loop.step()
 
     def train(self, epochs: int, *, timeout: float | None = None) -> None:
@@ -328,6 +330,7 @@ class Playground(widgets.VBox):
         RuntimeError
             Training failed (the message holds the error) or did not finish within ``timeout``.
         """
+        self._tell("")
         self._loop.start(epochs)
         self.wait(timeout)
 
@@ -405,8 +408,13 @@ class Playground(widgets.VBox):
             first_epoch=1,
         )
         self._loop.add_listener(self._on_loop_event)
+        # one canvas size for every architecture: the figure never resizes in the browser
         self._layout = render.layout(
-            [2, *self.hidden, 1], node=self._node + 2, gap=10, spacing=3 * self._node
+            [2, *self.hidden, 1],
+            node=self._node + 2,
+            gap=self._node // 3,
+            width=(MAX_LAYERS + 2) * (self._node + 2) + (MAX_LAYERS + 1) * (3 * self._node // 2),
+            rows=MAX_NEURONS,
         )
         with self.hold_trait_notifications():
             self._slider.max = 0
@@ -578,25 +586,24 @@ class Playground(widgets.VBox):
             self._loss_lines.y = np.stack([train, test]).astype(np.float32)
         top = float(np.nanmax([train.max(), test.max()])) if len(rec) else 1.0
         self._marker.y = np.array([0.0, top * 1.05], dtype=np.float32)
-        self._loss_x.max = float(max(len(rec) - 1, 1))
+        self._loss_x.max = float(max(len(rec) - 1, 5))
 
     def _draw_static(self) -> None:
         """What changes only with the architecture or the data: graph frame, points, labels."""
         lay = self._layout
         with self.hold_sync():
-            self._graph_x.max, self._graph_y.max = float(lay.width), float(lay.height)
+            # room above the nodes for the column names
+            self._graph_x.max, self._graph_y.max = float(lay.width), float(lay.height + 16)
             self._node_mark.x = np.array([0.0, lay.width])
             self._node_mark.y = np.array([0.0, lay.height])
-            scale = 1.15
-            self._graph.layout.width = f"{int(lay.width * scale)}px"
-            self._graph.layout.height = f"{int(lay.height * scale + 24)}px"
+            self._graph.layout.width = f"{lay.width + 8}px"
+            self._graph.layout.height = f"{lay.height + 16 + 8}px"
             names = ["input", *[f"hidden {i + 1}" for i in range(len(self.hidden))], "output"]
             self._column_labels.x = np.array(
                 [lay.left[c][0] + lay.node / 2 for c in range(len(names))], dtype=np.float64
             )
             self._column_labels.y = np.full(len(names), lay.height + 4.0)
             self._column_labels.text = names
-            self._graph_y.max = float(lay.height + 16)
             data = self._data
             for mark, x, y in (
                 (self._train_points, data.train_x, data.train_y),
@@ -617,7 +624,7 @@ class Playground(widgets.VBox):
         self._state_label.value = f"training: {state}"
 
     def _tell(self, message: str) -> None:
-        self._status.value = f"<i>{html.escape(message, quote=False)}</i>"
+        self._status.value = f"<i>{html.escape(message, quote=False)}</i>" if message else ""
 
     # ------------------------------------------------------------------ building
     def _build_controls(self) -> None:
@@ -626,8 +633,8 @@ class Playground(widgets.VBox):
                 options=options,
                 value=getattr(self, trait),
                 description=description,
-                layout=widgets.Layout(width="190px"),
-                style={"description_width": "80px"},
+                layout=widgets.Layout(width="205px"),
+                style={"description_width": "95px"},
             )
             traitlets.link((control, "value"), (self, trait))
             return control
@@ -723,8 +730,8 @@ class Playground(widgets.VBox):
 
     def _build_figures(self) -> None:
         # the network graph: one transparent PNG holding every neuron's map, edges as lines
-        self._graph_x = bqplot.LinearScale(min=0.0, max=1.0)
-        self._graph_y = bqplot.LinearScale(min=0.0, max=1.0)
+        self._graph_x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self._graph_y = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
         graph_scales = {"x": self._graph_x, "y": self._graph_y}
         self._node_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
         self._node_mark = bqplot.Image(
@@ -765,8 +772,8 @@ class Playground(widgets.VBox):
 
         # the decision boundary with the points
         extent = _EXTENT
-        bx = bqplot.LinearScale(min=-extent, max=extent)
-        by = bqplot.LinearScale(min=-extent, max=extent)
+        bx = bqplot.LinearScale(min=-extent, max=extent, allow_padding=False)
+        by = bqplot.LinearScale(min=-extent, max=extent, allow_padding=False)
         classes = bqplot.ColorScale(colors=list(render.CLASS_COLOURS), min=0.0, max=1.0)
         self._boundary_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
         self._boundary_mark = boundary_mark = bqplot.Image(
@@ -819,8 +826,8 @@ class Playground(widgets.VBox):
         self._boundary.add_class("nnviz-playground-boundary")
 
         # the loss curves with a marker at the selected snapshot
-        self._loss_x = bqplot.LinearScale(min=0.0, max=1.0)
-        loss_y = bqplot.LinearScale(min=0.0)
+        self._loss_x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        loss_y = bqplot.LinearScale(min=0.0, allow_padding=False)
         loss_scales = {"x": self._loss_x, "y": loss_y}
         self._loss_lines = bqplot.Lines(
             x=np.zeros(1),
@@ -856,7 +863,7 @@ class Playground(widgets.VBox):
             max=0,
             description="epoch",
             continuous_update=True,
-            layout=widgets.Layout(width="560px"),
+            layout=widgets.Layout(width="540px"),
         )
         traitlets.link((self._slider, "value"), (self, "snapshot"))
         self._readout = widgets.HTML()
