@@ -125,6 +125,8 @@ class Playground(widgets.VBox):
         self._node = node_resolution
         self._last_draw = 0.0
         self._draw_pending = False
+        self._last_curves = 0.0
+        self._curves_pending = False
         self._loop: TrainingLoop | None = None
         self._recorder: Recorder | None = None
         # every trait at once, validated, before anything is built or trained
@@ -473,7 +475,11 @@ class Playground(widgets.VBox):
             self._slider.max = newest
             if following:
                 self.snapshot = newest
-        self._draw_curves()
+        # the curves grow with every epoch: resend them at most once per interval
+        if time.monotonic() - self._last_curves >= _REDRAW_INTERVAL:
+            self._draw_curves()
+        else:
+            self._curves_pending = True
 
     def _on_loop_event(self, loop: TrainingLoop, event: str) -> None:
         if event == "state":
@@ -495,9 +501,15 @@ class Playground(widgets.VBox):
 
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
-        """Redraw everything for the selected snapshot (throttled while training runs)."""
-        training = self._loop is not None and self._loop.state == "running"
-        if training and time.monotonic() - self._last_draw < _REDRAW_INTERVAL:
+        """Redraw everything for the selected snapshot.
+
+        A redraw asked for by training (following the newest epoch, in the training thread) is
+        throttled to one per ``_REDRAW_INTERVAL``; the skipped one is drawn when training pauses
+        or stops. A redraw asked for by the user (the slider, Python in a cell, both on the
+        main thread) is never skipped: the picture must show what the slider says.
+        """
+        from_training = threading.current_thread() is not threading.main_thread()
+        if from_training and time.monotonic() - self._last_draw < _REDRAW_INTERVAL:
             self._draw_pending = True
             return
         self._draw()
@@ -505,6 +517,8 @@ class Playground(widgets.VBox):
     def _flush_redraw(self) -> None:
         if self._draw_pending:
             self._draw()
+        if self._curves_pending:
+            self._draw_curves()
 
     def _draw(self) -> None:
         with self._draw_lock:
@@ -578,6 +592,8 @@ class Playground(widgets.VBox):
         )
 
     def _draw_curves(self) -> None:
+        self._curves_pending = False
+        self._last_curves = time.monotonic()
         rec = self.recording
         epochs = np.arange(len(rec), dtype=np.float32)
         train, test = rec.metric("train_loss"), rec.metric("test_loss")

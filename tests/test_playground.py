@@ -433,3 +433,24 @@ def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
         assert edge_states and all(s["x"]["dtype"] == "float32" for s in edge_states)
     finally:
         widget.close()
+
+
+def test_scrubbing_while_training_runs_redraws_at_once(playground):
+    playground.train(3, timeout=60)
+    playground.snapshot = 1
+    expected_one = picture(playground)
+    playground.snapshot = 2
+    expected_two = picture(playground)
+    playground.play()
+    try:
+        for _ in range(5):  # quick moves, faster than the training thread's redraw interval
+            playground.snapshot = 1
+            assert picture(playground)[:3] == expected_one[:3]
+            playground.snapshot = 2
+            assert picture(playground)[:3] == expected_two[:3]
+        assert playground.loop.state == "running"
+    finally:
+        playground.pause()
+        playground.wait(timeout=60)
+    assert playground.snapshot == 2  # scrubbed back, the picture did not jump to the newest epoch
+    assert playground.epochs >= 3 and playground._slider.max == playground.epochs
