@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import time
 
 import nbformat
@@ -34,8 +35,14 @@ def test_the_notebook_runs_and_its_story_holds(monkeypatch):
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
+    # nbclient leaves SIGINT at Python's default handler, which would silently undo the handler
+    # the TrainingLoop installs once per process (and break later tests of interrupts)
+    handler = signal.getsignal(signal.SIGINT)
     start = time.monotonic()
-    client.execute()  # raises CellExecutionError on any error, the failed assert included
+    try:
+        client.execute()  # raises CellExecutionError on any error, the failed assert included
+    finally:
+        signal.signal(signal.SIGINT, handler)
     elapsed = time.monotonic() - start
     printed = "".join(
         output.get("text", "")
