@@ -18,6 +18,7 @@ from nnviz_widgets._recording import (
     Recording,
     RecordingBudgetWarning,
 )
+from nnviz_widgets._training import TrainingLoop
 
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
@@ -33,6 +34,7 @@ __all__ = [
     "Recorder",
     "Recording",
     "RecordingBudgetWarning",
+    "TrainingLoop",
     "__version__",
     "datasets",
     "models",

@@ -21,6 +21,8 @@ import contextlib
 import difflib
 import fnmatch
 import math
+import os
+import queue
 import threading
 import warnings
 import weakref
@@ -95,6 +97,23 @@ class Recorder:
     flush_every : int
         Per-step statistics wait on the device and are copied to the host in one go every this
         many steps (and at each snapshot).
+    path : str or os.PathLike, optional
+        Also write the recording to this directory as it records (format in
+        ``docs/format.md``; open it elsewhere with ``Recording.open(path, follow=True)``).
+        Writing happens in a background thread; a failed write (full disk, ...) is reported
+        as a warning and never stops training. Frames on disk may leave memory when the memory
+        budget is reached, and stay readable. Under ``torch.distributed`` only rank 0 writes.
+        An unusable path fails here, at construction.
+    overwrite : bool
+        Replace a recording already in ``path``.
+
+    Notes
+    -----
+    Under ``torch.distributed`` (DDP) every rank keeps its step hooks, which read gradients in
+    the optimizer's pre-step hook, after DDP has averaged them; every rank counts steps the
+    same way, and no statistic needs a collective. Snapshots are taken on rank 0 only (other
+    ranks return at once from :meth:`snapshot`), through the inner module, so no rank waits for
+    another.
 
     Examples
     --------
@@ -118,6 +137,8 @@ class Recorder:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_frame_values: int = 1 << 24,
         flush_every: int = 50,
+        path: str | os.PathLike | None = None,
+        overwrite: bool = False,
     ) -> None:
         self._closed = True  # until construction succeeds, close() has nothing to undo
         self._handles: list[Any] = []
@@ -197,6 +218,22 @@ class Recorder:
             self._calls = {}
         self.recording.set_layers(infos)
 
+        self._rank = _rank()
+        self._disk: _DiskWriter | None = None
+        if path is not None and self._rank == 0:
+            from nnviz_widgets._store import RecordingWriter
+
+            writer = RecordingWriter(path, overwrite=overwrite, max_bytes=max_bytes)
+            try:
+                writer.write_layers(infos)
+                probe_arrays = self.recording.probe
+                if probe_arrays:
+                    writer.write_probe(probe_arrays["input"], probe_arrays.get("target"))
+            except BaseException:
+                writer.close()
+                raise
+            self._disk = _DiskWriter(writer, self.recording)
+
         self._closed = False
         if optimizer is not None:
             try:
@@ -258,6 +295,8 @@ class Recorder:
             self.flush()
         finally:
             self._closed = True
+            if self._disk is not None:
+                self._disk.close()
             self._grad_sum = []
             self._previous = []
             self._last_snapshot_weights = {}
@@ -279,15 +318,25 @@ class Recorder:
         self._read_update()
 
     def _before_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
-        if not self._closed:
+        if self._closed:
+            return None
+        try:
             self._read_gradients()
             with torch.no_grad():
                 torch._foreach_copy_(self._previous, self._params)
+        except Exception:
+            if not self._closed:  # closed from another thread mid-step: nothing to record
+                raise
         return None
 
     def _after_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
-        if not self._closed:
+        if self._closed:
+            return None
+        try:
             self._read_update()
+        except Exception:
+            if not self._closed:
+                raise
         return None
 
     @torch.no_grad()
@@ -365,6 +414,8 @@ class Recorder:
                 series[(name, "weight_norm")] = weight_norm[:, j]
                 series[(name, "update_ratio")] = update_ratio[:, j]
         self.recording.append_steps(np.asarray(steps), series)
+        if self._disk is not None:
+            self._disk.put("steps", np.asarray(steps), series)
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, epoch: float | None = None, **metrics: float) -> int:
@@ -384,6 +435,8 @@ class Recorder:
         epoch = _as_float("epoch", epoch)
         values = {name: _as_float(f"metric {name!r}", value) for name, value in metrics.items()}
         self.flush()
+        if self._rank != 0:  # under torch.distributed, rank 0 alone records snapshots
+            return -1
         data = SnapshotData(epoch=epoch, step=self._step_count, metrics=values)
         with torch.no_grad():
             self._snapshot_parameters(data)
@@ -395,7 +448,12 @@ class Recorder:
         self._grad_norm_sum[:] = 0.0
         self._grad_norm_count[:] = 0.0
         self._steps_since_snapshot = 0
-        return self.recording.append_snapshot(data)
+        if self._disk is not None:  # not thinned while on its way to disk
+            self.recording.mark_storing(len(self.recording))
+        index = self.recording.append_snapshot(data)
+        if self._disk is not None:
+            self._disk.put("snapshot", index, data)
+        return index
 
     def _snapshot_parameters(self, data: SnapshotData) -> None:
         steps = self._steps_since_snapshot
@@ -648,6 +706,75 @@ class Recorder:
 
 
 # ---------------------------------------------------------------------- module-level helpers
+class _DiskWriter:
+    """Writes snapshots and step series to a recording directory from a background thread.
+
+    The training thread only puts work in a bounded queue (it waits only when the disk is eight
+    snapshots behind). Failures become warnings, each distinct one once: training goes on and
+    the recording stays complete in memory.
+    """
+
+    def __init__(self, writer: Any, recording: Recording) -> None:
+        self._writer = writer
+        self._recording = recording
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._reported: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name="nnviz-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, kind: str, *args: object) -> None:
+        if self._thread.is_alive():
+            self._queue.put((kind, args))
+        elif kind == "snapshot":
+            self._recording.mark_store_failed(args[0])
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        try:
+            self._writer.close()
+        except OSError as error:
+            self._report(error)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            kind, args = item
+            try:
+                if kind == "snapshot":
+                    index, data = args
+                    stored = self._writer.write_snapshot(index, data)
+                    self._recording.mark_stored(index, stored)
+                else:
+                    self._writer.write_steps(*args)
+            except Exception as error:  # the disk must never stop training
+                if kind == "snapshot":
+                    self._recording.mark_store_failed(args[0])
+                self._report(error)
+
+    def _report(self, error: Exception) -> None:
+        message = (
+            f"writing the recording failed: {error}. Training goes on; the recording stays "
+            "in memory"
+        )
+        kind = f"{type(error).__name__}:{getattr(error, 'errno', None)}"
+        if kind in self._reported:  # the same failure for every snapshot: say it once
+            return
+        self._reported.add(kind)
+        with contextlib.suppress(Exception):  # even where warnings are made errors
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+def _rank() -> int:
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_rank()
+    return 0
+
+
 class _ProbeMismatch(Exception):
     def __init__(self, error: Exception, stack: list) -> None:
         super().__init__(str(error))

@@ -163,6 +163,8 @@ class Recording:
         self._step_numbers: list[int] = []
         self._step_series: dict[tuple[str, str], list[float]] = {}
         self._thinned: set[int] = set()
+        self._stored: dict[int, dict[tuple[str, str], LazyFrame]] = {}
+        self._storing: set[int] = set()
         self._nbytes = 0
         self._listeners: list[Callable[[Recording], None]] = []
         self._probe: dict[str, np.ndarray] = {}
@@ -448,11 +450,65 @@ class Recording:
         self._notify()
 
     # ------------------------------------------------------------------ helpers
+    def mark_storing(self, index: int) -> None:
+        """Say that snapshot ``index`` is on its way to disk: it is not thinned meanwhile (the
+        writer's queue is bounded, so neither is the overrun)."""
+        with self._lock:
+            self._storing.add(index)
+
+    def mark_store_failed(self, index: int) -> None:
+        """Say that snapshot ``index`` could not be written: it may be thinned again."""
+        with self._lock:
+            self._storing.discard(index)
+            if self._nbytes > self._max_bytes:
+                self._thin()
+
+    def mark_stored(self, index: int, frames: Mapping[tuple[str, str], LazyFrame]) -> None:
+        """Say that snapshot ``index``'s frames are also on disk, as these lazy frames.
+
+        Past the memory budget, frames that are on disk leave memory first (they stay readable
+        from disk); frames already thinned out come back, read from disk when asked for.
+        """
+        with self._lock:
+            self._check_index(index)
+            self._storing.discard(index)
+            restored = False
+            for key, lazy in frames.items():
+                series = self._frames.get(key)
+                if series is not None and series[index] is None and index in self._thinned:
+                    series[index] = lazy
+                    restored = True
+            if restored:
+                self._thinned.discard(index)
+            self._stored[index] = dict(frames)
+            if self._nbytes > self._max_bytes:
+                self._thin()
+
+    def _swap_to_disk(self) -> None:
+        """Let in-memory frames that are also on disk go, oldest first, the newest kept."""
+        newest = len(self._epochs) - 1
+        for index in sorted(self._stored):
+            if self._nbytes <= self._max_bytes:
+                return
+            if index == newest:
+                continue
+            for key, lazy in self._stored.pop(index).items():
+                series = self._frames.get(key)
+                if series is not None and isinstance(series[index], np.ndarray):
+                    self._nbytes -= series[index].nbytes
+                    series[index] = lazy
+
     def _thin(self) -> None:
-        """Drop the frames of every other snapshot until the budget holds (newest kept)."""
+        """Past the budget: first move frames that are on disk out of memory; then drop the
+        frames of every other snapshot until the budget holds (the newest kept)."""
+        self._swap_to_disk()
         newly = []
+        # snapshots with nothing in memory to drop, or on their way to disk
+        skipped: set[int] = set(self._storing)
         while self._nbytes > self._max_bytes:
-            kept = [i for i in range(len(self._epochs)) if i not in self._thinned]
+            kept = [
+                i for i in range(len(self._epochs)) if i not in self._thinned and i not in skipped
+            ]
             # candidates: every other kept snapshot, never the first or the newest
             candidates = kept[1:-1][::2]
             if not candidates:
@@ -461,24 +517,30 @@ class Recording:
             if not candidates:
                 break
             for i in candidates:
+                dropped = False
                 for series in self._frames.values():
                     array = series[i]
                     if array is not None and not isinstance(array, LazyFrame):
                         self._nbytes -= array.nbytes
                         series[i] = None
-                self._thinned.add(i)
-                newly.append(i)
+                        dropped = True
+                if dropped:
+                    self._thinned.add(i)
+                    newly.append(i)
+                else:
+                    skipped.add(i)
         if newly:
             labels = ", ".join(f"{self._epochs[i]:g}" for i in sorted(newly)[:10])
-            warnings.warn(
+            message = (
                 f"the recording reached its memory budget of {self._max_bytes / 2**20:.0f} MiB: "
                 f"the frames of {len(newly)} older snapshot(s) (epochs {labels}"
                 f"{' ...' if len(newly) > 10 else ''}) were dropped; their statistics and "
-                "metrics are kept. Raise max_bytes, record fewer layers, or take fewer snapshots "
-                "to keep every frame.",
-                RecordingBudgetWarning,
-                stacklevel=4,
+                "metrics are kept. Raise max_bytes, record fewer layers, take fewer snapshots, "
+                "or record to disk (Recorder(path=...)) to keep every frame."
             )
+            # where warnings are made errors, this one must still not reach training
+            with contextlib.suppress(Exception):
+                warnings.warn(message, RecordingBudgetWarning, stacklevel=4)
 
     def _reason(self, key: tuple[str, str], index: int) -> str:
         epoch = self._epochs[index]

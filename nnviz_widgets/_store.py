@@ -380,8 +380,13 @@ class RecordingWriter:
             self._probe = list(arrays)
             self._write_manifest()
 
-    def write_snapshot(self, index: int, data: SnapshotData, *, thinned: bool = False) -> None:
+    def write_snapshot(
+        self, index: int, data: SnapshotData, *, thinned: bool = False
+    ) -> dict[tuple[str, str], StoredFrame]:
         """Write one snapshot to its own file and commit it to the log.
+
+        Returns ``{(layer, quantity): StoredFrame}``: where each written frame now lies, so that
+        the in-memory copy can be let go.
 
         Parameters
         ----------
@@ -412,17 +417,25 @@ class RecordingWriter:
                 )
             arrays: dict[str, np.ndarray] = {}
             frames = []
+            relative = f"{SNAPSHOT_DIR}/{index:06d}.npz"
+            target = self.path / relative
+            stored: dict[tuple[str, str], StoredFrame] = {}
             for number, ((layer, quantity), value) in enumerate(data.frames.items()):
                 self._check_layer(layer)
+                if value is None:  # a missing frame: its reason is in data.missing
+                    continue
                 if isinstance(value, LazyFrame):
                     value = value.load()
                 array = np.ascontiguousarray(value, dtype=np.float32)
                 name = f"f{number}"
                 arrays[name] = array
                 frames.append([layer, quantity, name, list(array.shape)])
+                label = (
+                    f"{quantity!r} of layer {layer!r} at snapshot {index} (epoch {data.epoch:g})"
+                )
+                stored[(layer, quantity)] = StoredFrame(target, name, array.shape, label)
             for layer, _ in data.missing:
                 self._check_layer(layer)
-            relative = f"{SNAPSHOT_DIR}/{index:06d}.npz"
             record = {
                 "kind": "snapshot",
                 "index": int(index),
@@ -436,6 +449,8 @@ class RecordingWriter:
                 ],
                 "metrics": {str(k): _encode_float(v) for k, v in data.metrics.items()},
                 "notes": [[lay, q, str(t)] for (lay, q), t in data.notes.items()],
+                # the order quantities were given in, missing ones included
+                "order": [[lay, q] for lay, q in dict.fromkeys([*data.frames, *data.missing])],
             }
             if thinned:
                 record["thinned"] = True
@@ -443,10 +458,10 @@ class RecordingWriter:
                 record["lost"] = list(range(self._next_index, index))
             # the snapshot file carries its own record too, so it can be understood alone
             arrays["meta"] = np.array(_dumps(record))
-            target = self.path / relative
             record["bytes"] = self._write_npz(target, arrays)
             self._append_log(record, target)
             self._next_index = index + 1
+            return stored
 
     def write_steps(self, steps: np.ndarray, series: Mapping[tuple[str, str], np.ndarray]) -> None:
         """Append per-step statistics: ``steps`` (n,) and ``{(layer, name): values (n,)}``.
@@ -954,6 +969,8 @@ class RecordingReader:
             for layer, quantity, reason in record["missing"]:
                 self._known_layer(layer, recording)
                 data.missing[(layer, quantity)] = str(reason)
+            if "order" in record:  # restore the order the quantities were recorded in
+                data.frames = {(lay, q): data.frames.get((lay, q)) for lay, q in record["order"]}
             for layer, name, value in record["statistics"]:
                 data.statistics[(layer, name)] = _decode_float(value)
             data.metrics = {str(k): _decode_float(v) for k, v in record["metrics"].items()}
