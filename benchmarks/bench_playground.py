@@ -150,8 +150,11 @@ def run() -> str:
         "",
         "The rest is ipywidgets/bqplot trait handling and serialization of the "
         f"{result['messages']:.0f} messages. "
-        "Every neuron map travels in one transparent PNG (one message) rather than one image "
-        "widget per neuron, and edges are grouped into 10 line marks by sign and width class.",
+        "Every neuron map travels in one transparent PNG rather than one image widget per "
+        "neuron (two messages per picture: the bytes to a spare image widget, then the mark "
+        "pointed at it, since bqplot's Image redraws only on a new image reference), and the "
+        "edges are grouped into 10 line marks by sign and width class, each updated in one "
+        "message and only when its lines changed.",
     ]
     return "\n".join(lines) + "\n"
 
