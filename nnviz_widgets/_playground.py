@@ -392,7 +392,6 @@ class Playground(widgets.VBox):
             return
         previous = self.epochs if self._recorder is not None else 0
         self._stop_run()
-        torch.manual_seed(self.seed)  # the same seed, the same initial weights
         self._data = TOY_DATASETS[self.dataset](n=self.n, noise=self.noise, seed=self.seed)
         self._model, self._layer_names = _build_model(self.hidden, self.activation, self.seed)
         self._optimizer_object = _build_optimizer(
@@ -918,17 +917,20 @@ def _describe_hidden(hidden: Sequence[int]) -> str:
 
 
 def _build_model(hidden: Sequence[int], activation: str, seed: int) -> tuple[nn.Module, tuple]:
-    torch.manual_seed(seed)
+    """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names."""
     modules: list[nn.Module] = []
     names = []
     width = 2
-    for units in [*hidden, 1]:
-        names.append(str(len(modules)))
-        modules.append(nn.Linear(width, units))
-        width = units
-        factory = _ACTIVATION_MODULES[activation]
-        if len(names) <= len(hidden) and factory is not None:
-            modules.append(factory())
+    # the same seed, the same initial weights; forked so that the user's own RNG is untouched
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for units in [*hidden, 1]:
+            names.append(str(len(modules)))
+            modules.append(nn.Linear(width, units))
+            width = units
+            factory = _ACTIVATION_MODULES[activation]
+            if len(names) <= len(hidden) and factory is not None:
+                modules.append(factory())
     return nn.Sequential(*modules), tuple(names)
 
 

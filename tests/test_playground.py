@@ -454,3 +454,29 @@ def test_scrubbing_while_training_runs_redraws_at_once(playground):
         playground.wait(timeout=60)
     assert playground.snapshot == 2  # scrubbed back, the picture did not jump to the newest epoch
     assert playground.epochs >= 3 and playground._slider.max == playground.epochs
+
+
+def test_the_users_random_state_is_left_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    widget = nv.Playground("gaussians", hidden=(2,), n=40, resolution=16, node_resolution=8)
+    try:
+        widget.train(2, timeout=60)
+        widget.hidden = [3]
+        assert torch.equal(torch.rand(3), expected)
+    finally:
+        widget.close()
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another():
+    runs = []
+    for seed in (4, 4, 5):
+        widget = nv.Playground(
+            "xor", hidden=(3,), n=60, seed=seed, resolution=16, node_resolution=8
+        )
+        widget.train(2, timeout=60)
+        runs.append([np.array(w) for w in widget.weights(2)[0]])
+        widget.close()
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))
+    assert not np.array_equal(runs[0][0], runs[2][0])
