@@ -125,6 +125,7 @@ class Playground(widgets.VBox):
         self._node = node_resolution
         self._last_draw = 0.0
         self._draw_pending = False
+        self._following = threading.local()
         self._last_curves = 0.0
         self._curves_pending = False
         self._loop: TrainingLoop | None = None
@@ -470,10 +471,14 @@ class Playground(widgets.VBox):
         self._recorder.snapshot(epoch=epoch, **metrics)
         newest = len(self._recorder.recording) - 1
         following = self.snapshot == newest - 1
-        with self.hold_trait_notifications():
-            self._slider.max = newest
-            if following:
-                self.snapshot = newest
+        self._following.active = True  # the redraw this causes may be throttled
+        try:
+            with self.hold_trait_notifications():  # observers run at the end of this block
+                self._slider.max = newest
+                if following:
+                    self.snapshot = newest
+        finally:
+            self._following.active = False
         # the curves grow with every epoch: resend them at most once per interval
         if time.monotonic() - self._last_curves >= _REDRAW_INTERVAL:
             self._draw_curves()
@@ -502,13 +507,15 @@ class Playground(widgets.VBox):
     def redraw(self) -> None:
         """Redraw everything for the selected snapshot.
 
-        A redraw asked for by training (following the newest epoch, in the training thread) is
-        throttled to one per ``_REDRAW_INTERVAL``; the skipped one is drawn when training pauses
-        or stops. A redraw asked for by the user (the slider, Python in a cell, both on the
-        main thread) is never skipped: the picture must show what the slider says.
+        A redraw asked for by training (following the newest epoch) is throttled to one per
+        ``_REDRAW_INTERVAL``; the skipped one is drawn when training pauses or stops. A redraw
+        asked for by the user (the slider, Python in a cell) is never skipped: the picture must
+        show what the slider says.
         """
-        from_training = threading.current_thread() is not threading.main_thread()
-        if from_training and time.monotonic() - self._last_draw < _REDRAW_INTERVAL:
+        # a flag local to the thread, not the thread's identity: ipykernel may handle widget
+        # messages on a thread other than Python's main thread
+        following = getattr(self._following, "active", False)
+        if following and time.monotonic() - self._last_draw < _REDRAW_INTERVAL:
             self._draw_pending = True
             return
         self._draw()

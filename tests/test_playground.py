@@ -480,3 +480,28 @@ def test_the_same_seed_gives_the_same_run_and_another_seed_another():
         widget.close()
     assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))
     assert not np.array_equal(runs[0][0], runs[2][0])
+
+
+def test_a_scrub_handled_off_the_main_thread_also_redraws_at_once(playground):
+    # ipykernel may run widget message handlers on a thread that is not Python's main thread:
+    # quick slider moves from there must never be mistaken for training's throttled redraws
+    import threading
+
+    playground.train(3, timeout=60)
+    seen = {}
+    for index in (1, 2, 3):
+        playground.snapshot = index
+        seen[index] = picture(playground)
+    playground.snapshot = 0
+    failures = []
+
+    def scrub():
+        for index in (1, 2, 3, 1, 3):
+            playground.snapshot = index
+            if picture(playground)[:3] != seen[index][:3]:
+                failures.append(index)
+
+    thread = threading.Thread(target=scrub)
+    thread.start()
+    thread.join(60)
+    assert failures == []
