@@ -22,6 +22,7 @@ from nnviz_widgets._training import TrainingLoop
 
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
+    from nnviz_widgets._explorer import TrainingExplorer
     from nnviz_widgets._playground import Playground
     from nnviz_widgets._recorder import Recorder
 
@@ -34,6 +35,7 @@ __all__ = [
     "Recorder",
     "Recording",
     "RecordingBudgetWarning",
+    "TrainingExplorer",
     "TrainingLoop",
     "__version__",
     "datasets",
@@ -44,6 +46,8 @@ __all__ = [
 _LAZY = {
     "Playground": ("nnviz_widgets._playground", "Playground"),
     "Recorder": ("nnviz_widgets._recorder", "Recorder"),
+    # widgets load on first use too: a training script on a cluster needs no ipywidgets
+    "TrainingExplorer": ("nnviz_widgets._explorer", "TrainingExplorer"),
     "datasets": ("nnviz_widgets.datasets", None),
     "models": ("nnviz_widgets.models", None),
 }

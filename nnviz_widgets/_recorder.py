@@ -142,7 +142,7 @@ class Recorder:
     ) -> None:
         self._closed = True  # until construction succeeds, close() has nothing to undo
         self._handles: list[Any] = []
-        self._model = _unwrap(model)
+        self._model = unwrap_model(model)
         if probe_mode not in ("eval", "train"):
             raise ValueError(f'probe_mode must be "eval" or "train", got {probe_mode!r}')
         if loss_fn is not None and not callable(loss_fn):
@@ -270,6 +270,16 @@ class Recorder:
     def closed(self) -> bool:
         """Whether :meth:`close` has run."""
         return self._closed
+
+    @property
+    def model(self) -> nn.Module:
+        """The module recorded (inside a compile or DDP wrapper, the module it wraps)."""
+        return self._model
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer whose steps are recorded, if one was given."""
+        return self._optimizer
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -873,7 +883,9 @@ def _expected_input(module: nn.Module) -> str:
     return "a different shape (see the error below)"
 
 
-def _unwrap(model: object) -> nn.Module:
+def unwrap_model(model: object) -> nn.Module:
+    """The module inside a ``torch.compile``, DDP or DataParallel wrapper (TypeError if not a
+    module)."""
     if not isinstance(model, nn.Module):
         raise TypeError(
             f"Recorder needs a torch.nn.Module as its model, got {type(model).__name__}; "

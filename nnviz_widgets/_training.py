@@ -28,7 +28,6 @@ __all__ = ["TrainingLoop"]
 STATES = ("idle", "running", "paused", "stopped", "failed", "closed")
 
 _running_loops: weakref.WeakSet[TrainingLoop] = weakref.WeakSet()
-_sigint_installed = False
 
 
 class _StopTraining(BaseException):
@@ -283,6 +282,10 @@ class TrainingLoop:
             return
         finally:
             _running_loops.discard(self)
+            # a loop that ended cannot restart: its optimizer hook has nothing left to do
+            hook, self._hook = self._hook, None
+            if hook is not None:
+                hook.remove()
         with self._condition:
             if self._state != "closed":
                 self._set_state("stopped")
@@ -325,24 +328,28 @@ def _warn_quietly(message: str) -> None:
 
 
 def _install_sigint_handler() -> None:
-    """Make a kernel interrupt (SIGINT) stop background training too, then act as before."""
-    global _sigint_installed
-    if _sigint_installed or threading.current_thread() is not threading.main_thread():
+    """Make a kernel interrupt (SIGINT) stop background training too, then act as before.
+
+    Checked at each start, not once: another library may have put its own handler in since;
+    ours then goes in front of it.
+    """
+    if threading.current_thread() is not threading.main_thread():
         return
-    previous = signal.getsignal(signal.SIGINT)
+    current = signal.getsignal(signal.SIGINT)
+    if getattr(current, "_nnviz_stops_training", False):
+        return
 
     def on_interrupt(signum: int, frame: object) -> None:
         for loop in list(_running_loops):
             with loop._condition:
                 loop._stop_requested = True
                 loop._condition.notify_all()
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
+        if callable(current):
+            current(signum, frame)
+        elif current == signal.SIG_DFL:
             raise KeyboardInterrupt
 
-    try:
+    on_interrupt._nnviz_stops_training = True
+    # not allowed here (an embedded interpreter): interrupts stay as they are
+    with contextlib.suppress(ValueError):
         signal.signal(signal.SIGINT, on_interrupt)
-    except ValueError:  # not allowed here (an embedded interpreter): interrupts stay as they are
-        return
-    _sigint_installed = True
