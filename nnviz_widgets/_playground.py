@@ -125,6 +125,7 @@ class Playground(widgets.VBox):
         self._node = node_resolution
         self._last_draw = 0.0
         self._draw_pending = False
+        self._showing_shape = False
         self._following = threading.local()
         self._last_curves = 0.0
         self._curves_pending = False
@@ -245,6 +246,9 @@ class Playground(widgets.VBox):
 
     @traitlets.observe("hidden")
     def _on_hidden_change(self, change: dict) -> None:
+        if self._building:
+            return
+        self._show_shape(change["new"])
         self._reset(f"Architecture changed to {_describe_hidden(change['new'])}")
 
     @traitlets.observe("activation")
@@ -696,7 +700,6 @@ class Playground(widgets.VBox):
         )
         self._layers_control.observe(self._on_shape_control_change, "value")
         self._neurons_control.observe(self._on_shape_control_change, "value")
-        self.observe(self._sync_shape_controls, "hidden")
         test_box = widgets.Checkbox(
             value=self.show_test, description="show test points", indent=False
         )
@@ -739,16 +742,21 @@ class Playground(widgets.VBox):
         self._owned = [self._layers_control, self._neurons_control, test_box]
 
     def _on_shape_control_change(self, change: dict) -> None:
+        if self._showing_shape:  # the boxes are being set from the trait, not by the user
+            return
         wanted = [self._neurons_control.value] * self._layers_control.value
         if wanted != self.hidden:
             self.hidden = wanted
 
-    def _sync_shape_controls(self, change: dict) -> None:
-        hidden = change["new"]
-        with self._layers_control.hold_trait_notifications():
+    def _show_shape(self, hidden: list[int]) -> None:
+        """Set the two shape boxes from ``hidden`` without them writing back a uniform shape."""
+        self._showing_shape = True
+        try:
             self._layers_control.value = len(hidden)
             if hidden:
                 self._neurons_control.value = max(hidden)
+        finally:
+            self._showing_shape = False
 
     def _build_figures(self) -> None:
         # the network graph: one transparent PNG holding every neuron's map, edges as lines

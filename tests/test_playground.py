@@ -505,3 +505,12 @@ def test_a_scrub_handled_off_the_main_thread_also_redraws_at_once(playground):
     thread.start()
     thread.join(60)
     assert failures == []
+
+
+def test_an_uneven_architecture_from_python_is_kept_and_shown(playground):
+    playground.hidden = [2, 7, 4]
+    assert playground.hidden == [2, 7, 4]
+    assert playground._layout.sizes == (2, 2, 7, 4, 1)
+    assert playground._layers_control.value == 3 and playground._neurons_control.value == 7
+    playground._neurons_control.value = 5  # the boxes set every layer alike
+    assert playground.hidden == [5, 5, 5]
