@@ -1,6 +1,8 @@
-"""The example notebooks are tests too: each runs top to bottom without an error."""
+"""The example notebooks are tests too: each runs top to bottom without an error, in under
+two minutes, and its closing check of the story it tells (an assert cell) passes."""
 
 import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -24,7 +26,9 @@ def test_notebook_runs(path, monkeypatch):
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
     )
-    client.execute()  # raises CellExecutionError, naming the cell, on any error
+    start = time.monotonic()
+    client.execute()  # raises CellExecutionError, naming the cell, on any error (a failed story)
+    elapsed = time.monotonic() - start
     errors = [
         output
         for cell in notebook.cells
@@ -32,3 +36,6 @@ def test_notebook_runs(path, monkeypatch):
         if output.get("output_type") == "error"
     ]
     assert errors == []
+    assert elapsed < 120, f"{path.name} took {elapsed:.0f} s; a demo must run in under two minutes"
+    last = [cell for cell in notebook.cells if cell.cell_type == "code"][-1]
+    assert "assert" in last.source, f"{path.name} should end with a check that its story held"
