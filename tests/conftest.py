@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -49,3 +51,16 @@ def hooks_left(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None =
             if getattr(optimizer, attribute):
                 found.append(("optimizer", attribute))
     return found
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (``NNVIZ_REQUIRE_BROWSER=1``) a skipped browser test is a failure, never a pass."""
+    outcome = yield
+    report = outcome.get_result()
+    required = os.environ.get("NNVIZ_REQUIRE_BROWSER") == "1"
+    if required and report.skipped and item.get_closest_marker("browser") is not None:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"NNVIZ_REQUIRE_BROWSER=1 but the browser test was skipped: {report.longrepr}"
+        )
