@@ -21,6 +21,7 @@ from nnviz_widgets._recording import (
 
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
+    from nnviz_widgets._explorer import TrainingExplorer
     from nnviz_widgets._recorder import Recorder
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "Recorder",
     "Recording",
     "RecordingBudgetWarning",
+    "TrainingExplorer",
     "__version__",
     "datasets",
     "models",
@@ -39,6 +41,8 @@ __all__ = [
 # name -> (module, attribute or None for the module itself), imported on first access
 _LAZY = {
     "Recorder": ("nnviz_widgets._recorder", "Recorder"),
+    # widgets load on first use too: a training script on a cluster needs no ipywidgets
+    "TrainingExplorer": ("nnviz_widgets._explorer", "TrainingExplorer"),
     "datasets": ("nnviz_widgets.datasets", None),
     "models": ("nnviz_widgets.models", None),
 }

@@ -1,0 +1,268 @@
+"""Colouring numbers in the kernel: colour maps, colour ranges and PNG encoding.
+
+The views colour a frame here, with a 256-entry lookup table, and send the browser one compact
+PNG instead of one value per cell: bqplot's ``HeatMap`` draws cell by cell and costs N^2 in the
+browser (see ``notes/bqplot-ipywidgets.md``). Each colour map is a short list of anchor colours
+interpolated linearly in RGB; bqplot's ``ColorScale(colors=...)`` interpolates the same anchors
+the same way, so the colour bar drawn by bqplot matches the pixels coloured here.
+
+NaN, +Inf and -Inf get colours of their own that neither colour map uses, so a non-finite value
+never borrows a neighbour's colour. This module knows numpy only.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "DIVERGING",
+    "GAP_COLOUR",
+    "NAN_COLOUR",
+    "NEG_INF_COLOUR",
+    "POS_INF_COLOUR",
+    "SEQUENTIAL",
+    "ColourMap",
+    "colour_range",
+    "colourize",
+    "decode_png",
+    "encode_png",
+    "finite_extremes",
+    "widen_range",
+]
+
+#: The colour of a NaN cell: magenta, which neither colour map contains.
+NAN_COLOUR = (255, 0, 255)
+#: The colour of a +Inf cell.
+POS_INF_COLOUR = (0, 0, 0)
+#: The colour of a -Inf cell.
+NEG_INF_COLOUR = (128, 128, 128)
+#: The colour of the thin gaps between the tiles of a mosaic (no data there).
+GAP_COLOUR = (204, 204, 204)
+
+
+def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    colour = colour.lstrip("#")
+    return tuple(int(colour[i : i + 2], 16) for i in (0, 2, 4))
+
+
+@dataclass(frozen=True)
+class ColourMap:
+    """A colour map given by evenly spaced anchor colours.
+
+    Attributes
+    ----------
+    name : str
+        A short name ("diverging", "sequential").
+    anchors : tuple of str
+        ``#rrggbb`` colours from the low end to the high end.
+    """
+
+    name: str
+    anchors: tuple[str, ...]
+
+    @property
+    def table(self) -> np.ndarray:
+        """The 256 x 3 uint8 lookup table, linear in RGB between the anchors."""
+        cached = _TABLES.get(self.anchors)
+        if cached is None:
+            rgb = np.array([_hex_to_rgb(a) for a in self.anchors], dtype=np.float64)
+            where = np.linspace(0.0, len(self.anchors) - 1.0, 256)
+            channels = [np.interp(where, np.arange(len(self.anchors)), rgb[:, k]) for k in range(3)]
+            cached = np.clip(np.rint(np.stack(channels, axis=1)), 0, 255).astype(np.uint8)
+            cached.flags.writeable = False
+            _TABLES[self.anchors] = cached
+        return cached
+
+
+_TABLES: dict[tuple[str, ...], np.ndarray] = {}
+
+#: Signed data: blue for negative, near-white at zero, red for positive (ColorBrewer RdBu, 9
+#: classes, reversed so that "more" reads as warmer).
+DIVERGING = ColourMap(
+    "diverging",
+    (
+        "#2166ac",
+        "#4393c3",
+        "#92c5de",
+        "#d1e5f0",
+        "#f7f7f7",
+        "#fddbc7",
+        "#f4a582",
+        "#d6604d",
+        "#b2182b",
+    ),
+)
+
+#: Non-negative data: viridis, sampled at nine evenly spaced points.
+SEQUENTIAL = ColourMap(
+    "sequential",
+    (
+        "#440154",
+        "#472d7b",
+        "#3b528b",
+        "#2c728e",
+        "#21918c",
+        "#28ae80",
+        "#5ec962",
+        "#addc30",
+        "#fde725",
+    ),
+)
+
+
+def colour_range(values: np.ndarray, *, signed: bool, robust: bool = False) -> tuple[float, float]:
+    """The colour range for ``values``, ignoring NaN and Inf.
+
+    Parameters
+    ----------
+    values : ndarray
+        The numbers to be coloured.
+    signed : bool
+        True gives a range symmetric about 0 (for a diverging map); False gives ``[min, max]``.
+    robust : bool
+        Use the 1st and 99th percentiles instead of the extremes, so that a few outliers do not
+        wash out everything else.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        Always ``low < high``, even for constant or empty data.
+    """
+    values = np.asarray(values)
+    low, high = finite_extremes(values)
+    if robust and np.isfinite(low):
+        finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
+        low, high = (float(v) for v in np.percentile(finite, [1.0, 99.0]))
+    return widen_range(low, high, signed=signed)
+
+
+def widen_range(low: float, high: float, *, signed: bool) -> tuple[float, float]:
+    """Make ``(low, high)`` usable as a colour range: symmetric if signed, never empty."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low, high = 0.0, 0.0
+    if signed:
+        bound = max(abs(low), abs(high))
+        bound = bound if bound > 0 else 1.0
+        return -bound, bound
+    if high <= low:
+        # a constant picture: centre it in a unit-wide range so it gets a mid colour
+        span = abs(low) if low != 0 else 1.0
+        return low - 0.5 * span, low + 0.5 * span
+    return float(low), float(high)
+
+
+def finite_extremes(values: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest finite values (NaN, NaN when there are none)."""
+    if values.size == 0:
+        return np.nan, np.nan
+    # min/max in one pass each are far cheaper than nanmin/nanmax; fall back only when needed
+    low, high = float(values.min()), float(values.max())
+    if np.isfinite(low) and np.isfinite(high):
+        return low, high
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.nan, np.nan
+    return float(finite.min()), float(finite.max())
+
+
+def colourize(
+    picture: np.ndarray,
+    low: float,
+    high: float,
+    colour_map: ColourMap,
+    *,
+    gaps: np.ndarray | None = None,
+) -> np.ndarray:
+    """Colour a 2-D picture through ``colour_map`` between ``low`` and ``high``.
+
+    Values outside the range take the end colours; NaN, +Inf and -Inf take
+    :data:`NAN_COLOUR`, :data:`POS_INF_COLOUR` and :data:`NEG_INF_COLOUR`; cells where ``gaps``
+    is True take :data:`GAP_COLOUR`.
+
+    Returns
+    -------
+    ndarray
+        ``(rows, columns, 3)`` uint8 RGB.
+    """
+    picture = np.asarray(picture, dtype=np.float32)
+    scale = 255.0 / (high - low) if high > low else 0.0
+    with np.errstate(invalid="ignore"):
+        position = (picture - np.float32(low)) * np.float32(scale)
+        np.clip(position, 0, 255, out=position)
+    finite = np.isfinite(picture)
+    all_finite = bool(finite.all())
+    if not all_finite:
+        position[~finite] = 0
+    rgb = colour_map.table[position.astype(np.uint8)]
+    if not all_finite:
+        rgb[np.isnan(picture)] = NAN_COLOUR
+        rgb[picture == np.inf] = POS_INF_COLOUR
+        rgb[picture == -np.inf] = NEG_INF_COLOUR
+    if gaps is not None:
+        rgb[gaps] = GAP_COLOUR
+    return rgb
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
+def encode_png(rgb: np.ndarray, *, level: int = 1) -> bytes:
+    """Encode an ``(rows, columns, 3)`` uint8 array as PNG bytes.
+
+    Level 1 compression: colour-mapped pictures compress well even at the fastest level, and a
+    slider move should not wait on the encoder.
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected a (rows, columns, 3) array, got shape {rgb.shape}")
+    rows, columns, _ = rgb.shape
+    raw = np.zeros((rows, 1 + 3 * columns), dtype=np.uint8)  # filter byte 0 on every row
+    raw[:, 1:] = rgb.reshape(rows, -1)
+    header = struct.pack(">IIBBBBB", columns, rows, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Decode a PNG written by :func:`encode_png` (8-bit RGB, no filters) back to an array.
+
+    Meant for tests and checks: it reads only what :func:`encode_png` writes.
+    """
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG file")
+    position, idat, size = 8, b"", None
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
+            raise ValueError(f"bad CRC in the {kind!r} chunk")
+        if kind == b"IHDR":
+            columns, rows, depth, colour_type = struct.unpack(">IIBB", body[:10])
+            if depth != 8 or colour_type != 2:
+                raise ValueError("only 8-bit RGB PNGs are read here")
+            size = (rows, columns)
+        elif kind == b"IDAT":
+            idat += body
+        position += 12 + length
+    if size is None:
+        raise ValueError("no IHDR chunk")
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(size[0], -1)
+    if raw[:, 0].any():
+        raise ValueError("filtered rows are not supported by this reader")
+    return raw[:, 1:].reshape(size[0], size[1], 3)

@@ -1,0 +1,411 @@
+"""TrainingExplorer at the Python level: what each state puts into the figure, without a browser."""
+
+import os
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import traitlets
+
+from nnviz_widgets._colour import (
+    DIVERGING,
+    NAN_COLOUR,
+    SEQUENTIAL,
+    colourize,
+    decode_png,
+)
+from nnviz_widgets._explorer import TrainingExplorer
+from nnviz_widgets._recording import INPUT, Recording, SnapshotData
+from nnviz_widgets._views import layout_frame, reduce_picture
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _declare(recording: Recording) -> None:
+    recording.set_layers(
+        {
+            INPUT: {"type": "input", "calls": 1},
+            "conv": {"type": "Conv2d", "calls": 1},
+            "relu": {"type": "ReLU", "calls": 1},
+            "fc": {"type": "Linear", "calls": 1},
+        }
+    )
+    recording.set_probe(np.zeros((3, 1, 6, 6), np.float32), np.array([0, 1, 2]))
+
+
+def _snapshot(rng, epoch: int, scale: float = 1.0) -> SnapshotData:
+    return SnapshotData(
+        epoch=epoch,
+        step=100 * epoch,
+        frames={
+            ("conv", "weight"): scale * rng.normal(size=(4, 1, 3, 3)),
+            ("conv", "activation"): scale * rng.normal(size=(3, 4, 6, 6)),
+            ("relu", "activation"): scale * np.abs(rng.normal(size=(3, 4, 6, 6))),
+            ("fc", "weight"): scale * rng.normal(size=(5, 20)),
+            ("fc", "weight_grad"): scale * rng.normal(size=(5, 20)),
+            ("fc", "activation"): scale * rng.normal(size=(3, 5)),
+            (INPUT, "probe"): rng.random((3, 1, 6, 6)),
+            (INPUT, "saliency"): scale * rng.normal(size=(3, 1, 6, 6)),
+        },
+        statistics={("conv", "grad_norm"): 0.5 / (epoch + 1), ("fc", "grad_norm"): 0.1},
+        metrics={"loss": 2.0 / (epoch + 1), "accuracy": epoch / 10},
+    )
+
+
+@pytest.fixture
+def recording(rng):
+    recording = Recording()
+    _declare(recording)
+    for epoch in range(4):
+        # the scale grows so that a fixed colour range differs from a per-snapshot one
+        recording.append_snapshot(_snapshot(rng, epoch, scale=1.0 + epoch))
+    return recording
+
+
+@pytest.fixture
+def explorer(recording):
+    explorer = TrainingExplorer(recording, min_interval=0.0)
+    yield explorer
+    explorer.close(widget=True)
+
+
+def _shown_pixels(explorer) -> np.ndarray:
+    return decode_png(bytes(explorer.heatmap.png.value))
+
+
+def _expected_pixels(recording, layer, quantity, index, low, high, cmap, **layout):
+    frame = recording.frame(layer, quantity, index)
+    probe = recording.probe["input"]
+    picture = layout_frame(frame, quantity, probe_shape=probe.shape, **layout)
+    reduced = reduce_picture(picture, 400, 450)
+    return colourize(reduced.values, low, high, cmap, gaps=reduced.gaps), picture
+
+
+def test_starts_on_the_latest_snapshot_of_the_first_weighted_layer(explorer, recording):
+    assert (explorer.index, explorer.layer, explorer.quantity) == (3, "conv", "weight")
+    assert explorer.slider.max == 3
+    assert explorer.play.max == 3
+    assert "epoch 3" in explorer.epoch_label.value
+    assert explorer.layer_box.options[0] == ("input", INPUT)
+    assert list(explorer.quantity_box.options) == ["weight", "activation"]
+
+
+@pytest.mark.parametrize(
+    ("layer", "quantity", "index"),
+    [("fc", "weight", 1), ("fc", "weight_grad", 0), ("conv", "weight", 2), ("fc", "activation", 3)],
+)
+def test_moving_the_state_shows_exactly_the_recorded_frame(
+    explorer, recording, layer, quantity, index
+):
+    explorer.layer = layer
+    explorer.quantity = quantity
+    explorer.index = index
+    # fixed range: symmetric about zero, as wide as the largest value over every snapshot
+    bound = max(np.abs(recording.frame(layer, quantity, i)).max() for i in range(4))
+    low, high = explorer.heatmap.colour_limits
+    assert (low, high) == pytest.approx((-bound, bound))
+    assert explorer.heatmap.colour_scale.min == pytest.approx(-bound)
+    assert explorer.heatmap.colour_scale.colors == list(DIVERGING.anchors)
+    expected, picture = _expected_pixels(recording, layer, quantity, index, low, high, DIVERGING)
+    np.testing.assert_array_equal(_shown_pixels(explorer), expected)
+    np.testing.assert_array_equal(explorer.heatmap.picture.values, picture.values)
+    assert f"{layer} \u00b7 {quantity} \u00b7 epoch {index}" in explorer.heatmap.figure.title
+
+
+def test_per_snapshot_and_robust_ranges(explorer, recording):
+    explorer.layer, explorer.quantity, explorer.index = "fc", "weight", 0
+    fixed = explorer.heatmap.colour_limits
+    explorer.colour_range = "snapshot"
+    bound = np.abs(recording.frame("fc", "weight", 0)).max()
+    assert explorer.heatmap.colour_limits == pytest.approx((-bound, bound))
+    assert bound < fixed[1]
+    explorer.colour_range = "robust"
+    values = recording.frame("fc", "weight", 0)
+    low, high = np.percentile(values, [1, 99])
+    robust = max(abs(low), abs(high))
+    assert explorer.heatmap.colour_limits == pytest.approx((-robust, robust), rel=1e-5)
+    assert explorer.colour_box.value == "robust"
+
+
+def test_non_negative_data_gets_a_sequential_map(explorer):
+    explorer.layer = "relu"
+    assert explorer.quantity == "activation"
+    low, high = explorer.heatmap.colour_limits
+    assert low == 0.0
+    assert high > 0
+    assert explorer.heatmap.colour_map is SEQUENTIAL
+    assert explorer.heatmap.colour_scale.colors == list(SEQUENTIAL.anchors)
+
+
+def test_sample_and_channel_select_what_is_shown(explorer, recording):
+    explorer.layer, explorer.quantity = "conv", "activation"
+    explorer.sample = 1
+    explorer.channel = 2
+    np.testing.assert_array_equal(
+        explorer.heatmap.picture.values, recording.frame("conv", "activation", 3)[1, 2]
+    )
+    assert not explorer.channel_box.disabled
+    assert len(explorer.channel_box.options) == 5
+    assert explorer.sample_box.options[2] == ("1 (label 1)", 1)
+    with pytest.raises(traitlets.TraitError, match="channel 9 is out of range"):
+        explorer.channel = 9
+    explorer.layer = "fc"  # the same quantity family is kept; dense: nothing to choose
+    assert explorer.quantity == "activation"
+    assert explorer.channel == -1
+    assert explorer.channel_box.disabled
+    assert explorer.sample_box.disabled
+    explorer.layer = "relu"
+    explorer.layer = "conv"
+    assert explorer.quantity == "activation"
+    assert explorer.sample == 1
+
+
+def test_input_pseudo_layer_is_offered_as_input(explorer, recording):
+    explorer.layer = "input"  # the label the dropdown shows works from code too
+    assert explorer.layer == INPUT
+    explorer.quantity = "saliency"
+    explorer.sample = 2
+    np.testing.assert_array_equal(
+        explorer.heatmap.picture.values, recording.frame(INPUT, "saliency", 3)[2, 0]
+    )
+    assert explorer.heatmap.figure.title.startswith("input \u00b7 saliency")
+
+
+def test_unknown_layer_or_quantity_names_the_valid_ones(explorer):
+    with pytest.raises(traitlets.TraitError, match="valid layers: 'input', 'conv', 'relu', 'fc'"):
+        explorer.layer = "fc9"
+    with pytest.raises(traitlets.TraitError, match="valid quantities: 'weight', 'activation'"):
+        explorer.quantity = "gradient"
+    with pytest.raises(traitlets.TraitError, match="out of range"):
+        explorer.index = 4
+    assert explorer.layer == "conv"
+
+
+def test_a_large_frame_is_reduced_and_the_title_says_so(rng):
+    recording = Recording()
+    recording.set_layers({"big": {"type": "Linear", "calls": 1}})
+    weight = rng.normal(size=(1000, 1200)).astype(np.float32)
+    recording.append_snapshot(SnapshotData(epoch=0, step=0, frames={("big", "weight"): weight}))
+    explorer = TrainingExplorer(recording)
+    shown = _shown_pixels(explorer)
+    assert shown.shape == (334, 400, 3)  # blocks of 3x3
+    means = weight[:999, :1200].reshape(333, 3, 400, 3).mean(axis=(1, 3))
+    low, high = explorer.heatmap.colour_limits
+    np.testing.assert_array_equal(shown[:333], colourize(means, low, high, DIVERGING))
+    assert "reduced 1000x1200 to 334x400 (block mean of 3x3)" in explorer.heatmap.figure.title
+    # the axes still count the frame's rows and columns, not the reduced picture's
+    np.testing.assert_array_equal(explorer.heatmap.image.x, [-0.5, 1199.5])
+    explorer.close(widget=True)
+
+
+def test_nan_gets_its_colour_and_a_line_of_text(rng):
+    recording = Recording()
+    recording.set_layers({"fc": {"type": "Linear", "calls": 1}})
+    weight = rng.normal(size=(4, 6)).astype(np.float32)
+    weight[2, 3] = np.nan
+    weight[0, 1] = np.inf
+    recording.append_snapshot(SnapshotData(epoch=0, step=0, frames={("fc", "weight"): weight}))
+    explorer = TrainingExplorer(recording)
+    shown = _shown_pixels(explorer)
+    assert tuple(shown[2, 3]) == NAN_COLOUR
+    assert (shown.reshape(-1, 3) == NAN_COLOUR).all(axis=1).sum() == 1
+    text = explorer.nonfinite.value
+    assert "1 NaN at (2, 3)" in text
+    assert "1 +Inf at (0, 1)" in text
+    assert "magenta" in text
+    # the finite values set the colour range; the NaN and Inf do not break it
+    finite = weight[np.isfinite(weight)]
+    assert explorer.heatmap.colour_limits[1] == pytest.approx(np.abs(finite).max())
+    explorer.close(widget=True)
+
+
+def test_an_empty_recording_comes_alive_on_the_first_snapshot(rng):
+    recording = Recording()
+    explorer = TrainingExplorer(recording, min_interval=0.0)
+    assert explorer.heatmap.figure.title == "no snapshots yet"
+    assert "no snapshots yet" in explorer.epoch_label.value
+    _declare(recording)
+    recording.append_snapshot(_snapshot(rng, 0))
+    explorer._drain()
+    assert explorer.layer == "conv"
+    assert explorer.quantity == "weight"
+    assert explorer.heatmap.figure.title.startswith("conv \u00b7 weight \u00b7 epoch 0")
+    assert _shown_pixels(explorer).shape == (7, 7, 3)  # 4 kernels of 3x3 in a 2x2 mosaic
+    explorer.close(widget=True)
+
+
+def test_follow_latest_and_scrubbing_back(explorer, recording, rng):
+    assert explorer.follow_latest
+    explorer.slider.value = 1  # what a user's drag does
+    assert explorer.index == 1
+    assert not explorer.follow_latest
+    assert not explorer.follow_box.value
+    recording.append_snapshot(_snapshot(rng, 4))
+    explorer._drain()
+    assert explorer.index == 1
+    assert explorer.slider.max == 4
+    explorer.follow_box.value = True
+    assert explorer.index == 4
+    assert explorer.slider.value == 4
+
+
+def test_listener_update_from_another_thread(explorer, recording, rng):
+    errors = []
+    snapshot = _snapshot(rng, 4)
+
+    def train():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                recording.append_snapshot(snapshot)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    thread.join()
+    explorer._drain()
+    assert errors == []
+    assert explorer.index == 4
+    assert explorer.error.value == ""
+    assert "epoch 4" in explorer.heatmap.figure.title
+
+
+def test_live_updates_are_throttled(recording, rng):
+    explorer = TrainingExplorer(recording, min_interval=0.3)
+    draws = []
+    original = explorer.heatmap.show
+    explorer.heatmap.show = lambda *a, **k: (draws.append(1), original(*a, **k))
+    for epoch in range(4, 14):
+        recording.append_snapshot(_snapshot(rng, epoch))
+    explorer._drain()
+    assert len(draws) <= 3  # ten snapshots in a burst, a few redraws
+    assert explorer.index == 13
+    assert "epoch 13" in explorer.heatmap.figure.title
+    explorer.close(widget=True)
+
+
+def test_a_failing_view_shows_the_error_and_never_raises(explorer, recording, rng):
+    def broken(*args, **kwargs):
+        raise ValueError("histogram exploded")
+
+    explorer.histogram.show_counts = broken
+    recording.append_snapshot(_snapshot(rng, 4))  # the listener path: must not raise
+    explorer._drain()
+    assert "histogram exploded" in explorer.error.value
+    assert "main view" in explorer.error.value
+    explorer.index = 2  # the user path: shown, not raised
+    assert "histogram exploded" in explorer.error.value
+    assert explorer.gradients.across_figure.title.endswith("epoch 2")
+
+
+def test_pointer_readout(explorer, recording):
+    explorer.layer, explorer.quantity, explorer.index = "fc", "weight", 2
+    explorer.heatmap.hover._handle_custom_msgs(None, {"event": "hover", "data": {"index": 20 + 7}})
+    value = recording.frame("fc", "weight", 2)[1, 7]
+    assert f"weight[1, 7] = <b>{value:.6g}</b>" in explorer.readout.value
+
+
+def test_metrics_click_jumps_to_that_snapshot(explorer):
+    explorer.metrics_view._points["loss"]._handle_custom_msgs(
+        None, {"event": "element_click", "data": {"index": 1}}
+    )
+    assert explorer.index == 1
+    assert not explorer.follow_latest
+    np.testing.assert_array_equal(explorer.metrics_view._current["loss"].y, [1.0])
+
+
+def test_gradient_norm_views_follow_the_index(explorer):
+    explorer.index = 1
+    np.testing.assert_allclose(explorer.gradients.across.y, [0.25, 0.1])
+    assert list(explorer.gradients.across.x) == ["conv", "fc"]
+    np.testing.assert_allclose(explorer.gradients.cursor.x, [1.0, 1.0])
+
+
+def test_a_missing_frame_says_why(rng):
+    recording = Recording()
+    recording.set_layers({"fc": {"type": "Linear", "calls": 1}})
+    recording.append_snapshot(
+        SnapshotData(
+            epoch=0,
+            step=0,
+            frames={("fc", "weight"): rng.normal(size=(2, 2))},
+            missing={("fc", "weight_grad"): "no optimizer step ran before this snapshot"},
+        )
+    )
+    explorer = TrainingExplorer(recording)
+    explorer.quantity = "weight_grad"
+    assert "no optimizer step ran" in explorer.heatmap.figure.title
+    explorer.close(widget=True)
+
+
+def test_export_writes_a_valid_png(explorer, tmp_path):
+    path = explorer.save_png(tmp_path / "view.png")
+    data = Path(path).read_bytes()
+    image = decode_png(data)
+    assert image.shape[0] > 100
+    assert image.shape[1] > 300
+    shown = explorer.heatmap.rgb
+    # the picture appears scaled up by a whole factor; its first cell is in the top-left block
+    assert (image == shown[0, 0]).all(axis=2).any()
+    assert len(data) < 300_000
+
+
+def test_nothing_to_export_when_empty():
+    explorer = TrainingExplorer(Recording())
+    with pytest.raises(RuntimeError, match="no snapshots yet"):
+        explorer.save_png("never.png")
+
+
+def test_state_on_the_wire_is_bytes(explorer):
+    explorer.index = 0
+    state = explorer.heatmap.png.get_state()
+    assert isinstance(state["value"], bytes | memoryview)
+    assert explorer.get_state()["index"] == 0
+    for name in ("index", "layer", "quantity", "sample", "channel", "colour_range"):
+        assert TrainingExplorer.class_traits()[name].help
+
+
+def test_from_a_recording_without_torch(tmp_path):
+    # with torch made unimportable: a recording from a cluster must open on a laptop without it
+    script = f"""
+import sys
+sys.modules['torch'] = None
+import numpy as np
+import nnviz_widgets as nv
+from nnviz_widgets._recording import SnapshotData
+recording = nv.Recording()
+recording.set_layers({{'fc': {{'type': 'Linear', 'calls': 1}}}})
+recording.append_snapshot(SnapshotData(epoch=0, step=0, frames={{('fc', 'weight'): np.eye(3)}}))
+explorer = nv.TrainingExplorer(recording)
+assert explorer.heatmap.picture is not None, explorer.error.value
+explorer.save_png({str(tmp_path / "x.png")!r})
+print('ok', sorted(m for m in sys.modules if m.startswith('torch')))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok ['torch']"  # only the blocking placeholder
+
+
+def test_snapshot_needs_a_recorder(explorer):
+    with pytest.raises(RuntimeError, match="append snapshots to the Recording"):
+        explorer.snapshot(epoch=1)
+
+
+def test_close_stops_listening_and_is_idempotent(recording, rng):
+    explorer = TrainingExplorer(recording, min_interval=0.0)
+    explorer.close()
+    explorer.close()
+    recording.append_snapshot(_snapshot(rng, 4))
+    assert explorer.index == 3
+    assert explorer.slider.max == 3
+    explorer.close(widget=True)

@@ -1,0 +1,231 @@
+"""Views: tensor-to-picture layout, block-mean reduction, colouring, PNG and pointer events."""
+
+import numpy as np
+import pytest
+
+from nnviz_widgets._colour import (
+    DIVERGING,
+    GAP_COLOUR,
+    NAN_COLOUR,
+    NEG_INF_COLOUR,
+    POS_INF_COLOUR,
+    SEQUENTIAL,
+    colour_range,
+    colourize,
+    decode_png,
+    encode_png,
+)
+from nnviz_widgets._export import compose_export, render_text
+from nnviz_widgets._views import (
+    HeatmapView,
+    MetricsView,
+    Picture,
+    describe_nonfinite,
+    layout_frame,
+    quantity_kind,
+    reduce_picture,
+)
+
+
+def test_quantity_kinds():
+    assert quantity_kind("weight") == "parameter"
+    assert quantity_kind("bias_update") == "parameter"
+    assert quantity_kind("activation") == "activation"
+    assert quantity_kind("output_grad[2]") == "activation"
+    assert quantity_kind("saliency") == "input"
+
+
+def test_linear_weight_is_the_out_by_in_matrix(rng):
+    weight = rng.normal(size=(7, 13)).astype(np.float32)
+    picture = layout_frame(weight, "weight", layer_type="Linear", probe_shape=(4, 3, 5, 5))
+    np.testing.assert_array_equal(picture.values, weight)
+    assert picture.gaps is None
+    assert picture.row_label == "output unit"
+    assert picture.column_label == "input feature"
+    assert picture.locate(2, 11) == (2, 11)
+
+
+def test_first_layer_on_images_shows_one_image_per_unit(rng):
+    weight = rng.normal(size=(6, 28 * 28)).astype(np.float32)
+    picture = layout_frame(weight, "weight", layer_type="Linear", probe_shape=(10, 1, 28, 28))
+    assert picture.tile == (28, 28)
+    # 6 units in a 2 x 3 grid of 28 x 28 images with one-cell gaps
+    assert picture.values.shape == (2 * 29 - 1, 3 * 29 - 1)
+    unit = 4  # second row, second column of the grid
+    np.testing.assert_array_equal(
+        picture.values[29 : 29 + 28, 29 : 29 + 28], weight[4].reshape(28, 28)
+    )
+    assert picture.gaps[28].all()
+    assert picture.gaps[:, 28].all()
+    assert picture.locate(29 + 3, 29 + 5) == (unit, 3 * 28 + 5)
+    assert picture.locate(28, 0) is None
+
+
+def test_conv_kernels_form_a_mosaic_with_gaps(rng):
+    weight = rng.normal(size=(4, 3, 5, 5)).astype(np.float32)
+    picture = layout_frame(weight, "weight_grad", layer_type="Conv2d")
+    assert picture.values.shape == (4 * 6 - 1, 3 * 6 - 1)
+    np.testing.assert_array_equal(picture.values[6:11, 12:17], weight[1, 2])
+    assert picture.locate(6 + 1, 12 + 4) == (1, 2, 1, 4)
+    assert picture.gaps.sum() == picture.values.size - weight.size
+    one = layout_frame(weight, "weight", layer_type="Conv2d", channel=3)
+    np.testing.assert_array_equal(one.values[:5, :5], weight[3, 0])
+
+
+def test_conv_activations_show_the_selected_sample(rng):
+    activation = rng.normal(size=(5, 4, 6, 6)).astype(np.float32)
+    picture = layout_frame(activation, "activation", layer_type="Conv2d", sample=2)
+    assert picture.values.shape == (2 * 7 - 1, 2 * 7 - 1)
+    np.testing.assert_array_equal(picture.values[7:13, 7:13], activation[2, 3])
+    single = layout_frame(activation, "activation", sample=2, channel=1)
+    np.testing.assert_array_equal(single.values, activation[2, 1])
+    every = layout_frame(activation, "output_grad", sample=-1)
+    assert every.values.shape == (5 * 7 - 1, 4 * 7 - 1)
+    np.testing.assert_array_equal(every.values[14:20, 21:27], activation[2, 3])
+
+
+def test_dense_activations_are_samples_by_units(rng):
+    activation = rng.normal(size=(5, 9)).astype(np.float32)
+    picture = layout_frame(activation, "activation", layer_type="Linear", sample=3)
+    np.testing.assert_array_equal(picture.values, activation)
+    assert picture.row_label == "probe sample"
+
+
+def test_saliency_is_an_image_per_sample(rng):
+    saliency = rng.normal(size=(3, 1, 8, 8)).astype(np.float32)
+    picture = layout_frame(saliency, "saliency", sample=1)
+    np.testing.assert_array_equal(picture.values, saliency[1, 0])
+    flat = layout_frame(saliency.reshape(3, 64), "saliency", sample=2)
+    np.testing.assert_array_equal(flat.values, saliency[2, 0])
+    assert flat.locate(1, 2) == (2, 10)
+
+
+def test_reduce_is_a_block_mean_with_partial_edges(rng):
+    values = rng.normal(size=(10, 7)).astype(np.float32)
+    reduced = reduce_picture(Picture(values, None, "r", "c", ""), 4, 3)
+    assert reduced.reduction == (3, 3)
+    assert reduced.values.shape == (4, 3)
+    assert reduced.full_shape == (10, 7)
+    for i in range(4):
+        for j in range(3):
+            block = values[3 * i : 3 * i + 3, 3 * j : 3 * j + 3]
+            assert reduced.values[i, j] == pytest.approx(block.mean(), rel=1e-5)
+
+
+def test_reduce_keeps_nan_and_inf_visible():
+    values = np.zeros((64, 64), dtype=np.float32)
+    values[5, 9] = np.nan
+    values[40, 40] = np.inf
+    reduced = reduce_picture(Picture(values, None, "r", "c", ""), 8, 8)
+    assert np.isnan(reduced.values[0, 1])
+    assert reduced.values[5, 5] == np.inf
+    assert np.isfinite(np.delete(reduced.values.ravel(), [1, 45])).all()
+
+
+def test_reduce_leaves_gaps_out_of_the_means(rng):
+    weight = np.ones((40, 40, 3, 3), dtype=np.float32)
+    picture = layout_frame(weight, "weight")
+    reduced = reduce_picture(picture, 50, 50)
+    shown = reduced.values[~reduced.gaps] if reduced.gaps is not None else reduced.values
+    np.testing.assert_allclose(shown, 1.0)
+
+
+def test_colourize_gives_non_finite_values_their_own_colours():
+    picture = np.array([[-1.0, 0.0, 1.0], [np.nan, np.inf, -np.inf]], dtype=np.float32)
+    rgb = colourize(picture, -1.0, 1.0, DIVERGING)
+    table = DIVERGING.table
+    assert tuple(rgb[0, 0]) == tuple(table[0])
+    assert tuple(rgb[0, 2]) == tuple(table[255])
+    assert tuple(rgb[1, 0]) == NAN_COLOUR
+    assert tuple(rgb[1, 1]) == POS_INF_COLOUR
+    assert tuple(rgb[1, 2]) == NEG_INF_COLOUR
+    gaps = np.zeros_like(picture, dtype=bool)
+    gaps[0, 1] = True
+    assert tuple(colourize(picture, -1, 1, DIVERGING, gaps=gaps)[0, 1]) == GAP_COLOUR
+    # neither colour map contains the special colours, so they cannot be mistaken for data
+    for table in (DIVERGING.table, SEQUENTIAL.table):
+        for special in (NAN_COLOUR, POS_INF_COLOUR, NEG_INF_COLOUR, GAP_COLOUR):
+            assert not (table == np.array(special)).all(axis=1).any()
+
+
+def test_colour_ranges():
+    values = np.array([-0.5, 0.2, 2.0, np.nan], dtype=np.float32)
+    assert colour_range(values, signed=True) == (-2.0, 2.0)
+    assert colour_range(values, signed=False) == (-0.5, 2.0)
+    spiky = np.concatenate([np.linspace(0, 1, 1000), [1000.0]]).astype(np.float32)
+    low, high = colour_range(spiky, signed=False, robust=True)
+    assert high < 2.0
+    assert low >= 0.0
+
+
+def test_png_round_trip(rng):
+    rgb = rng.integers(0, 256, size=(17, 23, 3), dtype=np.uint8)
+    data = encode_png(rgb)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    np.testing.assert_array_equal(decode_png(data), rgb)
+
+
+def test_describe_nonfinite_counts_and_places():
+    frame = np.zeros((3, 4), dtype=np.float32)
+    frame[1, 2] = np.nan
+    frame[2, 3] = -np.inf
+    text = describe_nonfinite(None, frame)
+    assert "1 NaN at (1, 2)" in text
+    assert "1 -Inf at (2, 3)" in text
+    assert "12 values" in text
+    assert describe_nonfinite(None, np.ones(3)) == ""
+
+
+def test_heatmap_sends_a_png_not_a_list(rng):
+    view = HeatmapView(max_cells=(32, 32))
+    values = rng.normal(size=(100, 80)).astype(np.float32)
+    view.show(Picture(values, None, "rows", "columns", ""), -3, 3, DIVERGING, title="t")
+    state = view.png.get_state()
+    assert isinstance(state["value"], bytes | memoryview)
+    shown = decode_png(bytes(state["value"]))
+    assert shown.shape == (25, 27, 3)  # 100x80 in blocks of 4x3
+    np.testing.assert_array_equal(
+        shown, colourize(reduce_picture(view.picture, 32, 32).values, -3, 3, DIVERGING)
+    )
+    np.testing.assert_array_equal(view.image.x, [-0.5, 79.5])
+    assert view.x_axis.label == "columns"
+    assert view.y_axis.label == "rows"
+
+
+def test_hover_and_click_messages_report_cells(rng):
+    seen = []
+    view = HeatmapView(on_hover=lambda *cell: seen.append(cell))
+    view.show(
+        Picture(np.zeros((10, 130), np.float32), None, "", "", ""), -1, 1, DIVERGING, title=""
+    )
+    # 130 columns make blocks of 3 columns (at most 64 hover targets per side)
+    assert len(view.hover.x) == 10 * 44
+    view.hover._handle_custom_msgs(None, {"event": "hover", "data": {"index": 44 + 2}})
+    assert seen[-1] == (1, 6, 2, 9)
+    view.image._handle_custom_msgs(
+        None, {"event": "element_click", "data": {"click_x": 7.2, "click_y": 3.9}}
+    )
+    assert seen[-1] == (4, 7, 5, 8)
+
+
+def test_metrics_click_selects_a_snapshot():
+    chosen = []
+    view = MetricsView(on_select=chosen.append)
+    view.show(np.arange(4.0), {"loss": np.array([4.0, 3, 2, 1])}, 1)
+    np.testing.assert_array_equal(view._current["loss"].x, [1.0])
+    view._points["loss"]._handle_custom_msgs(None, {"event": "element_click", "data": {"index": 3}})
+    assert chosen == [3]
+
+
+def test_export_layout_contains_picture_and_colour_bar(rng):
+    rgb = rng.integers(0, 256, size=(10, 20, 3), dtype=np.uint8)
+    image = compose_export(rgb, title="fc1 weight", low=-1, high=1, colour_map=DIVERGING)
+    assert image.dtype == np.uint8
+    assert image.shape[2] == 3
+    factor = 520 // 20
+    top = 16 + 20 + 6
+    np.testing.assert_array_equal(
+        image[top : top + factor, 16 : 16 + factor], np.broadcast_to(rgb[0, 0], (factor, factor, 3))
+    )
+    assert render_text("ab", scale=1).shape == (7, 12)
+    assert render_text("A", scale=1).any()
