@@ -3,6 +3,10 @@
 ``digits()`` gives the 8x8 handwritten digits that scikit-learn ships (1,797 images, from the UCI
 "Optical Recognition of Handwritten Digits" set), optionally resized to the 28x28 that LeNet-5
 expects, split into train and test sets deterministically, with a fixed probe batch.
+
+``circles()``, ``xor()``, ``gaussians()`` and ``spirals()`` make the two-class 2-D toy sets the
+:class:`~nnviz_widgets.Playground` trains on. Every point lies in about [-1, 1] x [-1, 1] (before
+noise), each class has half of the points, and the same arguments always give the same points.
 """
 
 from __future__ import annotations
@@ -12,7 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["Digits", "digits"]
+__all__ = [
+    "TOY_DATASETS",
+    "Digits",
+    "ToyData",
+    "circles",
+    "digits",
+    "gaussians",
+    "spirals",
+    "xor",
+]
 
 
 @dataclass(frozen=True)
@@ -107,3 +120,223 @@ def digits(
         probe_images=images[probe_index].contiguous(),
         probe_labels=labels[probe_index].contiguous(),
     )
+
+
+# ---------------------------------------------------------------------- 2-D toy sets
+
+
+@dataclass(frozen=True)
+class ToyData:
+    """A two-class 2-D toy data set, split into train and test points.
+
+    Attributes
+    ----------
+    name : str
+        Which generator made it (``"circles"``, ``"xor"``, ``"gaussians"``, ``"spirals"``).
+    train_x, test_x : torch.Tensor
+        float32 points, shape ``(n, 2)``; before noise they lie in [-1, 1] x [-1, 1].
+    train_y, test_y : torch.Tensor
+        int64 class labels, 0 or 1, shape ``(n,)``.
+    noise : float
+        The standard deviation of the Gaussian jitter that was added to every point.
+    seed : int
+        The seed the points were drawn with.
+    """
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    noise: float
+    seed: int
+
+    def __repr__(self) -> str:
+        return (
+            f"ToyData({self.name!r}, {len(self.train_y)} train and {len(self.test_y)} test "
+            f"points, noise={self.noise:g}, seed={self.seed})"
+        )
+
+
+def circles(
+    n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0
+) -> ToyData:
+    """A disc of class 0 inside a ring of class 1: a linear model cannot separate them.
+
+    Parameters
+    ----------
+    n : int
+        Total number of points (train and test), at least 8; each class gets half.
+    noise : float
+        Standard deviation of the Gaussian jitter added to each coordinate, 0 to 1 (the data's
+        radius is 1).
+    test_fraction : float
+        Share of each class put in the test set, strictly between 0 and 1.
+    seed : int
+        Seeds the points and the split; the same seed always gives the same data.
+
+    Returns
+    -------
+    ToyData
+    """
+    return _toy("circles", n, noise, test_fraction, seed)
+
+
+def xor(n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0) -> ToyData:
+    """Four quadrants: class 1 where both coordinates have the same sign, class 0 elsewhere.
+
+    Parameters are those of :func:`circles`.
+
+    Parameters
+    ----------
+    n : int
+        Total number of points, at least 8.
+    noise : float
+        Standard deviation of the Gaussian jitter, 0 to 1.
+    test_fraction : float
+        Share of each class in the test set, strictly between 0 and 1.
+    seed : int
+        Seeds the points and the split.
+
+    Returns
+    -------
+    ToyData
+    """
+    return _toy("xor", n, noise, test_fraction, seed)
+
+
+def gaussians(
+    n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0
+) -> ToyData:
+    """Two Gaussian clouds, class 0 around (-0.5, -0.5) and class 1 around (0.5, 0.5).
+
+    The easy case: a single straight line separates them.
+
+    Parameters
+    ----------
+    n : int
+        Total number of points, at least 8.
+    noise : float
+        Standard deviation of extra Gaussian jitter, 0 to 1 (each cloud has a spread of 0.2
+        before it).
+    test_fraction : float
+        Share of each class in the test set, strictly between 0 and 1.
+    seed : int
+        Seeds the points and the split.
+
+    Returns
+    -------
+    ToyData
+    """
+    return _toy("gaussians", n, noise, test_fraction, seed)
+
+
+def spirals(
+    n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0
+) -> ToyData:
+    """Two interleaved spiral arms of one and a half turns each: the hard case.
+
+    Parameters
+    ----------
+    n : int
+        Total number of points, at least 8.
+    noise : float
+        Standard deviation of the Gaussian jitter, 0 to 1; the arms are about 0.3 apart.
+    test_fraction : float
+        Share of each class in the test set, strictly between 0 and 1.
+    seed : int
+        Seeds the points and the split.
+
+    Returns
+    -------
+    ToyData
+    """
+    return _toy("spirals", n, noise, test_fraction, seed)
+
+
+def _circles_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
+    points = []
+    for label, (low, high) in enumerate(((0.0, 0.45), (0.65, 1.0))):
+        # sqrt makes the points uniform over the disc's or ring's area, not crowded at the centre
+        radius = np.sqrt(rng.uniform(low**2, high**2, counts[label]))
+        angle = rng.uniform(0.0, 2 * np.pi, counts[label])
+        points.append(np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1))
+    return points
+
+
+def _xor_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
+    points = []
+    for label in (0, 1):
+        # magnitudes away from the axes, then signs chosen per class: equal signs are class 1
+        size = rng.uniform(0.05, 1.0, (counts[label], 2))
+        first = rng.choice([-1.0, 1.0], counts[label])
+        second = first if label == 1 else -first
+        points.append(size * np.stack([first, second], axis=1))
+    return points
+
+
+def _gaussians_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
+    return [rng.normal(centre, 0.2, (counts[label], 2)) for label, centre in enumerate((-0.5, 0.5))]
+
+
+def _spirals_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
+    points = []
+    for label in (0, 1):
+        t = rng.uniform(0.0, 1.0, counts[label])
+        radius = 0.08 + 0.92 * t
+        angle = 1.5 * 2 * np.pi * t + label * np.pi  # the second arm is the first turned by pi
+        points.append(np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1))
+    return points
+
+
+_GENERATORS = {
+    "circles": _circles_points,
+    "xor": _xor_points,
+    "gaussians": _gaussians_points,
+    "spirals": _spirals_points,
+}
+
+#: The toy data sets by name, as :class:`~nnviz_widgets.Playground` offers them.
+TOY_DATASETS = {"circles": circles, "xor": xor, "gaussians": gaussians, "spirals": spirals}
+
+
+def _toy(name: str, n: object, noise: object, test_fraction: object, seed: object) -> ToyData:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 8:
+        raise ValueError(
+            f"n must be an integer of at least 8 (both classes in both splits), got {n!r}"
+        )
+    if isinstance(noise, bool) or not isinstance(noise, int | float | np.number):
+        raise TypeError(f"noise must be a number from 0 to 1, got {type(noise).__name__}")
+    if not 0.0 <= float(noise) <= 1.0:
+        raise ValueError(f"noise must be from 0 to 1 (a standard deviation), got {noise!r}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, int | float | np.number):
+        raise TypeError(
+            f"test_fraction must be a number between 0 and 1, got {type(test_fraction).__name__}"
+        )
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    n, noise, seed = int(n), float(noise), int(seed)
+    rng = np.random.default_rng([seed, list(_GENERATORS).index(name)])
+    counts = (n // 2, n - n // 2)
+    train, test = [], []
+    for label, points in enumerate(_GENERATORS[name](rng, counts)):
+        if noise > 0:
+            points = points + rng.normal(0.0, noise, points.shape)
+        # a stratified split, at least one point of each class on each side
+        n_test = min(max(1, round(len(points) * float(test_fraction))), len(points) - 1)
+        order = rng.permutation(len(points))
+        labels = np.full(len(points), label, dtype=np.int64)
+        test.append((points[order[:n_test]], labels[order[:n_test]]))
+        train.append((points[order[n_test:]], labels[order[n_test:]]))
+
+    def join(parts: list) -> tuple[torch.Tensor, torch.Tensor]:
+        x = np.concatenate([p for p, _ in parts]).astype(np.float32)
+        y = np.concatenate([labels for _, labels in parts])
+        order = rng.permutation(len(y))  # mixed classes: a loader without shuffling still works
+        return torch.from_numpy(x[order].copy()), torch.from_numpy(y[order].copy())
+
+    train_x, train_y = join(train)
+    test_x, test_y = join(test)
+    return ToyData(name, train_x, train_y, test_x, test_y, noise, seed)

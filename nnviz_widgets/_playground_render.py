@@ -1,0 +1,262 @@
+"""Pictures for the Playground, computed in the kernel with numpy only.
+
+What it does: a forward pass of a small MLP over a grid of the input plane from recorded weights
+(so scrubbing needs no torch model), colouring of values into RGB(A) through a lookup table,
+compact PNG encoding (zlib) for bqplot ``Image`` marks, and the layout of the network graph. The
+notes in ``notes/bqplot-ipywidgets.md`` measured that an image coloured here and shipped as PNG
+bytes redraws at the round-trip floor, where bqplot's cell-by-cell ``HeatMap`` does not.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS",
+    "GraphLayout",
+    "activate",
+    "colour",
+    "edge_width",
+    "forward",
+    "grid",
+    "layout",
+    "png",
+]
+
+#: Activation functions by name, in numpy (float32 in, float32 out).
+ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, np.float32(0.0)),
+    "sigmoid": lambda z: _sigmoid(z),
+    "linear": lambda z: z,
+}
+
+# A diverging map, orange (low) through near-white to blue (high), 256 entries: the colours
+# TensorFlow Playground taught a generation of students to read (orange one class, blue the other).
+_ANCHORS = np.array(
+    [
+        [0.0, 230, 120, 20],
+        [0.5, 246, 246, 244],
+        [1.0, 20, 110, 200],
+    ]
+)
+_LUT = np.stack(
+    [np.interp(np.linspace(0.0, 1.0, 256), _ANCHORS[:, 0], _ANCHORS[:, c]) for c in (1, 2, 3)],
+    axis=1,
+).astype(np.uint8)
+_NONFINITE = np.array([255, 0, 255], dtype=np.uint8)  # magenta: never a colour of the map
+
+#: The colour of class 0 and class 1 points (the ends of the map), as CSS.
+CLASS_COLOURS = ("#e67814", "#146ec8")
+#: Edge colours by the weight's sign: negative, positive.
+EDGE_COLOURS = ("#e67814", "#146ec8")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # split by sign so that exp never overflows
+    out = np.empty_like(z)
+    positive = z >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
+    e = np.exp(z[~positive])
+    out[~positive] = e / (1.0 + e)
+    return out
+
+
+def activate(name: str, z: np.ndarray) -> np.ndarray:
+    """Apply the activation called ``name`` (one of :data:`ACTIVATIONS`)."""
+    try:
+        function = ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; valid: {', '.join(map(repr, ACTIVATIONS))}"
+        ) from None
+    return function(z)
+
+
+def grid(extent: float, resolution: int) -> np.ndarray:
+    """Points of a square grid over ``[-extent, extent]^2``, shape ``(resolution**2, 2)``.
+
+    Row-major in image order: the first row is the top of the picture (largest second
+    coordinate), each row runs left to right (increasing first coordinate). Points sit at pixel
+    centres, so an image of the values covers exactly the square.
+    """
+    step = 2.0 * extent / resolution
+    centres = -extent + step * (np.arange(resolution) + 0.5)
+    first, second = np.meshgrid(centres, centres[::-1])
+    return np.stack([first.ravel(), second.ravel()], axis=1).astype(np.float32)
+
+
+def forward(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    activation: str,
+    points: np.ndarray,
+) -> list[np.ndarray]:
+    """Every layer's output for ``points``: an MLP with ``activation`` between Linear layers.
+
+    Parameters
+    ----------
+    weights, biases : sequences of arrays
+        Per Linear layer, ``(out, in)`` and ``(out,)``, as ``torch.nn.Linear`` stores them.
+    activation : str
+        Applied after each layer but the last, as in the Playground's model.
+    points : array
+        ``(n, 2)`` inputs.
+
+    Returns
+    -------
+    list of arrays
+        ``[points, hidden_1, ..., hidden_k, logits]``, each ``(n, units)`` float32.
+    """
+    outputs = [np.asarray(points, dtype=np.float32)]
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        z = outputs[-1] @ np.asarray(w, dtype=np.float32).T + np.asarray(b, dtype=np.float32)
+        outputs.append(z if i == last else activate(activation, z).astype(np.float32))
+    return outputs
+
+
+def colour(values: np.ndarray, low: float, high: float, *, alpha: bool = False) -> np.ndarray:
+    """Colour ``values`` through the diverging map: ``low`` orange, the middle white, ``high`` blue.
+
+    NaN and infinities become magenta, so a broken model shows as such instead of as a plausible
+    colour. Returns uint8 RGB (or RGBA, opaque) of shape ``values.shape + (3 or 4,)``.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    span = float(high) - float(low)
+    scaled = (values - np.float32(low)) * np.float32(255.0 / span if span > 0 else 0.0)
+    finite = np.isfinite(scaled)
+    index = np.clip(np.where(finite, scaled, 0.0), 0, 255).astype(np.uint8)
+    rgb = _LUT[index]
+    if not finite.all():
+        rgb[~finite] = _NONFINITE
+    if alpha:
+        rgb = np.concatenate([rgb, np.full((*values.shape, 1), 255, np.uint8)], axis=-1)
+    return rgb
+
+
+def png(pixels: np.ndarray, *, level: int = 1) -> bytes:
+    """Encode uint8 ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA pixels as PNG bytes.
+
+    zlib level 1: these pictures are small and mostly smooth, a higher level buys a few per cent
+    of bytes for several times the time.
+    """
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"png() takes (h, w, 3) or (h, w, 4) uint8 pixels, got {pixels.shape}")
+    height, width, channels = pixels.shape
+    # each row starts with its filter type, 0 (none)
+    raw = np.zeros((height, width * channels + 1), dtype=np.uint8)
+    raw[:, 1:] = pixels.reshape(height, -1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    colour_type = 6 if channels == 4 else 2
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
+        + chunk(b"IEND", b"")
+    )
+
+
+def edge_width(magnitude: np.ndarray) -> np.ndarray:
+    """Stroke width (px) of an edge whose weight has absolute value ``magnitude``.
+
+    Fixed thresholds on the weight itself, not on the largest weight of the moment, so that the
+    same width means the same weight at every snapshot: 0.5 px below 0.1, then 1, 2, 3.5 and
+    5 px from 0.1, 0.5, 1 and 2.
+    """
+    return WIDTHS[np.searchsorted(WIDTH_THRESHOLDS, np.asarray(magnitude), side="right")]
+
+
+#: Weight magnitudes at which the edge width steps up, and the widths (one more than thresholds).
+WIDTH_THRESHOLDS = np.array([0.1, 0.5, 1.0, 2.0])
+WIDTHS = np.array([0.5, 1.0, 2.0, 3.5, 5.0])
+
+
+@dataclass(frozen=True)
+class GraphLayout:
+    """Where each node of the network graph sits, in the pixels of the graph's canvas.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Units per column: inputs, each hidden layer, output.
+    node : int
+        Side of a node's square, in canvas pixels.
+    width, height : int
+        Canvas size in pixels.
+    left, top : list of arrays
+        Per column, the canvas pixel of each node's left and top edge.
+    """
+
+    sizes: tuple[int, ...]
+    node: int
+    width: int
+    height: int
+    left: list[np.ndarray]
+    top: list[np.ndarray]
+
+    def centre(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """The centres ``(x, y)`` of a column's nodes, in canvas pixels (y downwards)."""
+        half = self.node / 2
+        return self.left[column] + half, self.top[column] + half
+
+    def edges(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """Line end points of every edge from ``column`` to ``column + 1``.
+
+        Returns ``(x, y)``, each ``(n_out * n_in, 2)`` in canvas pixels (y downwards); edge
+        ``o * n_in + i`` joins node ``i`` of ``column`` to node ``o`` of the next, which is the
+        order of ``weight.ravel()`` for a ``(out, in)`` weight matrix.
+        """
+        n_in, n_out = self.sizes[column], self.sizes[column + 1]
+        x_in = np.full(n_in, self.left[column][0] + self.node, dtype=np.float64)
+        x_out = np.full(n_out, self.left[column + 1][0], dtype=np.float64)
+        y_in = self.top[column] + self.node / 2
+        y_out = self.top[column + 1] + self.node / 2
+        x = np.stack([np.tile(x_in, n_out), np.repeat(x_out, n_in)], axis=1)
+        y = np.stack([np.tile(y_in, n_out), np.repeat(y_out, n_in)], axis=1)
+        return x, y
+
+
+def layout(
+    sizes: Sequence[int], *, node: int = 28, gap: int = 10, spacing: int = 70
+) -> GraphLayout:
+    """Place the nodes: one column per layer, each column centred vertically.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units per column (inputs, hidden layers, output).
+    node : int
+        Side of a node's square, in pixels.
+    gap : int
+        Vertical space between two nodes of a column.
+    spacing : int
+        Horizontal space between columns, where the edges run.
+    """
+    sizes = tuple(int(s) for s in sizes)
+    tallest = max(sizes)
+    margin = 4
+    height = 2 * margin + tallest * node + (tallest - 1) * gap
+    width = 2 * margin + len(sizes) * node + (len(sizes) - 1) * spacing
+    left, top = [], []
+    for column, count in enumerate(sizes):
+        column_height = count * node + (count - 1) * gap
+        first = margin + (height - 2 * margin - column_height) // 2
+        left.append(np.full(count, margin + column * (node + spacing), dtype=np.int64))
+        top.append(first + np.arange(count, dtype=np.int64) * (node + gap))
+    return GraphLayout(sizes, node, width, height, left, top)

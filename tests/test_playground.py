@@ -1,0 +1,376 @@
+"""The Playground, without a browser: what it would send is checked against the recorded weights.
+
+The pictures travel as PNG bytes coloured in the kernel; these tests decode them (filter 0 rows,
+as ``_playground_render.png`` writes them) and compare with what torch computes independently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+import torch
+import traitlets
+
+import nnviz_widgets as nv
+from nnviz_widgets import _playground_render as render
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Pixels of a PNG written by render.png (8-bit RGB/RGBA, one IDAT, filter 0)."""
+    data = bytes(data)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks = 8, {}
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        chunks[kind] = data[position + 8 : position + 8 + length]
+        crc = struct.unpack(">I", data[position + 8 + length : position + 12 + length])[0]
+        assert crc == zlib.crc32(kind + chunks[kind]) & 0xFFFFFFFF
+        position += 12 + length
+    width, height, _depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    channels = {2: 3, 6: 4}[colour_type]
+    raw = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8)
+    rows = raw.reshape(height, width * channels + 1)
+    assert (rows[:, 0] == 0).all()
+    return rows[:, 1:].reshape(height, width, channels)
+
+
+@pytest.fixture
+def playground():
+    widget = nv.Playground("xor", hidden=(3, 5), n=120, seed=1, resolution=32, node_resolution=12)
+    yield widget
+    widget.close()
+
+
+def torch_model(widget: nv.Playground, index: int) -> torch.nn.Sequential:
+    """An independent torch MLP carrying the recorded weights of snapshot ``index``."""
+    activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}
+    weights, biases = widget.weights(index)
+    modules = []
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        linear = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.array(w)))
+            linear.bias.copy_(torch.from_numpy(np.array(b)))
+        modules.append(linear)
+        if i < len(weights) - 1 and widget.activation in activation:
+            modules.append(activation[widget.activation]())
+    return torch.nn.Sequential(*modules)
+
+
+def drawn_edges(widget: nv.Playground) -> list[tuple[float, float, float, float, str, float]]:
+    """Every edge line on the graph: (x0, y0, x1, y1, colour, stroke width)."""
+    found = []
+    for mark in widget._edge_marks.values():
+        if not mark.visible:
+            continue
+        x, y = np.atleast_2d(mark.x), np.atleast_2d(mark.y)
+        for (x0, x1), (y0, y1) in zip(x, y):
+            found.append((x0, y0, x1, y1, mark.colors[0], mark.stroke_width))
+    return found
+
+
+def expected_edges(widget: nv.Playground, index: int) -> dict:
+    """Edge end points -> (weight) from the recording and the layout, independent of the marks."""
+    lay = widget._layout
+    weights, _ = widget.weights(index)
+    expected = {}
+    for column, w in enumerate(weights):
+        cx, cy = lay.centre(column)
+        nx, ny = lay.centre(column + 1)
+        for o in range(w.shape[0]):
+            for i in range(w.shape[1]):
+                key = (
+                    float(cx[i] + lay.node / 2),
+                    float(lay.height - cy[i]),
+                    float(nx[o] - lay.node / 2),
+                    float(lay.height - ny[o]),
+                )
+                expected[key] = float(w[o, i])
+    return expected
+
+
+def test_the_graph_has_a_node_per_unit_and_an_edge_per_weight(playground):
+    assert playground._layout.sizes == (2, 3, 5, 1)
+    assert playground.layers == ("0", "2", "4")
+    assert len(drawn_edges(playground)) == 2 * 3 + 3 * 5 + 5 * 1
+    assert list(playground._column_labels.text) == ["input", "hidden 1", "hidden 2", "output"]
+    # the node picture: an opaque square where each node is, transparent elsewhere
+    canvas = decode_png(playground._node_image.value)
+    lay = playground._layout
+    assert canvas.shape == (lay.height, lay.width, 4)
+    opaque = canvas[:, :, 3] > 0
+    expected = np.zeros_like(opaque)
+    for column, count in enumerate(lay.sizes):
+        assert len(lay.left[column]) == count
+        for top, left in zip(lay.top[column], lay.left[column]):
+            expected[top : top + lay.node, left : left + lay.node] = True
+    assert np.array_equal(opaque, expected)
+    assert opaque.sum() == 11 * lay.node**2
+
+
+@pytest.mark.parametrize("hidden", [(), (8,), (2, 7, 4)])
+def test_other_architectures_give_their_own_graphs(hidden):
+    widget = nv.Playground("circles", hidden=hidden, n=40, resolution=16, node_resolution=8)
+    try:
+        sizes = (2, *hidden, 1)
+        assert widget._layout.sizes == sizes
+        assert len(drawn_edges(widget)) == sum(a * b for a, b in itertools.pairwise(sizes))
+        assert len(widget.layers) == len(hidden) + 1
+    finally:
+        widget.close()
+
+
+def check_edges(widget: nv.Playground, index: int) -> None:
+    expected = expected_edges(widget, index)
+    drawn = drawn_edges(widget)
+    assert len(drawn) == len(expected)
+    for x0, y0, x1, y1, colour, width in drawn:
+        weight = expected.pop((float(x0), float(y0), float(x1), float(y1)))
+        assert colour == (render.EDGE_COLOURS[1] if weight >= 0 else render.EDGE_COLOURS[0])
+        magnitude = abs(weight)
+        # the width steps up at fixed weight magnitudes
+        steps = int(np.sum(magnitude >= render.WIDTH_THRESHOLDS))
+        assert width == render.WIDTHS[steps], (weight, width)
+    assert not expected  # every weight has its edge
+
+
+def test_edge_colours_and_widths_follow_the_selected_snapshot(playground):
+    check_edges(playground, 0)
+    playground.learning_rate = 0.3  # large steps: the weights move across width classes
+    playground.train(5, timeout=60)
+    assert playground.snapshot == 5
+    check_edges(playground, 5)
+    before = sorted(drawn_edges(playground))
+    playground.snapshot = 0
+    check_edges(playground, 0)
+    assert sorted(drawn_edges(playground)) != before  # the picture changed with the weights
+
+
+def test_wider_edges_mean_larger_weights():
+    magnitudes = np.array([0.0, 0.05, 0.1, 0.3, 0.5, 0.99, 1.0, 1.5, 2.0, 10.0])
+    widths = render.edge_width(magnitudes)
+    assert np.all(np.diff(widths) >= 0)
+    assert widths[0] == render.WIDTHS[0] and widths[-1] == render.WIDTHS[-1]
+
+
+def test_the_decision_boundary_is_the_models_prediction_at_that_snapshot(playground):
+    playground.train(4, timeout=60)
+    points = torch.from_numpy(playground.grid_points())
+    for index in (0, 2, 4):
+        playground.snapshot = index
+        with torch.no_grad():
+            probability = torch.sigmoid(torch_model(playground, index)(points)[:, 0]).numpy()
+        expected = probability.reshape(32, 32)
+        np.testing.assert_allclose(playground.boundary(index), expected, atol=1e-5)
+        # what is sent: the coloured picture of exactly these values, paled
+        colours = render.colour(expected, 0.0, 1.0).astype(np.float32)
+        paled = 255 - (255 - colours) * 0.7
+        sent = decode_png(playground._boundary_image.value).astype(np.float32)
+        assert sent.shape == (32, 32, 3)
+        assert np.abs(sent - paled).max() <= 3.0  # rounding may move a value by a LUT step
+        # and the class picture: blue (class 1) where torch predicts class 1
+        blue = sent[:, :, 2] > sent[:, :, 0]
+        confident = np.abs(expected - 0.5) > 0.01
+        assert np.array_equal(blue[confident], (expected > 0.5)[confident])
+
+
+def test_the_grid_runs_left_to_right_and_top_to_bottom(playground):
+    points = playground.grid_points().reshape(32, 32, 2)
+    assert np.all(np.diff(points[0, :, 0]) > 0)  # first coordinate grows to the right
+    assert np.all(np.diff(points[:, 0, 1]) < 0)  # second coordinate falls going down
+    assert points[0, 0, 0] == pytest.approx(-1.5 + 1.5 / 32)
+    assert points[0, 0, 1] == pytest.approx(1.5 - 1.5 / 32)
+
+
+def test_neuron_maps_are_that_neurons_output_over_the_plane(playground):
+    playground.train(3, timeout=60)
+    playground.snapshot = 2
+    model = torch_model(playground, 2)
+    size = 12
+    points = torch.from_numpy(render.grid(1.5, size))
+    with torch.no_grad():
+        first_hidden = model[1](model[0](points)).numpy()  # tanh of the first Linear
+    canvas = decode_png(playground._node_image.value)
+    lay = playground._layout
+    for unit in range(3):
+        top, left = lay.top[1][unit] + 1, lay.left[1][unit] + 1
+        tile = canvas[top : top + size, left : left + size, :3].astype(np.int16)
+        expected = render.colour(first_hidden[:, unit].reshape(size, size), -1.0, 1.0)
+        assert np.abs(tile - expected.astype(np.int16)).max() <= 2
+
+
+def picture(widget: nv.Playground) -> tuple:
+    return (
+        bytes(widget._node_image.value),
+        bytes(widget._boundary_image.value),
+        tuple(sorted(drawn_edges(widget))),
+        tuple(widget._marker.x),
+    )
+
+
+def test_scrubbing_shows_exactly_that_snapshots_picture(playground):
+    playground.train(6, timeout=60)
+    seen = {}
+    for index in range(7):
+        playground.snapshot = index
+        seen[index] = picture(playground)
+        assert playground._slider.value == index
+        assert f"epoch {index}</b>" in playground._readout.value
+    assert len({p[0] for p in seen.values()}) == 7  # every epoch looks different
+    for index in (3, 0, 6, 3):
+        playground.snapshot = index
+        assert picture(playground) == seen[index]
+    # the slider drives the same trait
+    playground._slider.value = 1
+    assert playground.snapshot == 1 and picture(playground) == seen[1]
+
+
+def test_a_snapshot_holds_the_weights_training_had_at_that_epoch():
+    # a second run with the same seed trains the same way; stop it after 2 epochs and compare
+    long = nv.Playground("circles", hidden=(4,), n=80, seed=5, resolution=16, node_resolution=8)
+    short = nv.Playground("circles", hidden=(4,), n=80, seed=5, resolution=16, node_resolution=8)
+    try:
+        long.train(4, timeout=60)
+        short.train(2, timeout=60)
+        weights, biases = long.weights(2)
+        state = short.model.state_dict()
+        for name, w, b in zip(long.layers, weights, biases):
+            assert torch.equal(torch.from_numpy(np.array(w)), state[f"{name}.weight"])
+            assert torch.equal(torch.from_numpy(np.array(b)), state[f"{name}.bias"])
+        long.snapshot = 2
+        assert long._boundary_image.value == short._boundary_image.value
+    finally:
+        long.close()
+        short.close()
+
+
+def test_play_step_pause_from_the_buttons(playground):
+    assert playground.loop.state == "idle" and playground.epochs == 0
+    assert not playground._play_button.disabled and playground._pause_button.disabled
+    playground._step_button.click()
+    playground.wait(timeout=60)
+    assert playground.epochs == 1 and playground.loop.state == "paused"
+    assert playground._slider.max == 1 and playground.snapshot == 1
+    playground._step_button.click()
+    playground.wait(timeout=60)
+    assert playground.epochs == 2 and playground.snapshot == 2
+
+    playground._play_button.click()
+    start = time.monotonic()
+    while playground.epochs < 6 and time.monotonic() - start < 60:
+        time.sleep(0.005)
+    assert playground.epochs >= 6, "Play did not keep training"
+    playground._pause_button.click()
+    playground.wait(timeout=60)
+    assert playground.loop.state == "paused" and "paused" in playground._state_label.value
+    paused_at = playground.epochs
+    time.sleep(0.3)
+    assert playground.epochs == paused_at  # paused means paused
+    # the slider and the picture followed training to the newest epoch
+    assert playground._slider.max == paused_at == playground.snapshot
+    assert len(playground.recording) == paused_at + 1
+    assert playground.recording.metric("train_loss").shape == (paused_at + 1,)
+    assert not playground._play_button.disabled and playground._pause_button.disabled
+    check_edges(playground, paused_at)
+
+
+def test_scrubbed_back_the_picture_stays_while_training_goes_on(playground):
+    playground.train(2, timeout=60)
+    playground.snapshot = 1
+    frozen = picture(playground)
+    playground.train(3, timeout=60)
+    assert playground.epochs == 5 and playground._slider.max == 5
+    assert playground.snapshot == 1 and picture(playground)[:3] == frozen[:3]
+
+
+def test_reset_and_architecture_change_start_again_and_say_so(playground):
+    playground.train(2, timeout=60)
+    playground.hidden = [2]
+    assert playground.epochs == 0 and playground.snapshot == 0
+    assert playground._layout.sizes == (2, 2, 1)
+    assert "Architecture changed" in playground._status.value
+    assert "2 epoch(s) trained before were discarded" in playground._status.value
+    assert playground._layers_control.value == 1 and playground._neurons_control.value == 2
+    playground.train(1, timeout=60)
+    playground.dataset = "spirals"
+    assert playground.data.name == "spirals" and playground.epochs == 0
+    assert "Data set changed to 'spirals'" in playground._status.value
+    playground._reset_button.click()
+    assert "Reset" in playground._status.value and playground.loop.state == "idle"
+    # the controls for the shape drive the trait
+    playground._layers_control.value = 3
+    assert playground.hidden == [2, 2, 2]
+
+
+def test_learning_rate_and_regularization_apply_without_a_reset(playground):
+    playground.train(1, timeout=60)
+    playground.learning_rate = 0.1
+    playground.regularization = 0.01
+    assert playground.epochs == 1
+    group = playground._optimizer_object.param_groups[0]
+    assert group["lr"] == 0.1 and group["weight_decay"] == 0.01
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"dataset": "moons"}, "dataset must be one of 'circles', 'xor', 'gaussians', 'spirals'"),
+        ({"activation": "softmax"}, "activation must be one of 'tanh', 'relu', 'sigmoid'"),
+        ({"optimizer": "lbfgs"}, "optimizer must be one of 'adam', 'sgd'"),
+        ({"hidden": (4, 9)}, "at most 6 layers of 1 to 8 neurons"),
+        ({"hidden": (1,) * 7}, "at most 6 layers"),
+        ({"hidden": (0,)}, "1 to 8 neurons"),
+        ({"learning_rate": 0.0}, "learning_rate must be above 0"),
+        ({"regularization": -1.0}, "regularization must be from 0"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"noise": 3.0}, "noise must be from 0 to 1"),
+        ({"n": 4}, "n must be from 8"),
+    ],
+)
+def test_bad_arguments_raise_naming_valid_values(kwargs, words):
+    with pytest.raises(traitlets.TraitError, match=words):
+        nv.Playground(**kwargs)
+
+
+def test_bad_values_later_are_refused_and_leave_the_run_alone(playground):
+    playground.train(1, timeout=60)
+    with pytest.raises(
+        traitlets.TraitError, match="snapshot must be a recorded epoch, from 0 to 1"
+    ):
+        playground.snapshot = 2
+    with pytest.raises(traitlets.TraitError, match="dataset must be one of"):
+        playground.dataset = "moon"
+    assert playground.epochs == 1 and playground.dataset == "xor"
+    with pytest.raises(ValueError, match="resolution must be an integer from 8 to 512"):
+        nv.Playground(resolution=4)
+    with pytest.raises(ValueError, match='split must be "train" or "test"'):
+        playground.accuracy("validation")
+
+
+def test_pictures_travel_as_compact_png(playground):
+    for image in (playground._node_image, playground._boundary_image):
+        assert image.format == "png"
+        assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        state = image.get_state()
+        assert isinstance(state["value"], bytes | memoryview)
+    for mark in playground._edge_marks.values():
+        assert np.asarray(mark.x).dtype.kind == "f"
+
+
+def test_render_helpers_refuse_what_they_cannot_draw():
+    with pytest.raises(ValueError, match=r"\(h, w, 3\) or \(h, w, 4\)"):
+        render.png(np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match="unknown activation 'gelu'; valid: 'tanh'"):
+        render.activate("gelu", np.zeros(3, dtype=np.float32))
+    pixels = render.colour(np.array([np.nan, -1.0, 0.0, 1.0]), -1.0, 1.0)
+    assert pixels[0].tolist() == [255, 0, 255]  # NaN is magenta, not a plausible colour
+    assert pixels[2].min() > 230  # the middle is near white
+    assert pixels[1, 0] > pixels[1, 2] and pixels[3, 2] > pixels[3, 0]  # orange low, blue high
+    big = np.array([-1e6, 1e6], dtype=np.float32)
+    assert render.activate("sigmoid", big).tolist() == [0.0, 1.0]  # no overflow warning
