@@ -235,25 +235,30 @@ class TrainingExplorer(ipywidgets.VBox):
             indent=False,
             layout=ipywidgets.Layout(width="auto"),
         )
-        narrow = ipywidgets.Layout(width="auto")
-        self.layer_box = ipywidgets.Dropdown(description="layer", options=[], layout=narrow)
-        self.quantity_box = ipywidgets.Dropdown(description="quantity", options=[], layout=narrow)
+        narrow = ipywidgets.Layout(width="auto", margin="2px 10px 2px 0")
+        tight = {"description_width": "initial"}
+        self.layer_box = ipywidgets.Dropdown(
+            description="layer", options=[], layout=narrow, style=tight
+        )
+        self.quantity_box = ipywidgets.Dropdown(
+            description="quantity", options=[], layout=narrow, style=tight
+        )
         self.sample_box = ipywidgets.Dropdown(
-            description="sample", options=[("all", -1)], value=-1, layout=narrow
+            description="sample", options=[("all", -1)], value=-1, layout=narrow, style=tight
         )
         self.channel_box = ipywidgets.Dropdown(
-            description="channel", options=[("all", -1)], value=-1, layout=narrow
+            description="channel", options=[("all", -1)], value=-1, layout=narrow, style=tight
         )
-        self.colour_box = ipywidgets.ToggleButtons(
-            options=list(_COLOUR_MODES),
-            value="fixed",
+        self.colour_box = ipywidgets.Dropdown(
             description="colours",
-            tooltips=[
-                "one range for all snapshots",
-                "range of this snapshot",
-                "1st to 99th percentile of this snapshot",
+            options=[
+                ("fixed over snapshots", "fixed"),
+                ("per snapshot", "snapshot"),
+                ("robust (1-99%)", "robust"),
             ],
-            style={"button_width": "70px"},
+            value="fixed",
+            layout=narrow,
+            style=tight,
         )
         self.readout = ipywidgets.HTML("move the pointer over the picture to read values")
         self.nonfinite = ipywidgets.HTML("")
@@ -276,18 +281,17 @@ class TrainingExplorer(ipywidgets.VBox):
     def _layout(self) -> list[ipywidgets.Widget]:
         time_row = ipywidgets.HBox([self.play, self.slider, self.epoch_label, self.follow_box])
         select_row = ipywidgets.HBox(
-            [self.layer_box, self.quantity_box, self.sample_box, self.channel_box]
+            [self.layer_box, self.quantity_box, self.sample_box, self.channel_box, self.colour_box]
         )
         main = ipywidgets.VBox(
-            [self.heatmap.figure, self.readout, self.nonfinite, self.note],
-            layout=ipywidgets.Layout(width=f"{self.heatmap.figure.layout.width}"),
+            [self.heatmap.widget, self.readout, self.nonfinite, self.note],
+            layout=ipywidgets.Layout(width="570px"),
         )
         side = ipywidgets.VBox([self.histogram.figure, self.metrics_view.figure])
         gradients = ipywidgets.HBox([self.gradients.across_figure, self.gradients.history_figure])
         return [
             time_row,
             select_row,
-            self.colour_box,
             self.error,
             ipywidgets.HBox([main, side]),
             gradients,
@@ -837,16 +841,12 @@ class TrainingExplorer(ipywidgets.VBox):
                 f"{reduced.values.shape[0]}x{reduced.values.shape[1]} "
                 f"(block mean of {reduced.reduction[0]}x{reduced.reduction[1]})"
             )
-        mode = {"fixed": "fixed over all snapshots", "snapshot": "this snapshot"}.get(
-            self.colour_range, "1st-99th percentile"
-        )
         self.heatmap.show(
             picture,
             low,
             high,
             colour_map,
             title=title,
-            colour_label=mode,
             reduced=reduced,
             rgb=prepared.rgb,
             png=prepared.png,
@@ -877,6 +877,11 @@ class TrainingExplorer(ipywidgets.VBox):
             if picture is None:
                 return
             name = f"{self.quantity}"
+            if picture.gaps is not None:
+                cells = np.argwhere(~picture.gaps[row:row_end, column:column_end])
+                if len(cells) == 1:  # a block holding one cell and gaps: read that cell
+                    row, column = row + int(cells[0][0]), column + int(cells[0][1])
+                    row_end, column_end = row + 1, column + 1
             if row_end - row == 1 and column_end - column == 1:
                 where = picture.locate(row, column)
                 if where is None:

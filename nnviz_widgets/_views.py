@@ -251,8 +251,8 @@ def _layout_parameter(
             return Picture(
                 values,
                 gaps,
-                f"input channel (tile rows of {columns})",
-                "input channel",
+                f"grid row (input channels {columns} per row)",
+                "grid column",
                 f"output channel {channel}: {_count(in_channels, 'kernel')} of {kh}x{kw}, "
                 "one per input channel",
                 tile=(kh, kw),
@@ -267,8 +267,8 @@ def _layout_parameter(
             return Picture(
                 values,
                 gaps,
-                f"output channel (tile rows of {columns})",
-                "output channel",
+                f"grid row (output channels {columns} per row)",
+                "grid column",
                 f"{_count(out_channels, 'kernel')} of {kh}x{kw}, one per output channel",
                 tile=(kh, kw),
                 locate=locate,
@@ -301,8 +301,8 @@ def _layout_parameter(
             return Picture(
                 values,
                 gaps,
-                f"unit (tile rows of {columns})",
-                "unit",
+                f"grid row (units {columns} per row)",
+                "grid column",
                 f"{_count(units, 'unit')}, each unit's {features} input weights as a {h}x{w} image",
                 tile=(h, w),
                 locate=locate,
@@ -402,8 +402,8 @@ def _layout_per_sample(frame: np.ndarray, kind: str, sample: int, channel: int) 
             return Picture(
                 values,
                 gaps,
-                f"probe sample (tile rows of {columns})",
-                "probe sample",
+                f"grid row (probe samples {columns} per row)",
+                "grid column",
                 f"{what} {channel} of all {samples} samples, {h}x{w} each",
                 tile=(h, w),
                 locate=locate,
@@ -417,8 +417,8 @@ def _layout_per_sample(frame: np.ndarray, kind: str, sample: int, channel: int) 
             return Picture(
                 values,
                 gaps,
-                f"probe sample (tile rows of {columns})",
-                "probe sample",
+                f"grid row (probe samples {columns} per row)",
+                "grid column",
                 f"all {samples} samples, {h}x{w} each",
                 tile=(h, w),
                 locate=locate,
@@ -453,8 +453,8 @@ def _layout_per_sample(frame: np.ndarray, kind: str, sample: int, channel: int) 
     return Picture(
         values,
         gaps,
-        f"{what} (tile rows of {columns})",
-        what,
+        f"grid row ({what}s {columns} per row)",
+        "grid column",
         f"sample {sample}: {channels} {what}s of {h}x{w}",
         tile=(h, w),
         locate=locate,
@@ -557,8 +557,10 @@ def describe_nonfinite(picture: Picture, full: np.ndarray, *, limit: int = 3) ->
 
 # --------------------------------------------------------------------------- figures
 #: Pixel size of the main heatmap figure and its margins (so cells can be kept square).
-HEATMAP_SIZE = (600, 470)
-HEATMAP_MARGIN = {"top": 50, "bottom": 50, "left": 60, "right": 90}
+HEATMAP_SIZE = (480, 450)
+HEATMAP_MARGIN = {"top": 40, "bottom": 45, "left": 60, "right": 8}
+#: Width of the colour bar figure beside the heatmap, in pixels.
+COLOUR_BAR_WIDTH = 88
 #: Most hover targets per side: each is one SVG element, built once per picture shape.
 HOVER_CELLS = 64
 
@@ -602,7 +604,37 @@ class HeatmapView:
         self.colour_scale = bqplot.ColorScale(colors=list(DIVERGING.anchors), min=-1.0, max=1.0)
         self.x_axis = bqplot.Axis(scale=self.x_axis_scale, label="", grid_lines="none")
         self.y_axis = bqplot.Axis(scale=self.y_axis_scale, side="left", label="", grid_lines="none")
-        self.colour_axis = bqplot.ColorAxis(scale=self.colour_scale, side="right", label="")
+        # the colour bar is an image of the same lookup table the picture is coloured with, so
+        # bar and picture match exactly; its axis is a plain bqplot axis in data units
+        self.bar_scale = bqplot.LinearScale(min=-1.0, max=1.0, allow_padding=False)
+        self.bar_x_scale = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self.bar_png = ipywidgets.Image(value=_colour_bar_png(DIVERGING), format="png")
+        self.bar_image = bqplot.Image(
+            image=self.bar_png,
+            x=np.array([0.0, 1.0]),
+            y=np.array([-1.0, 1.0]),
+            scales={"x": self.bar_x_scale, "y": self.bar_scale},
+            pixelated=False,
+        )
+        self.colour_axis = bqplot.Axis(
+            scale=self.bar_scale, side="right", label="", tick_format=".3~g", grid_lines="none"
+        )
+        self.colour_bar = bqplot.Figure(
+            marks=[self.bar_image],
+            axes=[self.colour_axis],
+            scale_x=self.bar_x_scale,
+            scale_y=self.bar_scale,
+            fig_margin={
+                "top": HEATMAP_MARGIN["top"], "bottom": HEATMAP_MARGIN["bottom"],
+                "left": 2, "right": COLOUR_BAR_WIDTH - 20,
+            },
+            padding_x=0.0,
+            padding_y=0.0,
+            layout=ipywidgets.Layout(
+                width=f"{COLOUR_BAR_WIDTH}px", height=f"{HEATMAP_SIZE[1]}px", flex="0 0 auto"
+            ),
+        )  # fmt: skip
+        self.colour_bar.add_class("nnviz-colour-bar")
         self.png = ipywidgets.Image(value=encode_png(np.full((1, 1, 3), 255, np.uint8)))
         self.png.format = "png"
         self.image = bqplot.Image(
@@ -630,7 +662,7 @@ class HeatmapView:
         self._hover_blocks = (1, 1)
         self.figure = bqplot.Figure(
             marks=[self.image, self.hover],
-            axes=[self.x_axis, self.y_axis, self.colour_axis],
+            axes=[self.x_axis, self.y_axis],
             scale_x=self.x_scale,
             scale_y=self.y_scale,
             fig_margin=dict(HEATMAP_MARGIN),
@@ -643,6 +675,7 @@ class HeatmapView:
             ),
         )
         self.figure.add_class("nnviz-heatmap")
+        self.widget = ipywidgets.HBox([self.figure, self.colour_bar])
         self.picture: Picture | None = None
         self.shown: Picture | None = None
         self.rgb: np.ndarray | None = None
@@ -681,27 +714,39 @@ class HeatmapView:
         shift_rows = (tile_rows - 1) / 2 if picture.tile != (1, 1) else 0.0
         shift_columns = (tile_columns - 1) / 2 if picture.tile != (1, 1) else 0.0
         anchors = list(colour_map.anchors)
+        # centre the picture; cells stay square, the spare room is split on both sides
+        x_low = -0.5 - (x_span - columns) / 2
+        y_low = -0.5 - (y_span - rows) / 2
         with self.figure.hold_sync(), self.image.hold_sync():
             self.png.value = png
             self.image.x = np.array([-0.5, columns - 0.5])
             self.image.y = np.array([rows - 0.5, -0.5])
-            if (self.x_scale.min, self.x_scale.max) != (-0.5, -0.5 + x_span):
+            if (self.x_scale.min, self.x_scale.max) != (x_low, x_low + x_span):
                 with self.x_scale.hold_sync():
-                    self.x_scale.min, self.x_scale.max = -0.5, -0.5 + x_span
+                    self.x_scale.min, self.x_scale.max = x_low, x_low + x_span
+            axis_x = (
+                (x_low - shift_columns) / step_columns,
+                (x_low + x_span - shift_columns) / step_columns,
+            )
+            if (self.x_axis_scale.min, self.x_axis_scale.max) != axis_x:
                 with self.x_axis_scale.hold_sync():
-                    self.x_axis_scale.min = (-0.5 - shift_columns) / step_columns
-                    self.x_axis_scale.max = (-0.5 + x_span - shift_columns) / step_columns
-            if (self.y_scale.min, self.y_scale.max) != (-0.5, -0.5 + y_span):
+                    self.x_axis_scale.min, self.x_axis_scale.max = axis_x
+            if (self.y_scale.min, self.y_scale.max) != (y_low, y_low + y_span):
                 with self.y_scale.hold_sync():
-                    self.y_scale.min, self.y_scale.max = -0.5, -0.5 + y_span
+                    self.y_scale.min, self.y_scale.max = y_low, y_low + y_span
+            axis_y = ((y_low - shift_rows) / step_rows, (y_low + y_span - shift_rows) / step_rows)
+            if (self.y_axis_scale.min, self.y_axis_scale.max) != axis_y:
                 with self.y_axis_scale.hold_sync():
-                    self.y_axis_scale.min = (-0.5 - shift_rows) / step_rows
-                    self.y_axis_scale.max = (-0.5 + y_span - shift_rows) / step_rows
+                    self.y_axis_scale.min, self.y_axis_scale.max = axis_y
             if self.colour_scale.colors != anchors:
                 self.colour_scale.colors = anchors
+                self.bar_png.value = _colour_bar_png(colour_map)
             if (self.colour_scale.min, self.colour_scale.max) != (low, high):
                 with self.colour_scale.hold_sync():
                     self.colour_scale.min, self.colour_scale.max = float(low), float(high)
+                with self.bar_scale.hold_sync():
+                    self.bar_scale.min, self.bar_scale.max = float(low), float(high)
+                self.bar_image.y = np.array([float(low), float(high)])
             self.colour_axis.label = colour_label
             self.x_axis.label = picture.column_label
             self.y_axis.label = picture.row_label
@@ -721,11 +766,11 @@ class HeatmapView:
             (self.x_axis, self._tile_count(picture, 1)),
             (self.y_axis, self._tile_count(picture, 0)),
         ):
-            wanted = np.arange(count, dtype=np.float64) if count <= 12 else None
+            # at most about ten whole-number ticks, so "d" never rounds a fractional tick
+            step = max(1, -(-count // 10))
+            wanted = np.arange(0, count, step, dtype=np.float64)
             current = axis.tick_values
-            if wanted is None and current is not None and len(current):
-                axis.tick_values = np.zeros(0)
-            elif wanted is not None and (current is None or not np.array_equal(current, wanted)):
+            if current is None or not np.array_equal(current, wanted):
                 axis.tick_values = wanted
 
     @staticmethod
@@ -812,7 +857,7 @@ class MetricsView:
             title_style={"font-size": "12px"},
             fig_margin={"top": 30, "bottom": 40, "left": 55, "right": 55},
             legend_location="top-right",
-            layout=ipywidgets.Layout(width="380px", height="220px"),
+            layout=ipywidgets.Layout(width="340px", height="215px"),
         )
         self.figure.add_class("nnviz-metrics")
         self._names: tuple[str, ...] = ()
@@ -864,7 +909,7 @@ class MetricsView:
                 scales=scales,
                 colors=[colour],
                 labels=[name],
-                display_legend=True,
+                display_legend=len(names) > 2,  # two metrics are named by their coloured axes
             )
             points = bqplot.Scatter(
                 x=np.zeros(0),
@@ -910,6 +955,11 @@ class MetricsView:
             self._on_select(int(data["index"]))
 
 
+def _colour_bar_png(colour_map: ColourMap) -> bytes:
+    """A 256 x 1 PNG of the colour map, high values at the top."""
+    return encode_png(colour_map.table[::-1][:, None, :])
+
+
 def _positive(values: np.ndarray) -> np.ndarray:
     """Values for a log scale: zero, negative and non-finite become NaN (a gap)."""
     values = np.asarray(values, dtype=np.float64).copy()
@@ -942,13 +992,14 @@ class GradientNormView:
                     scale=self.norm_scale,
                     side="left",
                     label="gradient norm",
-                    tick_format=".0e",
+                    tick_format=".2~g",
+                    num_ticks=5,
                 ),
             ],
             title="gradient norm per layer",
             title_style={"font-size": "12px"},
             fig_margin={"top": 30, "bottom": 45, "left": 65, "right": 15},
-            layout=ipywidgets.Layout(width="380px", height="220px"),
+            layout=ipywidgets.Layout(width="445px", height="215px"),
         )
         self.across_figure.add_class("nnviz-gradnorm")
         self.epoch_scale = bqplot.LinearScale()
@@ -974,14 +1025,15 @@ class GradientNormView:
                     scale=self.history_scale,
                     side="left",
                     label="gradient norm",
-                    tick_format=".0e",
+                    tick_format=".2~g",
+                    num_ticks=5,
                 ),
             ],
             title="gradient norm history",
             title_style={"font-size": "12px"},
             fig_margin={"top": 30, "bottom": 45, "left": 65, "right": 15},
-            legend_location="top-right",
-            layout=ipywidgets.Layout(width="380px", height="220px"),
+            legend_location="top-left",  # early epochs sit low on a log scale: room for it
+            layout=ipywidgets.Layout(width="445px", height="215px"),
         )
         self.history_figure.add_class("nnviz-gradhistory")
         self._key: tuple = ()
@@ -1047,7 +1099,7 @@ class HistogramView:
             title="histogram",
             title_style={"font-size": "12px"},
             fig_margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
-            layout=ipywidgets.Layout(width="380px", height="220px"),
+            layout=ipywidgets.Layout(width="340px", height="215px"),
         )
         self.figure.add_class("nnviz-histogram")
         self.counts: np.ndarray = np.zeros(0)
