@@ -17,12 +17,14 @@ import pytest
 
 from tests.browser.helpers import (
     ARTIFACTS,
-    changed_fraction,
-    distinct_colours,
+    STALE_IMAGE,
+    expect,
     open_notebook,
+    picture_changes,
+    rendered,
     run_all,
     shoot,
-    wait_for_picture,
+    slider_handle,
 )
 from tests.browser.notebooks import recordings
 
@@ -30,38 +32,6 @@ pytestmark = pytest.mark.browser
 
 NAN_COLOUR = (255, 0, 255)  # nnviz_widgets._colour.NAN_COLOUR, as the NaN line documents
 LAST = recordings.SNAPSHOTS - 1
-
-#: bqplot's Image view redraws on ``change:image`` only (bqplot js/src/Image.ts), and the views
-#: assign a new PNG to the same ``ipywidgets.Image``'s ``value``: the page keeps the first picture.
-#: strict: once the views swap Image widgets instead, these pass and the mark must go.
-STALE_IMAGE = pytest.mark.xfail(
-    strict=True,
-    reason="bqplot Image mark is not redrawn when its ipywidgets.Image value changes",
-)
-
-
-def expect(locator):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
-
-
-def picture_changes(
-    element, before: np.ndarray, name: str, minimum: float = 0.05, timeout: float = 10.0
-) -> np.ndarray:
-    """Wait until ``element``'s pixels differ from ``before``; returns the new screenshot."""
-    after = wait_for_picture(
-        element, name, lambda shot: changed_fraction(before, shot) >= minimum, timeout=timeout
-    )
-    assert after is not None, f"the picture did not change ({name})"
-    return after
-
-
-def rendered(element, name: str, colours: int = 20) -> np.ndarray:
-    """Wait until ``element`` shows a picture (many colours, not a blank figure)."""
-    shot = wait_for_picture(element, name, lambda shot: distinct_colours(shot) > colours)
-    assert shot is not None, f"the picture stayed blank ({name})"
-    return shot
 
 
 def open_explorer(page, lab, root_class: str = "t-main"):
@@ -72,10 +42,6 @@ def open_explorer(page, lab, root_class: str = "t-main"):
     heatmap = root.locator(".nnviz-heatmap")
     heatmap.scroll_into_view_if_needed()
     return root, heatmap, heatmap.locator("image").first
-
-
-def slider_handle(root):
-    return root.locator(".widget-hslider .noUi-handle")
 
 
 # ---------------------------------------------------------------------------- explorer
