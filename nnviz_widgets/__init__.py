@@ -18,6 +18,7 @@ from nnviz_widgets._recording import (
     Recording,
     RecordingBudgetWarning,
 )
+from nnviz_widgets._training import TrainingLoop
 
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
@@ -35,6 +36,7 @@ __all__ = [
     "Recording",
     "RecordingBudgetWarning",
     "TrainingExplorer",
+    "TrainingLoop",
     "__version__",
     "datasets",
     "models",

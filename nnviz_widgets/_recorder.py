@@ -318,15 +318,25 @@ class Recorder:
         self._read_update()
 
     def _before_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
-        if not self._closed:
+        if self._closed:
+            return None
+        try:
             self._read_gradients()
             with torch.no_grad():
                 torch._foreach_copy_(self._previous, self._params)
+        except Exception:
+            if not self._closed:  # closed from another thread mid-step: nothing to record
+                raise
         return None
 
     def _after_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
-        if not self._closed:
+        if self._closed:
+            return None
+        try:
             self._read_update()
+        except Exception:
+            if not self._closed:
+                raise
         return None
 
     @torch.no_grad()

@@ -184,15 +184,23 @@ class TrainingLoop:
             if self._state == "running":
                 self._pause_requested = True
 
-    def stop(self, timeout: float | None = 30.0) -> None:
-        """End training cleanly (the current epoch ends at its next step) and wait for it."""
+    def stop(self, timeout: float | None = 30.0, *, wait: bool = True) -> None:
+        """End training cleanly (the current epoch ends at its next step).
+
+        Parameters
+        ----------
+        timeout : float or None
+            Seconds to wait for the thread to end (None: as long as it takes).
+        wait : bool
+            Wait at all; a button in a notebook passes False so the kernel stays free.
+        """
         with self._condition:
             self._stop_requested = True
             self._condition.notify_all()
             thread = self._thread
             if thread is None and self._state in ("idle", "paused"):
                 self._set_state("stopped")
-        if thread is not None and thread is not threading.current_thread():
+        if wait and thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
             if thread.is_alive():
                 warnings.warn(

@@ -1,0 +1,172 @@
+"""Train / Pause / Step / Stop buttons, a progress bar and the error text, for a TrainingLoop.
+
+The loop runs in its own thread and reports through listeners; this widget turns those reports
+into button states, progress and words. Updates from the training thread reach the browser
+directly (kernel-to-browser messages do not wait for the main thread), at most a few times a
+second for per-step progress.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+
+import ipywidgets
+
+from nnviz_widgets._training import TrainingLoop
+
+__all__ = ["TrainingControls"]
+
+#: Which buttons are enabled in each state of the loop: train, pause, step, stop.
+_ENABLED = {
+    "idle": (True, False, True, False),
+    "running": (False, True, False, True),
+    "paused": (True, False, True, True),
+    "stopped": (False, False, False, False),
+    "failed": (False, False, False, False),
+    "closed": (False, False, False, False),
+}
+
+
+class TrainingControls(ipywidgets.VBox):
+    """Buttons and progress for a :class:`~nnviz_widgets._training.TrainingLoop`.
+
+    Parameters
+    ----------
+    loop : TrainingLoop
+        The loop to control; its listener is removed by :meth:`close`.
+    epochs : int, optional
+        How many epochs "Train" runs before pausing; by default it runs until paused or stopped.
+    min_interval : float
+        Per-step progress is redrawn at most once per this many seconds.
+    """
+
+    def __init__(
+        self, loop: TrainingLoop, *, epochs: int | None = None, min_interval: float = 0.2
+    ) -> None:
+        if not isinstance(loop, TrainingLoop):
+            raise TypeError(f"TrainingControls needs a TrainingLoop, got {type(loop).__name__}")
+        if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
+        self.loop = loop
+        self.epochs = epochs
+        self.min_interval = min_interval
+        self._last_step_draw = 0.0
+        self._draw_lock = threading.Lock()
+        self.train_button = ipywidgets.Button(
+            description="Train",
+            icon="play",
+            tooltip="train in the background",
+            layout=ipywidgets.Layout(width="auto"),
+        )
+        self.pause_button = ipywidgets.Button(
+            description="Pause",
+            icon="pause",
+            tooltip="pause at the next step",
+            layout=ipywidgets.Layout(width="auto"),
+        )
+        self.step_button = ipywidgets.Button(
+            description="Step",
+            icon="step-forward",
+            tooltip="train one epoch",
+            layout=ipywidgets.Layout(width="auto"),
+        )
+        self.stop_button = ipywidgets.Button(
+            description="Stop",
+            icon="stop",
+            tooltip="end training",
+            layout=ipywidgets.Layout(width="auto"),
+        )
+        self.progress = ipywidgets.IntProgress(
+            value=0, min=0, max=1, description="epoch", layout=ipywidgets.Layout(width="220px")
+        )
+        self.step_progress = ipywidgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="step", layout=ipywidgets.Layout(width="220px")
+        )
+        self.status = ipywidgets.HTML("")
+        self.error = ipywidgets.HTML("")
+        for widget, name in (
+            (self.train_button, "nnviz-train"),
+            (self.pause_button, "nnviz-pause"),
+            (self.step_button, "nnviz-step"),
+            (self.stop_button, "nnviz-stop"),
+            (self.status, "nnviz-training-status"),
+            (self.error, "nnviz-training-error"),
+        ):
+            widget.add_class(name)
+        self.train_button.on_click(lambda _: self.loop.start(self.epochs))
+        self.pause_button.on_click(lambda _: self.loop.pause())
+        self.step_button.on_click(lambda _: self.loop.step())
+        self.stop_button.on_click(lambda _: self.loop.stop(wait=False))
+        super().__init__(
+            children=[
+                ipywidgets.HBox(
+                    [
+                        self.train_button,
+                        self.pause_button,
+                        self.step_button,
+                        self.stop_button,
+                        self.progress,
+                        self.step_progress,
+                        self.status,
+                    ]
+                ),
+                self.error,
+            ]
+        )
+        self.add_class("nnviz-training")
+        loop.add_listener(self._on_loop_event)
+        self._draw()
+
+    def close(self) -> None:
+        """Stop listening to the loop and close the widget (the loop itself is not stopped)."""
+        loop = getattr(self, "loop", None)  # None when construction failed half-way
+        if loop is not None:
+            loop.remove_listener(self._on_loop_event)
+        super().close()
+
+    def _on_loop_event(self, loop: TrainingLoop, event: str) -> None:
+        if event == "step":
+            now = time.monotonic()
+            if now - self._last_step_draw < self.min_interval:
+                return  # per-step progress is throttled; state changes never are
+            self._last_step_draw = now
+        self._draw()
+
+    def _draw(self) -> None:
+        loop = self.loop
+        with self._draw_lock, self.hold_sync():
+            state = loop.state
+            train, pause, step, stop = _ENABLED[state]
+            self.train_button.disabled = not train
+            self.train_button.description = "Resume" if state == "paused" else "Train"
+            self.pause_button.disabled = not pause
+            self.step_button.disabled = not step
+            self.stop_button.disabled = not stop
+            done = loop.epoch
+            target = done + 1 if self.epochs is None else max(self.epochs, done)
+            self.progress.max = max(target, 1)
+            self.progress.value = done
+            self.progress.description = f"epoch {done}"
+            per_epoch = loop.steps_per_epoch
+            self.step_progress.layout.visibility = "visible" if per_epoch else "hidden"
+            if per_epoch:
+                self.step_progress.value = min(loop.step_in_epoch / per_epoch, 1.0)
+                self.step_progress.description = f"step {loop.step_in_epoch}/{per_epoch}"
+            words = {
+                "idle": "ready to train",
+                "running": f"training epoch {loop.next_epoch}",
+                "paused": f"paused after {done} epoch(s)",
+                "stopped": f"stopped after {done} epoch(s)",
+                "failed": f"failed in epoch {loop.next_epoch}: training stopped",
+                "closed": "closed",
+            }[state]
+            self.status.value = f"<span>{html.escape(words)}</span>"
+            if state == "failed" and loop.traceback:
+                self.error.value = (
+                    "<details open><summary style='color:#b00020'>"
+                    f"{html.escape(type(loop.error).__name__)}: {html.escape(str(loop.error))}"
+                    " (every snapshot taken so far is kept)</summary>"
+                    f"<pre style='font-size:11px'>{html.escape(loop.traceback)}</pre></details>"
+                )
