@@ -18,6 +18,8 @@ Run: ``python -m benchmarks.bench_scrub``; ``run()`` returns the Markdown sectio
 from __future__ import annotations
 
 import json
+import os
+import platform
 import statistics
 import time
 
@@ -138,6 +140,8 @@ def run() -> str:
         comm.create_comm = original
     lines = [
         "## Scrubbing: kernel-side cost of one slider move (TrainingExplorer)",
+        "",
+        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, numpy {np.__version__}.",
         "",
         f"Median over {MOVES} moves from the trait change until every comm message is serialized",
         "(layout, block-mean reduction, colouring, PNG, context views, traitlets, JSON). The",

@@ -21,11 +21,13 @@ import numpy as np
 __all__ = [
     "DIVERGING",
     "GAP_COLOUR",
+    "LEVELS",
     "NAN_COLOUR",
     "NEG_INF_COLOUR",
     "POS_INF_COLOUR",
     "SEQUENTIAL",
     "ColourMap",
+    "colour_indices",
     "colour_range",
     "colourize",
     "decode_png",
@@ -66,19 +68,35 @@ class ColourMap:
 
     @property
     def table(self) -> np.ndarray:
-        """The 256 x 3 uint8 lookup table, linear in RGB between the anchors."""
+        """The :data:`LEVELS` x 3 uint8 lookup table, linear in RGB between the anchors."""
         cached = _TABLES.get(self.anchors)
         if cached is None:
             rgb = np.array([_hex_to_rgb(a) for a in self.anchors], dtype=np.float64)
-            where = np.linspace(0.0, len(self.anchors) - 1.0, 256)
+            where = np.linspace(0.0, len(self.anchors) - 1.0, LEVELS)
             channels = [np.interp(where, np.arange(len(self.anchors)), rgb[:, k]) for k in range(3)]
             cached = np.clip(np.rint(np.stack(channels, axis=1)), 0, 255).astype(np.uint8)
             cached.flags.writeable = False
             _TABLES[self.anchors] = cached
         return cached
 
+    @property
+    def palette(self) -> np.ndarray:
+        """The 256 x 3 PNG palette: the table, then NaN, +Inf, -Inf and gap colours."""
+        cached = _PALETTES.get(self.anchors)
+        if cached is None:
+            specials = np.array([NAN_COLOUR, POS_INF_COLOUR, NEG_INF_COLOUR, GAP_COLOUR], np.uint8)
+            cached = np.concatenate([self.table, specials])
+            cached.flags.writeable = False
+            _PALETTES[self.anchors] = cached
+        return cached
 
+
+#: Colour levels of a map. With the four special colours they fill one byte, so a picture is
+#: sent as an indexed PNG: one byte per cell instead of three (less to compress and to send).
+LEVELS = 252
+NAN_INDEX, POS_INF_INDEX, NEG_INF_INDEX, GAP_INDEX = LEVELS, LEVELS + 1, LEVELS + 2, LEVELS + 3
 _TABLES: dict[tuple[str, ...], np.ndarray] = {}
+_PALETTES: dict[tuple[str, ...], np.ndarray] = {}
 
 #: Signed data: blue for negative, near-white at zero, red for positive (ColorBrewer RdBu, 9
 #: classes, reversed so that "more" reads as warmer).
@@ -169,6 +187,35 @@ def finite_extremes(values: np.ndarray) -> tuple[float, float]:
     return float(finite.min()), float(finite.max())
 
 
+def colour_indices(
+    picture: np.ndarray, low: float, high: float, *, gaps: np.ndarray | None = None
+) -> np.ndarray:
+    """Palette indices of a 2-D picture coloured between ``low`` and ``high``.
+
+    Values map linearly onto ``0 .. LEVELS - 1`` (outside the range: the end levels); NaN,
+    +Inf, -Inf and gap cells get :data:`NAN_INDEX`, :data:`POS_INF_INDEX`,
+    :data:`NEG_INF_INDEX` and :data:`GAP_INDEX`. Index a :attr:`ColourMap.palette` with it.
+    """
+    picture = np.asarray(picture, dtype=np.float32)
+    scale = (LEVELS - 1) / (high - low) if high > low else 0.0
+    with np.errstate(invalid="ignore"):
+        position = (picture - np.float32(low)) * np.float32(scale)
+        np.clip(position, 0, LEVELS - 1, out=position)
+        np.rint(position, out=position)
+    finite = np.isfinite(picture)
+    all_finite = bool(finite.all())
+    if not all_finite:
+        position[~finite] = 0
+    indices = position.astype(np.uint8)
+    if not all_finite:
+        indices[np.isnan(picture)] = NAN_INDEX
+        indices[picture == np.inf] = POS_INF_INDEX
+        indices[picture == -np.inf] = NEG_INF_INDEX
+    if gaps is not None:
+        indices[gaps] = GAP_INDEX
+    return indices
+
+
 def colourize(
     picture: np.ndarray,
     low: float,
@@ -188,23 +235,7 @@ def colourize(
     ndarray
         ``(rows, columns, 3)`` uint8 RGB.
     """
-    picture = np.asarray(picture, dtype=np.float32)
-    scale = 255.0 / (high - low) if high > low else 0.0
-    with np.errstate(invalid="ignore"):
-        position = (picture - np.float32(low)) * np.float32(scale)
-        np.clip(position, 0, 255, out=position)
-    finite = np.isfinite(picture)
-    all_finite = bool(finite.all())
-    if not all_finite:
-        position[~finite] = 0
-    rgb = colour_map.table[position.astype(np.uint8)]
-    if not all_finite:
-        rgb[np.isnan(picture)] = NAN_COLOUR
-        rgb[picture == np.inf] = POS_INF_COLOUR
-        rgb[picture == -np.inf] = NEG_INF_COLOUR
-    if gaps is not None:
-        rgb[gaps] = GAP_COLOUR
-    return rgb
+    return colour_map.palette[colour_indices(picture, low, high, gaps=gaps)]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -216,35 +247,48 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     )
 
 
-def encode_png(rgb: np.ndarray, *, level: int = 1) -> bytes:
-    """Encode an ``(rows, columns, 3)`` uint8 array as PNG bytes.
+def encode_png(image: np.ndarray, *, palette: np.ndarray | None = None, level: int = 1) -> bytes:
+    """Encode an image as PNG bytes.
 
-    Level 1 compression: colour-mapped pictures compress well even at the fastest level, and a
-    slider move should not wait on the encoder.
+    Parameters
+    ----------
+    image : ndarray
+        ``(rows, columns, 3)`` uint8 RGB, or ``(rows, columns)`` uint8 palette indices.
+    palette : ndarray, optional
+        ``(n, 3)`` uint8 colours (n <= 256), required for an indexed image.
+    level : int
+        zlib level. 1 by default: a slider move should not wait on the encoder.
     """
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected a (rows, columns, 3) array, got shape {rgb.shape}")
-    rows, columns, _ = rgb.shape
-    raw = np.zeros((rows, 1 + 3 * columns), dtype=np.uint8)  # filter byte 0 on every row
-    raw[:, 1:] = rgb.reshape(rows, -1)
-    header = struct.pack(">IIBBBBB", columns, rows, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
-        + _chunk(b"IEND", b"")
-    )
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    if image.ndim == 2:
+        if palette is None:
+            raise ValueError("an indexed (rows, columns) image needs a palette")
+        colour_type, channels = 3, 1
+    elif image.ndim == 3 and image.shape[2] == 3:
+        colour_type, channels = 2, 3
+    else:
+        raise ValueError(f"expected (rows, columns, 3) or (rows, columns), got {image.shape}")
+    rows, columns = image.shape[:2]
+    raw = np.zeros((rows, 1 + channels * columns), dtype=np.uint8)  # filter byte 0 per row
+    raw[:, 1:] = image.reshape(rows, -1)
+    header = struct.pack(">IIBBBBB", columns, rows, 8, colour_type, 0, 0, 0)
+    chunks = [_chunk(b"IHDR", header)]
+    if colour_type == 3:
+        chunks.append(_chunk(b"PLTE", np.ascontiguousarray(palette, dtype=np.uint8).tobytes()))
+    chunks.append(_chunk(b"IDAT", zlib.compress(raw.tobytes(), level)))
+    chunks.append(_chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """Decode a PNG written by :func:`encode_png` (8-bit RGB, no filters) back to an array.
+    """Decode a PNG written by :func:`encode_png` back to an ``(rows, columns, 3)`` RGB array.
 
-    Meant for tests and checks: it reads only what :func:`encode_png` writes.
+    Meant for tests and checks: it reads only what :func:`encode_png` writes (8-bit RGB or
+    indexed colour, no filters, no interlacing).
     """
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG file")
-    position, idat, size = 8, b"", None
+    position, idat, size, palette, colour_type = 8, b"", None, None, None
     while position < len(data):
         (length,) = struct.unpack(">I", data[position : position + 4])
         kind = data[position + 4 : position + 8]
@@ -254,9 +298,11 @@ def decode_png(data: bytes) -> np.ndarray:
             raise ValueError(f"bad CRC in the {kind!r} chunk")
         if kind == b"IHDR":
             columns, rows, depth, colour_type = struct.unpack(">IIBB", body[:10])
-            if depth != 8 or colour_type != 2:
-                raise ValueError("only 8-bit RGB PNGs are read here")
+            if depth != 8 or colour_type not in (2, 3):
+                raise ValueError("only 8-bit RGB or indexed PNGs are read here")
             size = (rows, columns)
+        elif kind == b"PLTE":
+            palette = np.frombuffer(body, dtype=np.uint8).reshape(-1, 3)
         elif kind == b"IDAT":
             idat += body
         position += 12 + length
@@ -265,4 +311,8 @@ def decode_png(data: bytes) -> np.ndarray:
     raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(size[0], -1)
     if raw[:, 0].any():
         raise ValueError("filtered rows are not supported by this reader")
+    if colour_type == 3:
+        if palette is None:
+            raise ValueError("an indexed PNG without a PLTE chunk")
+        return palette[raw[:, 1:]]
     return raw[:, 1:].reshape(size[0], size[1], 3)

@@ -13,6 +13,7 @@ widget instead of being raised into the training loop.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
@@ -32,8 +33,8 @@ from nnviz_widgets._colour import (
     NEG_INF_COLOUR,
     POS_INF_COLOUR,
     SEQUENTIAL,
+    colour_indices,
     colour_range,
-    colourize,
     encode_png,
     finite_extremes,
     widen_range,
@@ -59,6 +60,8 @@ INPUT_LABEL = "input"
 #: Quantities preferred, in order, when a layer is chosen and the current quantity is absent.
 _PREFERRED = ("weight", "activation", "saliency", "probe")
 _COLOUR_MODES = ("fixed", "snapshot", "robust")
+#: Most memory the prepared-picture cache keeps (frames included), in bytes.
+_CACHE_BYTES = 512 << 20
 
 
 @dataclass
@@ -69,10 +72,17 @@ class _Prepared:
     picture: Picture
     reduced: Picture
     limits: tuple = ()
-    rgb: np.ndarray | None = None
+    indices: np.ndarray | None = None
     png: bytes = b""
     histogram: tuple = ()
     nonfinite: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this entry holds on to (the frame counts: it may come from disk)."""
+        pictures = self.picture.values.nbytes + self.reduced.values.nbytes
+        same = self.picture.values is self.frame  # a matrix frame is its own picture
+        return self.frame.nbytes + (self.reduced.values.nbytes if same else pictures)
 
 
 def _hex(colour: tuple[int, int, int]) -> str:
@@ -84,10 +94,11 @@ class TrainingExplorer(ipywidgets.VBox):
 
     Parameters
     ----------
-    source : torch.nn.Module, Recorder, Recording, or None
+    source : torch.nn.Module, Recorder, Recording, path, or None
         A model (wrapped in a new :class:`~nnviz_widgets.Recorder`, which the explorer owns
-        and closes), a Recorder, or a Recording (no model or torch needed). None gives an
-        empty Recording, filled through :attr:`recording`.
+        and closes), a Recorder, a Recording (no model or torch needed), or the path of a
+        recording directory (opened and followed while another process writes it). None gives
+        an empty Recording, filled through :attr:`recording`.
     probe : tensor or (tensor, tensor), optional
         Only with a model: the fixed probe batch, passed to the Recorder.
     optimizer : torch.optim.Optimizer, optional
@@ -163,6 +174,7 @@ class TrainingExplorer(ipywidgets.VBox):
             max_workers=1, thread_name_prefix="nnviz-prefetch"
         )
         self._extremes: dict[tuple, tuple[float, float]] = {}
+        self._shapes: dict[tuple[str, str], tuple[int, ...]] = {}
 
         self.heatmap = HeatmapView(max_cells=max_cells, on_hover=self._show_readout)
         self.histogram = HistogramView(self.heatmap.colour_scale)
@@ -183,6 +195,11 @@ class TrainingExplorer(ipywidgets.VBox):
     def _resolve_source(source, probe, optimizer, options):
         if source is None:
             source = Recording()
+        if isinstance(source, str | os.PathLike):
+            if probe is not None or optimizer is not None or options:
+                raise TypeError("probe, optimizer and recorder options apply only to a model")
+            # a directory another process may still be writing: follow it
+            return Recording.open(source, follow=True), None, True
         if isinstance(source, Recording):
             if probe is not None or optimizer is not None or options:
                 raise TypeError("probe, optimizer and recorder options apply only to a model")
@@ -227,7 +244,7 @@ class TrainingExplorer(ipywidgets.VBox):
             layout=ipywidgets.Layout(width="360px"),
         )
         # the Play control drives the slider in the browser: animation needs no kernel round trip
-        ipywidgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.play_link = ipywidgets.jslink((self.play, "value"), (self.slider, "value"))
         self.epoch_label = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="260px"))
         self.follow_box = ipywidgets.Checkbox(
             value=True,
@@ -311,7 +328,7 @@ class TrainingExplorer(ipywidgets.VBox):
         return self.recorder.snapshot(**kwargs)
 
     def close(self, *, widget: bool = False) -> None:
-        """Stop following the recording and release the Recorder if the explorer made it.
+        """Stop following the recording; release the Recorder (or directory) the explorer opened.
 
         The widget stays on screen and scrubbing keeps working on what was recorded. Pass
         ``widget=True`` to close the widget (and its figures) as well. Calling it twice is fine.
@@ -328,6 +345,8 @@ class TrainingExplorer(ipywidgets.VBox):
                 self._executor = None
             if self._owns_recorder and self.recorder is not None:
                 self.recorder.close()
+            elif self._owns_recorder:
+                self.recording.close()  # opened from a path: stop following the directory
         if widget:
             for child in self._all_widgets():
                 child.close()
@@ -481,6 +500,7 @@ class TrainingExplorer(ipywidgets.VBox):
             self._set_control(self.follow_box, "value", change["new"])
             if change["new"] and len(self.recording):
                 self._quietly(index=len(self.recording) - 1)
+                self._draw()  # the quiet move above does not draw by itself
 
     # ------------------------------------------------------------------ control callbacks
     def _on_slider_value(self, change):
@@ -589,7 +609,9 @@ class TrainingExplorer(ipywidgets.VBox):
         layers = self._selectable_layers()
         options = [(INPUT_LABEL if layer == INPUT else layer, layer) for layer in layers]
         if list(self.layer_box.options) != options:
+            # new options reset a Dropdown's value: put the selected layer back
             self._set_control(self.layer_box, "options", options)
+            self._set_control(self.layer_box, "value", self.layer or None)
         if grew:
             with self.slider.hold_sync(), self.play.hold_sync():
                 self._set_control(self.slider, "max", max(count - 1, 0))
@@ -612,14 +634,19 @@ class TrainingExplorer(ipywidgets.VBox):
         """Shape of the current quantity's frames (from the newest frame that exists)."""
         if not (self.layer and self.quantity) or not len(self.recording):
             return None
+        key = (self.layer, self.quantity)
+        if key in self._shapes:  # a quantity keeps its shape: read a frame (maybe on disk) once
+            return self._shapes[key]
         for index in (self.index, *range(len(self.recording) - 1, -1, -1)):
             if 0 <= index < len(self.recording) and (
                 self.recording.missing_reason(self.layer, self.quantity, index) is None
             ):
                 try:
-                    return tuple(self.recording.frame(self.layer, self.quantity, index).shape)
+                    shape = tuple(self.recording.frame(self.layer, self.quantity, index).shape)
                 except FrameMissingError:
                     continue
+                self._shapes[key] = shape
+                return shape
         return None
 
     def _sample_count(self) -> int:
@@ -713,10 +740,12 @@ class TrainingExplorer(ipywidgets.VBox):
         Raises :class:`FrameMissingError` when the frame is missing.
         """
         layer, quantity, index, sample, channel, mode = selection
-        frame = self.recording.frame(layer, quantity, index)
         with self._cache_lock:
             prepared = self._prepared.get(selection)
-        if prepared is None or prepared.frame is not frame:
+        # recorded frames never change (a thinned one is reported missing before this), so a
+        # prepared selection is reused without reading the frame again, from memory or disk
+        if prepared is None:
+            frame = self.recording.frame(layer, quantity, index)
             probe = self.recording.probe.get("input")
             info = self.recording.layer_info(layer)
             picture = layout_frame(
@@ -734,17 +763,19 @@ class TrainingExplorer(ipywidgets.VBox):
         if prepared.limits != limits:
             low, high, signed = limits
             colour_map = DIVERGING if signed else SEQUENTIAL
-            rgb = colourize(
-                prepared.reduced.values, low, high, colour_map, gaps=prepared.reduced.gaps
-            )
-            prepared.rgb, prepared.png = rgb, encode_png(rgb)
-            prepared.histogram = HistogramView.count(frame, low, high)
+            indices = colour_indices(prepared.reduced.values, low, high, gaps=prepared.reduced.gaps)
+            prepared.indices = indices
+            prepared.png = encode_png(indices, palette=colour_map.palette)
+            prepared.histogram = HistogramView.count(prepared.frame, low, high)
             prepared.limits = limits
         with self._cache_lock:
             self._prepared[selection] = prepared
             self._prepared.move_to_end(selection)
-            while len(self._prepared) > 48:
-                self._prepared.popitem(last=False)
+            # bounded by count and by bytes: frames read from disk live only in this cache
+            total = sum(p.nbytes for p in self._prepared.values())
+            while len(self._prepared) > 1 and (len(self._prepared) > 48 or total > _CACHE_BYTES):
+                _, dropped = self._prepared.popitem(last=False)
+                total -= dropped.nbytes
         return prepared
 
     def _prefetch_neighbours(self) -> None:
@@ -778,7 +809,7 @@ class TrainingExplorer(ipywidgets.VBox):
             counted = np.nan
         if counted == 0:
             return ""
-        text = describe_nonfinite(None, frame)
+        text = describe_nonfinite(frame)
         if not text:
             return ""
         return (
@@ -848,7 +879,7 @@ class TrainingExplorer(ipywidgets.VBox):
             colour_map,
             title=title,
             reduced=reduced,
-            rgb=prepared.rgb,
+            indices=prepared.indices,
             png=prepared.png,
         )
         self.histogram.show_counts(*prepared.histogram)
@@ -911,16 +942,22 @@ class TrainingExplorer(ipywidgets.VBox):
             self._show_error("the readout failed", error)
 
     def _all_widgets(self) -> list[ipywidgets.Widget]:
-        figures = [
-            self.heatmap.figure,
-            self.histogram.figure,
-            self.metrics_view.figure,
-            self.gradients.across_figure,
-            self.gradients.history_figure,
-        ]
-        marks = [mark for figure in figures for mark in figure.marks]
-        axes = [axis for figure in figures for axis in figure.axes]
-        return [*marks, *axes, *figures, self.heatmap.png]
+        """Every widget the explorer made: children, figures, marks, axes, scales, images."""
+        found: dict[int, ipywidgets.Widget] = {}
+        stack: list[ipywidgets.Widget] = [*self.children, self.play_link]
+        while stack:
+            widget = stack.pop()
+            if id(widget) in found or widget is self:
+                continue
+            found[id(widget)] = widget
+            for key in widget.keys:
+                value = getattr(widget, key, None)
+                values = value.values() if isinstance(value, dict) else value
+                if isinstance(values, list | tuple):
+                    stack.extend(v for v in values if isinstance(v, ipywidgets.Widget))
+                elif isinstance(value, ipywidgets.Widget):
+                    stack.append(value)
+        return list(found.values())
 
 
 _ORDER = {

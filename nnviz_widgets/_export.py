@@ -172,7 +172,7 @@ def compose_export(
     # colour bar: high at the top, as bqplot's vertical colour axis draws it
     bar_left = margin + pw + gap
     bar_height = max(ph, 120)
-    levels = np.linspace(255, 0, bar_height).round().astype(np.int64)
+    levels = np.linspace(len(colour_map.table) - 1, 0, bar_height).round().astype(np.int64)
     canvas[top : top + bar_height, bar_left : bar_left + bar_width] = colour_map.table[levels][
         :, None, :
     ]

@@ -30,7 +30,7 @@ import numpy as np
 from nnviz_widgets._colour import (
     DIVERGING,
     ColourMap,
-    colourize,
+    colour_indices,
     encode_png,
 )
 
@@ -524,19 +524,18 @@ def reduce_picture(picture: Picture, max_rows: int, max_columns: int) -> Picture
     )
 
 
-def describe_nonfinite(picture: Picture, full: np.ndarray, *, limit: int = 3) -> str:
+def describe_nonfinite(full: np.ndarray, *, limit: int = 3) -> str:
     """One line saying how many NaN and Inf values a frame has, and where the first ones are.
+
+    Positions are the frame's own indices (what a user finds in their tensor).
 
     Parameters
     ----------
-    picture : Picture
-        The full-size picture (before reduction), used to name tensor indices.
     full : ndarray
         The recorded frame.
     limit : int
-        How many positions to name.
+        How many positions to name per kind.
     """
-    del picture  # positions are named in the frame's own indices, which readers know
     finite = np.isfinite(full)
     if finite.all():
         return ""
@@ -678,7 +677,7 @@ class HeatmapView:
         self.widget = ipywidgets.HBox([self.figure, self.colour_bar])
         self.picture: Picture | None = None
         self.shown: Picture | None = None
-        self.rgb: np.ndarray | None = None
+        self.indices: np.ndarray | None = None
         self.colour_map: ColourMap = DIVERGING
         self.colour_limits = (-1.0, 1.0)
 
@@ -693,18 +692,18 @@ class HeatmapView:
         title: str,
         colour_label: str = "",
         reduced: Picture | None = None,
-        rgb: np.ndarray | None = None,
+        indices: np.ndarray | None = None,
         png: bytes | None = None,
     ) -> None:
         """Show ``picture`` (or its given reduction) coloured between ``low`` and ``high``.
 
-        ``rgb`` and ``png``, when given, are the reduction already coloured and encoded (the
-        explorer prepares them ahead, in the background).
+        ``indices`` and ``png``, when given, are the reduction already coloured (palette
+        indices, see :func:`colour_indices`) and encoded: the explorer prepares them ahead.
         """
         shown = reduced if reduced is not None else reduce_picture(picture, *self.max_cells)
-        if rgb is None or png is None:
-            rgb = colourize(shown.values, low, high, colour_map, gaps=shown.gaps)
-            png = encode_png(rgb)
+        if indices is None or png is None:
+            indices = colour_indices(shown.values, low, high, gaps=shown.gaps)
+            png = encode_png(indices, palette=colour_map.palette)
         rows, columns = picture.values.shape
         x_span, y_span = self._square_cells(rows, columns)
         tile_rows, tile_columns = picture.tile
@@ -753,8 +752,15 @@ class HeatmapView:
             self._set_tick_mode(picture)
             self.figure.title = title
             self._update_hover_targets(rows, columns)
-        self.picture, self.shown, self.rgb = picture, shown, rgb
+        self.picture, self.shown, self.indices = picture, shown, indices
         self.colour_map, self.colour_limits = colour_map, (float(low), float(high))
+
+    @property
+    def rgb(self) -> np.ndarray | None:
+        """The picture shown, as ``(rows, columns, 3)`` uint8 RGB (None when empty)."""
+        if self.indices is None:
+            return None
+        return self.colour_map.palette[self.indices]
 
     def _set_tick_mode(self, picture: Picture) -> None:
         # integer ticks only: a mosaic's axis counts tiles, a matrix's axis counts rows
@@ -814,7 +820,7 @@ class HeatmapView:
             self.figure.title = message
             self.hover.x, self.hover.y = np.zeros(0), np.zeros(0)
         self._hover_shape = ()
-        self.picture = self.shown = self.rgb = None
+        self.picture = self.shown = self.indices = None
 
     # ------------------------------------------------------------------ pointer
     def _handle_hover(self, _mark, content: dict) -> None:
@@ -1081,6 +1087,7 @@ class HistogramView:
     def __init__(self, colour_scale: bqplot.ColorScale) -> None:
         self.x_scale = bqplot.LinearScale()
         self.y_scale = bqplot.LinearScale(min=0.0)
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="value", tick_format=".2~g")
         self.bars = bqplot.Bars(
             x=np.zeros(0),
             y=np.zeros(0),
@@ -1093,7 +1100,7 @@ class HistogramView:
         self.figure = bqplot.Figure(
             marks=[self.bars],
             axes=[
-                bqplot.Axis(scale=self.x_scale, label="value", num_ticks=5, tick_format=".2g"),
+                self.x_axis,
                 bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format="~s"),
             ],
             title="histogram",
@@ -1118,7 +1125,12 @@ class HistogramView:
         finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
         clipped = np.clip(finite, low, high)
         outside = int(np.count_nonzero(clipped != finite))
-        counts, edges = np.histogram(clipped, bins=cls.BINS, range=(low, high))
+        # equal bins over a known range: a bin number per value and one bincount (several
+        # times faster than np.histogram, which also handles uneven bins)
+        where = ((clipped - np.float32(low)) * np.float32(cls.BINS / (high - low))).astype(np.intp)
+        np.clip(where, 0, cls.BINS - 1, out=where)
+        counts = np.bincount(where, minlength=cls.BINS)
+        edges = np.linspace(low, high, cls.BINS + 1)
         centres = (edges[:-1] + edges[1:]) / 2
         title = "histogram" + (f" ({values.size:,}-value sample)" if sampled else "")
         if outside:
@@ -1131,8 +1143,16 @@ class HistogramView:
 
     def show_counts(self, centres: np.ndarray, counts: np.ndarray, title: str) -> None:
         """Show counts computed by :meth:`count`."""
+        centres = np.asarray(centres, dtype=np.float64)
+        if len(centres) > 1:
+            half = (centres[1] - centres[0]) / 2
+            ticks = np.linspace(centres[0] - half, centres[-1] + half, 5)
+            # a symmetric range puts a tick at 0: make it exactly 0, not 5.6e-17
+            ticks[np.abs(ticks) < 1e-9 * np.abs(ticks).max()] = 0.0
+            if not np.array_equal(self.x_axis.tick_values, ticks):
+                self.x_axis.tick_values = ticks
         with self.bars.hold_sync():
-            self.bars.x = np.asarray(centres, dtype=np.float64)
+            self.bars.x = centres
             self.bars.y = np.asarray(counts, dtype=np.float64)
             self.bars.color = np.asarray(centres, dtype=np.float64)
         self.figure.title = title

@@ -110,6 +110,12 @@ def test_moving_the_state_shows_exactly_the_recorded_frame(
     assert (low, high) == pytest.approx((-bound, bound))
     assert explorer.heatmap.colour_scale.min == pytest.approx(-bound)
     assert explorer.heatmap.colour_scale.colors == list(DIVERGING.anchors)
+    # the colour bar: the same lookup table, high at the top, its axis spanning the range
+    assert (explorer.heatmap.bar_scale.min, explorer.heatmap.bar_scale.max) == pytest.approx(
+        (-bound, bound)
+    )
+    bar = decode_png(bytes(explorer.heatmap.bar_png.value))
+    np.testing.assert_array_equal(bar[:, 0], DIVERGING.table[::-1])
     expected, picture = _expected_pixels(recording, layer, quantity, index, low, high, DIVERGING)
     np.testing.assert_array_equal(_shown_pixels(explorer), expected)
     np.testing.assert_array_equal(explorer.heatmap.picture.values, picture.values)
@@ -138,6 +144,8 @@ def test_non_negative_data_gets_a_sequential_map(explorer):
     assert low == 0.0
     assert high > 0
     assert explorer.heatmap.colour_map is SEQUENTIAL
+    bar = decode_png(bytes(explorer.heatmap.bar_png.value))
+    np.testing.assert_array_equal(bar[:, 0], SEQUENTIAL.table[::-1])
     assert explorer.heatmap.colour_scale.colors == list(SEQUENTIAL.anchors)
 
 
@@ -233,6 +241,9 @@ def test_an_empty_recording_comes_alive_on_the_first_snapshot(rng):
     explorer._drain()
     assert explorer.layer == "conv"
     assert explorer.quantity == "weight"
+    # the controls show the state too
+    assert explorer.layer_box.value == "conv"
+    assert explorer.quantity_box.value == "weight"
     assert explorer.heatmap.figure.title.startswith("conv \u00b7 weight \u00b7 epoch 0")
     assert _shown_pixels(explorer).shape == (7, 7, 3)  # 4 kernels of 3x3 in a 2x2 mosaic
     explorer.close(widget=True)
@@ -251,6 +262,16 @@ def test_follow_latest_and_scrubbing_back(explorer, recording, rng):
     explorer.follow_box.value = True
     assert explorer.index == 4
     assert explorer.slider.value == 4
+    assert "epoch 4" in explorer.heatmap.figure.title
+    assert "epoch 4" in explorer.epoch_label.value
+
+
+def test_play_is_linked_to_the_slider_in_the_browser(explorer):
+    link = explorer.play_link
+    assert link.get_state()["_model_name"] == "LinkModel"  # a jslink, not a kernel link
+    assert link.source == (explorer.play, "value")
+    assert link.target == (explorer.slider, "value")
+    assert explorer.play.max == explorer.slider.max == 3
 
 
 def test_listener_update_from_another_thread(explorer, recording, rng):
@@ -396,6 +417,18 @@ print('ok', sorted(m for m in sys.modules if m.startswith('torch')))
     assert result.stdout.strip() == "ok ['torch']"  # only the blocking placeholder
 
 
+def test_from_a_recording_directory(recording, tmp_path, rng):
+    recording.save(tmp_path / "run")
+    explorer = TrainingExplorer(str(tmp_path / "run"), min_interval=0.0)
+    assert len(explorer.recording) == 4 and explorer.index == 3
+    explorer.layer, explorer.quantity = "fc", "weight"
+    np.testing.assert_array_equal(
+        explorer.heatmap.picture.values, recording.frame("fc", "weight", 3)
+    )
+    explorer.close()
+    explorer.close(widget=True)
+
+
 def test_snapshot_needs_a_recorder(explorer):
     with pytest.raises(RuntimeError, match="append snapshots to the Recording"):
         explorer.snapshot(epoch=1)
@@ -408,4 +441,64 @@ def test_close_stops_listening_and_is_idempotent(recording, rng):
     recording.append_snapshot(_snapshot(rng, 4))
     assert explorer.index == 3
     assert explorer.slider.max == 3
+    made = explorer._all_widgets()  # what close(widget=True) closes
+    for widget in (explorer.heatmap.colour_bar, explorer.heatmap.bar_png, explorer.play_link):
+        assert widget in made
+    assert explorer.heatmap.x_scale in made and explorer.gradients.cursor in made
     explorer.close(widget=True)
+
+
+@pytest.mark.slow
+def test_lenet5_trained_with_the_explorer(tmp_path):
+    torch = pytest.importorskip("torch")
+    import nnviz_widgets as nv
+
+    torch.manual_seed(0)
+    data = nv.datasets.digits(size=28)
+    model = nv.models.LeNet5()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    explorer = nv.TrainingExplorer(
+        model, probe=(data.probe_images, data.probe_labels), optimizer=optimizer, min_interval=0
+    )
+    assert explorer.heatmap.figure.title == "no snapshots yet"
+    explorer.snapshot(epoch=0)
+    images, labels = data.train_images[:256], data.train_labels[:256]
+    for epoch in (1, 2):
+        for start in range(0, 256, 64):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(
+                model(images[start : start + 64]), labels[start : start + 64]
+            )
+            loss.backward()
+            optimizer.step()
+        explorer.snapshot(epoch=epoch, loss=loss.item())
+    explorer._drain()
+    recording = explorer.recording
+    assert (explorer.index, explorer.layer, explorer.quantity) == (2, "conv1", "weight")
+    assert explorer.layer_box.options[0] == ("input", INPUT)
+    # every quantity of every layer draws, at every snapshot, without an error
+    for layer in ("conv1", "conv2", "fc1", "relu3", "input"):
+        explorer.layer = layer
+        for quantity in explorer.quantity_box.options:
+            explorer.quantity = quantity
+            for index in range(3):
+                explorer.index = index
+                assert explorer.error.value == "", (layer, quantity, index, explorer.error.value)
+                reason = recording.missing_reason(explorer.layer, quantity, index)
+                if reason is not None:
+                    assert explorer.heatmap.figure.title == reason
+                    continue
+                frame = recording.frame(explorer.layer, quantity, index)
+                picture = explorer.heatmap.picture
+                if quantity == "weight" and layer == "fc1":
+                    np.testing.assert_array_equal(picture.values, frame)  # 120 x 400
+    explorer.layer, explorer.quantity, explorer.index = "conv1", "weight", 2
+    np.testing.assert_array_equal(
+        explorer.heatmap.picture.values[:5, :5], recording.frame("conv1", "weight", 2)[0, 0]
+    )
+    explorer.layer, explorer.quantity, explorer.sample = "input", "saliency", -1
+    assert explorer.heatmap.picture.values.shape == (4 * 29 - 1, 5 * 29 - 1)  # 20 probe images
+    assert explorer.gradients.across.x.tolist() == ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    explorer.save_png(tmp_path / "saliency.png")
+    explorer.close()
+    assert explorer.recorder.closed

@@ -18,6 +18,7 @@ from nnviz_widgets._colour import (
 from nnviz_widgets._export import compose_export, render_text
 from nnviz_widgets._views import (
     HeatmapView,
+    HistogramView,
     MetricsView,
     Picture,
     describe_nonfinite,
@@ -135,7 +136,7 @@ def test_colourize_gives_non_finite_values_their_own_colours():
     rgb = colourize(picture, -1.0, 1.0, DIVERGING)
     table = DIVERGING.table
     assert tuple(rgb[0, 0]) == tuple(table[0])
-    assert tuple(rgb[0, 2]) == tuple(table[255])
+    assert tuple(rgb[0, 2]) == tuple(table[-1])
     assert tuple(rgb[1, 0]) == NAN_COLOUR
     assert tuple(rgb[1, 1]) == POS_INF_COLOUR
     assert tuple(rgb[1, 2]) == NEG_INF_COLOUR
@@ -163,17 +164,20 @@ def test_png_round_trip(rng):
     data = encode_png(rgb)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     np.testing.assert_array_equal(decode_png(data), rgb)
+    indices = rng.integers(0, 256, size=(9, 11), dtype=np.uint8)
+    indexed = encode_png(indices, palette=SEQUENTIAL.palette)
+    np.testing.assert_array_equal(decode_png(indexed), SEQUENTIAL.palette[indices])
 
 
 def test_describe_nonfinite_counts_and_places():
     frame = np.zeros((3, 4), dtype=np.float32)
     frame[1, 2] = np.nan
     frame[2, 3] = -np.inf
-    text = describe_nonfinite(None, frame)
+    text = describe_nonfinite(frame)
     assert "1 NaN at (1, 2)" in text
     assert "1 -Inf at (2, 3)" in text
     assert "12 values" in text
-    assert describe_nonfinite(None, np.ones(3)) == ""
+    assert describe_nonfinite(np.ones(3)) == ""
 
 
 def test_heatmap_sends_a_png_not_a_list(rng):
@@ -229,3 +233,17 @@ def test_export_layout_contains_picture_and_colour_bar(rng):
     )
     assert render_text("ab", scale=1).shape == (7, 12)
     assert render_text("A", scale=1).any()
+
+
+def test_histogram_counts_match_numpy(rng):
+    values = rng.normal(size=5000).astype(np.float32)
+    values[:3] = [np.nan, 50.0, -50.0]
+    centres, counts, title = HistogramView.count(values, -2.0, 2.0)
+    expected, edges = np.histogram(
+        np.clip(values[3:], -2, 2), bins=HistogramView.BINS, range=(-2, 2)
+    )
+    # bins may differ by rounding at their edges only
+    assert np.abs(counts - expected).sum() <= 4
+    assert counts.sum() == 4999
+    np.testing.assert_allclose(centres, (edges[:-1] + edges[1:]) / 2)
+    assert "outside the colour range" in title
