@@ -85,7 +85,7 @@ class Playground(widgets.VBox):
         "tanh", help="Activation after each hidden layer: tanh, relu, sigmoid or linear."
     )
     optimizer = traitlets.Unicode("adam", help="The optimizer: adam or sgd (plain, no momentum).")
-    learning_rate = traitlets.Float(0.03, help="The optimizer's learning rate; applies at once.")
+    learning_rate = traitlets.Float(0.01, help="The optimizer's learning rate; applies at once.")
     batch_size = traitlets.Int(10, help="Training points per step; applies from the next epoch.")
     regularization = traitlets.Float(
         0.0, help="L2 penalty on the weights (the optimizer's weight_decay); applies at once."
@@ -102,7 +102,7 @@ class Playground(widgets.VBox):
         *,
         hidden: Sequence[int] = (4, 4),
         activation: str = "tanh",
-        learning_rate: float = 0.03,
+        learning_rate: float = 0.01,
         batch_size: int = 10,
         regularization: float = 0.0,
         optimizer: str = "adam",
@@ -125,6 +125,8 @@ class Playground(widgets.VBox):
         self._node = node_resolution
         self._last_draw = 0.0
         self._draw_pending = False
+        self._last_curves = 0.0
+        self._curves_pending = False
         self._loop: TrainingLoop | None = None
         self._recorder: Recorder | None = None
         # every trait at once, validated, before anything is built or trained
@@ -141,7 +143,7 @@ class Playground(widgets.VBox):
             self.seed = seed
         self._build_controls()
         self._build_figures()
-        self.children = [self._controls, self._body, self._status]
+        self.children = [self._controls, self._status, self._body]
         self._building = False
         self._reset("")
 
@@ -308,6 +310,7 @@ class Playground(widgets.VBox):
 
     def play(self) -> None:
         """Train in the background until paused (the Play button)."""
+        self._tell("")
         self._loop.start()
 
     def pause(self) -> None:
@@ -316,6 +319,7 @@ class Playground(widgets.VBox):
 
     def step(self) -> None:
         """Train exactly one more epoch in the background, then pause (the Step button)."""
+        self._tell("")
         self._loop.step()
 
     def train(self, epochs: int, *, timeout: float | None = None) -> None:
@@ -328,6 +332,7 @@ class Playground(widgets.VBox):
         RuntimeError
             Training failed (the message holds the error) or did not finish within ``timeout``.
         """
+        self._tell("")
         self._loop.start(epochs)
         self.wait(timeout)
 
@@ -387,7 +392,6 @@ class Playground(widgets.VBox):
             return
         previous = self.epochs if self._recorder is not None else 0
         self._stop_run()
-        torch.manual_seed(self.seed)  # the same seed, the same initial weights
         self._data = TOY_DATASETS[self.dataset](n=self.n, noise=self.noise, seed=self.seed)
         self._model, self._layer_names = _build_model(self.hidden, self.activation, self.seed)
         self._optimizer_object = _build_optimizer(
@@ -405,8 +409,13 @@ class Playground(widgets.VBox):
             first_epoch=1,
         )
         self._loop.add_listener(self._on_loop_event)
+        # one canvas size for every architecture: the figure never resizes in the browser
         self._layout = render.layout(
-            [2, *self.hidden, 1], node=self._node + 2, gap=10, spacing=3 * self._node
+            [2, *self.hidden, 1],
+            node=self._node + 2,
+            gap=self._node // 3,
+            width=(MAX_LAYERS + 2) * (self._node + 2) + (MAX_LAYERS + 1) * (3 * self._node // 2),
+            rows=MAX_NEURONS,
         )
         with self.hold_trait_notifications():
             self._slider.max = 0
@@ -465,7 +474,11 @@ class Playground(widgets.VBox):
             self._slider.max = newest
             if following:
                 self.snapshot = newest
-        self._draw_curves()
+        # the curves grow with every epoch: resend them at most once per interval
+        if time.monotonic() - self._last_curves >= _REDRAW_INTERVAL:
+            self._draw_curves()
+        else:
+            self._curves_pending = True
 
     def _on_loop_event(self, loop: TrainingLoop, event: str) -> None:
         if event == "state":
@@ -475,11 +488,27 @@ class Playground(widgets.VBox):
             if loop.state == "failed":
                 self._tell(f"Training failed: {loop.error!r}. Press Reset to start again.")
 
+    @property
+    def _node_image(self) -> widgets.Image:
+        """The image widget the graph shows now (one of two, see ``_show_png``)."""
+        return self._node_mark.image
+
+    @property
+    def _boundary_image(self) -> widgets.Image:
+        """The image widget the decision boundary shows now."""
+        return self._boundary_mark.image
+
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
-        """Redraw everything for the selected snapshot (throttled while training runs)."""
-        training = self._loop is not None and self._loop.state == "running"
-        if training and time.monotonic() - self._last_draw < _REDRAW_INTERVAL:
+        """Redraw everything for the selected snapshot.
+
+        A redraw asked for by training (following the newest epoch, in the training thread) is
+        throttled to one per ``_REDRAW_INTERVAL``; the skipped one is drawn when training pauses
+        or stops. A redraw asked for by the user (the slider, Python in a cell, both on the
+        main thread) is never skipped: the picture must show what the slider says.
+        """
+        from_training = threading.current_thread() is not threading.main_thread()
+        if from_training and time.monotonic() - self._last_draw < _REDRAW_INTERVAL:
             self._draw_pending = True
             return
         self._draw()
@@ -487,6 +516,8 @@ class Playground(widgets.VBox):
     def _flush_redraw(self) -> None:
         if self._draw_pending:
             self._draw()
+        if self._curves_pending:
+            self._draw_curves()
 
     def _draw(self) -> None:
         with self._draw_lock:
@@ -519,7 +550,7 @@ class Playground(widgets.VBox):
                 canvas[top : top + size + 2, left : left + size + 2, :3] = 90  # a grey frame
                 canvas[top : top + size + 2, left : left + size + 2, 3] = 255
                 canvas[top + 1 : top + 1 + size, left + 1 : left + 1 + size, :3] = tile
-        self._node_image.value = render.png(canvas)
+        _show_png(self._node_mark, self._node_buffers, render.png(canvas))
 
     def _draw_edges(self, weights: list) -> None:
         lay = self._layout
@@ -529,13 +560,17 @@ class Playground(widgets.VBox):
             xs.append(x)
             ys.append(lay.height - y)  # canvas y runs down, the figure's y up
             ws.append(np.asarray(w, dtype=np.float64).ravel())
-        x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+        # float32 on the wire: positions in canvas pixels need no more
+        x = np.concatenate(xs).astype(np.float32)
+        y = np.concatenate(ys).astype(np.float32)
+        w = np.concatenate(ws)
         width = render.edge_width(np.abs(w))
         for (sign, level), mark in self._edge_marks.items():
             chosen = (np.signbit(w) == (sign < 0)) & (width == render.WIDTHS[level])
-            if chosen.any():
-                mark.x, mark.y = x[chosen], y[chosen]
-            mark.visible = bool(chosen.any())
+            with mark.hold_sync():  # one message per mark, not one per trait
+                if chosen.any():
+                    mark.x, mark.y = x[chosen], y[chosen]
+                mark.visible = bool(chosen.any())
 
     def _draw_boundary(self, weights: list, biases: list) -> None:
         logits = render.forward(weights, biases, self.activation, self.grid_points())[-1]
@@ -543,11 +578,11 @@ class Playground(widgets.VBox):
         pixels = render.colour(probability, 0.0, 1.0)
         # paler than the points drawn on it, so that they stand out
         pixels = (255 - (255 - pixels.astype(np.float32)) * 0.7).astype(np.uint8)
-        self._boundary_image.value = render.png(pixels)
+        _show_png(self._boundary_mark, self._boundary_buffers, render.png(pixels))
 
     def _draw_marker(self, index: int) -> None:
         rec = self.recording
-        self._marker.x = np.array([index, index], dtype=np.float64)
+        self._marker.x = np.array([index, index], dtype=np.float32)
         metrics = {name: rec.metric(name)[index] for name in rec.metric_names}
         self._readout.value = (
             f"<b>epoch {index}</b> of {len(rec) - 1} &nbsp; train loss "
@@ -556,41 +591,42 @@ class Playground(widgets.VBox):
         )
 
     def _draw_curves(self) -> None:
+        self._curves_pending = False
+        self._last_curves = time.monotonic()
         rec = self.recording
-        epochs = np.arange(len(rec), dtype=np.float64)
+        epochs = np.arange(len(rec), dtype=np.float32)
         train, test = rec.metric("train_loss"), rec.metric("test_loss")
         with self._loss_lines.hold_sync():
             self._loss_lines.x = epochs
-            self._loss_lines.y = np.stack([train, test])
+            self._loss_lines.y = np.stack([train, test]).astype(np.float32)
         top = float(np.nanmax([train.max(), test.max()])) if len(rec) else 1.0
-        self._marker.y = np.array([0.0, top * 1.05])
-        self._loss_x.max = float(max(len(rec) - 1, 1))
+        self._marker.y = np.array([0.0, top * 1.05], dtype=np.float32)
+        self._loss_x.max = float(max(len(rec) - 1, 5))
 
     def _draw_static(self) -> None:
         """What changes only with the architecture or the data: graph frame, points, labels."""
         lay = self._layout
         with self.hold_sync():
-            self._graph_x.max, self._graph_y.max = float(lay.width), float(lay.height)
+            # room above the nodes for the column names
+            self._graph_x.max, self._graph_y.max = float(lay.width), float(lay.height + 16)
             self._node_mark.x = np.array([0.0, lay.width])
             self._node_mark.y = np.array([0.0, lay.height])
-            scale = 1.15
-            self._graph.layout.width = f"{int(lay.width * scale)}px"
-            self._graph.layout.height = f"{int(lay.height * scale + 24)}px"
+            self._graph.layout.width = f"{lay.width + 8}px"
+            self._graph.layout.height = f"{lay.height + 16 + 8}px"
             names = ["input", *[f"hidden {i + 1}" for i in range(len(self.hidden))], "output"]
             self._column_labels.x = np.array(
                 [lay.left[c][0] + lay.node / 2 for c in range(len(names))], dtype=np.float64
             )
             self._column_labels.y = np.full(len(names), lay.height + 4.0)
             self._column_labels.text = names
-            self._graph_y.max = float(lay.height + 16)
             data = self._data
             for mark, x, y in (
                 (self._train_points, data.train_x, data.train_y),
                 (self._test_points, data.test_x, data.test_y),
             ):
-                mark.x = x[:, 0].numpy().astype(np.float64)
-                mark.y = x[:, 1].numpy().astype(np.float64)
-                mark.color = y.numpy().astype(np.float64)
+                mark.x = x[:, 0].numpy().copy()
+                mark.y = x[:, 1].numpy().copy()
+                mark.color = y.numpy().astype(np.float32)
         self._draw_curves()
 
     def _update_buttons(self) -> None:
@@ -603,7 +639,7 @@ class Playground(widgets.VBox):
         self._state_label.value = f"training: {state}"
 
     def _tell(self, message: str) -> None:
-        self._status.value = f"<i>{html.escape(message, quote=False)}</i>"
+        self._status.value = f"<i>{html.escape(message, quote=False)}</i>" if message else ""
 
     # ------------------------------------------------------------------ building
     def _build_controls(self) -> None:
@@ -612,8 +648,8 @@ class Playground(widgets.VBox):
                 options=options,
                 value=getattr(self, trait),
                 description=description,
-                layout=widgets.Layout(width="190px"),
-                style={"description_width": "80px"},
+                layout=widgets.Layout(width="205px"),
+                style={"description_width": "95px"},
             )
             traitlets.link((control, "value"), (self, trait))
             return control
@@ -709,12 +745,12 @@ class Playground(widgets.VBox):
 
     def _build_figures(self) -> None:
         # the network graph: one transparent PNG holding every neuron's map, edges as lines
-        self._graph_x = bqplot.LinearScale(min=0.0, max=1.0)
-        self._graph_y = bqplot.LinearScale(min=0.0, max=1.0)
+        self._graph_x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self._graph_y = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
         graph_scales = {"x": self._graph_x, "y": self._graph_y}
-        self._node_image = widgets.Image(format="png")
+        self._node_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
         self._node_mark = bqplot.Image(
-            image=self._node_image, x=[0.0, 1.0], y=[0.0, 1.0], scales=graph_scales
+            image=self._node_buffers[0], x=[0.0, 1.0], y=[0.0, 1.0], scales=graph_scales
         )
         self._edge_marks = {}
         for sign in (-1, 1):
@@ -751,12 +787,12 @@ class Playground(widgets.VBox):
 
         # the decision boundary with the points
         extent = _EXTENT
-        bx = bqplot.LinearScale(min=-extent, max=extent)
-        by = bqplot.LinearScale(min=-extent, max=extent)
+        bx = bqplot.LinearScale(min=-extent, max=extent, allow_padding=False)
+        by = bqplot.LinearScale(min=-extent, max=extent, allow_padding=False)
         classes = bqplot.ColorScale(colors=list(render.CLASS_COLOURS), min=0.0, max=1.0)
-        self._boundary_image = widgets.Image(format="png")
-        boundary_mark = bqplot.Image(
-            image=self._boundary_image,
+        self._boundary_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
+        self._boundary_mark = boundary_mark = bqplot.Image(
+            image=self._boundary_buffers[0],
             x=[-extent, extent],
             y=[-extent, extent],
             scales={"x": bx, "y": by},
@@ -784,13 +820,20 @@ class Playground(widgets.VBox):
         self._boundary = bqplot.Figure(
             marks=[boundary_mark, self._train_points, self._test_points],
             axes=[
-                bqplot.Axis(scale=bx, label="x₁", num_ticks=5),
-                bqplot.Axis(scale=by, side="left", label="x₂", num_ticks=5),
+                bqplot.Axis(scale=bx, label="x₁", tick_values=[-1.0, 0.0, 1.0], tick_format=".0f"),
+                bqplot.Axis(
+                    scale=by,
+                    side="left",
+                    label="x₂",
+                    tick_values=[-1.0, 0.0, 1.0],
+                    tick_format=".0f",
+                ),
             ],
             fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
             padding_x=0.0,
             padding_y=0.0,
-            title="output (white border: train, black border: test)",
+            title="output",
+            title_style={"font-size": "14px"},
             layout=widgets.Layout(width="330px", height="340px"),
             min_aspect_ratio=1.0,
             max_aspect_ratio=1.0,
@@ -798,8 +841,8 @@ class Playground(widgets.VBox):
         self._boundary.add_class("nnviz-playground-boundary")
 
         # the loss curves with a marker at the selected snapshot
-        self._loss_x = bqplot.LinearScale(min=0.0, max=1.0)
-        loss_y = bqplot.LinearScale(min=0.0)
+        self._loss_x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        loss_y = bqplot.LinearScale(min=0.0, allow_padding=False)
         loss_scales = {"x": self._loss_x, "y": loss_y}
         self._loss_lines = bqplot.Lines(
             x=np.zeros(1),
@@ -807,7 +850,6 @@ class Playground(widgets.VBox):
             scales=loss_scales,
             colors=["#333333", "#c0392b"],
             labels=["train loss", "test loss"],
-            display_legend=True,
         )
         self._marker = bqplot.Lines(
             x=np.zeros(2),
@@ -819,11 +861,13 @@ class Playground(widgets.VBox):
         self._losses = bqplot.Figure(
             marks=[self._loss_lines, self._marker],
             axes=[
-                bqplot.Axis(scale=self._loss_x, label="epoch", num_ticks=5),
-                bqplot.Axis(scale=loss_y, side="left", label="loss", num_ticks=4),
+                bqplot.Axis(scale=self._loss_x, label="epoch", num_ticks=5, tick_format="d"),
+                bqplot.Axis(scale=loss_y, side="left", num_ticks=4, tick_format=".1f"),
             ],
-            fig_margin={"top": 10, "bottom": 40, "left": 50, "right": 10},
-            legend_location="top-right",
+            fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
+            title="loss: train (black), test (red)",
+            title_style={"font-size": "13px"},
+            padding_x=0.0,
             layout=widgets.Layout(width="330px", height="200px"),
         )
         self._losses.add_class("nnviz-playground-losses")
@@ -834,16 +878,30 @@ class Playground(widgets.VBox):
             max=0,
             description="epoch",
             continuous_update=True,
-            layout=widgets.Layout(width="560px"),
+            layout=widgets.Layout(width="540px"),
         )
         traitlets.link((self._slider, "value"), (self, "snapshot"))
         self._readout = widgets.HTML()
         left = widgets.VBox([self._graph, self._slider, self._readout])
         right = widgets.VBox([self._boundary, self._losses])
         self._body = widgets.HBox([left, right])
+        self._owned += [*self._node_buffers, *self._boundary_buffers]
 
 
 # ---------------------------------------------------------------------- helpers
+def _show_png(mark: bqplot.Image, buffers: tuple, data: bytes) -> None:
+    """Show PNG bytes in a bqplot Image mark, so that the browser redraws it.
+
+    bqplot 0.13's Image view redraws on a change of the mark's ``image`` reference only, not of
+    the image widget's value (``update_image`` listens to ``change:image``). So two image widgets
+    take turns: the hidden one gets the new bytes first, then the mark is pointed at it; messages
+    arrive in order, so the browser has the bytes when it redraws.
+    """
+    spare = buffers[1] if mark.image is buffers[0] else buffers[0]
+    spare.value = data
+    mark.image = spare
+
+
 def _one_of(name: str, value: str, valid: Sequence[str]) -> str:
     if value not in valid:
         raise traitlets.TraitError(
@@ -859,17 +917,20 @@ def _describe_hidden(hidden: Sequence[int]) -> str:
 
 
 def _build_model(hidden: Sequence[int], activation: str, seed: int) -> tuple[nn.Module, tuple]:
-    torch.manual_seed(seed)
+    """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names."""
     modules: list[nn.Module] = []
     names = []
     width = 2
-    for units in [*hidden, 1]:
-        names.append(str(len(modules)))
-        modules.append(nn.Linear(width, units))
-        width = units
-        factory = _ACTIVATION_MODULES[activation]
-        if len(names) <= len(hidden) and factory is not None:
-            modules.append(factory())
+    # the same seed, the same initial weights; forked so that the user's own RNG is untouched
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for units in [*hidden, 1]:
+            names.append(str(len(modules)))
+            modules.append(nn.Linear(width, units))
+            width = units
+            factory = _ACTIVATION_MODULES[activation]
+            if len(names) <= len(hidden) and factory is not None:
+                modules.append(factory())
     return nn.Sequential(*modules), tuple(names)
 
 

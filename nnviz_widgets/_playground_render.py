@@ -233,7 +233,13 @@ class GraphLayout:
 
 
 def layout(
-    sizes: Sequence[int], *, node: int = 28, gap: int = 10, spacing: int = 70
+    sizes: Sequence[int],
+    *,
+    node: int = 28,
+    gap: int = 10,
+    spacing: int = 70,
+    width: int | None = None,
+    rows: int | None = None,
 ) -> GraphLayout:
     """Place the nodes: one column per layer, each column centred vertically.
 
@@ -246,12 +252,23 @@ def layout(
     gap : int
         Vertical space between two nodes of a column.
     spacing : int
-        Horizontal space between columns, where the edges run.
+        Horizontal space between columns, where the edges run; ignored when ``width`` is given.
+    width : int, optional
+        A fixed canvas width: the columns spread evenly across it. With ``rows``, this keeps the
+        picture one size whatever the architecture, so the figure never needs resizing.
+    rows : int, optional
+        Room for this many nodes in height (at least the tallest column).
     """
     sizes = tuple(int(s) for s in sizes)
-    tallest = max(sizes)
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"a graph needs at least two columns of at least one node, got {sizes}")
+    tallest = max(max(sizes), rows or 0)
     margin = 4
     height = 2 * margin + tallest * node + (tallest - 1) * gap
+    if width is not None:
+        spacing = (width - 2 * margin - len(sizes) * node) // (len(sizes) - 1)
+        if spacing < 4:
+            raise ValueError(f"{len(sizes)} columns of {node} px do not fit in {width} px")
     width = 2 * margin + len(sizes) * node + (len(sizes) - 1) * spacing
     left, top = [], []
     for column, count in enumerate(sizes):

@@ -7,8 +7,10 @@ as ``_playground_render.png`` writes them) and compare with what torch computes 
 from __future__ import annotations
 
 import itertools
+import json
 import struct
 import time
+import uuid
 import zlib
 
 import numpy as np
@@ -374,3 +376,107 @@ def test_render_helpers_refuse_what_they_cannot_draw():
     assert pixels[1, 0] > pixels[1, 2] and pixels[3, 2] > pixels[3, 0]  # orange low, blue high
     big = np.array([-1e6, 1e6], dtype=np.float32)
     assert render.activate("sigmoid", big).tolist() == [0.0, 1.0]  # no overflow warning
+
+
+class RecordingComm:
+    """Stands in for a kernel comm and keeps what would be sent."""
+
+    kernel = "test"
+
+    def __init__(self, log: list) -> None:
+        self.log = log
+        self.comm_id = uuid.uuid4().hex  # widget references name it
+
+    def open(self, *args, **kwargs):
+        pass
+
+    def on_msg(self, *args, **kwargs):
+        pass
+
+    def close(self, *args, **kwargs):
+        pass
+
+    def send(self, data=None, metadata=None, buffers=None):
+        self.log.append((data, [bytes(b) for b in buffers or ()]))
+
+
+def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
+    import comm
+
+    log: list = []
+    monkeypatch.setattr(comm, "create_comm", lambda *args, **kwargs: RecordingComm(log))
+    widget = nv.Playground("xor", hidden=(3,), n=40, resolution=16, node_resolution=8)
+    try:
+        widget.train(2, timeout=60)
+        log.clear()
+        widget.snapshot = 1
+        updates = [(data["state"], buffers) for data, buffers in log if data["method"] == "update"]
+        assert 0 < len(updates) <= 16
+        sent = b"".join(b for _, buffers in updates for b in buffers)
+        assert bytes(widget._boundary_image.value) in sent  # the PNG itself, not base64 or JSON
+        assert bytes(widget._node_image.value) in sent
+        for state, _ in updates:
+            text = json.dumps(state, default=str)
+            assert len(text) < 2000, "large data travelled as JSON instead of a buffer"
+        # bqplot's Image view redraws only when the mark's image reference changes: the new
+        # bytes must arrive first, then the mark must point at the widget holding them
+        for mark in (widget._node_mark, widget._boundary_mark):
+            data = bytes(mark.image.value)
+            holds = next(i for i, (_, b) in enumerate(updates) if data in b)
+            points = next(
+                i
+                for i, (s, _) in enumerate(updates)
+                if s.get("image") == f"IPY_MODEL_{mark.image.model_id}"
+            )
+            assert holds < points
+        edge_states = [s for s, _ in updates if "x" in s and isinstance(s["x"], dict)]
+        assert edge_states and all(s["x"]["dtype"] == "float32" for s in edge_states)
+    finally:
+        widget.close()
+
+
+def test_scrubbing_while_training_runs_redraws_at_once(playground):
+    playground.train(3, timeout=60)
+    playground.snapshot = 1
+    expected_one = picture(playground)
+    playground.snapshot = 2
+    expected_two = picture(playground)
+    playground.play()
+    try:
+        for _ in range(5):  # quick moves, faster than the training thread's redraw interval
+            playground.snapshot = 1
+            assert picture(playground)[:3] == expected_one[:3]
+            playground.snapshot = 2
+            assert picture(playground)[:3] == expected_two[:3]
+        assert playground.loop.state == "running"
+    finally:
+        playground.pause()
+        playground.wait(timeout=60)
+    assert playground.snapshot == 2  # scrubbed back, the picture did not jump to the newest epoch
+    assert playground.epochs >= 3 and playground._slider.max == playground.epochs
+
+
+def test_the_users_random_state_is_left_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    widget = nv.Playground("gaussians", hidden=(2,), n=40, resolution=16, node_resolution=8)
+    try:
+        widget.train(2, timeout=60)
+        widget.hidden = [3]
+        assert torch.equal(torch.rand(3), expected)
+    finally:
+        widget.close()
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another():
+    runs = []
+    for seed in (4, 4, 5):
+        widget = nv.Playground(
+            "xor", hidden=(3,), n=60, seed=seed, resolution=16, node_resolution=8
+        )
+        widget.train(2, timeout=60)
+        runs.append([np.array(w) for w in widget.weights(2)[0]])
+        widget.close()
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1]))
+    assert not np.array_equal(runs[0][0], runs[2][0])

@@ -1,0 +1,163 @@
+"""What one scrub step of the Playground costs the kernel: trait change to messages ready.
+
+A Playground with 4 hidden layers of 8 neurons is trained for 30 epochs on the spirals; then the
+selected snapshot is moved, step after step, across the recorded epochs. Each step is timed from
+the assignment of ``snapshot`` until every widget message it causes has been serialized as the
+kernel would send it (JSON for the state, binary buffers apart), through a comm that records
+instead of sending. The browser's share (decoding two PNGs, moving lines) is not in this number.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import comm
+import numpy as np
+import torch
+
+STEPS = 30
+HIDDEN = (8, 8, 8, 8)
+
+
+class _SerializingComm:
+    """A comm that serializes each message as a kernel session would, and counts it."""
+
+    comm_id = "bench"
+    kernel = "bench"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.messages = 0
+        self.bytes = 0
+
+    def open(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def on_msg(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def close(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def send(self, data: dict | None = None, metadata: object = None, buffers=None) -> None:
+        text = json.dumps(data, separators=(",", ":"), default=str)
+        _Totals.messages += 1
+        _Totals.bytes += len(text) + sum(memoryview(b).nbytes for b in buffers or ())
+
+
+class _Totals:
+    messages = 0
+    bytes = 0
+
+
+def _measure() -> dict:
+    import nnviz_widgets as nv
+    from nnviz_widgets import _playground_render as render
+
+    previous = comm.create_comm
+    comm.create_comm = lambda *args, **kwargs: _SerializingComm()
+    try:
+        torch.manual_seed(0)
+        pg = nv.Playground("spirals", hidden=HIDDEN)
+        pg.train(STEPS, timeout=600)
+        # one pass to warm caches, then the timed steps: back and forth over every epoch
+        order = [*range(STEPS, -1, -1), *range(1, STEPS + 1)][: STEPS + 1]
+        for index in order:
+            pg.snapshot = index
+        times, messages, sizes = [], [], []
+        for index in [*range(0, STEPS + 1)][1:]:
+            _Totals.messages = _Totals.bytes = 0
+            start = time.perf_counter()
+            pg.snapshot = index
+            times.append(time.perf_counter() - start)
+            messages.append(_Totals.messages)
+            sizes.append(_Totals.bytes)
+
+        # where the time goes, each part alone at one snapshot
+        weights, biases = pg.weights(STEPS)
+        parts = {}
+
+        def timed(name: str, function, repeat: int = 30) -> None:
+            samples = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                function()
+                samples.append(time.perf_counter() - start)
+            parts[name] = statistics.median(samples)
+
+        grid = pg.grid_points()
+        timed("boundary: forward pass over the 96x96 grid", lambda: pg.boundary(STEPS))
+        probability = pg.boundary(STEPS)
+        timed("boundary: colour + PNG", lambda: render.png(render.colour(probability, 0, 1)))
+        timed(
+            "neuron maps: forward, colour, PNG (one canvas)",
+            lambda: pg._draw_nodes(weights, biases),
+        )
+        timed("edges: 10 line marks", lambda: pg._draw_edges(weights))
+        node_png = len(pg._node_image.value)
+        boundary_png = len(pg._boundary_image.value)
+        edges = sum(w.size for w in weights)
+        pg.close()
+    finally:
+        comm.create_comm = previous
+    return {
+        "times": np.array(times),
+        "messages": statistics.median(messages),
+        "bytes": statistics.median(sizes),
+        "parts": parts,
+        "node_png": node_png,
+        "boundary_png": boundary_png,
+        "edges": edges,
+        "grid": grid.shape[0],
+    }
+
+
+def run() -> str:
+    """Measure and return a Markdown section for RESULTS.md."""
+    result = _measure()
+    times = result["times"] * 1000
+    median = float(np.median(times))
+    lines = [
+        "## Playground: kernel-side redraw per scrub step (issue 5)",
+        "",
+        f"A Playground on the spirals with 4 hidden layers of 8 neurons ({result['edges']} "
+        f"edges, 35 neuron maps), trained {STEPS} epochs; then `snapshot` moved one epoch at a "
+        f"time over all {STEPS} epochs. Timed from the trait assignment until every message it "
+        "causes is serialized (state as JSON, arrays and PNGs as binary buffers), through a comm "
+        "that counts instead of sending. Browser-side drawing is not included.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| median per scrub step | {median:.1f} ms |",
+        f"| 90th percentile | {np.percentile(times, 90):.1f} ms |",
+        f"| fastest / slowest | {times.min():.1f} / {times.max():.1f} ms |",
+        f"| messages per step | {result['messages']:.0f} |",
+        f"| bytes per step (JSON + buffers) | {result['bytes'] / 1024:.1f} KiB |",
+        f"| neuron-map canvas PNG / boundary PNG | {result['node_png'] / 1024:.1f} KiB / "
+        f"{result['boundary_png'] / 1024:.1f} KiB |",
+        "",
+        f"Goal: under 30 ms. {'Met' if median < 30 else 'NOT met'} ({median:.1f} ms).",
+        "",
+        "Where the time goes (each part alone, median of 30):",
+        "",
+        "| part | time |",
+        "| --- | --- |",
+    ]
+    for name, seconds in result["parts"].items():
+        lines.append(f"| {name} | {seconds * 1000:.2f} ms |")
+    lines += [
+        "",
+        "The rest is ipywidgets/bqplot trait handling and serialization of the "
+        f"{result['messages']:.0f} messages. "
+        "Every neuron map travels in one transparent PNG rather than one image widget per "
+        "neuron (two messages per picture: the bytes to a spare image widget, then the mark "
+        "pointed at it, since bqplot's Image redraws only on a new image reference), and the "
+        "edges are grouped into 10 line marks by sign and width class, each updated in one "
+        "message and only when its lines changed.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(run())
