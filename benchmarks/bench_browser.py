@@ -202,6 +202,18 @@ def measure() -> dict:
     return results
 
 
+def _png_bytes(size: int) -> int:
+    """Bytes of the PNG the explorer sends for one snapshot of the benchmark's recording."""
+    import nnviz_widgets as nv
+    from tests.browser.notebooks.recordings import square_recording
+
+    explorer = nv.TrainingExplorer(square_recording(size, 1, seed=size))
+    try:
+        return len(explorer.heatmap.png.value)
+    finally:
+        explorer.close(widget=True)
+
+
 def _median(times: list) -> float | None:
     good = [t for t in times if t >= 0]
     return statistics.median(good) if len(good) == len(times) else None
@@ -219,8 +231,8 @@ def run() -> str:
         f"{WARMUP} warm-up moves, {PAUSE * 1000:.0f} ms apart; one Linear weight of N x N values "
         "per snapshot. Median and 90th percentile in ms.",
         "",
-        "| view | N x N | median | p90 | / explorer 16^2 |",
-        "| --- | --- | --- | --- | --- |",
+        "| view | N x N | median | p90 | / explorer 16^2 | explorer PNG |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for kind in ("explorer", "matplotlib"):
         for size in SIZES:
@@ -233,11 +245,12 @@ def run() -> str:
                 if kind == "explorer"
                 else ("matplotlib interact + imshow")
             )
+            png = f"{_png_bytes(size) / 1024:.0f} KiB" if kind == "explorer" else ""
             if median is None:
-                lines.append(f"| {name} | {size}^2 | timed out | | |")
+                lines.append(f"| {name} | {size}^2 | timed out | | | {png} |")
                 continue
             ratio = f"{median / floor:.2f}x" if floor else ""
-            lines.append(f"| {name} | {size}^2 | {median:.0f} | {p90:.0f} | {ratio} |")
+            lines.append(f"| {name} | {size}^2 | {median:.0f} | {p90:.0f} | {ratio} | {png} |")
     lines.append("")
     e256, e1024 = _median(results[("explorer", 256)]), _median(results[("explorer", 1024)])
     m256 = _median(results[("matplotlib", 256)])

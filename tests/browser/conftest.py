@@ -80,6 +80,8 @@ def notebook_root(tmp_path_factory) -> Path:
             shutil.copy(path, root / path.name)
     shutil.copy(ROOT / "notebooks" / "01_quickstart.ipynb", root / "01_quickstart.ipynb")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):  # screenshots of an earlier run would mislead
+        old.unlink()
     return root
 
 

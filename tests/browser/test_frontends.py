@@ -111,7 +111,10 @@ def test_run_all_reaches_the_end_in_notebook7(page, notebook7_kernels):
 
 # In Voila the explorer opened at snapshot 0, not the newest: the page builds every widget from
 # its final state at once, and jslink copies Play.value (still 0 in the kernel) onto the slider.
-@pytest.mark.xfail(reason="jslink copies Play.value=0 onto the slider when the page loads")
+# Not strict: it depends on the order in which the page builds the widgets.
+@pytest.mark.xfail(
+    strict=False, reason="jslink copies Play.value=0 onto the slider when the page loads"
+)
 def test_voila_opens_at_the_newest_snapshot(page, voila):
     root, _, _ = open_app(page, voila)
     expect(root.locator(".t-epoch")).to_contain_text(

@@ -223,7 +223,6 @@ def test_playground_draws_graph_and_boundary_and_follows_its_slider(page, lab_ke
     shoot(root, "lab_playground_2_epoch0")
 
 
-@STALE_IMAGE
 def test_playground_slider_repaints_the_boundary(page, lab_kernels):
     root = open_playground(page, lab_kernels)
     boundary = root.locator(".nnviz-playground-boundary image").first
@@ -231,3 +230,52 @@ def test_playground_slider_repaints_the_boundary(page, lab_kernels):
     slider_handle(root).focus()
     page.keyboard.press("Home")
     picture_changes(boundary, before, "lab_playground_boundary_epoch0", minimum=0.02)
+
+
+def test_playground_trains_from_its_buttons_while_the_user_scrubs(page, lab_kernels):
+    """Play trains in the background: the slider's range grows while the user scrubs back."""
+    root = open_playground(page, lab_kernels)
+    handle = slider_handle(root)
+    state = root.locator(".widget-label").filter(has_text="training:")
+    root.get_by_role("button", name="Play").click()
+    expect(state).to_contain_text("running")
+    handle.focus()
+    page.keyboard.press("Home")
+    expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^0"))
+    before = float(handle.get_attribute("aria-valuemax"))
+    for step in (1, 2, 3):
+        page.keyboard.press("ArrowRight")
+        # the user's position holds while new epochs arrive
+        expect(handle).to_have_attribute("aria-valuenow", re.compile(rf"^{step}(\.0)?$"))
+    page.wait_for_function(
+        "([element, before]) => Number(element.getAttribute('aria-valuemax')) >= before + 3",
+        arg=[handle.element_handle(), before],
+        timeout=30_000,
+    )
+    expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^3(\.0)?$"))
+    shoot(root, "lab_playground_3_training_scrubbed")
+    root.get_by_role("button", name="Pause").click()
+    expect(state).to_contain_text("paused", timeout=30_000)
+
+
+# Seen once in three runs: three quick presses during training left the slider at 3 and the
+# picture and readout at epoch 1 for 15 s and more; with a second between presses each arrived.
+# Not strict: it happens only sometimes (a race), so a pass says nothing.
+@pytest.mark.xfail(
+    strict=False, reason="quick slider moves during training can leave the Playground behind"
+)
+def test_playground_follows_quick_key_presses_during_training(page, lab_kernels):
+    root = open_playground(page, lab_kernels)
+    handle = slider_handle(root)
+    root.get_by_role("button", name="Play").click()
+    handle.focus()
+    page.keyboard.press("Home")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^3(\.0)?$"))
+    readout = root.locator(".widget-html").filter(has_text=re.compile(r"epoch \d+ of \d+"))
+    try:
+        expect(readout).to_contain_text(re.compile(r"epoch 3 of \d+"), timeout=10_000)
+    finally:
+        shoot(root, "lab_playground_4_quick_presses")
+        root.get_by_role("button", name="Pause").click()
