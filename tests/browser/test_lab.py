@@ -1,0 +1,308 @@
+"""The explorer and the Playground in JupyterLab, looked at as a person would: pixels and text.
+
+Each test opens its notebook in a fresh workspace, runs it, acts through the page (keyboard,
+pointer, dropdowns, buttons) and checks what is painted. Screenshots of each step go to
+``tests/artifacts/``.
+
+Pictures are compared on the heatmap's own ``<image>`` element, so a changed title or axis does
+not count as a changed picture.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tests.browser.helpers import (
+    ARTIFACTS,
+    STALE_IMAGE,
+    expect,
+    open_notebook,
+    picture_changes,
+    rendered,
+    run_all,
+    shoot,
+    slider_handle,
+)
+from tests.browser.notebooks import recordings
+
+pytestmark = pytest.mark.browser
+
+NAN_COLOUR = (255, 0, 255)  # nnviz_widgets._colour.NAN_COLOUR, as the NaN line documents
+LAST = recordings.SNAPSHOTS - 1
+
+
+def open_explorer(page, lab, root_class: str = "t-main"):
+    """Open and run explorer.ipynb; returns the explorer's root, heatmap figure and picture."""
+    open_notebook(page, lab, "explorer.ipynb")
+    run_all(page)
+    root = page.locator(f".{root_class}")
+    heatmap = root.locator(".nnviz-heatmap")
+    heatmap.scroll_into_view_if_needed()
+    return root, heatmap, heatmap.locator("image").first
+
+
+# ---------------------------------------------------------------------------- explorer
+def test_explorer_renders_the_latest_snapshot(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    expect(root.locator(".t-epoch")).to_contain_text(
+        f"epoch {LAST} · snapshot {recordings.SNAPSHOTS} of {recordings.SNAPSHOTS}"
+    )
+    expect(heatmap).to_contain_text(f"fc1 · weight · epoch {LAST}")
+    rendered(image, "lab_explorer_1_picture")
+    shoot(root, "lab_explorer_1_whole")
+    page.screenshot(path=ARTIFACTS / "lab_explorer_1_page.png")
+
+
+def test_keyboard_moves_the_slider_label_and_title(page, lab_kernels):
+    root, heatmap, _ = open_explorer(page, lab_kernels)
+    label = root.locator(".t-epoch")
+    slider_handle(root).focus()
+    page.keyboard.press("ArrowLeft")
+    expect(label).to_contain_text(f"epoch {LAST - 1} · snapshot {LAST} of")
+    expect(heatmap).to_contain_text(f"fc1 · weight · epoch {LAST - 1}")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(label).to_contain_text(f"epoch {LAST - 3} ")
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(rf"^{LAST - 3}"))
+    shoot(root, "lab_keyboard_epoch2")
+
+
+@STALE_IMAGE
+def test_keyboard_scrub_repaints_the_picture(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    before = rendered(image, "lab_scrub_1_latest")
+    slider_handle(root).focus()
+    page.keyboard.press("ArrowLeft")
+    expect(heatmap).to_contain_text(f"epoch {LAST - 1}")
+    picture_changes(image, before, "lab_scrub_2_previous")
+
+
+def test_play_advances_the_slider_and_label(page, lab_kernels):
+    root, _, _ = open_explorer(page, lab_kernels)
+    label = root.locator(".t-epoch")
+    slider_handle(root).focus()
+    page.keyboard.press("Home")
+    expect(label).to_contain_text("epoch 0 ")
+    root.locator(".widget-play button").first.click()  # the play button
+    expect(label).to_contain_text("epoch 2 ", timeout=15_000)
+    expect(label).to_contain_text(f"epoch {LAST} ", timeout=15_000)
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(rf"^{LAST}"))
+    shoot(root, "lab_play_end")
+
+
+@STALE_IMAGE
+def test_play_repaints_the_picture(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    slider_handle(root).focus()
+    page.keyboard.press("Home")
+    expect(heatmap).to_contain_text("epoch 0")
+    start = shoot(image, "lab_play_picture_0")
+    root.locator(".widget-play button").first.click()
+    expect(heatmap).to_contain_text(f"epoch {LAST}", timeout=15_000)
+    picture_changes(image, start, "lab_play_picture_end")
+
+
+def test_dropdowns_change_layer_and_quantity(page, lab_kernels):
+    root, heatmap, _ = open_explorer(page, lab_kernels)
+    root.locator(".t-layer select").select_option("fc2")
+    expect(heatmap).to_contain_text(f"fc2 · weight · epoch {LAST}")
+    shoot(root, "lab_select_1_fc2_weight")
+    root.locator(".t-quantity select").select_option("weight_grad")
+    expect(heatmap).to_contain_text(f"fc2 · weight_grad · epoch {LAST}")
+    shoot(root, "lab_select_2_fc2_weight_grad")
+
+
+@STALE_IMAGE
+def test_dropdowns_change_the_picture(page, lab_kernels):
+    root, heatmap, image = open_explorer(page, lab_kernels)
+    weight = rendered(image, "lab_select_picture_1_weight")
+    root.locator(".t-quantity select").select_option("weight_grad")
+    expect(heatmap).to_contain_text("fc1 · weight_grad")
+    # a checkerboard of +-1/6 against a smooth pattern: most pixels differ
+    picture_changes(image, weight, "lab_select_picture_2_weight_grad", minimum=0.3)
+
+
+def test_pointer_readout_shows_the_value_under_the_pointer(page, lab_kernels):
+    root, _, image = open_explorer(page, lab_kernels)
+    rendered(image, "lab_readout_0")
+    readout = root.locator(".nnviz-readout")
+    rows, columns = recordings.SHAPES["fc1"]
+    expected = recordings.weight("fc1", LAST)
+    for row, column in ((3, 5), (9, 14)):
+        image.scroll_into_view_if_needed()
+        box = image.bounding_box()  # anew: a screenshot of the whole explorer may scroll
+        x = box["x"] + (column + 0.5) * box["width"] / columns
+        y = box["y"] + (row + 0.5) * box["height"] / rows
+        page.mouse.move(x - 4, y - 4)
+        page.mouse.move(x, y, steps=4)
+        expect(readout).to_contain_text(f"row {row}, column {column}")
+        text = readout.inner_text()
+        match = re.search(r"weight\[(\d+), (\d+)\] = (\S+)", text)
+        assert match, text
+        assert (int(match[1]), int(match[2])) == (row, column)
+        assert float(match[3]) == pytest.approx(float(expected[row, column]), abs=1e-5)
+        shoot(root, f"lab_readout_row{row}_column{column}")
+
+
+def test_nan_frame_shows_the_nan_colour_and_says_so(page, lab_kernels):
+    root, _, image = open_explorer(page, lab_kernels, root_class="t-nan")
+    expect(root.locator(".nnviz-nonfinite")).to_contain_text("NaN")
+    expect(root.locator(".nnviz-nonfinite")).to_contain_text("magenta")
+    shot = rendered(image, "lab_nan_picture")
+    shoot(root, "lab_nan_explorer")
+    rows, columns = recordings.SHAPES["fc1"]
+    height, width = shot.shape[:2]
+    block_rows, block_columns = recordings.NAN_BLOCK
+
+    def colour(row: int, column: int) -> np.ndarray:
+        return shot[int((row + 0.5) * height / rows), int((column + 0.5) * width / columns)]
+
+    for row in range(block_rows.start, block_rows.stop):
+        for column in range(block_columns.start, block_columns.stop):
+            found = colour(row, column).astype(int)
+            assert np.abs(found - NAN_COLOUR).max() <= 3, (row, column, found)
+    assert np.abs(colour(rows - 1, columns - 1).astype(int) - NAN_COLOUR).max() > 30
+
+
+# ---------------------------------------------------------------------------- quickstart
+def run_quickstart(page, lab):
+    open_notebook(page, lab, "01_quickstart.ipynb")
+    run_all(page, done_text="test accuracy after", timeout=240_000)
+    root = page.locator(".nnviz-explorer").first
+    heatmap = root.locator(".nnviz-heatmap")
+    heatmap.scroll_into_view_if_needed()
+    # the last cells show every probe image's saliency at the last epoch
+    expect(heatmap).to_contain_text("input · saliency", timeout=60_000)
+    return root, heatmap, heatmap.locator("image").first
+
+
+def test_quickstart_trains_live_and_scrubs(page, lab_kernels):
+    root, heatmap, _ = run_quickstart(page, lab_kernels)
+    label = root.locator(".widget-html").filter(has_text="snapshot")
+    expect(label.first).to_contain_text("snapshot 6 of 6")
+    shoot(root, "lab_quickstart_1_explorer")
+    slider_handle(root).focus()
+    page.keyboard.press("Home")
+    expect(heatmap).to_contain_text("epoch 0")
+    expect(label.first).to_contain_text("snapshot 1 of 6")
+    shoot(root, "lab_quickstart_2_epoch0")
+
+
+@STALE_IMAGE
+def test_quickstart_picture_is_drawn(page, lab_kernels):
+    _, _, image = run_quickstart(page, lab_kernels)
+    rendered(image, "lab_quickstart_picture")
+
+
+# ---------------------------------------------------------------------------- playground
+def open_playground(page, lab):
+    open_notebook(page, lab, "playground.ipynb")
+    run_all(page, timeout=240_000)
+    root = page.locator(".t-playground")
+    root.locator(".nnviz-playground-boundary").scroll_into_view_if_needed()
+    # six epochs were trained and the slider followed them
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(r"^6"))
+    return root
+
+
+def test_playground_draws_graph_and_boundary_and_follows_its_slider(page, lab_kernels):
+    root = open_playground(page, lab_kernels)
+    shoot(root, "lab_playground_1_epoch6")
+    rendered(root.locator(".nnviz-playground-graph image").first, "lab_playground_graph")
+    rendered(root.locator(".nnviz-playground-boundary image").first, "lab_playground_boundary")
+    losses = root.locator(".nnviz-playground-losses")
+    before = rendered(losses, "lab_playground_losses_epoch6", colours=3)
+    slider_handle(root).focus()
+    page.keyboard.press("Home")
+    expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(r"^0"))
+    # the dashed marker on the loss curves moves to epoch 0
+    picture_changes(losses, before, "lab_playground_losses_epoch0", minimum=0.002)
+    shoot(root, "lab_playground_2_epoch0")
+
+
+def test_playground_slider_repaints_the_boundary(page, lab_kernels):
+    root = open_playground(page, lab_kernels)
+    boundary = root.locator(".nnviz-playground-boundary image").first
+    before = rendered(boundary, "lab_playground_boundary_before")
+    slider_handle(root).focus()
+    page.keyboard.press("Home")
+    picture_changes(boundary, before, "lab_playground_boundary_epoch0", minimum=0.02)
+
+
+def press_until(page, handle, key: str, value: int, tries: int = 3) -> None:
+    """Press ``key`` until the slider shows ``value`` (a press may be lost, see below)."""
+    pattern = re.compile(rf"^{value}(\.0)?$")
+    for _ in range(tries - 1):
+        handle.focus()
+        page.keyboard.press(key)
+        try:
+            expect(handle).to_have_attribute("aria-valuenow", pattern, timeout=2000)
+            return
+        except AssertionError:
+            continue
+    handle.focus()
+    page.keyboard.press(key)
+    expect(handle).to_have_attribute("aria-valuenow", pattern)
+
+
+def test_playground_trains_from_its_buttons_while_the_user_scrubs(page, lab_kernels):
+    """Play trains in the background: the slider's range grows, and the user can scrub back.
+
+    While training sends a new slider maximum every epoch (dozens a second here), a key press on
+    the slider is now and then lost (seen once in three runs), so presses are repeated until
+    the slider moves. That the range keeps growing *after* the user scrubbed is checked in the
+    xfail test below: once in five runs it stopped growing for 30 s.
+    """
+    root = open_playground(page, lab_kernels)
+    handle = slider_handle(root)
+    state = root.locator(".widget-label").filter(has_text="training:")
+    before = float(handle.get_attribute("aria-valuemax"))
+    root.get_by_role("button", name="Play").click()
+    expect(state).to_contain_text("running")
+    page.wait_for_function(
+        "([element, before]) => Number(element.getAttribute('aria-valuemax')) >= before + 3",
+        arg=[handle.element_handle(), before],
+        timeout=30_000,
+    )
+    press_until(page, handle, "Home", 0)
+    press_until(page, handle, "ArrowRight", 1)
+    press_until(page, handle, "ArrowRight", 2)
+    shoot(root, "lab_playground_3_training_scrubbed")
+    root.get_by_role("button", name="Pause").click()
+    expect(state).to_contain_text("paused", timeout=30_000)
+
+
+# Seen once in three runs: three quick presses during training left the slider at 3 and the
+# picture and readout at epoch 1 for 15 s and more; with a second between presses each arrived.
+# Seen once in five runs: after the user scrubbed back, the slider's range stopped growing for
+# 30 s while training ran. Not strict: both happen only sometimes (races), so a pass says nothing.
+@pytest.mark.xfail(
+    strict=False,
+    reason="slider and Playground can fall out of step while training (lost updates)",
+)
+def test_playground_follows_quick_key_presses_during_training(page, lab_kernels):
+    root = open_playground(page, lab_kernels)
+    handle = slider_handle(root)
+    root.get_by_role("button", name="Play").click()
+    handle.focus()
+    page.keyboard.press("Home")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^3(\.0)?$"))
+    readout = root.locator(".widget-html").filter(has_text=re.compile(r"epoch \d+ of \d+"))
+    try:
+        expect(readout).to_contain_text(re.compile(r"epoch 3 of \d+"), timeout=10_000)
+        # and the range keeps growing while the user stays at 3
+        before = float(handle.get_attribute("aria-valuemax"))
+        page.wait_for_function(
+            "([element, before]) => Number(element.getAttribute('aria-valuemax')) >= before + 3",
+            arg=[handle.element_handle(), before],
+            timeout=20_000,
+        )
+        expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^3(\.0)?$"))
+    finally:
+        shoot(root, "lab_playground_4_quick_presses")
+        root.get_by_role("button", name="Pause").click()
