@@ -527,6 +527,9 @@ class TrainingExplorer(ipywidgets.VBox):
             if not self._quiet and change["new"] != len(self.recording) - 1:
                 self.follow_latest = False  # the user scrubbed back
             self._set_control(self.slider, "value", change["new"])
+            # Play's value too: a page that builds the widgets from their state (Voila, a
+            # reload) runs the jslink, which copies Play's value onto the slider
+            self._set_control(self.play, "value", change["new"])
             self._draw()
 
     @traitlets.observe("layer")

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -272,15 +271,6 @@ def distinct_colours(image: np.ndarray) -> int:
 
 
 # ---------------------------------------------------------------------------- checks
-#: bqplot's Image view redraws on ``change:image`` only (bqplot js/src/Image.ts), and the views
-#: assign a new PNG to the same ``ipywidgets.Image``'s ``value``: the page keeps the first picture.
-#: strict: once the views swap Image widgets instead, these pass and the mark must go.
-STALE_IMAGE = pytest.mark.xfail(
-    strict=True,
-    reason="bqplot Image mark is not redrawn when its ipywidgets.Image value changes",
-)
-
-
 def expect(locator):
     """Playwright's retrying assertions (imported late: playwright may be missing)."""
     from playwright.sync_api import expect as playwright_expect

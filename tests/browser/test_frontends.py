@@ -12,7 +12,6 @@ import pytest
 
 from tests.browser.helpers import (
     ARTIFACTS,
-    STALE_IMAGE,
     expect,
     open_notebook,
     picture_changes,
@@ -88,7 +87,6 @@ def test_explorer_renders_and_slider_moves_it(frontend):
     shoot(root, f"{name}_2_epoch{reached}")
 
 
-@STALE_IMAGE
 def test_slider_repaints_the_picture(frontend):
     server, page = frontend
     name = "nb7" if server.kind == "notebook" else "voila"
@@ -109,12 +107,8 @@ def test_run_all_reaches_the_end_in_notebook7(page, notebook7_kernels):
     expect(page.locator(".t-nan .nnviz-nonfinite")).to_contain_text("NaN")
 
 
-# In Voila the explorer opened at snapshot 0, not the newest: the page builds every widget from
-# its final state at once, and jslink copies Play.value (still 0 in the kernel) onto the slider.
-# Not strict: it depends on the order in which the page builds the widgets.
-@pytest.mark.xfail(
-    strict=False, reason="jslink copies Play.value=0 onto the slider when the page loads"
-)
+# Voila builds every widget from its final state at once and runs the Play-slider jslink:
+# the explorer keeps Play's value equal to the slider's, so the page opens at the newest.
 def test_voila_opens_at_the_newest_snapshot(page, voila):
     root, _, _ = open_app(page, voila)
     expect(root.locator(".t-epoch")).to_contain_text(

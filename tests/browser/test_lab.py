@@ -17,7 +17,6 @@ import pytest
 
 from tests.browser.helpers import (
     ARTIFACTS,
-    STALE_IMAGE,
     expect,
     open_notebook,
     picture_changes,
@@ -70,7 +69,6 @@ def test_keyboard_moves_the_slider_label_and_title(page, lab_kernels):
     shoot(root, "lab_keyboard_epoch2")
 
 
-@STALE_IMAGE
 def test_keyboard_scrub_repaints_the_picture(page, lab_kernels):
     root, heatmap, image = open_explorer(page, lab_kernels)
     before = rendered(image, "lab_scrub_1_latest")
@@ -93,7 +91,6 @@ def test_play_advances_the_slider_and_label(page, lab_kernels):
     shoot(root, "lab_play_end")
 
 
-@STALE_IMAGE
 def test_play_repaints_the_picture(page, lab_kernels):
     root, heatmap, image = open_explorer(page, lab_kernels)
     slider_handle(root).focus()
@@ -115,7 +112,6 @@ def test_dropdowns_change_layer_and_quantity(page, lab_kernels):
     shoot(root, "lab_select_2_fc2_weight_grad")
 
 
-@STALE_IMAGE
 def test_dropdowns_change_the_picture(page, lab_kernels):
     root, heatmap, image = open_explorer(page, lab_kernels)
     weight = rendered(image, "lab_select_picture_1_weight")
@@ -191,7 +187,6 @@ def test_quickstart_trains_live_and_scrubs(page, lab_kernels):
     shoot(root, "lab_quickstart_2_epoch0")
 
 
-@STALE_IMAGE
 def test_quickstart_picture_is_drawn(page, lab_kernels):
     _, _, image = run_quickstart(page, lab_kernels)
     rendered(image, "lab_quickstart_picture")
