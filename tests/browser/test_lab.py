@@ -85,7 +85,7 @@ def test_play_advances_the_slider_and_label(page, lab_kernels):
     page.keyboard.press("Home")
     expect(label).to_contain_text("epoch 0 ")
     root.locator(".widget-play button").first.click()  # the play button
-    expect(label).to_contain_text("epoch 2 ", timeout=15_000)
+    # no intermediate epoch is asserted: the page may merge quick steps and skip some labels
     expect(label).to_contain_text(f"epoch {LAST} ", timeout=15_000)
     expect(slider_handle(root)).to_have_attribute("aria-valuenow", re.compile(rf"^{LAST}"))
     shoot(root, "lab_play_end")
