@@ -19,7 +19,7 @@ import time
 import nbformat
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -75,21 +75,11 @@ def lab(tmp_path):
         log.close()
 
 
-def test_scrubbing_in_the_browser_changes_the_picture(lab, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
+def test_scrubbing_in_the_browser_changes_the_picture(lab, tmp_path, chromium):
+    # the session's shared Chromium (tests/browser/conftest.py): one Playwright per process
+    if True:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(lab)
             page.wait_for_selector(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']",
@@ -142,7 +132,7 @@ def test_scrubbing_in_the_browser_changes_the_picture(lab, tmp_path):
                 page.keyboard.press("ArrowRight")
             again = settle("epoch 8 of 8")
         finally:
-            browser.close()
+            page.close()
     (tmp_path / "trained.png").write_bytes(trained)
     (tmp_path / "initial.png").write_bytes(initial)
     assert initial != trained, "the boundary on screen did not change when scrubbing to epoch 0"

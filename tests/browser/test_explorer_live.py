@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
     "--no-sandbox",
@@ -96,12 +96,10 @@ def lab(tmp_path):
     shutil.rmtree(tmp_path / "workspaces", ignore_errors=True)
 
 
-def test_live_updates_scrubbing_and_hover_in_the_browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+def test_live_updates_scrubbing_and_hover_in_the_browser(lab, chromium):
+    # the session's shared Chromium (tests/browser/conftest.py): one Playwright per process
+    if True:
+        page = chromium.new_page(viewport={"width": 1500, "height": 1000})
         page.goto(lab)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90e3)
         page.click("text=Run", timeout=10e3)
@@ -144,4 +142,4 @@ def test_live_updates_scrubbing_and_hover_in_the_browser(lab):
             timeout=20e3,
         )
         assert "row" in page.inner_text(".nnviz-readout")
-        browser.close()
+        page.close()
