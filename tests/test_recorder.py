@@ -448,3 +448,6 @@ def test_no_warnings_in_normal_use():
         with nv.Recorder(model, probe=batch(), optimizer=optimizer) as rec:
             train_steps(model, optimizer, 3)
             rec.snapshot()
+    # any warning above was raised as an error; and the run did record
+    assert rec.recording.steps.tolist() == [1, 2, 3]
+    assert len(rec.recording.snapshots) == 1
