@@ -59,7 +59,9 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     required = os.environ.get("NNVIZ_REQUIRE_BROWSER") == "1"
-    if required and report.skipped and item.get_closest_marker("browser") is not None:
+    expected_failure = hasattr(report, "wasxfail")  # an xfail reports as skipped too
+    browser = item.get_closest_marker("browser") is not None
+    if required and report.skipped and browser and not expected_failure:
         report.outcome = "failed"
         report.longrepr = (
             f"NNVIZ_REQUIRE_BROWSER=1 but the browser test was skipped: {report.longrepr}"
