@@ -98,48 +98,47 @@ def lab(tmp_path):
 
 def test_live_updates_scrubbing_and_hover_in_the_browser(lab, chromium):
     # the session's shared Chromium (tests/browser/conftest.py): one Playwright per process
-    if True:
-        page = chromium.new_page(viewport={"width": 1500, "height": 1000})
-        page.goto(lab)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90e3)
-        page.click("text=Run", timeout=10e3)
-        page.click("text=Run All Cells", timeout=10e3)
-        page.wait_for_selector(".nnviz-heatmap", timeout=90e3)
+    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(lab)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90e3)
+    page.click("text=Run", timeout=10e3)
+    page.click("text=Run All Cells", timeout=10e3)
+    page.wait_for_selector(".nnviz-heatmap", timeout=90e3)
 
-        def title() -> str:
-            return page.text_content(".nnviz-heatmap .mainheading") or ""
+    def title() -> str:
+        return page.text_content(".nnviz-heatmap .mainheading") or ""
 
-        # while the training cell runs, the page follows each snapshot (kernel -> browser)
-        seen = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "epoch 7" not in title():
-            if title() not in seen:
-                seen.append(title())
-            time.sleep(0.1)
-        assert "epoch 7" in title()
-        live = [t for t in seen if "epoch" in t and "epoch 7" not in t]
-        assert len(live) >= 3, seen  # several snapshots drawn before the loop ended
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60e3)
+    # while the training cell runs, the page follows each snapshot (kernel -> browser)
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "epoch 7" not in title():
+        if title() not in seen:
+            seen.append(title())
+        time.sleep(0.1)
+    assert "epoch 7" in title()
+    live = [t for t in seen if "epoch" in t and "epoch 7" not in t]
+    assert len(live) >= 3, seen  # several snapshots drawn before the loop ended
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60e3)
 
-        # scrub back with the keyboard on the slider (browser -> kernel -> browser)
-        page.click(".nnviz-explorer .widget-slider .noUi-handle")
-        page.keyboard.press("ArrowLeft")
-        page.keyboard.press("ArrowLeft")
-        page.wait_for_function(
-            "document.querySelector('.nnviz-heatmap .mainheading').textContent.includes('epoch 5')",
-            timeout=20e3,
-        )
-        assert not page.is_checked(".nnviz-explorer .widget-checkbox input")  # follow latest off
+    # scrub back with the keyboard on the slider (browser -> kernel -> browser)
+    page.click(".nnviz-explorer .widget-slider .noUi-handle")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        "document.querySelector('.nnviz-heatmap .mainheading').textContent.includes('epoch 5')",
+        timeout=20e3,
+    )
+    assert not page.is_checked(".nnviz-explorer .widget-checkbox input")  # follow latest off
 
-        # the value under the pointer
-        image = page.query_selector(".nnviz-heatmap image")
-        box = image.bounding_box()
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-        time.sleep(0.3)
-        page.mouse.move(box["x"] + box["width"] * 0.51, box["y"] + box["height"] * 0.52)
-        page.wait_for_function(
-            "document.querySelector('.nnviz-readout').textContent.includes('weight[')",
-            timeout=20e3,
-        )
-        assert "row" in page.inner_text(".nnviz-readout")
-        page.close()
+    # the value under the pointer
+    image = page.query_selector(".nnviz-heatmap image")
+    box = image.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    time.sleep(0.3)
+    page.mouse.move(box["x"] + box["width"] * 0.51, box["y"] + box["height"] * 0.52)
+    page.wait_for_function(
+        "document.querySelector('.nnviz-readout').textContent.includes('weight[')",
+        timeout=20e3,
+    )
+    assert "row" in page.inner_text(".nnviz-readout")
+    page.close()

@@ -77,62 +77,61 @@ def lab(tmp_path):
 
 def test_scrubbing_in_the_browser_changes_the_picture(lab, tmp_path, chromium):
     # the session's shared Chromium (tests/browser/conftest.py): one Playwright per process
-    if True:
-        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(lab)
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                state="attached",
-                timeout=90_000,
-            )
-            # a run asked for before the kernel's session is ready can be dropped: ask again
-            # until the cell's prompt shows it queued or ran
-            prompt = page.locator(".jp-Cell .jp-InputPrompt").first
-            for _ in range(10):
-                page.click(".jp-Cell .jp-InputArea-editor >> nth=0")
-                page.keyboard.press("Escape")
-                page.keyboard.press("Shift+Enter")
-                try:
-                    page.wait_for_function(
-                        "e => /\\[(\\*|\\d+)\\]/.test(e.textContent)",
-                        arg=prompt.element_handle(),
-                        timeout=10_000,
-                    )
-                    break
-                except Exception:
-                    continue
-            page.wait_for_selector(".nnviz-playground-graph", timeout=90_000)
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.widget-label')]"
-                ".some(e => e.textContent.includes('training: paused'))",
-                timeout=120_000,
-            )
-            boundary = page.locator(".nnviz-playground-boundary").first
-            readout = page.locator(".widget-html-content").filter(has_text="epoch").first
-
-            def settle(text: str) -> bytes:
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(lab)
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']",
+            state="attached",
+            timeout=90_000,
+        )
+        # a run asked for before the kernel's session is ready can be dropped: ask again
+        # until the cell's prompt shows it queued or ran
+        prompt = page.locator(".jp-Cell .jp-InputPrompt").first
+        for _ in range(10):
+            page.click(".jp-Cell .jp-InputArea-editor >> nth=0")
+            page.keyboard.press("Escape")
+            page.keyboard.press("Shift+Enter")
+            try:
                 page.wait_for_function(
-                    "t => [...document.querySelectorAll('.widget-html-content')]"
-                    ".some(e => e.textContent.startsWith(t))",
-                    arg=text,
-                    timeout=30_000,
+                    "e => /\\[(\\*|\\d+)\\]/.test(e.textContent)",
+                    arg=prompt.element_handle(),
+                    timeout=10_000,
                 )
-                time.sleep(1.0)  # the image loads from a blob URL after the text changes
-                return boundary.screenshot()
+                break
+            except Exception:
+                continue
+        page.wait_for_selector(".nnviz-playground-graph", timeout=90_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-label')]"
+            ".some(e => e.textContent.includes('training: paused'))",
+            timeout=120_000,
+        )
+        boundary = page.locator(".nnviz-playground-boundary").first
+        readout = page.locator(".widget-html-content").filter(has_text="epoch").first
 
-            trained = settle("epoch 8 of 8")
-            page.locator(".widget-slider .noUi-handle").first.click()
-            page.keyboard.press("Home")
-            initial = settle("epoch 0 of 8")
-            assert "epoch 0 of 8" in readout.inner_text()
-            # eight quick presses: the last position must reach the kernel and the picture
-            page.locator(".widget-slider .noUi-handle").first.focus()  # the screenshot took it
-            for _ in range(8):
-                page.keyboard.press("ArrowRight")
-            again = settle("epoch 8 of 8")
-        finally:
-            page.close()
+        def settle(text: str) -> bytes:
+            page.wait_for_function(
+                "t => [...document.querySelectorAll('.widget-html-content')]"
+                ".some(e => e.textContent.startsWith(t))",
+                arg=text,
+                timeout=30_000,
+            )
+            time.sleep(1.0)  # the image loads from a blob URL after the text changes
+            return boundary.screenshot()
+
+        trained = settle("epoch 8 of 8")
+        page.locator(".widget-slider .noUi-handle").first.click()
+        page.keyboard.press("Home")
+        initial = settle("epoch 0 of 8")
+        assert "epoch 0 of 8" in readout.inner_text()
+        # eight quick presses: the last position must reach the kernel and the picture
+        page.locator(".widget-slider .noUi-handle").first.focus()  # the screenshot took it
+        for _ in range(8):
+            page.keyboard.press("ArrowRight")
+        again = settle("epoch 8 of 8")
+    finally:
+        page.close()
     (tmp_path / "trained.png").write_bytes(trained)
     (tmp_path / "initial.png").write_bytes(initial)
     assert initial != trained, "the boundary on screen did not change when scrubbing to epoch 0"
