@@ -560,8 +560,11 @@ HEATMAP_SIZE = (480, 450)
 HEATMAP_MARGIN = {"top": 40, "bottom": 45, "left": 60, "right": 8}
 #: Width of the colour bar figure beside the heatmap, in pixels.
 COLOUR_BAR_WIDTH = 88
-#: Most hover targets per side: each is one SVG element, built once per picture shape.
-HOVER_CELLS = 64
+#: Most hover targets per side, per level. Each target is one SVG element, and the browser's
+#: per-frame compositing cost grows with their number (4096 targets cost ~20 ms a frame in
+#: Chromium, measured by benchmarks/bench_browser.py): so a large picture gets a coarse grid of
+#: blocks, and the block under the pointer a finer grid of its own (see ``HeatmapView``).
+HOVER_CELLS = 16
 
 
 class HeatmapView:
@@ -584,7 +587,12 @@ class HeatmapView:
         The mark that shows the PNG.
     hover : bqplot.Scatter
         Invisible square markers over the picture: bqplot's ``Image`` reports clicks but no
-        pointer moves, while a ``Scatter`` reports hovering over each marker.
+        pointer moves, while a ``Scatter`` reports hovering over each marker. At most
+        ``HOVER_CELLS`` per side: over a larger picture each covers a block of cells.
+    hover_fine : bqplot.Scatter
+        A finer grid over the block the pointer is on, drawn above ``hover``: entering a block
+        shows its summary and lays finer markers over it, down to single cells, so every value
+        can be read while the page never holds more than ``2 * HOVER_CELLS**2`` markers.
     """
 
     def __init__(
@@ -641,25 +649,17 @@ class HeatmapView:
             y=np.array([0.5, -0.5]),
             scales={"x": self.x_scale, "y": self.y_scale},
         )
-        self.hover = bqplot.Scatter(
-            x=np.zeros(0),
-            y=np.zeros(0),
-            marker="square",
-            opacities=[0.0],
-            colors=["#000000"],
-            default_size=64,
-            scales={"x": self.x_scale, "y": self.y_scale},
-            enable_hover=True,
-            interactions={"hover": "tooltip", "click": "select"},
-            tooltip=None,
-        )
+        self.hover, self.hover_fine = self._hover_mark(), self._hover_mark()
         self.hover.on_hover(self._handle_hover)
         self.hover.on_element_click(self._handle_hover)
+        self.hover_fine.on_hover(self._handle_hover_fine)
+        self.hover_fine.on_element_click(self._handle_hover_fine)
         self.image.on_element_click(self._handle_image_click)
         self._hover_shape: tuple = ()
-        self._hover_blocks = (1, 1)
+        #: per mark: (first row, first column, block side in cells) of its grid
+        self._grids: dict[str, tuple[int, int, int]] = {}
         self.figure = bqplot.Figure(
-            marks=[self.image, self.hover],
+            marks=[self.image, self.hover, self.hover_fine],
             axes=[self.x_axis, self.y_axis],
             scale_x=self.x_scale,
             scale_y=self.y_scale,
@@ -808,47 +808,97 @@ class HeatmapView:
             return float(columns), columns * height / width
         return rows * width / height, float(rows)
 
+    def _hover_mark(self) -> bqplot.Scatter:
+        return bqplot.Scatter(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            marker="square",
+            opacities=[0.0],
+            colors=["#000000"],
+            default_size=64,
+            scales={"x": self.x_scale, "y": self.y_scale},
+            enable_hover=True,
+            interactions={"hover": "tooltip", "click": "select"},
+            tooltip=None,
+        )
+
     def _update_hover_targets(self, rows: int, columns: int) -> None:
-        """One invisible square per cell, or per block of cells when the picture is large."""
+        """Lay the coarse hover grid over a picture of a new shape (scrubbing keeps it)."""
         if self._hover_shape == (rows, columns):
-            return  # scrubbing keeps the shape: the markers need not move
-        block_rows = max(1, -(-rows // HOVER_CELLS))
-        block_columns = max(1, -(-columns // HOVER_CELLS))
-        centres_r = np.arange(0, rows, block_rows) + (block_rows - 1) / 2
-        centres_c = np.arange(0, columns, block_columns) + (block_columns - 1) / 2
+            return
+        self._hover_shape = (rows, columns)
+        self._place_grid("coarse", 0, 0, rows, columns)
+        self._place_grid("fine", 0, 0, 0, 0)
+
+    def _place_grid(self, which: str, row: int, column: int, rows: int, columns: int) -> None:
+        """Cover cells ``[row:row + rows, column:column + columns]`` with square markers.
+
+        Blocks are square (the same number of cells both ways, as cells are square on
+        screen), at most ``HOVER_CELLS`` per side; the last ones may reach past the region,
+        and read the cells they really cover.
+        """
+        mark = self.hover if which == "coarse" else self.hover_fine
+        if rows <= 0 or columns <= 0:
+            with mark.hold_sync():
+                mark.x, mark.y = np.zeros(0, np.float32), np.zeros(0, np.float32)
+            self._grids.pop(which, None)
+            return
+        side = max(1, -(-max(rows, columns) // HOVER_CELLS))
+        centres_r = row + np.arange(0, rows, side) + (side - 1) / 2
+        centres_c = column + np.arange(0, columns, side) + (side - 1) / 2
         grid_r, grid_c = np.meshgrid(centres_r, centres_c, indexing="ij")
+        pixels = side * self._cell_pixels()
+        with mark.hold_sync():
+            mark.x = grid_c.ravel().astype(np.float32)
+            mark.y = grid_r.ravel().astype(np.float32)
+            # a square marker's size is its area in pixels; round up so blocks leave no gaps
+            mark.default_size = max(1, math.ceil(pixels * pixels))
+        self._grids[which] = (row, column, side, len(centres_c))
+
+    def _cell_pixels(self) -> float:
+        """The side of one picture cell on screen, in pixels."""
+        rows, columns = self._hover_shape
         x_span, _ = self._square_cells(rows, columns)
         width = HEATMAP_SIZE[0] - HEATMAP_MARGIN["left"] - HEATMAP_MARGIN["right"]
-        pixels = max(block_columns * width / x_span, 1.0)  # block side on screen, in pixels
-        with self.hover.hold_sync():
-            self.hover.x = grid_c.ravel().astype(np.float32)
-            self.hover.y = grid_r.ravel().astype(np.float32)
-            self.hover.default_size = max(1, int(pixels * pixels))
-        self._hover_shape = (rows, columns)
-        self._hover_blocks = (block_rows, block_columns)
+        return width / x_span
 
     def clear(self, message: str) -> None:
         """Show no picture, only ``message`` as the title (e.g. "no snapshots yet")."""
         with self.figure.hold_sync():
             self._pngs.show(self.image, encode_png(np.full((1, 1, 3), 255, np.uint8)))
             self.figure.title = message
-            self.hover.x, self.hover.y = np.zeros(0), np.zeros(0)
+            self._place_grid("coarse", 0, 0, 0, 0)
+            self._place_grid("fine", 0, 0, 0, 0)
         self._hover_shape = ()
         self.picture = self.shown = self.indices = None
 
     # ------------------------------------------------------------------ pointer
     def _handle_hover(self, _mark, content: dict) -> None:
+        self._pointer_on("coarse", content)
+
+    def _handle_hover_fine(self, _mark, content: dict) -> None:
+        self._pointer_on("fine", content)
+
+    def _pointer_on(self, which: str, content: dict) -> None:
+        """Report the cells under the marker the pointer is on; refine a block of several."""
         data = content.get("data") or content.get("point") or {}
         index = data.get("index")
-        if index is None or not self._hover_shape or self._on_hover is None:
+        grid = self._grids.get(which)
+        if index is None or grid is None or not self._hover_shape:
             return
         rows, columns = self._hover_shape
-        block_rows, block_columns = self._hover_blocks
-        per_row = -(-columns // block_columns)
+        first_row, first_column, side, per_row = grid
         r, c = divmod(int(index), per_row)
-        row, column = r * block_rows, c * block_columns
-        row_end, column_end = min(row + block_rows, rows), min(column + block_columns, columns)
-        self._on_hover(row, column, row_end, column_end)
+        row, column = first_row + r * side, first_column + c * side
+        row_end, column_end = min(row + side, rows), min(column + side, columns)
+        if row >= rows or column >= columns:
+            return
+        if side > 1:
+            # finer markers over this block, above the coarse ones: the next pointer move
+            # inside it reads smaller blocks, down to one cell
+            self._place_grid("fine", row, column, row_end - row, column_end - column)
+        if self._on_hover is not None:
+            self._on_hover(row, column, row_end, column_end)
 
     def _handle_image_click(self, _mark, content: dict) -> None:
         data = content.get("data") or {}

@@ -333,9 +333,15 @@ def test_a_failing_view_shows_the_error_and_never_raises(explorer, recording, rn
 
 def test_pointer_readout(explorer, recording):
     explorer.layer, explorer.quantity, explorer.index = "fc", "weight", 2
-    explorer.heatmap.hover._handle_custom_msgs(None, {"event": "hover", "data": {"index": 20 + 7}})
-    value = recording.frame("fc", "weight", 2)[1, 7]
-    assert f"weight[1, 7] = <b>{value:.6g}</b>" in explorer.readout.value
+    frame = recording.frame("fc", "weight", 2)  # 5 x 20: coarse blocks of 2 x 2 cells
+    heatmap = explorer.heatmap
+    heatmap.hover._handle_custom_msgs(None, {"event": "hover", "data": {"index": 3}})
+    block = frame[0:2, 6:8]
+    assert "rows 0&ndash;1, columns 6&ndash;7 (4 values)" in explorer.readout.value
+    assert f"mean <b>{block.mean():.4g}</b>" in explorer.readout.value
+    # the block now has one marker per cell above it: the next move reads a single value
+    heatmap.hover_fine._handle_custom_msgs(None, {"event": "hover", "data": {"index": 2 + 1}})
+    assert f"weight[1, 7] = <b>{frame[1, 7]:.6g}</b>" in explorer.readout.value
 
 
 def test_metrics_click_jumps_to_that_snapshot(explorer):

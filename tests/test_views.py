@@ -1,5 +1,7 @@
 """Views: tensor-to-picture layout, block-mean reduction, colouring, PNG and pointer events."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ from nnviz_widgets._colour import (
 )
 from nnviz_widgets._export import compose_export, render_text
 from nnviz_widgets._views import (
+    HOVER_CELLS,
     HeatmapView,
     HistogramView,
     MetricsView,
@@ -214,20 +217,63 @@ def test_each_new_picture_reaches_the_mark_through_a_new_image_widget(rng):
     assert view.png is view.image.image
 
 
+def _hover(mark, index):
+    mark._handle_custom_msgs(None, {"event": "hover", "data": {"index": index}})
+
+
 def test_hover_and_click_messages_report_cells(rng):
     seen = []
     view = HeatmapView(on_hover=lambda *cell: seen.append(cell))
     view.show(
         Picture(np.zeros((10, 130), np.float32), None, "", "", ""), -1, 1, DIVERGING, title=""
     )
-    # 130 columns make blocks of 3 columns (at most 64 hover targets per side)
-    assert len(view.hover.x) == 10 * 44
-    view.hover._handle_custom_msgs(None, {"event": "hover", "data": {"index": 44 + 2}})
-    assert seen[-1] == (1, 6, 2, 9)
+    # 130 columns make square blocks of 9 cells a side: 2 x 15 coarse markers
+    assert HOVER_CELLS == 16
+    assert len(view.hover.x) == 2 * 15 and len(view.hover_fine.x) == 0
+    _hover(view.hover, 15 + 2)  # second row of blocks, third column of blocks
+    assert seen[-1] == (9, 18, 10, 27)  # the last block row holds only row 9
+    # that block got single-cell markers above it: one more move reads one value
+    assert len(view.hover_fine.x) == 1 * 9
+    np.testing.assert_array_equal(view.hover_fine.x, np.arange(18, 27))
+    np.testing.assert_array_equal(view.hover_fine.y, np.full(9, 9.0))
+    _hover(view.hover_fine, 4)
+    assert seen[-1] == (9, 22, 10, 23)
     view.image._handle_custom_msgs(
         None, {"event": "element_click", "data": {"click_x": 7.2, "click_y": 3.9}}
     )
     assert seen[-1] == (4, 7, 5, 8)
+
+
+def test_hover_reaches_every_cell_of_a_large_picture_with_few_markers():
+    """A 300 x 300 picture: at most 2 * 16**2 markers, and three moves read any one cell."""
+    seen = []
+    view = HeatmapView(on_hover=lambda *cell: seen.append(cell))
+    size = 300
+    view.show(Picture(np.zeros((size, size), np.float32), None, "", "", ""), -1, 1, DIVERGING,
+              title="")  # fmt: skip
+    target = (277, 123)
+
+    def marker_over(mark, row, column):
+        # the marker whose square holds the cell's centre, as the browser's hit test finds it
+        # (squares are rounded up to whole pixels, so neighbours may overlap by a fraction)
+        half = math.sqrt(mark.default_size) / 2 / view._cell_pixels()
+        distance = np.maximum(np.abs(mark.x - column), np.abs(mark.y - row))
+        nearest = int(np.argmin(distance))
+        return nearest if distance[nearest] <= half else None
+
+    for _ in range(4):
+        fine = marker_over(view.hover_fine, *target) if len(view.hover_fine.x) else None
+        if fine is not None:
+            _hover(view.hover_fine, fine)  # the fine grid lies above the coarse one
+        else:
+            _hover(view.hover, marker_over(view.hover, *target))
+        assert len(view.hover.x) + len(view.hover_fine.x) <= 2 * HOVER_CELLS**2
+        row, column, row_end, column_end = seen[-1]
+        assert row <= target[0] < row_end and column <= target[1] < column_end
+        if row_end - row == 1 and column_end - column == 1:
+            break
+    assert seen[-1] == (277, 123, 278, 124)
+    assert len(seen) == 3  # blocks of 19 cells a side, then 2, then the cell
 
 
 def test_metrics_click_selects_a_snapshot():

@@ -10,6 +10,7 @@ not count as a changed picture.
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -141,6 +142,35 @@ def test_pointer_readout_shows_the_value_under_the_pointer(page, lab_kernels):
         assert (int(match[1]), int(match[2])) == (row, column)
         assert float(match[3]) == pytest.approx(float(expected[row, column]), abs=1e-5)
         shoot(root, f"lab_readout_row{row}_column{column}")
+
+
+def test_pointer_readout_reaches_single_cells_of_a_large_picture(page, lab_kernels):
+    """200 x 200 values: the block under the pointer first, a single value on the next moves."""
+    root, _, image = open_explorer(page, lab_kernels, root_class="t-large")
+    rendered(image, "lab_readout_large_0")
+    readout = root.locator(".nnviz-readout")
+    size, (row, column) = 200, (137, 58)
+    expected = recordings.square_recording(size, 3, seed=1).frame("fc", "weight", 2)
+    image.scroll_into_view_if_needed()
+    box = image.bounding_box()
+    x = box["x"] + (column + 0.5) * box["width"] / size
+    y = box["y"] + (row + 0.5) * box["height"] / size
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=6)
+    expect(readout).to_contain_text(re.compile(r"rows \d+.\d+, columns \d+.\d+ \(\d+ values\)"))
+    # each move inside the block lands on the finer markers laid over it, down to one cell
+    # (a cell is ~2.4 pixels: the pointer stays inside it)
+    exact = f"row {row}, column {column}"
+    for step in range(12):
+        page.mouse.move(x + (0.4 if step % 2 else -0.4), y)
+        with contextlib.suppress(AssertionError):
+            expect(readout).to_contain_text(exact, timeout=1000)
+            break
+    expect(readout).to_contain_text(exact, timeout=1000)
+    match = re.search(r"weight\[(\d+), (\d+)\] = (\S+)", readout.inner_text())
+    assert match and (int(match[1]), int(match[2])) == (row, column), readout.inner_text()
+    assert float(match[3]) == pytest.approx(float(expected[row, column]), abs=1e-5)
+    shoot(root, "lab_readout_large_cell")
 
 
 def test_nan_frame_shows_the_nan_colour_and_says_so(page, lab_kernels):
