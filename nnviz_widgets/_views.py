@@ -1068,6 +1068,26 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return values
 
 
+#: Log-scale limits shown before any gradient norm is recorded.
+_EMPTY_DECADES = (1e-3, 1.0)
+
+
+def _decades(values: np.ndarray) -> tuple[float, float]:
+    """The powers of ten around positive ``values``: at least one decade apart."""
+    low = 10.0 ** math.floor(math.log10(float(values.min())))
+    high = 10.0 ** math.ceil(math.log10(float(values.max())))
+    if high <= low:
+        high = low * 10.0
+    return low, high
+
+
+def _decade_ticks(low: float, high: float, most: int = 6) -> np.ndarray:
+    """Powers of ten from ``low`` to ``high``, every k-th one so at most ``most`` show."""
+    first, last = round(math.log10(low)), round(math.log10(high))
+    step = max(1, -(-(last - first) // (most - 1)))
+    return 10.0 ** np.arange(first, last + 1, step, dtype=np.float64)
+
+
 class GradientNormView:
     """Gradient norms: across the network at the current snapshot, and their history.
 
@@ -1077,7 +1097,13 @@ class GradientNormView:
 
     def __init__(self) -> None:
         self.layer_scale = bqplot.OrdinalScale()
-        self.norm_scale = bqplot.LogScale()
+        # both log scales get explicit limits and ticks at powers of ten: bqplot 0.13 cannot
+        # render a log axis with num_ticks over an empty domain (the figure's axes then never
+        # appear, nor later titles: seen in JupyterLab when the explorer is shown before the
+        # first snapshot), and automatic ticks crowd when norms span many decades
+        low, high = _EMPTY_DECADES
+        room = (high / low) ** 0.04  # as in _set_limits
+        self.norm_scale = bqplot.LogScale(min=low / room, max=high * room)
         self.across = bqplot.Lines(
             x=np.zeros(0),
             y=np.zeros(0),
@@ -1093,8 +1119,8 @@ class GradientNormView:
                     scale=self.norm_scale,
                     side="left",
                     label="gradient norm",
-                    tick_format=".2~g",
-                    num_ticks=5,
+                    tick_format="~g",
+                    tick_values=_decade_ticks(low, high),
                 ),
             ],
             title="gradient norm per layer",
@@ -1104,7 +1130,7 @@ class GradientNormView:
         )
         self.across_figure.add_class("nnviz-gradnorm")
         self.epoch_scale = bqplot.LinearScale()
-        self.history_scale = bqplot.LogScale()
+        self.history_scale = bqplot.LogScale(min=low / room, max=high * room)
         self.history = bqplot.Lines(
             x=np.zeros(0),
             y=np.zeros((0, 0)),
@@ -1126,8 +1152,8 @@ class GradientNormView:
                     scale=self.history_scale,
                     side="left",
                     label="gradient norm",
-                    tick_format=".2~g",
-                    num_ticks=5,
+                    tick_format="~g",
+                    tick_values=_decade_ticks(low, high),
                 ),
             ],
             title="gradient norm history",
@@ -1137,7 +1163,9 @@ class GradientNormView:
             layout=ipywidgets.Layout(width="445px", height="215px"),
         )
         self.history_figure.add_class("nnviz-gradhistory")
+        self.norm_axes = [self.across_figure.axes[1], self.history_figure.axes[1]]
         self._key: tuple = ()
+        self._limits = (low, high)
 
     def show(self, epochs: np.ndarray, norms: dict[str, np.ndarray], index: int) -> None:
         """``norms`` maps layer to its gradient norm per snapshot; ``index`` is the current one."""
@@ -1146,6 +1174,8 @@ class GradientNormView:
             with self.across.hold_sync():
                 self.across.x, self.across.y = np.zeros(0), np.zeros(0)
             self.across_figure.title = "no gradient norms recorded"
+            self._key = ()
+            self._set_limits(*_EMPTY_DECADES)
             return
         history = np.stack([_positive(norms[layer]) for layer in layers])
         key = (tuple(layers), history.shape, history.tobytes())
@@ -1155,6 +1185,9 @@ class GradientNormView:
                 self.history.y = history
                 self.history.labels = layers
             self._key = key
+            # one range for both figures, over every snapshot: scrubbing never rescales
+            finite = history[np.isfinite(history)]
+            self._set_limits(*_decades(finite) if finite.size else _EMPTY_DECADES)
         current = history[:, index] if 0 <= index < history.shape[1] else np.full(len(layers), 1.0)
         with self.across.hold_sync():
             self.across.x = np.array(layers, dtype=object)
@@ -1166,6 +1199,19 @@ class GradientNormView:
                 self.cursor.x = np.full(2, float(epochs[index]))
                 self.cursor.y = np.array([low, high])
         self.across_figure.title = f"gradient norm per layer, epoch {float(epochs[index]):g}"
+
+    def _set_limits(self, low: float, high: float) -> None:
+        """Both log scales from ``low`` to ``high`` (powers of ten), ticks at decades."""
+        if (low, high) == self._limits:
+            return
+        # a little room beyond the decades, so points on them are not cut by the frame
+        room = (high / low) ** 0.04
+        for scale in (self.norm_scale, self.history_scale):
+            with scale.hold_sync():
+                scale.min, scale.max = low / room, high * room
+        for axis in self.norm_axes:
+            axis.tick_values = _decade_ticks(low, high)
+        self._limits = (low, high)
 
 
 class HistogramView:

@@ -20,6 +20,7 @@ from nnviz_widgets._colour import (
 from nnviz_widgets._export import compose_export, render_text
 from nnviz_widgets._views import (
     HOVER_CELLS,
+    GradientNormView,
     HeatmapView,
     HistogramView,
     MetricsView,
@@ -274,6 +275,35 @@ def test_hover_reaches_every_cell_of_a_large_picture_with_few_markers():
             break
     assert seen[-1] == (277, 123, 278, 124)
     assert len(seen) == 3  # blocks of 19 cells a side, then 2, then the cell
+
+
+def test_gradient_norm_log_axes_have_limits_and_decade_ticks_from_the_start():
+    """bqplot 0.13 fails to render a log axis with num_ticks over an empty domain (seen in
+    JupyterLab: the figure then never showed its axes or later titles): so the log scales
+    carry explicit limits and decade ticks, before any data and after."""
+    view = GradientNormView()
+    for scale in (view.norm_scale, view.history_scale):
+        assert scale.min is not None and scale.max is not None and 0 < scale.min < scale.max
+    for axis in view.norm_axes:
+        assert axis.num_ticks is None
+        np.testing.assert_allclose(axis.tick_values, [1e-3, 1e-2, 1e-1, 1.0])
+    # norms from 3e-7 to 20: decades 1e-7 .. 1e2, labelled every other decade (at most 6)
+    norms = {"conv": np.array([3e-7, 1e-6]), "fc": np.array([5.0, 20.0])}
+    view.show(np.array([0.0, 1.0]), norms, 1)
+    assert view.norm_scale.min < 3e-7 and view.norm_scale.max > 20
+    assert (view.norm_scale.min, view.norm_scale.max) == (
+        view.history_scale.min,
+        view.history_scale.max,
+    )
+    np.testing.assert_allclose(view.norm_axes[0].tick_values, [1e-7, 1e-5, 1e-3, 1e-1, 10.0])
+    # scrubbing keeps the range: the same history, another snapshot
+    before = (view.norm_scale.min, view.norm_scale.max)
+    view.show(np.array([0.0, 1.0]), norms, 0)
+    assert (view.norm_scale.min, view.norm_scale.max) == before
+    np.testing.assert_allclose(view.across.y, [3e-7, 5.0])
+    # nothing recorded any more (another recording): back to the empty limits, no error
+    view.show(np.array([0.0]), {}, 0)
+    np.testing.assert_allclose(view.norm_axes[1].tick_values, [1e-3, 1e-2, 1e-1, 1.0])
 
 
 def test_metrics_click_selects_a_snapshot():

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 
 import numpy as np
 import pytest
 
 from tests.browser.helpers import (
     ARTIFACTS,
+    changed_fraction,
     expect,
     open_notebook,
     picture_changes,
@@ -25,6 +27,7 @@ from tests.browser.helpers import (
     run_all,
     shoot,
     slider_handle,
+    wait_for_picture,
 )
 from tests.browser.notebooks import recordings
 
@@ -193,6 +196,44 @@ def test_nan_frame_shows_the_nan_colour_and_says_so(page, lab_kernels):
     assert np.abs(colour(rows - 1, columns - 1).astype(int) - NAN_COLOUR).max() > 30
 
 
+def test_explorer_follows_a_training_cell_then_scrubs_and_reads(page, lab_kernels):
+    """Live: the page follows the snapshots a running cell takes; then scrub back and hover."""
+    open_notebook(page, lab_kernels, "live.ipynb")
+    # not awaited: the command's promise ends only when every cell has run
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    root = page.locator(".t-live")
+    title = root.locator(".nnviz-heatmap .mainheading")
+    expect(title).to_contain_text("epoch", timeout=60_000)
+    # while the training cell runs, the page follows each snapshot (kernel -> browser)
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "epoch 7" not in (seen or [""])[-1]:
+        text = title.text_content() or ""
+        if not seen or text != seen[-1]:
+            seen.append(text)
+        time.sleep(0.1)
+    assert "epoch 7" in seen[-1], seen
+    assert len([t for t in seen if "epoch" in t]) >= 4, seen  # drawn before the loop ended
+    page.locator(".jp-OutputArea-output:has-text('all cells ran')").wait_for(timeout=60_000)
+    # scrub back with the keyboard (browser -> kernel -> browser): follow latest turns off
+    slider_handle(root).focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(title).to_contain_text("epoch 5")
+    expect(root.locator(".widget-checkbox input")).not_to_be_checked()
+    # the value under the pointer, at the snapshot on screen
+    image = root.locator(".nnviz-heatmap image").first
+    box = image.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.mouse.move(box["x"] + box["width"] * 0.51, box["y"] + box["height"] * 0.52, steps=3)
+    expect(root.locator(".nnviz-readout")).to_contain_text("weight[")
+    shoot(root, "lab_live_scrubbed_hover")
+    # the log-scale figures, shown before the first snapshot, have their axes and titles
+    for figure in (".nnviz-gradnorm", ".nnviz-gradhistory"):
+        expect(root.locator(f"{figure} .axis")).to_have_count(2)
+    expect(root.locator(".nnviz-gradnorm .mainheading")).to_have_text("no gradient norms recorded")
+
+
 # ---------------------------------------------------------------------------- quickstart
 def run_quickstart(page, lab):
     open_notebook(page, lab, "01_quickstart.ipynb")
@@ -255,6 +296,30 @@ def test_playground_slider_repaints_the_boundary(page, lab_kernels):
     slider_handle(root).focus()
     page.keyboard.press("Home")
     picture_changes(boundary, before, "lab_playground_boundary_epoch0", minimum=0.02)
+
+
+def test_playground_quick_presses_end_on_the_right_picture(page, lab_kernels):
+    """Eight quick presses after Home: the last one reaches the kernel and the screen."""
+    root = open_playground(page, lab_kernels)
+    boundary = root.locator(".nnviz-playground-boundary image").first
+    readout = root.locator(".widget-html").filter(has_text=re.compile(r"epoch \d+ of \d+"))
+    expect(readout).to_contain_text("epoch 6 of 6")
+    trained = rendered(boundary, "lab_playground_quick_trained")
+    handle = slider_handle(root)
+    handle.focus()
+    page.keyboard.press("Home")
+    expect(readout).to_contain_text("epoch 0 of 6")
+    picture_changes(boundary, trained, "lab_playground_quick_epoch0", minimum=0.02)
+    handle.focus()
+    for _ in range(8):  # two more than there are epochs: the slider stops at 6
+        page.keyboard.press("ArrowRight")
+    expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^6(\.0)?$"))
+    expect(readout).to_contain_text("epoch 6 of 6")
+    # the same picture as before scrubbing (the image loads after the text: wait for it)
+    again = wait_for_picture(
+        boundary, "lab_playground_quick_again", lambda shot: changed_fraction(shot, trained) == 0
+    )
+    assert again is not None, "back at epoch 6, the boundary differs from before"
 
 
 def press_until(page, handle, key: str, value: int, tries: int = 3) -> None:
