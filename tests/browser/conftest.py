@@ -59,16 +59,45 @@ def chromium():
             browser.close()
 
 
+#: Console errors that mean a widget failed in the page, whatever the test looked at.
+WIDGET_ERRORS = ("Could not create a view", "Error setting state", "Could not render")
+
+
 @pytest.fixture
 def page(chromium):
-    """A fresh browser page (own context: no shared storage) that is closed after the test."""
+    """A fresh browser page (own context: no shared storage) that is closed after the test.
+
+    The test fails if the page raised an uncaught exception or a widget failed to render or
+    take a state update: such failures can leave a figure half drawn where no assertion looks.
+    """
     context = chromium.new_context(viewport={"width": 1500, "height": 1100})
     context.set_default_timeout(30_000)
     page = context.new_page()
+    errors: list[str] = []
+
+    def uncaught(error) -> None:
+        stack = error.stack or ""
+        # Notebook 7's own start-up throws one (reading a settings schema); the front ends'
+        # core bundles are not ours to test, the widget extensions are
+        first = next((line for line in stack.splitlines() if "http" in line), "")
+        if "/static/notebook/" in first or "/static/lab/" in first:
+            return
+        errors.append(f"uncaught: {stack[:800]}")
+
+    page.on("pageerror", uncaught)
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"console: {message.text[:300]}")
+            if message.type == "error" and any(text in message.text for text in WIDGET_ERRORS)
+            else None
+        ),
+    )
     try:
         yield page
     finally:
         context.close()
+    assert not errors, "errors in the page:\n" + "\n".join(errors)
 
 
 @pytest.fixture(scope="session")
