@@ -43,6 +43,7 @@ from nnviz_widgets._colour import (
 )
 from nnviz_widgets._export import compose_export, write_png
 from nnviz_widgets._recording import INPUT, FrameMissingError, Recording
+from nnviz_widgets._sync import LockedIntSlider
 from nnviz_widgets._training import TrainingLoop
 from nnviz_widgets._training_controls import TrainingControls
 from nnviz_widgets._views import (
@@ -278,7 +279,9 @@ class TrainingExplorer(ipywidgets.VBox):
             description="play",
             layout=ipywidgets.Layout(width="auto"),
         )
-        self.slider = ipywidgets.IntSlider(
+        # browser moves apply under the explorer's lock, never between a live update's steps
+        self.slider = LockedIntSlider(
+            self._lock,
             value=0,
             min=0,
             max=0,

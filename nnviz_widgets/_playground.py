@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from nnviz_widgets import _playground_render as render
 from nnviz_widgets._recorder import Recorder
 from nnviz_widgets._recording import Recording
+from nnviz_widgets._sync import LockedIntSlider
 from nnviz_widgets._training import TrainingLoop
 from nnviz_widgets.datasets import TOY_DATASETS, ToyData
 
@@ -121,6 +122,10 @@ class Playground(widgets.VBox):
         super().__init__()
         self._building = True
         self._draw_lock = threading.RLock()
+        # the slider, ``snapshot`` and the slider's range change from two threads: the kernel's
+        # (the user's key presses) and training's (a new epoch). One lock orders them; taken
+        # before _draw_lock, never after.
+        self._state_lock = threading.RLock()
         self._resolution = resolution
         self._node = node_resolution
         self._last_draw = 0.0
@@ -274,8 +279,18 @@ class Playground(widgets.VBox):
 
     @traitlets.observe("snapshot")
     def _on_snapshot_change(self, change: dict) -> None:
-        if not self._building:
-            self.redraw()
+        with self._state_lock:
+            index = self.snapshot  # now, not the change's: another thread may have moved it
+            if self._slider.value != index:
+                self._slider.value = index
+            if not self._building:
+                self.redraw()
+
+    def _on_slider_value(self, change: dict) -> None:
+        with self._state_lock:
+            value = self._slider.value  # as above: the latest value wins, in both places
+            if self.snapshot != value:
+                self.snapshot = value
 
     @traitlets.observe("show_test")
     def _on_show_test_change(self, change: dict) -> None:
@@ -422,9 +437,9 @@ class Playground(widgets.VBox):
             width=(MAX_LAYERS + 2) * (self._node + 2) + (MAX_LAYERS + 1) * (3 * self._node // 2),
             rows=MAX_NEURONS,
         )
-        with self.hold_trait_notifications():
-            self._slider.max = 0
+        with self._state_lock:
             self.snapshot = 0
+            self._slider.max = 0
         self._draw_static()
         self.redraw()
         self._update_buttons()
@@ -473,16 +488,19 @@ class Playground(widgets.VBox):
     def _on_epoch(self, epoch: int, metrics: dict) -> None:
         # training thread: record, then let the slider (and the picture, if following) move on
         self._recorder.snapshot(epoch=epoch, **metrics)
-        newest = len(self._recorder.recording) - 1
-        following = self.snapshot == newest - 1
-        self._following.active = True  # the redraw this causes may be throttled
-        try:
-            with self.hold_trait_notifications():  # observers run at the end of this block
-                self._slider.max = newest
-                if following:
+        # Not hold_trait_notifications: it holds *every* thread's notifications on this object,
+        # so a key press arriving meanwhile was redrawn here, as a throttled training redraw,
+        # and could stay off screen until training stopped.
+        with self._state_lock:
+            newest = len(self._recorder.recording) - 1
+            following = self.snapshot == newest - 1
+            self._slider.max = newest
+            if following:
+                self._following.active = True  # the redraw this causes may be throttled
+                try:
                     self.snapshot = newest
-        finally:
-            self._following.active = False
+                finally:
+                    self._following.active = False
         # the curves grow with every epoch: resend them at most once per interval
         if time.monotonic() - self._last_curves >= _REDRAW_INTERVAL:
             self._draw_curves()
@@ -887,7 +905,9 @@ class Playground(widgets.VBox):
         )
         self._losses.add_class("nnviz-playground-losses")
 
-        self._slider = widgets.IntSlider(
+        # browser moves apply under _state_lock: never between training's steps (see _sync)
+        self._slider = LockedIntSlider(
+            self._state_lock,
             value=0,
             min=0,
             max=0,
@@ -895,7 +915,8 @@ class Playground(widgets.VBox):
             continuous_update=True,
             layout=widgets.Layout(width="540px"),
         )
-        traitlets.link((self._slider, "value"), (self, "snapshot"))
+        # not traitlets.link: its guard against loops is one flag shared by all threads
+        self._slider.observe(self._on_slider_value, "value")
         self._readout = widgets.HTML()
         left = widgets.VBox([self._graph, self._slider, self._readout])
         right = widgets.VBox([self._boundary, self._losses])

@@ -507,6 +507,95 @@ def test_a_scrub_handled_off_the_main_thread_also_redraws_at_once(playground):
     assert failures == []
 
 
+def test_slider_moves_from_another_thread_during_training_are_never_lost(playground):
+    """The kernel thread moves the slider while training adds epochs: each move shows at once.
+
+    Training used to wrap its slider update in hold_trait_notifications, which holds every
+    thread's notifications on the widget: a move arriving then was redrawn later from the
+    training thread, as a throttled redraw, and could stay off screen until training stopped
+    (seen in Chromium). Moves stay two epochs behind the newest, so training never follows.
+    """
+    import threading
+
+    playground.train(5, timeout=60)
+    seen = {}
+    for index in range(4):
+        playground.snapshot = index
+        seen[index] = picture(playground)[:3]
+    # a slow send of the new range (a busy kernel) widens the window in which training
+    # updates the slider, so the test does not depend on luck to meet it
+    playground._slider.observe(lambda change: time.sleep(0.02), "max")
+    playground.play()
+    failures, moves = [], 0
+
+    def user():
+        nonlocal moves
+        rng = np.random.default_rng(0)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            index = int(rng.integers(0, 4))
+            playground._slider.set_state({"value": index})  # a key press, as ipywidgets applies it
+            moves += 1
+            state = (playground._slider.value, playground.snapshot)
+            if state != (index, index) or picture(playground)[:3] != seen[index]:
+                failures.append((index, state))
+
+    thread = threading.Thread(target=user)
+    try:
+        thread.start()
+        thread.join(60)
+    finally:
+        playground.pause()
+        playground.wait(timeout=60)
+    assert playground.epochs > 6, "training did not run beside the moves"
+    assert moves > 50 and failures == [], (moves, failures[:5])
+
+
+def test_browser_and_kernel_agree_on_the_slider_while_training_follows(playground):
+    """Key presses from the browser against training moving the slider to each new epoch.
+
+    Whatever the interleaving, the last value the browser was sent (an update, or the echo of
+    its own change) is the value the kernel keeps and draws. Without the lock around set_state
+    the user's move and training's could cross: browser at one epoch, kernel at another.
+    """
+    slider = playground._slider
+    sent = []
+    send = slider._send
+
+    def recording_send(msg, buffers=None):
+        if "value" in msg.get("state", {}):
+            sent.append(msg["state"]["value"])
+        result = send(msg, buffers)
+        if msg.get("method") == "echo_update":
+            time.sleep(0.002)  # a slow kernel: the echo goes out well before the value is set
+        return result
+
+    slider._send = recording_send
+    playground.train(2, timeout=60)
+    playground.play()
+    rng = np.random.default_rng(1)
+    checks = 0
+
+    def user():
+        nonlocal checks
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            # back to the start, or to the newest epoch (where training follows again)
+            slider.set_state({"value": 0 if rng.random() < 0.5 else slider.max})
+            time.sleep(float(rng.uniform(0, 0.02)))
+            with playground._state_lock:  # a quiet moment: nothing moves while we look
+                assert sent[-1] == slider.value == playground.snapshot, (sent[-3:], slider.value)
+                checks += 1
+
+    try:
+        user()  # this thread plays the kernel's; training runs in its own
+    finally:
+        playground.pause()
+        playground.wait(timeout=60)
+    assert sent[-1] == slider.value == playground.snapshot
+    assert playground.epochs > 5 and checks > 50
+
+
 def test_an_uneven_architecture_from_python_is_kept_and_shown(playground):
     playground.hidden = [2, 7, 4]
     assert playground.hidden == [2, 7, 4]
