@@ -10,10 +10,7 @@ the readout reports the value under it. Run from the repository root:
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -23,15 +20,16 @@ import nbformat
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.helpers import (  # noqa: E402  (the checkout's tests package, above)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    JupyterServer,
+    dismiss_notifications,
+    open_notebook,
+)
+
 TRAIN = """\
 import torch
 from torch import nn
@@ -92,87 +90,59 @@ def write_notebook(folder: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="nnviz-shots-"))
-    write_notebook(folder)
-    port, token = free_port(), secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        JUPYTER_CONFIG_DIR=str(folder / "config"),
-        JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"),
-    )
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--ServerApp.token={token}", f"--ServerApp.root_dir={folder}", "--allow-root",
-        "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]  # fmt: skip
-    log = open(folder / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    (folder / "root").mkdir()
+    (folder / "home").mkdir()
+    write_notebook(folder / "root")
+    server = JupyterServer("lab", folder / "root", folder / "home")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        server.start()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        shoot(port, token, out)
+                shoot(browser.new_page(viewport={"width": 1500, "height": 1000}), server, out)
+            finally:
+                browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def shoot(port: int, token: str, out: Path) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        # a fresh workspace (?reset): a restored tab could otherwise steal focus
-        page.goto(
-            f"http://127.0.0.1:{port}/lab/workspaces/shots/tree/screenshots.ipynb"
-            f"?reset&token={token}"
-        )
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90e3)
-        page.click("text=Run", timeout=10e3)
-        page.click("text=Run All Cells", timeout=10e3)
-        page.wait_for_function(
-            f"document.querySelectorAll('.nnviz-explorer').length >= {len(SHOTS)}", timeout=300e3
-        )
-        time.sleep(6)  # let every figure finish drawing
-        page.evaluate("document.querySelectorAll('.Toastify').forEach(e => e.remove())")
-        explorers = page.query_selector_all(".nnviz-explorer")
-        for name, element in zip(SHOTS, explorers):
-            element.scroll_into_view_if_needed()
-            time.sleep(1.5)
-            element.screenshot(path=str(out / f"explorer_{name}.png"))
-            print("saved", out / f"explorer_{name}.png")
-        # the pointer readout, through a real hover event in the browser
-        first = explorers[0]
-        image = first.query_selector(".nnviz-heatmap image")
-        image.scroll_into_view_if_needed()
-        box = image.bounding_box()
-        before = first.query_selector(".nnviz-readout").inner_text()
-        page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.3)
-        time.sleep(1.0)
-        page.mouse.move(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.33)
+def shoot(page, server: JupyterServer, out: Path) -> None:
+    open_notebook(page, server, "screenshots.ipynb")
+    page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+    )
+    time.sleep(6)  # let every figure finish drawing
+    dismiss_notifications(page)
+    explorers = page.query_selector_all(".nnviz-explorer")
+    for name, element in zip(SHOTS, explorers):
+        element.scroll_into_view_if_needed()
         time.sleep(1.5)
-        after = first.query_selector(".nnviz-readout").inner_text()
-        if after == before:
-            raise SystemExit(f"the readout did not follow the pointer: {after!r}")
-        print("readout under the pointer:", after)
-        first.screenshot(path=str(out / "explorer_hover.png"))
-        browser.close()
+        element.screenshot(path=str(out / f"explorer_{name}.png"))
+        print("saved", out / f"explorer_{name}.png")
+    # the pointer readout, through a real hover event in the browser
+    first = explorers[0]
+    image = first.query_selector(".nnviz-heatmap image")
+    first.scroll_into_view_if_needed()
+    image.scroll_into_view_if_needed()
+    box = image.bounding_box()
+    before = first.query_selector(".nnviz-readout").inner_text()
+    x, y = box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.33
+    page.mouse.move(x - 40, y - 20)
+    page.mouse.move(x, y, steps=5)  # onto a block: its summary, and finer markers over it
+    time.sleep(1.0)
+    page.mouse.move(x + 1, y + 1)  # a pixel on, over the finer markers: one value
+    time.sleep(1.5)
+    after = first.query_selector(".nnviz-readout").inner_text()
+    if after == before:
+        raise SystemExit(f"the readout did not follow the pointer: {after!r}")
+    print("readout under the pointer:", after)
+    # a page screenshot clipped to the explorer: an element screenshot may scroll, and the
+    # page moving under the pointer would hover another block
+    page.screenshot(path=str(out / "explorer_hover.png"), clip=first.bounding_box())
 
 
 if __name__ == "__main__":

@@ -1119,7 +1119,7 @@ class GradientNormView:
                     scale=self.norm_scale,
                     side="left",
                     label="gradient norm",
-                    tick_format="~g",
+                    tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
                     tick_values=_decade_ticks(low, high),
                 ),
             ],
@@ -1152,7 +1152,7 @@ class GradientNormView:
                     scale=self.history_scale,
                     side="left",
                     label="gradient norm",
-                    tick_format="~g",
+                    tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
                     tick_values=_decade_ticks(low, high),
                 ),
             ],
