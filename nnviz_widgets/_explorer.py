@@ -43,7 +43,7 @@ from nnviz_widgets._colour import (
 )
 from nnviz_widgets._export import compose_export, write_png
 from nnviz_widgets._recording import INPUT, FrameMissingError, Recording
-from nnviz_widgets._sync import LockedIntSlider
+from nnviz_widgets._sync import LockedCheckbox, LockedDropdown, LockedIntSlider
 from nnviz_widgets._training import TrainingLoop
 from nnviz_widgets._training_controls import TrainingControls
 from nnviz_widgets._views import (
@@ -293,7 +293,9 @@ class TrainingExplorer(ipywidgets.VBox):
         # the Play control drives the slider in the browser: animation needs no kernel round trip
         self.play_link = ipywidgets.jslink((self.play, "value"), (self.slider, "value"))
         self.epoch_label = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="260px"))
-        self.follow_box = ipywidgets.Checkbox(
+        # every control the user changes applies under the explorer's lock (see _sync.py)
+        self.follow_box = LockedCheckbox(
+            self._lock,
             value=True,
             description="follow latest",
             indent=False,
@@ -301,19 +303,30 @@ class TrainingExplorer(ipywidgets.VBox):
         )
         narrow = ipywidgets.Layout(width="auto", margin="2px 10px 2px 0")
         tight = {"description_width": "initial"}
-        self.layer_box = ipywidgets.Dropdown(
-            description="layer", options=[], layout=narrow, style=tight
+        self.layer_box = LockedDropdown(
+            self._lock, description="layer", options=[], layout=narrow, style=tight
         )
-        self.quantity_box = ipywidgets.Dropdown(
-            description="quantity", options=[], layout=narrow, style=tight
+        self.quantity_box = LockedDropdown(
+            self._lock, description="quantity", options=[], layout=narrow, style=tight
         )
-        self.sample_box = ipywidgets.Dropdown(
-            description="sample", options=[("all", -1)], value=-1, layout=narrow, style=tight
+        self.sample_box = LockedDropdown(
+            self._lock,
+            description="sample",
+            options=[("all", -1)],
+            value=-1,
+            layout=narrow,
+            style=tight,
         )
-        self.channel_box = ipywidgets.Dropdown(
-            description="channel", options=[("all", -1)], value=-1, layout=narrow, style=tight
+        self.channel_box = LockedDropdown(
+            self._lock,
+            description="channel",
+            options=[("all", -1)],
+            value=-1,
+            layout=narrow,
+            style=tight,
         )
-        self.colour_box = ipywidgets.Dropdown(
+        self.colour_box = LockedDropdown(
+            self._lock,
             description="colours",
             options=[
                 ("fixed over snapshots", "fixed"),

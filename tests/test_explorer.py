@@ -515,3 +515,52 @@ def test_lenet5_trained_with_the_explorer(tmp_path):
     explorer.save_png(tmp_path / "saliency.png")
     explorer.close()
     assert explorer.recorder.closed
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "trait"),
+    [
+        ("slider", 1, "index"),
+        ("layer_box", "fc", "layer"),
+        ("colour_box", "snapshot", "colour_range"),
+    ],
+)
+def test_a_browser_change_during_a_live_update_is_applied_not_ignored(
+    explorer, control, value, trait
+):
+    """A key press or click that arrives while a live update moves the controls.
+
+    The explorer ignores its controls' callbacks while it moves them itself; a change from the
+    browser arriving then was ignored (the control showed it, the explorer did not). Now the
+    control applies it under the explorer's lock: it waits for the live update, then counts.
+    """
+    import threading
+
+    widget = getattr(explorer, control)
+    assert getattr(explorer, trait) != value  # the change must be a change
+    if control == "slider":
+        state = {"value": value}
+    else:  # a Dropdown's browser side sends the index of the option picked
+        values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        state = {"index": values.index(value)}
+    moving, release = threading.Event(), threading.Event()
+
+    def live_update():  # what _apply_live does: the explorer's lock, controls moved quietly
+        with explorer._lock:
+            explorer._quiet = True
+            moving.set()
+            release.wait(10)
+            explorer._quiet = False
+
+    updater = threading.Thread(target=live_update)
+    updater.start()
+    moving.wait(10)
+    browser = threading.Thread(target=lambda: widget.set_state(state))
+    browser.start()
+    browser.join(0.2)
+    assert browser.is_alive(), "the browser's change went through during the live update"
+    release.set()
+    updater.join(10)
+    browser.join(10)
+    assert getattr(explorer, trait) == value
+    assert widget.value == value
