@@ -132,6 +132,10 @@ class Playground(widgets.VBox):
         self._draw_pending = False
         self._showing_shape = False
         self._following = threading.local()
+        # whether the picture follows the newest epoch: set by the user's moves (to the newest
+        # or away from it), kept while training moves the slider along
+        self._follow_newest = True
+        self._last_follow = 0.0
         self._last_curves = 0.0
         self._curves_pending = False
         self._loop: TrainingLoop | None = None
@@ -281,6 +285,8 @@ class Playground(widgets.VBox):
     def _on_snapshot_change(self, change: dict) -> None:
         with self._state_lock:
             index = self.snapshot  # now, not the change's: another thread may have moved it
+            if not getattr(self._following, "active", False) and self._recorder is not None:
+                self._follow_newest = index == len(self._recorder.recording) - 1
             if self._slider.value != index:
                 self._slider.value = index
             if not self._building:
@@ -491,16 +497,14 @@ class Playground(widgets.VBox):
         # Not hold_trait_notifications: it holds *every* thread's notifications on this object,
         # so a key press arriving meanwhile was redrawn here, as a throttled training redraw,
         # and could stay off screen until training stopped.
+        # Following moves the slider at most once per _REDRAW_INTERVAL, not every epoch: each
+        # move is a value update that the browser applies even over a key press of the user's
+        # still on its way to the kernel (ipywidgets keeps no pending edit), so fewer moves
+        # mean fewer presses computed from a value that just jumped. wait() catches up.
         with self._state_lock:
-            newest = len(self._recorder.recording) - 1
-            following = self.snapshot == newest - 1
-            self._slider.max = newest
-            if following:
-                self._following.active = True  # the redraw this causes may be throttled
-                try:
-                    self.snapshot = newest
-                finally:
-                    self._following.active = False
+            self._slider.max = len(self._recorder.recording) - 1
+            if time.monotonic() - self._last_follow >= _REDRAW_INTERVAL:
+                self._follow()
         # the curves grow with every epoch: resend them at most once per interval
         if time.monotonic() - self._last_curves >= _REDRAW_INTERVAL:
             self._draw_curves()
@@ -542,7 +546,21 @@ class Playground(widgets.VBox):
             return
         self._draw()
 
+    def _follow(self) -> None:
+        """Move to the newest snapshot if following (training's move, throttled redraw)."""
+        with self._state_lock:
+            newest = len(self._recorder.recording) - 1
+            if not self._follow_newest or self.snapshot == newest:
+                return
+            self._last_follow = time.monotonic()
+            self._following.active = True  # the redraw this causes may be throttled
+            try:
+                self.snapshot = newest
+            finally:
+                self._following.active = False
+
     def _flush_redraw(self) -> None:
+        self._follow()  # training paused or stopped: catch up with the newest epoch
         if self._draw_pending:
             self._draw()
         if self._curves_pending:
