@@ -234,6 +234,42 @@ def test_explorer_follows_a_training_cell_then_scrubs_and_reads(page, lab_kernel
     expect(root.locator(".nnviz-gradnorm .mainheading")).to_have_text("no gradient norms recorded")
 
 
+def test_explorer_trains_from_its_buttons_while_the_user_scrubs(page, lab_kernels):
+    """Train from the widget: the slider's range grows while the user looks at epoch 0."""
+    open_notebook(page, lab_kernels, "train.ipynb")
+    run_all(page)
+    root = page.locator(".t-train")
+    handle = slider_handle(root)
+    label = root.locator(".widget-html").filter(has_text="snapshot")
+    title = root.locator(".nnviz-heatmap .mainheading")
+    root.get_by_role("button", name="Train").click()
+    page.wait_for_function(
+        "element => Number(element.getAttribute('aria-valuemax')) >= 3",
+        arg=handle.element_handle(),
+        timeout=30_000,
+    )
+    handle.focus()
+    page.keyboard.press("Home")
+    expect(label.first).to_contain_text("snapshot 1 of")
+    expect(title).to_contain_text("epoch 0")
+    expect(root.locator(".widget-checkbox input")).not_to_be_checked()  # follow latest off
+    # training goes on: the range grows, the user's place and picture stay
+    before = float(handle.get_attribute("aria-valuemax"))
+    page.wait_for_function(
+        "([element, before]) => Number(element.getAttribute('aria-valuemax')) >= before + 3",
+        arg=[handle.element_handle(), before],
+        timeout=30_000,
+    )
+    expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^0(\.0)?$"))
+    expect(title).to_contain_text("epoch 0")
+    page.keyboard.press("ArrowRight")
+    expect(title).to_contain_text("epoch 1")
+    expect(label.first).to_contain_text("snapshot 2 of")
+    shoot(root, "lab_train_scrubbed_while_training")
+    root.get_by_role("button", name="Pause").click()
+    expect(root.get_by_text("paused after")).to_be_visible(timeout=30_000)
+
+
 # ---------------------------------------------------------------------------- quickstart
 def run_quickstart(page, lab):
     open_notebook(page, lab, "01_quickstart.ipynb")
