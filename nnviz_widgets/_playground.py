@@ -128,12 +128,9 @@ class Playground(widgets.VBox):
         self._state_lock = threading.RLock()
         self._resolution = resolution
         self._node = node_resolution
-        self._last_draw = 0.0
-        self._draw_pending = False
         self._showing_shape = False
-        self._following = threading.local()
-        # whether the picture follows the newest epoch: set by the user's moves (to the newest
-        # or away from it), kept while training moves the slider along
+        # whether the picture follows the newest epoch: set by every move of the snapshot (to
+        # the newest or away from it); training's own moves go to the newest, so they keep it
         self._follow_newest = True
         self._last_follow = 0.0
         self._last_curves = 0.0
@@ -285,7 +282,7 @@ class Playground(widgets.VBox):
     def _on_snapshot_change(self, change: dict) -> None:
         with self._state_lock:
             index = self.snapshot  # now, not the change's: another thread may have moved it
-            if not getattr(self._following, "active", False) and self._recorder is not None:
+            if self._recorder is not None:
                 self._follow_newest = index == len(self._recorder.recording) - 1
             if self._slider.value != index:
                 self._slider.value = index
@@ -531,45 +528,30 @@ class Playground(widgets.VBox):
 
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
-        """Redraw everything for the selected snapshot.
+        """Redraw everything for the selected snapshot, at once.
 
-        A redraw asked for by training (following the newest epoch) is throttled to one per
-        ``_REDRAW_INTERVAL``; the skipped one is drawn when training pauses or stops. A redraw
-        asked for by the user (the slider, Python in a cell) is never skipped: the picture must
-        show what the slider says.
+        Training does not call this every epoch: it moves the snapshot (and so redraws) at most
+        once per ``_REDRAW_INTERVAL`` while following, and catches up when it pauses or stops
+        (see ``_follow``). A move by the user always draws: the picture must show what the
+        slider says.
         """
-        # a flag local to the thread, not the thread's identity: ipykernel may handle widget
-        # messages on a thread other than Python's main thread
-        following = getattr(self._following, "active", False)
-        if following and time.monotonic() - self._last_draw < _REDRAW_INTERVAL:
-            self._draw_pending = True
-            return
         self._draw()
 
     def _follow(self) -> None:
-        """Move to the newest snapshot if following (training's move, throttled redraw)."""
+        """Move to the newest snapshot if following (training's move; it redraws)."""
         with self._state_lock:
             newest = len(self._recorder.recording) - 1
-            if not self._follow_newest or self.snapshot == newest:
-                return
-            self._last_follow = time.monotonic()
-            self._following.active = True  # the redraw this causes may be throttled
-            try:
+            if self._follow_newest and self.snapshot != newest:
+                self._last_follow = time.monotonic()
                 self.snapshot = newest
-            finally:
-                self._following.active = False
 
     def _flush_redraw(self) -> None:
         self._follow()  # training paused or stopped: catch up with the newest epoch
-        if self._draw_pending:
-            self._draw()
         if self._curves_pending:
             self._draw_curves()
 
     def _draw(self) -> None:
         with self._draw_lock:
-            self._draw_pending = False
-            self._last_draw = time.monotonic()
             index = self.snapshot
             weights, biases = self.weights(index)
             with self.hold_sync():

@@ -408,6 +408,10 @@ def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
     widget = nv.Playground("xor", hidden=(3,), n=40, resolution=16, node_resolution=8)
     try:
         widget.train(2, timeout=60)
+        # the two picture buffers hold epochs 0 and 2: epoch 1's pictures must travel anew
+        # (whichever epochs training happened to draw while it followed)
+        widget.snapshot = 0
+        widget.snapshot = 2
         log.clear()
         widget.snapshot = 1
         updates = [(data["state"], buffers) for data, buffers in log if data["method"] == "update"]
