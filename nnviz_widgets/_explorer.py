@@ -302,40 +302,29 @@ class TrainingExplorer(ipywidgets.VBox):
             layout=ipywidgets.Layout(width="auto"),
         )
         narrow = ipywidgets.Layout(width="auto", margin="2px 10px 2px 0")
-        tight = {"description_width": "initial"}
-        self.layer_box = LockedDropdown(
-            self._lock, description="layer", options=[], layout=narrow, style=tight
-        )
-        self.quantity_box = LockedDropdown(
-            self._lock, description="quantity", options=[], layout=narrow, style=tight
-        )
-        self.sample_box = LockedDropdown(
-            self._lock,
-            description="sample",
-            options=[("all", -1)],
-            value=-1,
-            layout=narrow,
-            style=tight,
-        )
-        self.channel_box = LockedDropdown(
-            self._lock,
-            description="channel",
-            options=[("all", -1)],
-            value=-1,
-            layout=narrow,
-            style=tight,
-        )
-        self.colour_box = LockedDropdown(
-            self._lock,
-            description="colours",
-            options=[
+
+        def dropdown(description: str, options: list, **kwargs) -> LockedDropdown:
+            return LockedDropdown(
+                self._lock,
+                description=description,
+                options=options,
+                layout=narrow,
+                style={"description_width": "initial"},
+                **kwargs,
+            )
+
+        self.layer_box = dropdown("layer", [])
+        self.quantity_box = dropdown("quantity", [])
+        self.sample_box = dropdown("sample", [("all", -1)], value=-1)
+        self.channel_box = dropdown("channel", [("all", -1)], value=-1)
+        self.colour_box = dropdown(
+            "colours",
+            [
                 ("fixed over snapshots", "fixed"),
                 ("per snapshot", "snapshot"),
                 ("robust (1-99%)", "robust"),
             ],
             value="fixed",
-            layout=narrow,
-            style=tight,
         )
         self.readout = ipywidgets.HTML("move the pointer over the picture to read values")
         self.nonfinite = ipywidgets.HTML("")

@@ -1097,13 +1097,12 @@ class GradientNormView:
 
     def __init__(self) -> None:
         self.layer_scale = bqplot.OrdinalScale()
-        # both log scales get explicit limits and ticks at powers of ten: bqplot 0.13 cannot
-        # render a log axis with num_ticks over an empty domain (the figure's axes then never
-        # appear, nor later titles: seen in JupyterLab when the explorer is shown before the
-        # first snapshot), and automatic ticks crowd when norms span many decades
-        low, high = _EMPTY_DECADES
-        room = (high / low) ** 0.04  # as in _set_limits
-        self.norm_scale = bqplot.LogScale(min=low / room, max=high * room)
+        # both log scales get explicit limits and ticks at powers of ten, from the start
+        # (_set_limits at the end): bqplot 0.13 cannot render a log axis with num_ticks over an
+        # empty domain (the figure's axes then never appear, nor later titles: seen in
+        # JupyterLab when the explorer is shown before the first snapshot), and automatic
+        # ticks crowd when norms span many decades
+        self.norm_scale = bqplot.LogScale()
         self.across = bqplot.Lines(
             x=np.zeros(0),
             y=np.zeros(0),
@@ -1120,7 +1119,6 @@ class GradientNormView:
                     side="left",
                     label="gradient norm",
                     tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
-                    tick_values=_decade_ticks(low, high),
                 ),
             ],
             title="gradient norm per layer",
@@ -1130,7 +1128,7 @@ class GradientNormView:
         )
         self.across_figure.add_class("nnviz-gradnorm")
         self.epoch_scale = bqplot.LinearScale()
-        self.history_scale = bqplot.LogScale(min=low / room, max=high * room)
+        self.history_scale = bqplot.LogScale()
         self.history = bqplot.Lines(
             x=np.zeros(0),
             y=np.zeros((0, 0)),
@@ -1153,7 +1151,6 @@ class GradientNormView:
                     side="left",
                     label="gradient norm",
                     tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
-                    tick_values=_decade_ticks(low, high),
                 ),
             ],
             title="gradient norm history",
@@ -1165,7 +1162,8 @@ class GradientNormView:
         self.history_figure.add_class("nnviz-gradhistory")
         self.norm_axes = [self.across_figure.axes[1], self.history_figure.axes[1]]
         self._key: tuple = ()
-        self._limits = (low, high)
+        self._limits: tuple[float, float] | None = None
+        self._set_limits(*_EMPTY_DECADES)
 
     def show(self, epochs: np.ndarray, norms: dict[str, np.ndarray], index: int) -> None:
         """``norms`` maps layer to its gradient norm per snapshot; ``index`` is the current one."""

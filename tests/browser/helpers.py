@@ -299,3 +299,13 @@ def rendered(element, name: str, colours: int = 20) -> np.ndarray:
 def slider_handle(root):
     """The handle of the (only) slider inside ``root``: focus it to scrub by keyboard."""
     return root.locator(".widget-hslider .noUi-handle")
+
+
+def wait_for_range_growth(page, handle, by: int = 3, timeout: float = 30_000) -> None:
+    """Wait until the slider ``handle``'s maximum grew by ``by`` (training adds snapshots)."""
+    before = float(handle.get_attribute("aria-valuemax"))
+    page.wait_for_function(
+        "([element, wanted]) => Number(element.getAttribute('aria-valuemax')) >= wanted",
+        arg=[handle.element_handle(), before + by],
+        timeout=timeout,
+    )

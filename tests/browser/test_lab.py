@@ -28,6 +28,7 @@ from tests.browser.helpers import (
     shoot,
     slider_handle,
     wait_for_picture,
+    wait_for_range_growth,
 )
 from tests.browser.notebooks import recordings
 
@@ -243,23 +244,14 @@ def test_explorer_trains_from_its_buttons_while_the_user_scrubs(page, lab_kernel
     label = root.locator(".widget-html").filter(has_text="snapshot")
     title = root.locator(".nnviz-heatmap .mainheading")
     root.get_by_role("button", name="Train").click()
-    page.wait_for_function(
-        "element => Number(element.getAttribute('aria-valuemax')) >= 3",
-        arg=handle.element_handle(),
-        timeout=30_000,
-    )
+    wait_for_range_growth(page, handle)  # from 0: three epochs trained
     handle.focus()
     page.keyboard.press("Home")
     expect(label.first).to_contain_text("snapshot 1 of")
     expect(title).to_contain_text("epoch 0")
     expect(root.locator(".widget-checkbox input")).not_to_be_checked()  # follow latest off
     # training goes on: the range grows, the user's place and picture stay
-    before = float(handle.get_attribute("aria-valuemax"))
-    page.wait_for_function(
-        "([element, before]) => Number(element.getAttribute('aria-valuemax')) >= before + 3",
-        arg=[handle.element_handle(), before],
-        timeout=30_000,
-    )
+    wait_for_range_growth(page, handle)
     expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^0(\.0)?$"))
     expect(title).to_contain_text("epoch 0")
     page.keyboard.press("ArrowRight")
@@ -370,14 +362,9 @@ def test_playground_trains_from_its_buttons_while_the_user_scrubs(page, lab_kern
     root = open_playground(page, lab_kernels)
     handle = slider_handle(root)
     state = root.locator(".widget-label").filter(has_text="training:")
-    before = float(handle.get_attribute("aria-valuemax"))
     root.get_by_role("button", name="Play").click()
     expect(state).to_contain_text("running")
-    page.wait_for_function(
-        "([element, before]) => Number(element.getAttribute('aria-valuemax')) >= before + 3",
-        arg=[handle.element_handle(), before],
-        timeout=30_000,
-    )
+    wait_for_range_growth(page, handle)
     readout = root.locator(".widget-html").filter(has_text=re.compile(r"epoch \d+ of \d+"))
     handle.focus()
     page.keyboard.press("Home")
@@ -409,12 +396,7 @@ def test_playground_follows_quick_key_presses_during_training(page, lab_kernels)
     try:
         expect(readout).to_contain_text(re.compile(r"epoch 3 of \d+"), timeout=10_000)
         # and the range keeps growing while the user stays at 3
-        before = float(handle.get_attribute("aria-valuemax"))
-        page.wait_for_function(
-            "([element, before]) => Number(element.getAttribute('aria-valuemax')) >= before + 3",
-            arg=[handle.element_handle(), before],
-            timeout=20_000,
-        )
+        wait_for_range_growth(page, handle, timeout=20_000)
         expect(handle).to_have_attribute("aria-valuenow", re.compile(r"^3(\.0)?$"))
     finally:
         shoot(root, "lab_playground_4_quick_presses")
