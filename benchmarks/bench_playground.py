@@ -53,7 +53,8 @@ class _Totals:
 
 def _measure() -> dict:
     import nnviz_widgets as nv
-    from nnviz_widgets import _playground_render as render
+    from nnviz_widgets.render.colour import CLASSES, colourize
+    from nnviz_widgets.render.png import encode_png
 
     previous = comm.create_comm
     comm.create_comm = lambda *args, **kwargs: _SerializingComm()
@@ -89,7 +90,7 @@ def _measure() -> dict:
         grid = pg.grid_points()
         timed("boundary: forward pass over the 96x96 grid", lambda: pg.boundary(STEPS))
         probability = pg.boundary(STEPS)
-        timed("boundary: colour + PNG", lambda: render.png(render.colour(probability, 0, 1)))
+        timed("boundary: colour + PNG", lambda: encode_png(colourize(probability, 0, 1, CLASSES)))
         timed(
             "neuron maps: forward, colour, PNG (one canvas)",
             lambda: pg._draw_nodes(weights, biases),

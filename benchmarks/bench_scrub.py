@@ -62,7 +62,7 @@ class _CountingComm:
 
 
 def _recording(size: int, rng: np.random.Generator):
-    from nnviz_widgets._recording import Recording, SnapshotData
+    from nnviz_widgets.recording import Recording, SnapshotData
 
     recording = Recording(max_bytes=1 << 34)
     recording.set_layers({"fc": {"type": "Linear", "calls": 1}})
@@ -82,7 +82,7 @@ def _recording(size: int, rng: np.random.Generator):
 
 
 def _measure(size: int, rng: np.random.Generator) -> dict:
-    from nnviz_widgets._explorer import TrainingExplorer
+    from nnviz_widgets.widgets.explorer import TrainingExplorer
 
     explorer = TrainingExplorer(_recording(size, rng))
     count = len(explorer.recording)

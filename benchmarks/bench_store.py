@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnviz_widgets._recording import Recording, SnapshotData
-from nnviz_widgets._store import RecordingWriter
+from nnviz_widgets.recording import Recording, SnapshotData
+from nnviz_widgets.store import RecordingWriter
 
 
 def _median_ms(action: Callable[[], object], repeats: int) -> float:

@@ -12,19 +12,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from nnviz_widgets._recording import (
+from nnviz_widgets.recording import (
     INPUT,
     FrameMissingError,
     Recording,
     RecordingBudgetWarning,
 )
-from nnviz_widgets._training import TrainingLoop
+from nnviz_widgets.training import TrainingLoop
 
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
-    from nnviz_widgets._explorer import TrainingExplorer
-    from nnviz_widgets._playground import Playground
-    from nnviz_widgets._recorder import Recorder
+    from nnviz_widgets.record import Recorder
+    from nnviz_widgets.widgets.explorer import TrainingExplorer
+    from nnviz_widgets.widgets.playground import Playground
 
 __version__ = "0.1.0"
 
@@ -44,10 +44,10 @@ __all__ = [
 
 # name -> (module, attribute or None for the module itself), imported on first access
 _LAZY = {
-    "Playground": ("nnviz_widgets._playground", "Playground"),
-    "Recorder": ("nnviz_widgets._recorder", "Recorder"),
+    "Playground": ("nnviz_widgets.widgets.playground", "Playground"),
+    "Recorder": ("nnviz_widgets.record", "Recorder"),
     # widgets load on first use too: a training script on a cluster needs no ipywidgets
-    "TrainingExplorer": ("nnviz_widgets._explorer", "TrainingExplorer"),
+    "TrainingExplorer": ("nnviz_widgets.widgets.explorer", "TrainingExplorer"),
     "datasets": ("nnviz_widgets.datasets", None),
     "models": ("nnviz_widgets.models", None),
 }

@@ -11,16 +11,12 @@ import numpy as np
 import pytest
 import traitlets
 
-from nnviz_widgets._colour import (
-    DIVERGING,
-    NAN_COLOUR,
-    SEQUENTIAL,
-    colourize,
-    decode_png,
-)
-from nnviz_widgets._explorer import TrainingExplorer
-from nnviz_widgets._recording import INPUT, Recording, SnapshotData
-from nnviz_widgets._views import layout_frame, reduce_picture
+from nnviz_widgets.recording import INPUT, Recording, SnapshotData
+from nnviz_widgets.render.colour import DIVERGING, NAN_COLOUR, SEQUENTIAL, colourize
+from nnviz_widgets.render.layout import layout_frame
+from nnviz_widgets.render.png import decode_png
+from nnviz_widgets.render.reduce import reduce_picture
+from nnviz_widgets.widgets.explorer import TrainingExplorer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -411,7 +407,7 @@ import sys
 sys.modules['torch'] = None
 import numpy as np
 import nnviz_widgets as nv
-from nnviz_widgets._recording import SnapshotData
+from nnviz_widgets.recording import SnapshotData
 recording = nv.Recording()
 recording.set_layers({{'fc': {{'type': 'Linear', 'calls': 1}}}})
 recording.append_snapshot(SnapshotData(epoch=0, step=0, frames={{('fc', 'weight'): np.eye(3)}}))

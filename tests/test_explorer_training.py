@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import nnviz_widgets as nv
-from nnviz_widgets._views import layout_frame
+from nnviz_widgets.render.layout import layout_frame
 from tests.conftest import hooks_left
 
 STEPS_PER_EPOCH = 6

@@ -1,7 +1,7 @@
 """The Playground, without a browser: what it would send is checked against the recorded weights.
 
 The pictures travel as PNG bytes coloured in the kernel; these tests decode them (filter 0 rows,
-as ``_playground_render.png`` writes them) and compare with what torch computes independently.
+as ``nnviz_widgets.render.png`` writes them) and compare with what torch computes independently.
 """
 
 from __future__ import annotations
@@ -19,11 +19,16 @@ import torch
 import traitlets
 
 import nnviz_widgets as nv
-from nnviz_widgets import _playground_render as render
+from nnviz_widgets.render.colour import CLASSES, colourize
+from nnviz_widgets.render.png import encode_png
+from nnviz_widgets.widgets.playground import drawing as render
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """Pixels of a PNG written by render.png (8-bit RGB/RGBA, one IDAT, filter 0)."""
+    """Pixels of a PNG as the Playground sends them (8-bit RGB/RGBA, one IDAT, filter 0).
+
+    A decoder of the test's own, independent of the one the package ships.
+    """
     data = bytes(data)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     position, chunks = 8, {}
@@ -171,7 +176,7 @@ def test_the_decision_boundary_is_the_models_prediction_at_that_snapshot(playgro
         expected = probability.reshape(32, 32)
         np.testing.assert_allclose(playground.boundary(index), expected, atol=1e-5)
         # what is sent: the coloured picture of exactly these values, paled
-        colours = render.colour(expected, 0.0, 1.0).astype(np.float32)
+        colours = colourize(expected, 0.0, 1.0, CLASSES).astype(np.float32)
         paled = 255 - (255 - colours) * 0.7
         sent = decode_png(playground._boundary_image.value).astype(np.float32)
         assert sent.shape == (32, 32, 3)
@@ -203,7 +208,7 @@ def test_neuron_maps_are_that_neurons_output_over_the_plane(playground):
     for unit in range(3):
         top, left = lay.top[1][unit] + 1, lay.left[1][unit] + 1
         tile = canvas[top : top + size, left : left + size, :3].astype(np.int16)
-        expected = render.colour(first_hidden[:, unit].reshape(size, size), -1.0, 1.0)
+        expected = colourize(first_hidden[:, unit].reshape(size, size), -1.0, 1.0, CLASSES)
         assert np.abs(tile - expected.astype(np.int16)).max() <= 2
 
 
@@ -366,11 +371,11 @@ def test_pictures_travel_as_compact_png(playground):
 
 
 def test_render_helpers_refuse_what_they_cannot_draw():
-    with pytest.raises(ValueError, match=r"\(h, w, 3\) or \(h, w, 4\)"):
-        render.png(np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"\(rows, columns, 4\) RGBA, got shape \(4, 4, 2\)"):
+        encode_png(np.zeros((4, 4, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="unknown activation 'gelu'; valid: 'tanh'"):
         render.activate("gelu", np.zeros(3, dtype=np.float32))
-    pixels = render.colour(np.array([np.nan, -1.0, 0.0, 1.0]), -1.0, 1.0)
+    pixels = colourize(np.array([np.nan, -1.0, 0.0, 1.0]), -1.0, 1.0, CLASSES)
     assert pixels[0].tolist() == [255, 0, 255]  # NaN is magenta, not a plausible colour
     assert pixels[2].min() > 230  # the middle is near white
     assert pixels[1, 0] > pixels[1, 2] and pixels[3, 2] > pixels[3, 0]  # orange low, blue high
@@ -424,7 +429,7 @@ def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
             assert len(text) < 2000, "large data travelled as JSON instead of a buffer"
         # bqplot's Image view redraws only when the mark's image reference changes: the new
         # bytes must arrive first, then the mark must point at the widget holding them
-        for mark in (widget._node_mark, widget._boundary_mark):
+        for mark in (widget._nodes.mark, widget._boundary_pictures.mark):
             data = bytes(mark.image.value)
             holds = next(i for i, (_, b) in enumerate(updates) if data in b)
             points = next(

@@ -76,7 +76,7 @@ def test_an_unusable_path_fails_at_construction(tmp_path):
 
 
 def test_a_failing_disk_warns_and_training_goes_on(tmp_path, monkeypatch):
-    from nnviz_widgets import _store
+    from nnviz_widgets.store import store as _store
 
     model, optimizer = _model()
     bare_model, bare_optimizer = _model()

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from nnviz_widgets._recording import INPUT, FrameMissingError, Recording, SnapshotData
+from nnviz_widgets.recording import INPUT, FrameMissingError, Recording, SnapshotData
 
 
 def make(n=3, rng=None):
@@ -137,5 +137,5 @@ def test_readers_never_see_half_a_snapshot():
 
 
 def test_recording_module_imports_no_torch():
-    code = "import sys; import nnviz_widgets._recording; assert 'torch' not in sys.modules, 'torch'"
+    code = "import sys; import nnviz_widgets.recording; assert 'torch' not in sys.modules, 'torch'"
     subprocess.run([sys.executable, "-c", code], check=True)

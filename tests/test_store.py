@@ -17,21 +17,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnviz_widgets import _store as store
-from nnviz_widgets._recording import (
+from nnviz_widgets.recording import (
     INPUT,
     FrameMissingError,
     Recording,
     RecordingBudgetWarning,
     SnapshotData,
 )
-from nnviz_widgets._store import (
+from nnviz_widgets.store import (
     FORMAT_VERSION,
     RecordingFormatError,
     RecordingStoreWarning,
     RecordingWriteError,
     RecordingWriter,
     StoredFrame,
+    store,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,8 +226,8 @@ _WRITER_SCRIPT = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from nnviz_widgets._recording import SnapshotData
-from nnviz_widgets._store import RecordingWriter
+from nnviz_widgets.recording import SnapshotData
+from nnviz_widgets.store import RecordingWriter
 
 path, count, pause = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 writer = RecordingWriter(path)
@@ -338,8 +338,8 @@ import sys, time
 from pathlib import Path
 import numpy as np
 import numpy.lib.format
-from nnviz_widgets._recording import SnapshotData
-from nnviz_widgets._store import RecordingWriter
+from nnviz_widgets.recording import SnapshotData
+from nnviz_widgets.store import RecordingWriter
 
 path = Path(sys.argv[1])
 writer = RecordingWriter(path)

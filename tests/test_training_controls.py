@@ -9,8 +9,8 @@ import torch
 from torch.nn import functional as F
 
 import nnviz_widgets as nv
-from nnviz_widgets._training import TrainingLoop
-from nnviz_widgets._training_controls import TrainingControls
+from nnviz_widgets.training import TrainingLoop
+from nnviz_widgets.widgets.training_controls import TrainingControls
 
 
 def make_loop(fail_at=None, delay=0.0):

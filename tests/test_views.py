@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nnviz_widgets._colour import (
+from nnviz_widgets.render.colour import (
     DIVERGING,
     GAP_COLOUR,
     NAN_COLOUR,
@@ -14,22 +14,16 @@ from nnviz_widgets._colour import (
     SEQUENTIAL,
     colour_range,
     colourize,
-    decode_png,
-    encode_png,
-)
-from nnviz_widgets._export import compose_export, render_text
-from nnviz_widgets._views import (
-    HOVER_CELLS,
-    GradientNormView,
-    HeatmapView,
-    HistogramView,
-    MetricsView,
-    Picture,
     describe_nonfinite,
-    layout_frame,
-    quantity_kind,
-    reduce_picture,
 )
+from nnviz_widgets.render.export import compose_export, render_text
+from nnviz_widgets.render.layout import Picture, layout_frame, quantity_kind
+from nnviz_widgets.render.png import decode_png, encode_png
+from nnviz_widgets.render.reduce import reduce_picture
+from nnviz_widgets.views.gradients import GradientNormView
+from nnviz_widgets.views.heatmap import HOVER_CELLS, HeatmapView
+from nnviz_widgets.views.histogram import HistogramView
+from nnviz_widgets.views.metrics import MetricsView
 
 
 def test_quantity_kinds():

@@ -34,7 +34,7 @@ from tests.browser.notebooks import recordings
 
 pytestmark = pytest.mark.browser
 
-NAN_COLOUR = (255, 0, 255)  # nnviz_widgets._colour.NAN_COLOUR, as the NaN line documents
+NAN_COLOUR = (255, 0, 255)  # nnviz_widgets.render.colour.NAN_COLOUR, as the NaN line documents
 LAST = recordings.SNAPSHOTS - 1
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnviz_widgets._recording import Recording, SnapshotData
+from nnviz_widgets.recording import Recording, SnapshotData
 
 SNAPSHOTS = 6
 #: layer -> (rows, columns) of its weight matrix

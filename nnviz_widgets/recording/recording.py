@@ -21,86 +21,19 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = [
-    "INPUT",
-    "FrameMissingError",
-    "LazyFrame",
-    "Recording",
-    "RecordingBudgetWarning",
-    "SnapshotData",
-]
+from nnviz_widgets.recording.types import (
+    DEFAULT_MAX_BYTES,
+    INPUT,
+    FrameMissingError,
+    LazyFrame,
+    RecordingBudgetWarning,
+    SnapshotData,
+)
 
-#: Pseudo-layer name under which input-level quantities live: the probe input (``"probe"``) and
-#: the gradient of the probe loss with respect to it (``"saliency"``).
-INPUT = "<input>"
-
-#: The default memory budget of a Recording's frames, in bytes (1 GiB).
-DEFAULT_MAX_BYTES = 1 << 30
-
-
-class FrameMissingError(KeyError):
-    """A frame that was never recorded, or was thinned away, was asked for.
-
-    The message says why the frame is missing (for instance "no optimizer step ran before this
-    snapshot"), so a view can show it to the user as it is.
-    """
-
-    def __str__(self) -> str:  # KeyError quotes its argument; a sentence reads better bare
-        return str(self.args[0]) if self.args else ""
-
-
-class LazyFrame:
-    """A frame kept elsewhere (on disk) and read only when asked for.
-
-    Subclasses implement :meth:`load`, returning the array or raising :class:`FrameMissingError`
-    with a message that names the file when it cannot be read.
-    """
-
-    nbytes = 0  # frames on disk do not count against a Recording's memory budget
-
-    def load(self) -> np.ndarray:
-        """Read the frame."""
-        raise NotImplementedError
-
-
-class RecordingBudgetWarning(UserWarning):
-    """Frames were thinned out to keep a Recording within its memory budget."""
-
-
-@dataclass
-class SnapshotData:
-    """Everything one snapshot adds to a Recording; built by the Recorder, then appended whole.
-
-    Attributes
-    ----------
-    epoch : float
-        The label of the snapshot (usually the epoch).
-    step : int
-        How many training steps had run when the snapshot was taken.
-    frames : dict
-        ``{(layer, quantity): float32 array}``, or a :class:`LazyFrame` for a frame on disk, or
-        None for a missing frame (its reason in ``missing``); quantities keep this order.
-    missing : dict
-        ``{(layer, quantity): reason}`` for quantities a layer has but could not record now.
-    statistics : dict
-        ``{(layer, name): float}`` scalar statistics per layer.
-    metrics : dict
-        ``{name: float}`` as passed to ``Recorder.snapshot``.
-    notes : dict
-        ``{(layer, quantity): text}``, e.g. how a frame was reduced to fit.
-    """
-
-    epoch: float
-    step: int
-    frames: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    missing: dict[tuple[str, str], str] = field(default_factory=dict)
-    statistics: dict[tuple[str, str], float] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    notes: dict[tuple[str, str], str] = field(default_factory=dict)
+__all__ = ["Recording"]
 
 
 def _suggest(name: str, options: Iterable[str]) -> str:
@@ -578,8 +511,8 @@ class Recording:
             )
         return int(index) % n
 
-    # ------------------------------------------------------------------ on disk (see _store.py)
-    # The work is done in _store.py, imported here on use because it imports this module.
+    # ------------------------------------------------------------ on disk (nnviz_widgets.store)
+    # The store is imported on use: a Recording kept in memory never loads it.
     _source = None  # the reader of a Recording opened from disk; None for one built in memory
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
@@ -597,7 +530,7 @@ class Recording:
         OSError
             ``path`` is not empty or not writable, or a write failed; the message names the path.
         """
-        from nnviz_widgets._store import save_recording
+        from nnviz_widgets.store import save_recording
 
         save_recording(self, path, overwrite=overwrite)
 
@@ -624,9 +557,9 @@ class Recording:
             No recording at ``path``.
         ValueError
             The recording is of an unsupported format version, malformed, or names a path
-            outside its directory (``nnviz_widgets._store.RecordingFormatError``).
+            outside its directory (``nnviz_widgets.store.RecordingFormatError``).
         """
-        from nnviz_widgets._store import open_recording
+        from nnviz_widgets.store import open_recording
 
         return open_recording(path, follow=follow, poll_interval=poll_interval, cls=cls)
 

@@ -1,24 +1,23 @@
-"""Colouring numbers in the kernel: colour maps, colour ranges and PNG encoding.
+"""Colouring numbers in the kernel: colour maps, colour ranges, and how NaN and Inf show.
 
-The views colour a frame here, with a 256-entry lookup table, and send the browser one compact
-PNG instead of one value per cell: bqplot's ``HeatMap`` draws cell by cell and costs N^2 in the
-browser (see ``notes/bqplot-ipywidgets.md``). Each colour map is a short list of anchor colours
-interpolated linearly in RGB; bqplot's ``ColorScale(colors=...)`` interpolates the same anchors
-the same way, so the colour bar drawn by bqplot matches the pixels coloured here.
+The views colour a frame here, through a lookup table, and send the browser one compact PNG
+instead of one value per cell (bqplot's ``HeatMap`` draws cell by cell and costs N^2 in the
+browser: ``docs/architecture.md``, "Where time goes"). Each colour map is a short list of anchor
+colours interpolated linearly in RGB; bqplot's ``ColorScale(colors=...)`` interpolates the same
+anchors the same way, so a colour bar drawn by bqplot matches the pixels coloured here.
 
-NaN, +Inf and -Inf get colours of their own that neither colour map uses, so a non-finite value
-never borrows a neighbour's colour. This module knows numpy only.
+NaN, +Inf and -Inf get colours of their own that no colour map uses, so a non-finite value
+never borrows a neighbour's colour. Numpy only.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
+    "CLASSES",
     "DIVERGING",
     "GAP_COLOUR",
     "LEVELS",
@@ -30,8 +29,7 @@ __all__ = [
     "colour_indices",
     "colour_range",
     "colourize",
-    "decode_png",
-    "encode_png",
+    "describe_nonfinite",
     "finite_extremes",
     "widen_range",
 ]
@@ -130,6 +128,11 @@ SEQUENTIAL = ColourMap(
         "#fde725",
     ),
 )
+
+
+#: Two classes on a plane (the Playground): orange for class 0, near-white between, blue for
+#: class 1 - the colours TensorFlow Playground taught a generation of students to read.
+CLASSES = ColourMap("classes", ("#e67814", "#f6f6f4", "#146ec8"))
 
 
 def colour_range(values: np.ndarray, *, signed: bool, robust: bool = False) -> tuple[float, float]:
@@ -238,81 +241,31 @@ def colourize(
     return colour_map.palette[colour_indices(picture, low, high, gaps=gaps)]
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data))
-        + kind
-        + data
-        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
+def describe_nonfinite(full: np.ndarray, *, limit: int = 3) -> str:
+    """One line saying how many NaN and Inf values a frame has, and where the first ones are.
 
-
-def encode_png(image: np.ndarray, *, palette: np.ndarray | None = None, level: int = 1) -> bytes:
-    """Encode an image as PNG bytes.
+    Positions are the frame's own indices (what a user finds in their tensor).
 
     Parameters
     ----------
-    image : ndarray
-        ``(rows, columns, 3)`` uint8 RGB, or ``(rows, columns)`` uint8 palette indices.
-    palette : ndarray, optional
-        ``(n, 3)`` uint8 colours (n <= 256), required for an indexed image.
-    level : int
-        zlib level. 1 by default: a slider move should not wait on the encoder.
+    full : ndarray
+        The recorded frame.
+    limit : int
+        How many positions to name per kind.
     """
-    image = np.ascontiguousarray(image, dtype=np.uint8)
-    if image.ndim == 2:
-        if palette is None:
-            raise ValueError("an indexed (rows, columns) image needs a palette")
-        colour_type, channels = 3, 1
-    elif image.ndim == 3 and image.shape[2] == 3:
-        colour_type, channels = 2, 3
-    else:
-        raise ValueError(f"expected (rows, columns, 3) or (rows, columns), got {image.shape}")
-    rows, columns = image.shape[:2]
-    raw = np.zeros((rows, 1 + channels * columns), dtype=np.uint8)  # filter byte 0 per row
-    raw[:, 1:] = image.reshape(rows, -1)
-    header = struct.pack(">IIBBBBB", columns, rows, 8, colour_type, 0, 0, 0)
-    chunks = [_chunk(b"IHDR", header)]
-    if colour_type == 3:
-        chunks.append(_chunk(b"PLTE", np.ascontiguousarray(palette, dtype=np.uint8).tobytes()))
-    chunks.append(_chunk(b"IDAT", zlib.compress(raw.tobytes(), level)))
-    chunks.append(_chunk(b"IEND", b""))
-    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """Decode a PNG written by :func:`encode_png` back to an ``(rows, columns, 3)`` RGB array.
-
-    Meant for tests and checks: it reads only what :func:`encode_png` writes (8-bit RGB or
-    indexed colour, no filters, no interlacing).
-    """
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG file")
-    position, idat, size, palette, colour_type = 8, b"", None, None, None
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        body = data[position + 8 : position + 8 + length]
-        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
-        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc:
-            raise ValueError(f"bad CRC in the {kind!r} chunk")
-        if kind == b"IHDR":
-            columns, rows, depth, colour_type = struct.unpack(">IIBB", body[:10])
-            if depth != 8 or colour_type not in (2, 3):
-                raise ValueError("only 8-bit RGB or indexed PNGs are read here")
-            size = (rows, columns)
-        elif kind == b"PLTE":
-            palette = np.frombuffer(body, dtype=np.uint8).reshape(-1, 3)
-        elif kind == b"IDAT":
-            idat += body
-        position += 12 + length
-    if size is None:
-        raise ValueError("no IHDR chunk")
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(size[0], -1)
-    if raw[:, 0].any():
-        raise ValueError("filtered rows are not supported by this reader")
-    if colour_type == 3:
-        if palette is None:
-            raise ValueError("an indexed PNG without a PLTE chunk")
-        return palette[raw[:, 1:]]
-    return raw[:, 1:].reshape(size[0], size[1], 3)
+    finite = np.isfinite(full)
+    if finite.all():
+        return ""
+    parts = []
+    for label, mask in (
+        ("NaN", np.isnan(full)),
+        ("+Inf", full == np.inf),
+        ("-Inf", full == -np.inf),
+    ):
+        count = int(mask.sum())
+        if count:
+            where = np.argwhere(mask)[:limit]
+            places = ", ".join(str(tuple(int(i) for i in w)) for w in where)
+            more = " ..." if count > limit else ""
+            parts.append(f"{count} {label} at {places}{more}")
+    return "; ".join(parts) + f" (of {full.size} values)"

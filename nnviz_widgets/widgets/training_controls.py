@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import html
 import threading
-import time
 
 import ipywidgets
 
-from nnviz_widgets._training import TrainingLoop
+from nnviz_widgets.threads import Throttle
+from nnviz_widgets.training import TrainingLoop
 
 __all__ = ["TrainingControls"]
 
@@ -30,7 +30,7 @@ _ENABLED = {
 
 
 class TrainingControls(ipywidgets.VBox):
-    """Buttons and progress for a :class:`~nnviz_widgets._training.TrainingLoop`.
+    """Buttons and progress for a :class:`~nnviz_widgets.TrainingLoop`.
 
     Parameters
     ----------
@@ -52,8 +52,9 @@ class TrainingControls(ipywidgets.VBox):
         self.loop = loop
         self.epochs = epochs
         self.min_interval = min_interval
-        self._last_step_draw = 0.0
         self._draw_lock = threading.Lock()
+        # per-step progress at most every min_interval; the newest step is always drawn
+        self._step_redraw = Throttle(self._draw, min_interval)
         self.train_button = ipywidgets.Button(
             description="Train",
             icon="play",
@@ -124,15 +125,14 @@ class TrainingControls(ipywidgets.VBox):
         loop = getattr(self, "loop", None)  # None when construction failed half-way
         if loop is not None:
             loop.remove_listener(self._on_loop_event)
+            self._step_redraw.close()
         super().close()
 
     def _on_loop_event(self, loop: TrainingLoop, event: str) -> None:
         if event == "step":
-            now = time.monotonic()
-            if now - self._last_step_draw < self.min_interval:
-                return  # per-step progress is throttled; state changes never are
-            self._last_step_draw = now
-        self._draw()
+            self._step_redraw()  # throttled; state changes never are
+        else:
+            self._draw()
 
     def _draw(self) -> None:
         loop = self.loop

@@ -2,8 +2,8 @@
 
 bqplot's own ``Figure.save_png`` makes the *browser* download a file and needs a rendered view;
 for slides a user wants a file written from Python. The picture is already coloured in the kernel
-(see ``_colour``), so the export scales those pixels up, adds the title and a colour bar with its
-limits, and writes them with the same PNG encoder. Text is drawn with a small built-in 5x7
+(see ``render.colour``), so the export scales those pixels up, adds the title and a colour bar
+with its limits, and writes them with the same PNG encoder. Text is drawn with a small built-in 5x7
 bitmap font (capitals, digits and common punctuation) so no imaging library is needed.
 """
 
@@ -13,7 +13,8 @@ import os
 
 import numpy as np
 
-from nnviz_widgets._colour import ColourMap, encode_png
+from nnviz_widgets.render.colour import ColourMap
+from nnviz_widgets.render.png import encode_png
 
 __all__ = ["compose_export", "render_text"]
 

@@ -2,7 +2,7 @@
 
 It holds the one piece of UI state (snapshot index, layer, quantity, sample, channel, colour-range
 mode, follow-latest) as traits; every control and view follows them. It reads a
-:class:`~nnviz_widgets.Recording` (numpy only) and draws through the views of ``_views``; torch is
+:class:`~nnviz_widgets.Recording` (numpy only) and draws through ``nnviz_widgets.views``; torch is
 imported only when the explorer is built from a model, to wrap it in a Recorder.
 
 Live updates arrive through the Recording's listener, in whatever thread calls ``snapshot()``.
@@ -29,7 +29,8 @@ import ipywidgets
 import numpy as np
 import traitlets
 
-from nnviz_widgets._colour import (
+from nnviz_widgets.recording import INPUT, FrameMissingError, Recording
+from nnviz_widgets.render.colour import (
     DIVERGING,
     NAN_COLOUR,
     NEG_INF_COLOUR,
@@ -37,26 +38,21 @@ from nnviz_widgets._colour import (
     SEQUENTIAL,
     colour_indices,
     colour_range,
-    encode_png,
+    describe_nonfinite,
     finite_extremes,
     widen_range,
 )
-from nnviz_widgets._export import compose_export, write_png
-from nnviz_widgets._recording import INPUT, FrameMissingError, Recording
-from nnviz_widgets._sync import LockedCheckbox, LockedDropdown, LockedIntSlider
-from nnviz_widgets._training import TrainingLoop
-from nnviz_widgets._training_controls import TrainingControls
-from nnviz_widgets._views import (
-    GradientNormView,
-    HeatmapView,
-    HistogramView,
-    MetricsView,
-    Picture,
-    describe_nonfinite,
-    layout_frame,
-    quantity_kind,
-    reduce_picture,
-)
+from nnviz_widgets.render.export import compose_export, write_png
+from nnviz_widgets.render.layout import Picture, layout_frame, quantity_kind
+from nnviz_widgets.render.png import encode_png
+from nnviz_widgets.render.reduce import reduce_picture
+from nnviz_widgets.threads.controls import LockedCheckbox, LockedDropdown, LockedIntSlider
+from nnviz_widgets.training import TrainingLoop
+from nnviz_widgets.views.gradients import GradientNormView
+from nnviz_widgets.views.heatmap import HeatmapView
+from nnviz_widgets.views.histogram import HistogramView
+from nnviz_widgets.views.metrics import MetricsView
+from nnviz_widgets.widgets.training_controls import TrainingControls
 
 __all__ = ["TrainingExplorer"]
 
@@ -264,7 +260,7 @@ class TrainingExplorer(ipywidgets.VBox):
                 "TrainingExplorer takes a torch model, a Recorder or a Recording, "
                 f"got {type(source).__name__}"
             )
-        from nnviz_widgets._recorder import Recorder
+        from nnviz_widgets.record import Recorder
 
         recorder = Recorder(source, probe=probe, optimizer=optimizer, **options)
         return recorder.recording, recorder, True
@@ -1075,7 +1071,7 @@ class TrainingExplorer(ipywidgets.VBox):
 
 def _stop_previous_training(source: Any) -> None:
     """Close the explorer that trains the same model from its buttons, if there is one."""
-    from nnviz_widgets._recorder import unwrap_model
+    from nnviz_widgets.record import unwrap_model
 
     model = getattr(source, "model", source)  # a Recorder, or the model itself
     try:

@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from nnviz_widgets._recording import (
+from nnviz_widgets.recording.recording import Recording
+from nnviz_widgets.recording.types import (
     DEFAULT_MAX_BYTES,
     FrameMissingError,
     LazyFrame,
-    Recording,
     SnapshotData,
 )
 

@@ -2,10 +2,10 @@
 
 It owns one training run at a time: the data set, a ``torch.nn.Sequential`` MLP with one output
 logit, its optimizer, a :class:`~nnviz_widgets.Recorder` that snapshots every Linear layer once
-per epoch, and a :class:`~nnviz_widgets._training.TrainingLoop` that trains in a background
+per epoch, and a :class:`~nnviz_widgets.TrainingLoop` that trains in a background
 thread so the widget stays live. Everything it draws comes from the Recording of the selected
 snapshot: the weights are read back and pushed through a numpy forward pass over a grid of the
-input plane (``_playground_render``), so scrubbing back to epoch 3 shows epoch 3 exactly, with no
+input plane (``drawing``), so scrubbing back to epoch 3 shows epoch 3 exactly, with no
 torch model state involved.
 
 One trait, :attr:`Playground.snapshot`, drives the whole picture: the graph (neuron maps and
@@ -27,12 +27,15 @@ import traitlets
 from torch import nn
 from torch.nn import functional as F
 
-from nnviz_widgets import _playground_render as render
-from nnviz_widgets._recorder import Recorder
-from nnviz_widgets._recording import Recording
-from nnviz_widgets._sync import LockedIntSlider
-from nnviz_widgets._training import TrainingLoop
 from nnviz_widgets.datasets import TOY_DATASETS, ToyData
+from nnviz_widgets.record import Recorder
+from nnviz_widgets.recording import Recording
+from nnviz_widgets.render.colour import CLASSES, colourize
+from nnviz_widgets.render.png import encode_png
+from nnviz_widgets.threads.controls import LockedIntSlider
+from nnviz_widgets.training import TrainingLoop
+from nnviz_widgets.views.image import ImageSwap
+from nnviz_widgets.widgets.playground import drawing as render
 
 __all__ = ["Playground"]
 
@@ -518,13 +521,13 @@ class Playground(widgets.VBox):
 
     @property
     def _node_image(self) -> widgets.Image:
-        """The image widget the graph shows now (one of two, see ``_show_png``)."""
-        return self._node_mark.image
+        """The image widget the graph shows now (one of two, see ``ImageSwap``)."""
+        return self._nodes.shown
 
     @property
     def _boundary_image(self) -> widgets.Image:
         """The image widget the decision boundary shows now."""
-        return self._boundary_mark.image
+        return self._boundary_pictures.shown
 
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
@@ -575,11 +578,13 @@ class Playground(widgets.VBox):
                 low, high = _neuron_range(self.activation if column > 0 else "linear", values)
             for unit in range(values.shape[1]):
                 top, left = lay.top[column][unit], lay.left[column][unit]
-                tile = render.colour(values[:, unit].reshape(size, size), low[unit], high[unit])
+                tile = colourize(
+                    values[:, unit].reshape(size, size), low[unit], high[unit], CLASSES
+                )
                 canvas[top : top + size + 2, left : left + size + 2, :3] = 90  # a grey frame
                 canvas[top : top + size + 2, left : left + size + 2, 3] = 255
                 canvas[top + 1 : top + 1 + size, left + 1 : left + 1 + size, :3] = tile
-        _show_png(self._node_mark, self._node_buffers, render.png(canvas))
+        self._nodes.show(encode_png(canvas))
 
     def _draw_edges(self, weights: list) -> None:
         lay = self._layout
@@ -604,10 +609,10 @@ class Playground(widgets.VBox):
     def _draw_boundary(self, weights: list, biases: list) -> None:
         logits = render.forward(weights, biases, self.activation, self.grid_points())[-1]
         probability = render.activate("sigmoid", logits[:, 0]).reshape(self._resolution, -1)
-        pixels = render.colour(probability, 0.0, 1.0)
+        pixels = colourize(probability, 0.0, 1.0, CLASSES)
         # paler than the points drawn on it, so that they stand out
         pixels = (255 - (255 - pixels.astype(np.float32)) * 0.7).astype(np.uint8)
-        _show_png(self._boundary_mark, self._boundary_buffers, render.png(pixels))
+        self._boundary_pictures.show(encode_png(pixels))
 
     def _draw_marker(self, index: int) -> None:
         rec = self.recording
@@ -638,8 +643,8 @@ class Playground(widgets.VBox):
         with self.hold_sync():
             # room above the nodes for the column names
             self._graph_x.max, self._graph_y.max = float(lay.width), float(lay.height + 16)
-            self._node_mark.x = np.array([0.0, lay.width])
-            self._node_mark.y = np.array([0.0, lay.height])
+            self._nodes.mark.x = np.array([0.0, lay.width])
+            self._nodes.mark.y = np.array([0.0, lay.height])
             self._graph.layout.width = f"{lay.width + 8}px"
             self._graph.layout.height = f"{lay.height + 16 + 8}px"
             names = ["input", *[f"hidden {i + 1}" for i in range(len(self.hidden))], "output"]
@@ -781,10 +786,7 @@ class Playground(widgets.VBox):
         self._graph_x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
         self._graph_y = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
         graph_scales = {"x": self._graph_x, "y": self._graph_y}
-        self._node_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
-        self._node_mark = bqplot.Image(
-            image=self._node_buffers[0], x=[0.0, 1.0], y=[0.0, 1.0], scales=graph_scales
-        )
+        self._nodes = ImageSwap(x=[0.0, 1.0], y=[0.0, 1.0], scales=graph_scales)
         self._edge_marks = {}
         for sign in (-1, 1):
             for level, width in enumerate(render.WIDTHS):
@@ -808,7 +810,7 @@ class Playground(widgets.VBox):
             colors=["#444444"],
         )
         self._graph = bqplot.Figure(
-            marks=[*self._edge_marks.values(), self._node_mark, self._column_labels],
+            marks=[*self._edge_marks.values(), self._nodes.mark, self._column_labels],
             fig_margin={"top": 4, "bottom": 4, "left": 4, "right": 4},
             padding_x=0.0,
             padding_y=0.0,
@@ -823,9 +825,7 @@ class Playground(widgets.VBox):
         bx = bqplot.LinearScale(min=-extent, max=extent, allow_padding=False)
         by = bqplot.LinearScale(min=-extent, max=extent, allow_padding=False)
         classes = bqplot.ColorScale(colors=list(render.CLASS_COLOURS), min=0.0, max=1.0)
-        self._boundary_buffers = (widgets.Image(format="png"), widgets.Image(format="png"))
-        self._boundary_mark = boundary_mark = bqplot.Image(
-            image=self._boundary_buffers[0],
+        self._boundary_pictures = ImageSwap(
             x=[-extent, extent],
             y=[-extent, extent],
             scales={"x": bx, "y": by},
@@ -851,7 +851,7 @@ class Playground(widgets.VBox):
             visible=self.show_test,
         )
         self._boundary = bqplot.Figure(
-            marks=[boundary_mark, self._train_points, self._test_points],
+            marks=[self._boundary_pictures.mark, self._train_points, self._test_points],
             axes=[
                 bqplot.Axis(scale=bx, label="x₁", tick_values=[-1.0, 0.0, 1.0], tick_format=".0f"),
                 bqplot.Axis(
@@ -921,23 +921,10 @@ class Playground(widgets.VBox):
         left = widgets.VBox([self._graph, self._slider, self._readout])
         right = widgets.VBox([self._boundary, self._losses])
         self._body = widgets.HBox([left, right])
-        self._owned += [*self._node_buffers, *self._boundary_buffers]
+        self._owned += [*self._nodes.widgets, *self._boundary_pictures.widgets]
 
 
 # ---------------------------------------------------------------------- helpers
-def _show_png(mark: bqplot.Image, buffers: tuple, data: bytes) -> None:
-    """Show PNG bytes in a bqplot Image mark, so that the browser redraws it.
-
-    bqplot 0.13's Image view redraws on a change of the mark's ``image`` reference only, not of
-    the image widget's value (``update_image`` listens to ``change:image``). So two image widgets
-    take turns: the hidden one gets the new bytes first, then the mark is pointed at it; messages
-    arrive in order, so the browser has the bytes when it redraws.
-    """
-    spare = buffers[1] if mark.image is buffers[0] else buffers[0]
-    spare.value = data
-    mark.image = spare
-
-
 def _one_of(name: str, value: str, valid: Sequence[str]) -> str:
     if value not in valid:
         raise traitlets.TraitError(

@@ -1,31 +1,29 @@
-"""Pictures for the Playground, computed in the kernel with numpy only.
+"""The Playground's pictures in numpy: its network over the input plane, and the graph layout.
 
-What it does: a forward pass of a small MLP over a grid of the input plane from recorded weights
-(so scrubbing needs no torch model), colouring of values into RGB(A) through a lookup table,
-compact PNG encoding (zlib) for bqplot ``Image`` marks, and the layout of the network graph. The
-notes in ``notes/bqplot-ipywidgets.md`` measured that an image coloured here and shipped as PNG
-bytes redraws at the round-trip floor, where bqplot's cell-by-cell ``HeatMap`` does not.
+A forward pass of a small MLP over a grid of the input plane from recorded weights (so scrubbing
+needs no torch model), the widths of the graph's edges, and where each node of the graph sits.
+Colouring and PNG encoding are ``nnviz_widgets.render``'s.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from nnviz_widgets.render.colour import CLASSES
+
 __all__ = [
     "ACTIVATIONS",
+    "CLASS_COLOURS",
+    "EDGE_COLOURS",
     "GraphLayout",
     "activate",
-    "colour",
     "edge_width",
     "forward",
     "grid",
     "layout",
-    "png",
 ]
 
 #: Activation functions by name, in numpy (float32 in, float32 out).
@@ -36,25 +34,10 @@ ACTIVATIONS = {
     "linear": lambda z: z,
 }
 
-# A diverging map, orange (low) through near-white to blue (high), 256 entries: the colours
-# TensorFlow Playground taught a generation of students to read (orange one class, blue the other).
-_ANCHORS = np.array(
-    [
-        [0.0, 230, 120, 20],
-        [0.5, 246, 246, 244],
-        [1.0, 20, 110, 200],
-    ]
-)
-_LUT = np.stack(
-    [np.interp(np.linspace(0.0, 1.0, 256), _ANCHORS[:, 0], _ANCHORS[:, c]) for c in (1, 2, 3)],
-    axis=1,
-).astype(np.uint8)
-_NONFINITE = np.array([255, 0, 255], dtype=np.uint8)  # magenta: never a colour of the map
-
-#: The colour of class 0 and class 1 points (the ends of the map), as CSS.
-CLASS_COLOURS = ("#e67814", "#146ec8")
+#: The colour of class 0 and class 1 points: the ends of the class colour map.
+CLASS_COLOURS = (CLASSES.anchors[0], CLASSES.anchors[-1])
 #: Edge colours by the weight's sign: negative, positive.
-EDGE_COLOURS = ("#e67814", "#146ec8")
+EDGE_COLOURS = CLASS_COLOURS
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -119,57 +102,6 @@ def forward(
         z = outputs[-1] @ np.asarray(w, dtype=np.float32).T + np.asarray(b, dtype=np.float32)
         outputs.append(z if i == last else activate(activation, z).astype(np.float32))
     return outputs
-
-
-def colour(values: np.ndarray, low: float, high: float, *, alpha: bool = False) -> np.ndarray:
-    """Colour ``values`` through the diverging map: ``low`` orange, the middle white, ``high`` blue.
-
-    NaN and infinities become magenta, so a broken model shows as such instead of as a plausible
-    colour. Returns uint8 RGB (or RGBA, opaque) of shape ``values.shape + (3 or 4,)``.
-    """
-    values = np.asarray(values, dtype=np.float32)
-    span = float(high) - float(low)
-    scaled = (values - np.float32(low)) * np.float32(255.0 / span if span > 0 else 0.0)
-    finite = np.isfinite(scaled)
-    index = np.clip(np.where(finite, scaled, 0.0), 0, 255).astype(np.uint8)
-    rgb = _LUT[index]
-    if not finite.all():
-        rgb[~finite] = _NONFINITE
-    if alpha:
-        rgb = np.concatenate([rgb, np.full((*values.shape, 1), 255, np.uint8)], axis=-1)
-    return rgb
-
-
-def png(pixels: np.ndarray, *, level: int = 1) -> bytes:
-    """Encode uint8 ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA pixels as PNG bytes.
-
-    zlib level 1: these pictures are small and mostly smooth, a higher level buys a few per cent
-    of bytes for several times the time.
-    """
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
-        raise ValueError(f"png() takes (h, w, 3) or (h, w, 4) uint8 pixels, got {pixels.shape}")
-    height, width, channels = pixels.shape
-    # each row starts with its filter type, 0 (none)
-    raw = np.zeros((height, width * channels + 1), dtype=np.uint8)
-    raw[:, 1:] = pixels.reshape(height, -1)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    colour_type = 6 if channels == 4 else 2
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
-        + chunk(b"IEND", b"")
-    )
 
 
 def edge_width(magnitude: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnviz_widgets._recording import DEFAULT_MAX_BYTES, INPUT, Recording, SnapshotData
+from nnviz_widgets.recording import DEFAULT_MAX_BYTES, INPUT, Recording, SnapshotData
 
 __all__ = ["Recorder"]
 
@@ -221,7 +221,7 @@ class Recorder:
         self._rank = _rank()
         self._disk: _DiskWriter | None = None
         if path is not None and self._rank == 0:
-            from nnviz_widgets._store import RecordingWriter
+            from nnviz_widgets.store import RecordingWriter
 
             writer = RecordingWriter(path, overwrite=overwrite, max_bytes=max_bytes)
             try:

@@ -23,6 +23,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nnviz_widgets.threads import Listeners, start_daemon
+
 __all__ = ["TrainingLoop"]
 
 STATES = ("idle", "running", "paused", "stopped", "failed", "closed")
@@ -94,7 +96,7 @@ class TrainingLoop:
         self._pause_requested = False
         self._stop_requested = False
         self._thread: threading.Thread | None = None
-        self._listeners: list[Callable[[TrainingLoop, str], None]] = []
+        self._listeners = Listeners("a training-loop listener")
         self.error: BaseException | None = None
         """The exception that failed the loop, if any."""
         self.traceback: str | None = None
@@ -145,14 +147,11 @@ class TrainingLoop:
 
         It runs in the training thread; an exception in it becomes a warning.
         """
-        if not callable(callback):
-            raise TypeError(f"a listener must be callable, got {type(callback).__name__}")
-        self._listeners.append(callback)
+        self._listeners.add(callback)
 
     def remove_listener(self, callback: Callable[[TrainingLoop, str], None]) -> None:
         """Stop calling ``callback``."""
-        if callback in self._listeners:
-            self._listeners.remove(callback)
+        self._listeners.remove(callback)
 
     # ------------------------------------------------------------------ controlling
     def start(self, epochs: int | None = None) -> None:
@@ -228,10 +227,9 @@ class TrainingLoop:
     def _launch(self) -> None:
         if self._thread is None:
             _install_sigint_handler()
-            self._thread = threading.Thread(target=self._run, name="nnviz-training", daemon=True)
             self._set_state("running")
             _running_loops.add(self)
-            self._thread.start()
+            self._thread = start_daemon(self._run, "training")
         else:
             self._set_state("running")
             self._condition.notify_all()
@@ -311,20 +309,7 @@ class TrainingLoop:
             self._emit("state")
 
     def _emit(self, event: str) -> None:
-        for callback in list(self._listeners):
-            try:
-                callback(self, event)
-            except Exception as error:  # a view must never break training
-                _warn_quietly(
-                    f"a training-loop listener failed and was ignored: "
-                    f"{type(error).__name__}: {error}"
-                )
-
-
-def _warn_quietly(message: str) -> None:
-    """Warn, even where warnings are turned into errors: those must not end training."""
-    with contextlib.suppress(Exception):
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        self._listeners.emit(self, event)
 
 
 def _install_sigint_handler() -> None:

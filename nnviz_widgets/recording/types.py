@@ -1,0 +1,89 @@
+"""The vocabulary of a recording: what one snapshot holds, and the errors and warnings around it.
+
+The Recorder (torch) builds :class:`SnapshotData`, the Recording (numpy) keeps it, and the store
+writes and reads it; all three speak these types, and none of them needs the others' classes.
+Numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "INPUT",
+    "FrameMissingError",
+    "LazyFrame",
+    "RecordingBudgetWarning",
+    "SnapshotData",
+]
+
+#: Pseudo-layer name under which input-level quantities live: the probe input (``"probe"``) and
+#: the gradient of the probe loss with respect to it (``"saliency"``).
+INPUT = "<input>"
+
+#: The default memory budget of a Recording's frames, in bytes (1 GiB).
+DEFAULT_MAX_BYTES = 1 << 30
+
+
+class FrameMissingError(KeyError):
+    """A frame that was never recorded, or was thinned away, was asked for.
+
+    The message says why the frame is missing (for instance "no optimizer step ran before this
+    snapshot"), so a view can show it to the user as it is.
+    """
+
+    def __str__(self) -> str:  # KeyError quotes its argument; a sentence reads better bare
+        return str(self.args[0]) if self.args else ""
+
+
+class LazyFrame:
+    """A frame kept elsewhere (on disk) and read only when asked for.
+
+    Subclasses implement :meth:`load`, returning the array or raising :class:`FrameMissingError`
+    with a message that names the file when it cannot be read.
+    """
+
+    nbytes = 0  # frames on disk do not count against a Recording's memory budget
+
+    def load(self) -> np.ndarray:
+        """Read the frame."""
+        raise NotImplementedError
+
+
+class RecordingBudgetWarning(UserWarning):
+    """Frames were thinned out to keep a Recording within its memory budget."""
+
+
+@dataclass
+class SnapshotData:
+    """Everything one snapshot adds to a Recording; built by the Recorder, then appended whole.
+
+    Attributes
+    ----------
+    epoch : float
+        The label of the snapshot (usually the epoch).
+    step : int
+        How many training steps had run when the snapshot was taken.
+    frames : dict
+        ``{(layer, quantity): float32 array}``, or a :class:`LazyFrame` for a frame on disk, or
+        None for a missing frame (its reason in ``missing``); quantities keep this order.
+    missing : dict
+        ``{(layer, quantity): reason}`` for quantities a layer has but could not record now.
+    statistics : dict
+        ``{(layer, name): float}`` scalar statistics per layer.
+    metrics : dict
+        ``{name: float}`` as passed to ``Recorder.snapshot``.
+    notes : dict
+        ``{(layer, quantity): text}``, e.g. how a frame was reduced to fit.
+    """
+
+    epoch: float
+    step: int
+    frames: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    missing: dict[tuple[str, str], str] = field(default_factory=dict)
+    statistics: dict[tuple[str, str], float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    notes: dict[tuple[str, str], str] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Numbers to pixels, in numpy only: frames laid out as pictures, reduced, coloured, encoded."""

@@ -1,0 +1,137 @@
+"""Daemon threads: one that runs queued jobs in order, one that repeats a job.
+
+A daemon, because a thread of ours must never keep a kernel or a training script from exiting;
+each one has a name starting with ``nnviz-`` so that it can be told apart in a debugger.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+from nnviz_widgets.threads.listeners import warn_quietly
+
+__all__ = ["Repeater", "Worker", "start_daemon"]
+
+
+def start_daemon(target: Callable[..., object], name: str, *args: object) -> threading.Thread:
+    """Start ``target(*args)`` in a new daemon thread called ``nnviz-<name>``."""
+    thread = threading.Thread(target=target, args=args, name=f"nnviz-{name}", daemon=True)
+    thread.start()
+    return thread
+
+
+class Worker:
+    """A daemon thread that runs submitted jobs one after another, in the order given.
+
+    Parameters
+    ----------
+    name : str
+        The thread's name (after ``nnviz-``).
+    max_pending : int
+        With a positive value, :meth:`submit` waits while this many jobs are queued: the
+        submitting thread (training) is held back rather than memory growing without bound.
+        0: no bound.
+
+    Notes
+    -----
+    A job that raises is reported as a warning and the worker goes on; jobs that must report
+    their own failures catch them.
+    """
+
+    _STOP = object()
+
+    def __init__(self, name: str, *, max_pending: int = 0) -> None:
+        self.name = name
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._closed = False
+        self._thread = start_daemon(self._run, name)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread still runs jobs."""
+        return self._thread.is_alive() and not self._closed
+
+    def submit(self, job: Callable[[], object]) -> bool:
+        """Queue ``job``; False (and the job dropped) when the worker is closed or dead."""
+        if not self.alive:
+            return False
+        self._queue.put(job)
+        return True
+
+    def close(self, *, wait: bool = True, cancel_pending: bool = False) -> None:
+        """Stop taking jobs; finish the queued ones (or drop them), then end the thread.
+
+        Calling it again does nothing. ``wait`` joins the thread (not from a job itself).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if cancel_pending:
+            try:
+                while True:
+                    self._queue.get_nowait()
+            except queue.Empty:
+                pass
+        self._queue.put(self._STOP)
+        if wait and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is self._STOP:
+                return
+            try:
+                job()
+            except Exception as error:  # the worker outlives a failed job
+                warn_quietly(
+                    f"a background job of {self.name} failed: {type(error).__name__}: {error}"
+                )
+
+
+class Repeater:
+    """A daemon thread that calls ``job()`` every ``interval`` seconds until stopped.
+
+    It stops by itself when ``job`` returns False. An exception in ``job`` is reported to
+    ``on_error(error)`` (a warning by default) and the repeating goes on.
+    """
+
+    def __init__(
+        self,
+        job: Callable[[], bool | None],
+        interval: float,
+        name: str,
+        *,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        if not interval > 0:
+            raise ValueError(f"the interval must be a positive number of seconds, got {interval}")
+        self._job = job
+        self._interval = float(interval)
+        self._on_error = on_error
+        self._stop = threading.Event()
+        self._thread = start_daemon(self._run, name)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread still repeats."""
+        return self._thread.is_alive()
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop repeating; calling it again does nothing."""
+        self._stop.set()
+        if wait and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                if self._job() is False:
+                    return
+            except Exception as error:  # the repeating outlives one failure
+                if self._on_error is not None:
+                    self._on_error(error)
+                else:
+                    warn_quietly(f"a repeated job failed: {type(error).__name__}: {error}")

@@ -1,0 +1,95 @@
+"""A histogram of the current frame's values, its bars coloured like the heatmap."""
+
+from __future__ import annotations
+
+import bqplot
+import ipywidgets
+import numpy as np
+
+__all__ = ["HistogramView"]
+
+
+class HistogramView:
+    """A histogram of the current frame's finite values, bars coloured like the heatmap.
+
+    The bins span the colour range, so the histogram reads as a detailed colour bar; values
+    outside the range are counted in the end bins and the title says how many.
+    """
+
+    BINS = 40
+    #: Frames larger than this are histogrammed from an evenly strided sample of about this size.
+    SAMPLE = 1 << 16
+
+    def __init__(self, colour_scale: bqplot.ColorScale) -> None:
+        self.x_scale = bqplot.LinearScale()
+        self.y_scale = bqplot.LinearScale(min=0.0)
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="value", tick_format=".2~g")
+        self.bars = bqplot.Bars(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            color=np.zeros(0),
+            scales={"x": self.x_scale, "y": self.y_scale, "color": colour_scale},
+            padding=0.0,
+            stroke="#777777",
+            stroke_width=0.3,
+        )
+        self.figure = bqplot.Figure(
+            marks=[self.bars],
+            axes=[
+                self.x_axis,
+                bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format="~s"),
+            ],
+            title="histogram",
+            title_style={"font-size": "12px"},
+            fig_margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
+            layout=ipywidgets.Layout(width="340px", height="215px"),
+        )
+        self.figure.add_class("nnviz-histogram")
+        self.counts: np.ndarray = np.zeros(0)
+
+    @classmethod
+    def count(cls, frame: np.ndarray, low: float, high: float) -> tuple:
+        """Histogram ``frame`` over ``[low, high]``: returns ``(centres, counts, title)``.
+
+        Frames larger than :attr:`SAMPLE` values are histogrammed from an evenly strided
+        sample (the title says so): the shape of a distribution needs no more.
+        """
+        values = np.asarray(frame, dtype=np.float32).ravel()
+        sampled = values.size > cls.SAMPLE
+        if sampled:
+            values = values[:: -(-values.size // cls.SAMPLE)]
+        finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
+        clipped = np.clip(finite, low, high)
+        outside = int(np.count_nonzero(clipped != finite))
+        # equal bins over a known range: a bin number per value and one bincount (several
+        # times faster than np.histogram, which also handles uneven bins)
+        where = ((clipped - np.float32(low)) * np.float32(cls.BINS / (high - low))).astype(np.intp)
+        np.clip(where, 0, cls.BINS - 1, out=where)
+        counts = np.bincount(where, minlength=cls.BINS)
+        edges = np.linspace(low, high, cls.BINS + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
+        title = "histogram" + (f" ({values.size:,}-value sample)" if sampled else "")
+        if outside:
+            title += f", {outside} outside the colour range (in the end bins)"
+        return centres, counts, title
+
+    def show(self, frame: np.ndarray, low: float, high: float) -> None:
+        """Histogram ``frame`` over ``[low, high]``."""
+        self.show_counts(*self.count(frame, low, high))
+
+    def show_counts(self, centres: np.ndarray, counts: np.ndarray, title: str) -> None:
+        """Show counts computed by :meth:`count`."""
+        centres = np.asarray(centres, dtype=np.float64)
+        if len(centres) > 1:
+            half = (centres[1] - centres[0]) / 2
+            ticks = np.linspace(centres[0] - half, centres[-1] + half, 5)
+            # a symmetric range puts a tick at 0: make it exactly 0, not 5.6e-17
+            ticks[np.abs(ticks) < 1e-9 * np.abs(ticks).max()] = 0.0
+            if not np.array_equal(self.x_axis.tick_values, ticks):
+                self.x_axis.tick_values = ticks
+        with self.bars.hold_sync():
+            self.bars.x = centres
+            self.bars.y = np.asarray(counts, dtype=np.float64)
+            self.bars.color = np.asarray(centres, dtype=np.float64)
+        self.figure.title = title
+        self.counts = np.asarray(counts)

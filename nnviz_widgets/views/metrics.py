@@ -1,0 +1,126 @@
+"""Metrics per snapshot (loss, accuracy, ...) as lines, with the current snapshot marked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import bqplot
+import ipywidgets
+import numpy as np
+
+__all__ = ["MetricsView"]
+
+
+class MetricsView:
+    """Metrics per snapshot (loss, accuracy, ...) as lines, with the current snapshot marked.
+
+    Clicking a point calls ``on_select(index)``. Each metric has its own y scale; the first two
+    get an axis (left and right).
+    """
+
+    def __init__(self, *, on_select: Callable[[int], None] | None = None) -> None:
+        self._on_select = on_select
+        self.x_scale = bqplot.LinearScale()
+        self.figure = bqplot.Figure(
+            marks=[],
+            axes=[bqplot.Axis(scale=self.x_scale, label="epoch")],
+            title="metrics",
+            title_style={"font-size": "12px"},
+            fig_margin={"top": 30, "bottom": 40, "left": 55, "right": 55},
+            legend_location="top-right",
+            layout=ipywidgets.Layout(width="340px", height="215px"),
+        )
+        self.figure.add_class("nnviz-metrics")
+        self._names: tuple[str, ...] = ()
+        self._lines: dict[str, bqplot.Lines] = {}
+        self._points: dict[str, bqplot.Scatter] = {}
+        self._current: dict[str, bqplot.Scatter] = {}
+
+    _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+    def show(self, epochs: np.ndarray, metrics: dict[str, np.ndarray], index: int) -> None:
+        """Draw every metric against ``epochs`` and mark snapshot ``index``."""
+        names = tuple(metrics)
+        if names != self._names:
+            self._build(names)
+        x = np.asarray(epochs, dtype=np.float64)
+        with self.figure.hold_sync():
+            for name in names:
+                y = np.asarray(metrics[name], dtype=np.float64)
+                if len(self._lines[name].x) != len(x) or not np.array_equal(
+                    self._lines[name].y, y, equal_nan=True
+                ):
+                    with self._lines[name].hold_sync():
+                        self._lines[name].x, self._lines[name].y = x, y
+                    with self._points[name].hold_sync():
+                        self._points[name].x, self._points[name].y = x, y
+            self.mark(x, metrics, index)
+
+    def mark(self, epochs: np.ndarray, metrics: dict[str, np.ndarray], index: int) -> None:
+        """Move the current-snapshot markers to ``index`` (cheap: one point per metric)."""
+        for name in self._names:
+            values = metrics.get(name)
+            if values is None or not 0 <= index < len(values):
+                continue
+            marker = self._current[name]
+            with marker.hold_sync():
+                marker.x = np.array([float(epochs[index])])
+                marker.y = np.array([float(values[index])])
+
+    def _build(self, names: tuple[str, ...]) -> None:
+        marks, axes = [], [self.figure.axes[0]]
+        self._lines, self._points, self._current = {}, {}, {}
+        for k, name in enumerate(names):
+            colour = self._COLOURS[k % len(self._COLOURS)]
+            y_scale = bqplot.LinearScale()
+            scales = {"x": self.x_scale, "y": y_scale}
+            line = bqplot.Lines(
+                x=np.zeros(0),
+                y=np.zeros(0),
+                scales=scales,
+                colors=[colour],
+                labels=[name],
+                display_legend=len(names) > 2,  # two metrics are named by their coloured axes
+            )
+            points = bqplot.Scatter(
+                x=np.zeros(0),
+                y=np.zeros(0),
+                scales=scales,
+                colors=[colour],
+                default_size=20,
+                interactions={"click": "select"},
+                tooltip=None,
+            )
+            points.on_element_click(self._handle_click)
+            current = bqplot.Scatter(
+                x=np.zeros(0),
+                y=np.zeros(0),
+                scales=scales,
+                colors=[colour],
+                default_size=110,
+                stroke="black",
+                stroke_width=1.5,
+                enable_hover=False,
+            )
+            marks += [line, points, current]
+            self._lines[name], self._points[name], self._current[name] = line, points, current
+            if k < 2:
+                axes.append(
+                    bqplot.Axis(
+                        scale=y_scale,
+                        side="left" if k == 0 else "right",
+                        label=name,
+                        color=colour,
+                        grid_lines="solid" if k == 0 else "none",
+                    )
+                )
+        with self.figure.hold_sync():
+            self.figure.marks = marks
+            self.figure.axes = axes
+            self.figure.title = "metrics" if names else "no metrics recorded"
+        self._names = names
+
+    def _handle_click(self, _mark, content: dict) -> None:
+        data = content.get("data") or {}
+        if "index" in data and self._on_select is not None:
+            self._on_select(int(data["index"]))

@@ -1,0 +1,1 @@
+"""The widgets a user displays: the TrainingExplorer, the Playground and training controls."""
