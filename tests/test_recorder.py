@@ -149,6 +149,17 @@ def test_output_grad_and_saliency_match_autograd_with_inplace_relu():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_step_count_is_an_int_and_steps_the_same_number():
+    model = small_cnn()
+    optimizer = sgd(model)
+    with nv.Recorder(model, optimizer=optimizer, flush_every=2) as rec:
+        assert rec.step_count == rec.steps == 0
+        train_steps(model, optimizer, 3)
+        assert rec.step_count == rec.steps == 3
+        assert isinstance(rec.step_count, int) and isinstance(rec.steps, int)
+    assert rec.recording.steps.tolist() == [1, 2, 3]  # the Recording's is an array of numbers
+
+
 def test_statistics_per_snapshot_and_per_step():
     model = small_cnn()
     optimizer = sgd(model)

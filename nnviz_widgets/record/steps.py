@@ -38,9 +38,9 @@ class StepStatistics:
     Notes
     -----
     The step hooks run in the training thread; :meth:`flush` may also run in the thread that
-    takes a snapshot or closes the Recorder. The lock guards the pending norms and the step
-    counts; the device sums are touched only by the training thread and by a snapshot taken
-    between steps.
+    takes a snapshot or closes the Recorder. The lock guards the step counts and the norms
+    waiting for a flush. The device sums are not locked: a snapshot reads them between two
+    steps (the widgets take their snapshots in the training thread, after an epoch).
     """
 
     def __init__(self, layers: RecordedLayers, flush_every: int, *, manual: bool) -> None:
