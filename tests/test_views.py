@@ -251,7 +251,7 @@ def test_hover_reaches_every_cell_of_a_large_picture_with_few_markers():
     def marker_over(mark, row, column):
         # the marker whose square holds the cell's centre, as the browser's hit test finds it
         # (squares are rounded up to whole pixels, so neighbours may overlap by a fraction)
-        half = math.sqrt(mark.default_size) / 2 / view._cell_pixels()
+        half = math.sqrt(mark.default_size) / 2 / view.hover_grid.cell_pixels()
         distance = np.maximum(np.abs(mark.x - column), np.abs(mark.y - row))
         nearest = int(np.argmin(distance))
         return nearest if distance[nearest] <= half else None

@@ -3,8 +3,8 @@
 bqplot's own ``Figure.save_png`` makes the *browser* download a file and needs a rendered view;
 for slides a user wants a file written from Python. The picture is already coloured in the kernel
 (see ``render.colour``), so the export scales those pixels up, adds the title and a colour bar
-with its limits, and writes them with the same PNG encoder. Text is drawn with a small built-in 5x7
-bitmap font (capitals, digits and common punctuation) so no imaging library is needed.
+with its limits, and writes them with the same PNG encoder. Text is drawn with the small built-in
+bitmap font of ``render.font`` so no imaging library is needed.
 """
 
 from __future__ import annotations
@@ -14,87 +14,18 @@ import os
 import numpy as np
 
 from nnviz_widgets.render.colour import ColourMap
+from nnviz_widgets.render.font import ADVANCE, HEIGHT, render_text
 from nnviz_widgets.render.png import encode_png
 
-__all__ = ["compose_export", "render_text"]
+__all__ = ["compose_export", "render_text", "write_png"]
 
-# 5x7 glyphs, rows top to bottom; '#' is ink. Lower case is drawn with the capitals.
-_GLYPHS = {
-    "A": ".###. #...# #...# ##### #...# #...# #...#",
-    "B": "####. #...# #...# ####. #...# #...# ####.",
-    "C": ".###. #...# #.... #.... #.... #...# .###.",
-    "D": "####. #...# #...# #...# #...# #...# ####.",
-    "E": "##### #.... #.... ####. #.... #.... #####",
-    "F": "##### #.... #.... ####. #.... #.... #....",
-    "G": ".###. #...# #.... #.### #...# #...# .####",
-    "H": "#...# #...# #...# ##### #...# #...# #...#",
-    "I": ".###. ..#.. ..#.. ..#.. ..#.. ..#.. .###.",
-    "J": "..### ...#. ...#. ...#. ...#. #..#. .##..",
-    "K": "#...# #..#. #.#.. ##... #.#.. #..#. #...#",
-    "L": "#.... #.... #.... #.... #.... #.... #####",
-    "M": "#...# ##.## #.#.# #.#.# #...# #...# #...#",
-    "N": "#...# #...# ##..# #.#.# #..## #...# #...#",
-    "O": ".###. #...# #...# #...# #...# #...# .###.",
-    "P": "####. #...# #...# ####. #.... #.... #....",
-    "Q": ".###. #...# #...# #...# #.#.# #..#. .##.#",
-    "R": "####. #...# #...# ####. #.#.. #..#. #...#",
-    "S": ".#### #.... #.... .###. ....# ....# ####.",
-    "T": "##### ..#.. ..#.. ..#.. ..#.. ..#.. ..#..",
-    "U": "#...# #...# #...# #...# #...# #...# .###.",
-    "V": "#...# #...# #...# #...# #...# .#.#. ..#..",
-    "W": "#...# #...# #...# #.#.# #.#.# #.#.# .#.#.",
-    "X": "#...# #...# .#.#. ..#.. .#.#. #...# #...#",
-    "Y": "#...# #...# .#.#. ..#.. ..#.. ..#.. ..#..",
-    "Z": "##### ....# ...#. ..#.. .#... #.... #####",
-    "0": ".###. #...# #..## #.#.# ##..# #...# .###.",
-    "1": "..#.. .##.. ..#.. ..#.. ..#.. ..#.. .###.",
-    "2": ".###. #...# ....# ...#. ..#.. .#... #####",
-    "3": "####. ....# ....# .###. ....# ....# ####.",
-    "4": "...#. ..##. .#.#. #..#. ##### ...#. ...#.",
-    "5": "##### #.... ####. ....# ....# #...# .###.",
-    "6": "..##. .#... #.... ####. #...# #...# .###.",
-    "7": "##### ....# ...#. ..#.. .#... .#... .#...",
-    "8": ".###. #...# #...# .###. #...# #...# .###.",
-    "9": ".###. #...# #...# .#### ....# ...#. .##..",
-    " ": "..... ..... ..... ..... ..... ..... .....",
-    ".": "..... ..... ..... ..... ..... .##.. .##..",
-    ",": "..... ..... ..... ..... .##.. ..#.. .#...",
-    ":": "..... .##.. .##.. ..... .##.. .##.. .....",
-    ";": "..... .##.. .##.. ..... .##.. ..#.. .#...",
-    "-": "..... ..... ..... ##### ..... ..... .....",
-    "_": "..... ..... ..... ..... ..... ..... #####",
-    "(": "...#. ..#.. .#... .#... .#... ..#.. ...#.",
-    ")": ".#... ..#.. ...#. ...#. ...#. ..#.. .#...",
-    "[": ".###. .#... .#... .#... .#... .#... .###.",
-    "]": ".###. ...#. ...#. ...#. ...#. ...#. .###.",
-    "/": "....# ...#. ...#. ..#.. .#... .#... #....",
-    "=": "..... ..... ##### ..... ##### ..... .....",
-    "+": "..... ..#.. ..#.. ##### ..#.. ..#.. .....",
-    "%": "##..# ##.#. ...#. ..#.. .#... .#.## #..##",
-    "<": "...#. ..#.. .#... #.... .#... ..#.. ...#.",
-    ">": ".#... ..#.. ...#. ....# ...#. ..#.. .#...",
-    "'": "..#.. ..#.. ..... ..... ..... ..... .....",
-    '"': ".#.#. .#.#. ..... ..... ..... ..... .....",
-    "!": "..#.. ..#.. ..#.. ..#.. ..#.. ..... ..#..",
-    "?": ".###. #...# ....# ...#. ..#.. ..... ..#..",
-    "*": "..... #.#.# .###. ##### .###. #.#.# .....",
-    "#": ".#.#. .#.#. ##### .#.#. ##### .#.#. .#.#.",
-    "\u00b7": "..... ..... ..... ..#.. ..... ..... .....",
-}
-_BITMAPS = {
-    char: np.array([[cell == "#" for cell in row] for row in rows.split()], dtype=bool)
-    for char, rows in _GLYPHS.items()
-}
-_ADVANCE = 6  # 5 columns of glyph and 1 of space
-
-
-def render_text(text: str, *, scale: int = 2) -> np.ndarray:
-    """A boolean ink mask of ``text`` in the built-in font, ``scale`` pixels per font pixel."""
-    text = text.upper()
-    mask = np.zeros((7, max(1, _ADVANCE * len(text))), dtype=bool)
-    for k, char in enumerate(text):
-        mask[:, k * _ADVANCE : k * _ADVANCE + 5] = _BITMAPS.get(char, _BITMAPS["?"])
-    return np.repeat(np.repeat(mask, scale, axis=0), scale, axis=1)
+#: Pixels per font pixel in an export.
+_TEXT_SCALE = 2
+#: Height of one line of text, with the space under it.
+_LINE_HEIGHT = HEIGHT * _TEXT_SCALE + 6
+_MARGIN, _BAR_WIDTH, _GAP = 16, 18, 12
+#: The colour bar is at least this tall, beside a picture of any height.
+_BAR_MIN_HEIGHT = 120
 
 
 def _wrap(text: str, width_chars: int) -> list[str]:
@@ -157,37 +88,47 @@ def compose_export(
     factor = max(1, target // max(rows, columns, 1))
     picture = np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
     ph, pw = picture.shape[:2]
-    margin, bar_width, gap = 16, 18, 12
-    label_width = _ADVANCE * 2 * 10
-    width = max(margin + pw + gap + bar_width + 8 + label_width + margin, 360)
-    chars = max(10, (width - 2 * margin) // (_ADVANCE * 2))
+    label_width = ADVANCE * _TEXT_SCALE * 10
+    width = max(_MARGIN + pw + _GAP + _BAR_WIDTH + 8 + label_width + _MARGIN, 360)
+    chars = max(10, (width - 2 * _MARGIN) // (ADVANCE * _TEXT_SCALE))
     title_lines = _wrap(title, chars)
     footer_lines = _wrap(footer, chars) if footer else []
-    line_height = 7 * 2 + 6
-    top = margin + line_height * len(title_lines) + 6
-    height = top + max(ph, 120) + margin + line_height * len(footer_lines)
+    top = _MARGIN + _LINE_HEIGHT * len(title_lines) + 6
+    bar_height = max(ph, _BAR_MIN_HEIGHT)
+    height = top + bar_height + _MARGIN + _LINE_HEIGHT * len(footer_lines)
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
     for k, line in enumerate(title_lines):
-        _stamp(canvas, render_text(line), margin + k * line_height, margin)
-    canvas[top : top + ph, margin : margin + pw] = picture
-    # colour bar: high at the top, as bqplot's vertical colour axis draws it
-    bar_left = margin + pw + gap
-    bar_height = max(ph, 120)
-    levels = np.linspace(len(colour_map.table) - 1, 0, bar_height).round().astype(np.int64)
-    canvas[top : top + bar_height, bar_left : bar_left + bar_width] = colour_map.table[levels][
-        :, None, :
-    ]
-    canvas[top : top + bar_height, bar_left - 1] = 0
-    canvas[top : top + bar_height, bar_left + bar_width] = 0
-    canvas[top - 1, bar_left - 1 : bar_left + bar_width + 1] = 0
-    canvas[top + bar_height, bar_left - 1 : bar_left + bar_width + 1] = 0
-    label_left = bar_left + bar_width + 6
-    _stamp(canvas, render_text(f"{high:.3g}"), top, label_left)
-    _stamp(canvas, render_text(f"{(low + high) / 2:.3g}"), top + bar_height // 2 - 7, label_left)
-    _stamp(canvas, render_text(f"{low:.3g}"), top + bar_height - 14, label_left)
+        _stamp(canvas, render_text(line), _MARGIN + k * _LINE_HEIGHT, _MARGIN)
+    canvas[top : top + ph, _MARGIN : _MARGIN + pw] = picture
+    _draw_colour_bar(canvas, colour_map, low, high, top, _MARGIN + pw + _GAP, bar_height)
     for k, line in enumerate(footer_lines):
-        _stamp(canvas, render_text(line), top + bar_height + 8 + k * line_height, margin)
+        _stamp(canvas, render_text(line), top + bar_height + 8 + k * _LINE_HEIGHT, _MARGIN)
     return canvas
+
+
+def _draw_colour_bar(
+    canvas: np.ndarray,
+    colour_map: ColourMap,
+    low: float,
+    high: float,
+    top: int,
+    left: int,
+    height: int,
+) -> None:
+    """A framed colour bar at ``(top, left)``, labelled with its ends and middle on its right."""
+    # high at the top, as bqplot's vertical colour axis draws it
+    levels = np.linspace(len(colour_map.table) - 1, 0, height).round().astype(np.int64)
+    canvas[top : top + height, left : left + _BAR_WIDTH] = colour_map.table[levels][:, None, :]
+    canvas[top : top + height, left - 1] = 0
+    canvas[top : top + height, left + _BAR_WIDTH] = 0
+    canvas[top - 1, left - 1 : left + _BAR_WIDTH + 1] = 0
+    canvas[top + height, left - 1 : left + _BAR_WIDTH + 1] = 0
+    label_left = left + _BAR_WIDTH + 6
+    text_height = HEIGHT * _TEXT_SCALE
+    _stamp(canvas, render_text(f"{high:.3g}"), top, label_left)
+    middle = render_text(f"{(low + high) / 2:.3g}")
+    _stamp(canvas, middle, top + height // 2 - text_height // 2, label_left)
+    _stamp(canvas, render_text(f"{low:.3g}"), top + height - text_height, label_left)
 
 
 def write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnviz_widgets.render.layout import Picture
+from nnviz_widgets.render.picture import Picture
 
 __all__ = ["reduce_picture"]
 

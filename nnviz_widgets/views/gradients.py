@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import bqplot
-import ipywidgets
 import numpy as np
+
+from nnviz_widgets.views.chart import chart_figure
 
 __all__ = ["GradientNormView"]
 
@@ -38,6 +39,34 @@ def _decade_ticks(low: float, high: float, most: int = 6) -> np.ndarray:
     return 10.0 ** np.arange(first, last + 1, step, dtype=np.float64)
 
 
+def _norm_figure(
+    marks: list[bqplot.Mark],
+    x_scale: bqplot.Scale,
+    x_label: str,
+    norm_scale: bqplot.LogScale,
+    *,
+    title: str,
+    css_class: str,
+    **options: object,
+) -> bqplot.Figure:
+    """A chart of gradient norms on ``norm_scale`` (log) against ``x_scale``."""
+    norm_axis = bqplot.Axis(
+        scale=norm_scale,
+        side="left",
+        label="gradient norm",
+        tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
+    )
+    return chart_figure(
+        marks,
+        [bqplot.Axis(scale=x_scale, label=x_label), norm_axis],
+        title=title,
+        css_class=css_class,
+        width="445px",
+        margin={"top": 30, "bottom": 45, "left": 65, "right": 15},
+        **options,
+    )
+
+
 class GradientNormView:
     """Gradient norms: across the network at the current snapshot, and their history.
 
@@ -60,23 +89,14 @@ class GradientNormView:
             marker="circle",
             colors=["#d62728"],
         )
-        self.across_figure = bqplot.Figure(
-            marks=[self.across],
-            axes=[
-                bqplot.Axis(scale=self.layer_scale, label="layer (input to output)"),
-                bqplot.Axis(
-                    scale=self.norm_scale,
-                    side="left",
-                    label="gradient norm",
-                    tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
-                ),
-            ],
+        self.across_figure = _norm_figure(
+            [self.across],
+            self.layer_scale,
+            "layer (input to output)",
+            self.norm_scale,
             title="gradient norm per layer",
-            title_style={"font-size": "12px"},
-            fig_margin={"top": 30, "bottom": 45, "left": 65, "right": 15},
-            layout=ipywidgets.Layout(width="445px", height="215px"),
+            css_class="nnviz-gradnorm",
         )
-        self.across_figure.add_class("nnviz-gradnorm")
         self.epoch_scale = bqplot.LinearScale()
         self.history_scale = bqplot.LogScale()
         self.history = bqplot.Lines(
@@ -92,24 +112,15 @@ class GradientNormView:
             colors=["#555555"],
             line_style="dashed",
         )
-        self.history_figure = bqplot.Figure(
-            marks=[self.history, self.cursor],
-            axes=[
-                bqplot.Axis(scale=self.epoch_scale, label="epoch"),
-                bqplot.Axis(
-                    scale=self.history_scale,
-                    side="left",
-                    label="gradient norm",
-                    tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
-                ),
-            ],
+        self.history_figure = _norm_figure(
+            [self.history, self.cursor],
+            self.epoch_scale,
+            "epoch",
+            self.history_scale,
             title="gradient norm history",
-            title_style={"font-size": "12px"},
-            fig_margin={"top": 30, "bottom": 45, "left": 65, "right": 15},
+            css_class="nnviz-gradhistory",
             legend_location="top-left",  # early epochs sit low on a log scale: room for it
-            layout=ipywidgets.Layout(width="445px", height="215px"),
         )
-        self.history_figure.add_class("nnviz-gradhistory")
         self.norm_axes = [self.across_figure.axes[1], self.history_figure.axes[1]]
         self._key: tuple = ()
         self._limits: tuple[float, float] | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bqplot
-import ipywidgets
 import numpy as np
+
+from nnviz_widgets.views.chart import chart_figure
 
 __all__ = ["HistogramView"]
 
@@ -33,18 +34,17 @@ class HistogramView:
             stroke="#777777",
             stroke_width=0.3,
         )
-        self.figure = bqplot.Figure(
-            marks=[self.bars],
-            axes=[
+        self.figure = chart_figure(
+            [self.bars],
+            [
                 self.x_axis,
                 bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format="~s"),
             ],
             title="histogram",
-            title_style={"font-size": "12px"},
-            fig_margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
-            layout=ipywidgets.Layout(width="340px", height="215px"),
+            css_class="nnviz-histogram",
+            width="340px",
+            margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
         )
-        self.figure.add_class("nnviz-histogram")
         self.counts: np.ndarray = np.zeros(0)
 
     @classmethod

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import bqplot
-import ipywidgets
 import numpy as np
+
+from nnviz_widgets.views.chart import chart_figure
 
 __all__ = ["MetricsView"]
 
@@ -21,16 +22,15 @@ class MetricsView:
     def __init__(self, *, on_select: Callable[[int], None] | None = None) -> None:
         self._on_select = on_select
         self.x_scale = bqplot.LinearScale()
-        self.figure = bqplot.Figure(
-            marks=[],
-            axes=[bqplot.Axis(scale=self.x_scale, label="epoch")],
+        self.figure = chart_figure(
+            [],
+            [bqplot.Axis(scale=self.x_scale, label="epoch")],
             title="metrics",
-            title_style={"font-size": "12px"},
-            fig_margin={"top": 30, "bottom": 40, "left": 55, "right": 55},
+            css_class="nnviz-metrics",
+            width="340px",
+            margin={"top": 30, "bottom": 40, "left": 55, "right": 55},
             legend_location="top-right",
-            layout=ipywidgets.Layout(width="340px", height="215px"),
         )
-        self.figure.add_class("nnviz-metrics")
         self._names: tuple[str, ...] = ()
         self._lines: dict[str, bqplot.Lines] = {}
         self._points: dict[str, bqplot.Scatter] = {}
@@ -82,25 +82,11 @@ class MetricsView:
                 labels=[name],
                 display_legend=len(names) > 2,  # two metrics are named by their coloured axes
             )
-            points = bqplot.Scatter(
-                x=np.zeros(0),
-                y=np.zeros(0),
-                scales=scales,
-                colors=[colour],
-                default_size=20,
-                interactions={"click": "select"},
-                tooltip=None,
-            )
+            # every snapshot a point to click; the current one a larger, outlined point
+            points = _points(scales, colour, 20, interactions={"click": "select"}, tooltip=None)
             points.on_element_click(self._handle_click)
-            current = bqplot.Scatter(
-                x=np.zeros(0),
-                y=np.zeros(0),
-                scales=scales,
-                colors=[colour],
-                default_size=110,
-                stroke="black",
-                stroke_width=1.5,
-                enable_hover=False,
+            current = _points(
+                scales, colour, 110, stroke="black", stroke_width=1.5, enable_hover=False
             )
             marks += [line, points, current]
             self._lines[name], self._points[name], self._current[name] = line, points, current
@@ -124,3 +110,12 @@ class MetricsView:
         data = content.get("data") or {}
         if "index" in data and self._on_select is not None:
             self._on_select(int(data["index"]))
+
+
+def _points(
+    scales: dict[str, bqplot.Scale], colour: str, size: int, **options: object
+) -> bqplot.Scatter:
+    """An empty scatter of ``colour`` points of ``size`` square pixels."""
+    return bqplot.Scatter(
+        x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[colour], default_size=size, **options
+    )

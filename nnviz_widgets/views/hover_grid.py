@@ -1,0 +1,149 @@
+"""The pointer readout's targets: a coarse grid of invisible markers, refined under the pointer.
+
+bqplot's ``Image`` mark reports clicks but no pointer moves, while a ``Scatter`` reports hovering
+over each of its markers. Each marker is one SVG element, and the browser's per-frame
+compositing cost grows with their number (4096 of them cost ~20 ms a frame in Chromium,
+measured by ``benchmarks/bench_browser.py``): so a large picture gets a coarse grid of blocks,
+and the block under the pointer a finer grid of its own, down to single cells
+(``docs/architecture.md``, "Where time goes"). No torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import bqplot
+import numpy as np
+
+from nnviz_widgets.views.geometry import cell_pixels
+
+__all__ = ["HOVER_CELLS", "HoverGrid"]
+
+#: Most hover targets per side, per level (coarse and fine).
+HOVER_CELLS = 16
+
+
+class HoverGrid:
+    """Two grids of invisible square markers over a picture that report the cells under them.
+
+    Parameters
+    ----------
+    scales : dict
+        The picture's ``{"x": ..., "y": ...}`` scales, in cell units.
+    on_hover : callable, optional
+        Called as ``on_hover(row, column, row_end, column_end)`` (picture cells, end exclusive)
+        when the pointer moves onto a marker, or one is clicked.
+
+    Attributes
+    ----------
+    coarse : bqplot.Scatter
+        At most ``HOVER_CELLS`` markers per side over the whole picture: over a larger picture
+        each covers a square block of cells.
+    fine : bqplot.Scatter
+        A finer grid over the block the pointer is on, drawn above ``coarse``: entering a block
+        reports its summary and lays finer markers over it, down to single cells, so every value
+        can be read while the page never holds more than ``2 * HOVER_CELLS**2`` markers.
+    """
+
+    def __init__(
+        self,
+        scales: dict[str, bqplot.Scale],
+        on_hover: Callable[[int, int, int, int], None] | None = None,
+    ) -> None:
+        self._on_hover = on_hover
+        self.coarse, self.fine = _hover_mark(scales), _hover_mark(scales)
+        self.coarse.on_hover(self._handle_coarse)
+        self.coarse.on_element_click(self._handle_coarse)
+        self.fine.on_hover(self._handle_fine)
+        self.fine.on_element_click(self._handle_fine)
+        #: (rows, columns) of the picture covered, () when none
+        self._shape: tuple = ()
+        #: per grid: (first row, first column, block side in cells, markers per row)
+        self._grids: dict[str, tuple[int, int, int, int]] = {}
+
+    def cover(self, rows: int, columns: int) -> None:
+        """Lay the coarse grid over a picture of a new shape (scrubbing keeps it)."""
+        if self._shape == (rows, columns):
+            return
+        self._shape = (rows, columns)
+        self._place("coarse", 0, 0, rows, columns)
+        self._place("fine", 0, 0, 0, 0)
+
+    def clear(self) -> None:
+        """Remove every marker (no picture shown)."""
+        self._place("coarse", 0, 0, 0, 0)
+        self._place("fine", 0, 0, 0, 0)
+        self._shape = ()
+
+    def cell_pixels(self) -> float:
+        """The side of one picture cell on screen, in pixels."""
+        return cell_pixels(*self._shape)
+
+    def _place(self, which: str, row: int, column: int, rows: int, columns: int) -> None:
+        """Cover cells ``[row:row + rows, column:column + columns]`` with square markers.
+
+        Blocks are square (the same number of cells both ways, as cells are square on
+        screen), at most ``HOVER_CELLS`` per side; the last ones may reach past the region,
+        and read the cells they really cover.
+        """
+        mark = self.coarse if which == "coarse" else self.fine
+        if rows <= 0 or columns <= 0:
+            with mark.hold_sync():
+                mark.x, mark.y = np.zeros(0, np.float32), np.zeros(0, np.float32)
+            self._grids.pop(which, None)
+            return
+        side = max(1, -(-max(rows, columns) // HOVER_CELLS))
+        centres_r = row + np.arange(0, rows, side) + (side - 1) / 2
+        centres_c = column + np.arange(0, columns, side) + (side - 1) / 2
+        grid_r, grid_c = np.meshgrid(centres_r, centres_c, indexing="ij")
+        pixels = side * self.cell_pixels()
+        with mark.hold_sync():
+            mark.x = grid_c.ravel().astype(np.float32)
+            mark.y = grid_r.ravel().astype(np.float32)
+            # a square marker's size is its area in pixels; round up so blocks leave no gaps
+            mark.default_size = max(1, math.ceil(pixels * pixels))
+        self._grids[which] = (row, column, side, len(centres_c))
+
+    def _handle_coarse(self, _mark, content: dict) -> None:
+        self._pointer_on("coarse", content)
+
+    def _handle_fine(self, _mark, content: dict) -> None:
+        self._pointer_on("fine", content)
+
+    def _pointer_on(self, which: str, content: dict) -> None:
+        """Report the cells under the marker the pointer is on; refine a block of several."""
+        data = content.get("data") or content.get("point") or {}
+        index = data.get("index")
+        grid = self._grids.get(which)
+        if index is None or grid is None or not self._shape:
+            return
+        rows, columns = self._shape
+        first_row, first_column, side, per_row = grid
+        r, c = divmod(int(index), per_row)
+        row, column = first_row + r * side, first_column + c * side
+        row_end, column_end = min(row + side, rows), min(column + side, columns)
+        if row >= rows or column >= columns:
+            return
+        if side > 1:
+            # finer markers over this block, above the coarse ones: the next pointer move
+            # inside it reads smaller blocks, down to one cell
+            self._place("fine", row, column, row_end - row, column_end - column)
+        if self._on_hover is not None:
+            self._on_hover(row, column, row_end, column_end)
+
+
+def _hover_mark(scales: dict[str, bqplot.Scale]) -> bqplot.Scatter:
+    """An empty grid of invisible square markers that report hovers and clicks."""
+    return bqplot.Scatter(
+        x=np.zeros(0),
+        y=np.zeros(0),
+        marker="square",
+        opacities=[0.0],
+        colors=["#000000"],
+        default_size=64,
+        scales=scales,
+        enable_hover=True,
+        interactions={"hover": "tooltip", "click": "select"},
+        tooltip=None,
+    )

@@ -1,0 +1,107 @@
+"""The heatmap's scales and axes: cells placed square in the plot area, ticks that count tiles.
+
+A picture is drawn in cell units (cell ``(r, c)`` centred at ``x = c, y = r``), so the image
+mark and the pointer grid share one pair of scales. The axes read differently: a mosaic's axis
+counts tiles, not cells, so the axes use a second pair of scales in tile units, kept in step
+with the first. No torch.
+"""
+
+from __future__ import annotations
+
+import bqplot
+import numpy as np
+
+from nnviz_widgets.render.picture import Picture
+from nnviz_widgets.views.geometry import square_spans
+
+__all__ = ["PictureAxes"]
+
+
+class PictureAxes:
+    """The scales that place a picture's cells, and the axes that label its rows and columns.
+
+    Attributes
+    ----------
+    x_scale, y_scale : bqplot.LinearScale
+        Cell units, for the marks drawn over the picture (``y`` runs downwards).
+    x_axis_scale, y_axis_scale : bqplot.LinearScale
+        Tile units of a mosaic (cell units for a plain matrix), for the axes.
+    x_axis, y_axis : bqplot.Axis
+        The axes, labelled with what the columns and the rows are.
+    """
+
+    def __init__(self) -> None:
+        self.x_scale = bqplot.LinearScale(min=-0.5, max=0.5, allow_padding=False)
+        self.y_scale = bqplot.LinearScale(min=-0.5, max=0.5, reverse=True, allow_padding=False)
+        self.x_axis_scale = bqplot.LinearScale(min=-0.5, max=0.5, allow_padding=False)
+        self.y_axis_scale = bqplot.LinearScale(min=-0.5, max=0.5, reverse=True, allow_padding=False)
+        self.x_axis = bqplot.Axis(scale=self.x_axis_scale, label="", grid_lines="none")
+        self.y_axis = bqplot.Axis(scale=self.y_axis_scale, side="left", label="", grid_lines="none")
+
+    def fit(self, picture: Picture) -> None:
+        """Centre ``picture`` with square cells; label and tick the axes for it.
+
+        Only what changed is sent: scrubbing through pictures of one shape sends nothing here.
+        """
+        rows, columns = picture.values.shape
+        x_span, y_span = square_spans(rows, columns)
+        # centre the picture; cells stay square, the spare room is split on both sides
+        x_low = -0.5 - (x_span - columns) / 2
+        y_low = -0.5 - (y_span - rows) / 2
+        step_rows, shift_rows = _tile_step(picture, 0)
+        step_columns, shift_columns = _tile_step(picture, 1)
+        _set_limits(self.x_scale, x_low, x_low + x_span)
+        _set_limits(
+            self.x_axis_scale,
+            (x_low - shift_columns) / step_columns,
+            (x_low + x_span - shift_columns) / step_columns,
+        )
+        _set_limits(self.y_scale, y_low, y_low + y_span)
+        _set_limits(
+            self.y_axis_scale,
+            (y_low - shift_rows) / step_rows,
+            (y_low + y_span - shift_rows) / step_rows,
+        )
+        self.x_axis.label = picture.column_label
+        self.y_axis.label = picture.row_label
+        self._set_ticks(picture)
+
+    def _set_ticks(self, picture: Picture) -> None:
+        # integer ticks only: a mosaic's axis counts tiles, a matrix's axis counts rows
+        tick_format = "d"
+        if self.x_axis.tick_format != tick_format:
+            self.x_axis.tick_format = tick_format
+            self.y_axis.tick_format = tick_format
+        for axis, count in (
+            (self.x_axis, _tile_count(picture, 1)),
+            (self.y_axis, _tile_count(picture, 0)),
+        ):
+            # at most about ten whole-number ticks, so "d" never rounds a fractional tick
+            step = max(1, -(-count // 10))
+            wanted = np.arange(0, count, step, dtype=np.float64)
+            current = axis.tick_values
+            if current is None or not np.array_equal(current, wanted):
+                axis.tick_values = wanted
+
+
+def _set_limits(scale: bqplot.LinearScale, low: float, high: float) -> None:
+    if (scale.min, scale.max) != (low, high):
+        with scale.hold_sync():
+            scale.min, scale.max = low, high
+
+
+def _tile_step(picture: Picture, axis: int) -> tuple[int, float]:
+    """Cells from one tile to the next along ``axis`` (1 for a matrix), and a tile's centre.
+
+    In tile units the centre of tile k sits at k: the offset is the tile's half-width.
+    """
+    if picture.tile == (1, 1):
+        return 1, 0.0
+    return picture.tile[axis] + 1, (picture.tile[axis] - 1) / 2
+
+
+def _tile_count(picture: Picture, axis: int) -> int:
+    """How many tiles (rows or columns of a matrix) the picture has along ``axis``."""
+    size = picture.values.shape[axis]
+    step, _ = _tile_step(picture, axis)
+    return (size + 1) // step if step > 1 else size
