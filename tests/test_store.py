@@ -122,7 +122,7 @@ def _assert_same(opened: Recording, original: Recording) -> None:
     assert opened.layers == original.layers
     for layer in (*original.layers, INPUT):
         assert opened.layer_info(layer) == original.layer_info(layer)
-        assert set(opened.quantities(layer)) == set(original.quantities(layer))
+        assert opened.quantities(layer) == original.quantities(layer), "in the recorded order"
         assert opened.statistics(layer) == original.statistics(layer)
         for name in original.statistics(layer):
             np.testing.assert_array_equal(

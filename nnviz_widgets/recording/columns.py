@@ -55,7 +55,7 @@ class Columns:
 
     def append(self, values: Mapping[Hashable, float]) -> None:
         """Add one row: ``{name: value}``; names not given are NaN in it."""
-        self.extend(1, {name: (float(value),) for name, value in values.items()})
+        self.extend(1, {name: (value,) for name, value in values.items()})
 
     def extend(self, rows: int, values: Mapping[Hashable, np.ndarray]) -> None:
         """Add ``rows`` rows: ``{name: values (rows,)}``; names not given are NaN in them.

@@ -162,9 +162,7 @@ class Recording:
 
     def statistics(self, layer: str) -> tuple[str, ...]:
         """The names of the per-snapshot scalar statistics recorded for ``layer``."""
-        self._check_layer(layer)
-        with self._lock:
-            return tuple(n for (lay, n) in self._statistics if lay == layer)
+        return self._names(self._statistics, layer)
 
     def frame(self, layer: str, quantity: str, index: int = -1) -> np.ndarray:
         """One recorded frame, as a float32 array (read-only).
@@ -213,14 +211,7 @@ class Recording:
 
     def statistic(self, layer: str, name: str) -> np.ndarray:
         """One scalar statistic per snapshot (float64; NaN where it could not be computed)."""
-        self._check_layer(layer)
-        with self._lock:
-            if (layer, name) not in self._statistics:
-                raise KeyError(
-                    f"no statistic {name!r} for layer {layer!r}."
-                    + _suggest(name, self.statistics(layer))
-                )
-            return self._statistics.column((layer, name))
+        return self._column(self._statistics, layer, name, "statistic")
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -249,20 +240,11 @@ class Recording:
 
     def step_statistics(self, layer: str) -> tuple[str, ...]:
         """Names of the per-step series recorded for ``layer``."""
-        self._check_layer(layer)
-        with self._lock:
-            return tuple(n for (lay, n) in self._step_series if lay == layer)
+        return self._names(self._step_series, layer)
 
     def step_series(self, layer: str, name: str) -> np.ndarray:
         """A per-step statistic of ``layer``, aligned with :attr:`steps` (float64)."""
-        self._check_layer(layer)
-        with self._lock:
-            if (layer, name) not in self._step_series:
-                raise KeyError(
-                    f"no per-step series {name!r} for layer {layer!r}."
-                    + _suggest(name, self.step_statistics(layer))
-                )
-            return self._step_series.column((layer, name))
+        return self._column(self._step_series, layer, name, "per-step series")
 
     @property
     def probe(self) -> dict[str, np.ndarray]:
@@ -371,18 +353,22 @@ class Recording:
         for key in [*data.frames, *data.missing]:
             if key[0] not in self._layer_info:
                 raise KeyError(f"layer {key[0]!r} was not declared with set_layers()")
-        # copied outside the lock; a missing frame (None) has its reason in data.missing, and a
-        # LazyFrame lives on disk and costs no memory until read
+        # converted outside the lock, and before anything is appended: whole or not at all. A
+        # missing frame (None) has its reason in data.missing; a LazyFrame lives on disk and
+        # costs no memory until read
         frames = {
             key: array if array is None or isinstance(array, LazyFrame) else as_frame(array)
             for key, array in data.frames.items()
         }
+        epoch, step = float(data.epoch), int(data.step)
+        statistics = {key: float(value) for key, value in data.statistics.items()}
+        metrics = {name: float(value) for name, value in data.metrics.items()}
         with self._lock:
             index = self._frames.append(frames, data.missing, thinned=data.thinned)
-            self._epochs.append(float(data.epoch))
-            self._snapshot_steps.append(int(data.step))
-            self._statistics.append(data.statistics)
-            self._metrics.append(data.metrics)
+            self._epochs.append(epoch)
+            self._snapshot_steps.append(step)
+            self._statistics.append(statistics)
+            self._metrics.append(metrics)
             self._notes.update(data.notes)
             self._keep_within_budget()
         self._listeners.emit(self)
@@ -429,6 +415,21 @@ class Recording:
 
     def _why_missing(self, key: tuple[str, str], index: int) -> str:
         return self._frames.why_missing(key, index, self._epochs[index])
+
+    def _names(self, columns: Columns, layer: str) -> tuple[str, ...]:
+        """The names of ``layer``'s columns in a table keyed by (layer, name)."""
+        self._check_layer(layer)
+        with self._lock:
+            return tuple(n for (lay, n) in columns if lay == layer)
+
+    def _column(self, columns: Columns, layer: str, name: str, what: str) -> np.ndarray:
+        """``layer``'s column ``name``; a KeyError naming the known ones if there is none."""
+        self._check_layer(layer)
+        with self._lock:
+            if (layer, name) not in columns:
+                known = self._names(columns, layer)
+                raise KeyError(f"no {what} {name!r} for layer {layer!r}." + _suggest(name, known))
+            return columns.column((layer, name))
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self._layer_info:

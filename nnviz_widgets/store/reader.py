@@ -190,51 +190,33 @@ class RecordingReader:
                 self._warn(
                     f"line {number} of the new part of {log} is damaged ({error}); it was skipped"
                 )
-            step_bytes = self._read_steps(records)
-            if initial:
-                return self._replay_initial(recording, records, step_bytes)
-            return self._replay(recording, records, step_bytes)
+            return self._replay(recording, records, self._read_steps(records), initial=initial)
 
     def _replay(
-        self, recording: FilledRecording, records: list[dict], step_bytes: tuple[int, bytes]
+        self,
+        recording: FilledRecording,
+        records: list[dict],
+        step_bytes: tuple[int, bytes],
+        *,
+        initial: bool,
     ) -> int:
-        added = 0
-        for record in records:
-            if record.get("kind") == "snapshot":
-                try:
-                    snapshot = self._snapshot(record, recording)
-                except RecordingFormatError as error:
-                    # opening refuses such a recording; while following, the records after it
-                    # still count
-                    self._warn(f"{error}; the snapshot was skipped")
-                    continue
-                if snapshot is not None:
-                    recording.append_snapshot(snapshot)
-                    self._after_snapshot(record, recording)
-                    added += 1
-            elif record.get("kind") == "steps":
-                block = self._steps(record, *step_bytes)
-                if block is not None:
-                    recording.append_steps(*block)
-        return added
-
-    def _replay_initial(
-        self, recording: FilledRecording, records: list[dict], step_bytes: tuple[int, bytes]
-    ) -> int:
-        # steps are gathered into one append: one call, whatever the number of blocks
+        """Append what the records commit; when opening (``initial``), a record naming a path
+        outside the directory refuses the whole recording, and steps make one append."""
         step_blocks = []
         added = 0
         for record in records:
             if record.get("kind") == "snapshot":
-                data = self._snapshot(record, recording)
+                data = self._snapshot(record, recording, refuse=initial)
                 if data is not None:
                     recording.append_snapshot(data)
                     self._after_snapshot(record, recording)
                     added += 1
             elif record.get("kind") == "steps":
                 block = self._steps(record, *step_bytes)
-                if block is not None:
-                    step_blocks.append(block)
+                if block is not None and initial:
+                    step_blocks.append(block)  # one call, whatever the number of blocks
+                elif block is not None:
+                    recording.append_steps(*block)
         if step_blocks:
             recording.append_steps(*merge_step_blocks(step_blocks))
         return added
@@ -247,7 +229,14 @@ class RecordingReader:
                 f"is the run's snapshot {record.get('index')}"
             )
 
-    def _snapshot(self, record: dict, recording: FilledRecording) -> SnapshotData | None:
+    def _snapshot(
+        self, record: dict, recording: FilledRecording, *, refuse: bool
+    ) -> SnapshotData | None:
+        """The snapshot a record commits; None (and a warning) if it cannot be read.
+
+        A path outside the directory raises :class:`RecordingFormatError` when ``refuse``;
+        otherwise (while following) it is reported and the records after it still count.
+        """
         try:
             target, damage = self._snapshot_file(record)
             if damage:
@@ -262,8 +251,11 @@ class RecordingReader:
                 len(recording),
                 lambda layer: self._known_layer(layer, recording),
             )
-        except RecordingFormatError:
-            raise
+        except RecordingFormatError as error:
+            if refuse:
+                raise
+            self._warn(f"{error}; the snapshot was skipped")
+            return None
         except (KeyError, TypeError, ValueError) as error:
             self._warn(f"a snapshot record in {self.path / LOG} is malformed ({error!r}); skipped")
             return None
