@@ -83,6 +83,7 @@ class RecordingWriter:
     ) -> None:
         self.path = Path(path)
         self._sync = bool(sync)
+        # one write at a time: the Recorder's writer thread, and close() from another thread
         self._lock = threading.Lock()
         self._closed = False
         self._next_index = 0
@@ -183,25 +184,9 @@ class RecordingWriter:
                     f"snapshot {index} was already written to {self.path}; the next one is "
                     f"{self._next_index}"
                 )
-            arrays: dict[str, np.ndarray] = {}
-            frames = []
             relative = f"{SNAPSHOT_DIR}/{index:06d}.npz"
             target = self.path / relative
-            stored: dict[tuple[str, str], StoredFrame] = {}
-            for number, (key, value) in enumerate(data.frames.items()):
-                self._check_layer(key[0])
-                if value is None:  # a missing frame: its reason is in data.missing
-                    continue
-                if isinstance(value, LazyFrame):
-                    value = value.load()
-                array = np.ascontiguousarray(value, dtype=np.float32)
-                name = f"f{number}"
-                arrays[name] = array
-                frames.append([*key, name, list(array.shape)])
-                label = frame_label(key, index, data.epoch)
-                stored[key] = StoredFrame(target, name, array.shape, label)
-            for layer, _ in data.missing:
-                self._check_layer(layer)
+            arrays, frames, stored = self._snapshot_arrays(index, data, target)
             record = snapshot_record(
                 index,
                 relative,
@@ -284,6 +269,30 @@ class RecordingWriter:
         return f"RecordingWriter({str(self.path)!r}, {self._next_index} snapshots, {state})"
 
     # -------------------------------------------------------------------------- helpers
+    def _snapshot_arrays(
+        self, index: int, data: SnapshotData, target: Path
+    ) -> tuple[dict[str, np.ndarray], list, dict[tuple[str, str], StoredFrame]]:
+        """What snapshot ``index``'s file holds: its arrays by name, the ``frames`` entries of
+        its record, and where each frame will lie once written (``target``)."""
+        arrays: dict[str, np.ndarray] = {}
+        frames = []
+        stored: dict[tuple[str, str], StoredFrame] = {}
+        for number, (key, value) in enumerate(data.frames.items()):
+            self._check_layer(key[0])
+            if value is None:  # a missing frame: its reason is in data.missing
+                continue
+            if isinstance(value, LazyFrame):
+                value = value.load()
+            array = np.ascontiguousarray(value, dtype=np.float32)
+            name = f"f{number}"
+            arrays[name] = array
+            frames.append([*key, name, list(array.shape)])
+            label = frame_label(key, index, data.epoch)
+            stored[key] = StoredFrame(target, name, array.shape, label)
+        for layer, _ in data.missing:
+            self._check_layer(layer)
+        return arrays, frames, stored
+
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"the RecordingWriter for {self.path} is closed")
