@@ -76,16 +76,17 @@ def test_an_unusable_path_fails_at_construction(tmp_path):
 
 
 def test_a_failing_disk_warns_and_training_goes_on(tmp_path, monkeypatch):
-    from nnviz_widgets.store import store as _store
+    from nnviz_widgets.store import RecordingWriter
+    from nnviz_widgets.store.format import write_error
 
     model, optimizer = _model()
     bare_model, bare_optimizer = _model()
     rec = nv.Recorder(model, probe=torch.randn(4, 6), optimizer=optimizer, path=tmp_path / "run")
 
     def full_disk(self, target, arrays):
-        raise _store._write_error(OSError(28, "No space left on device"), target, "write")
+        raise write_error(OSError(28, "No space left on device"), target, "write")
 
-    monkeypatch.setattr(_store.RecordingWriter, "_write_npz", full_disk)
+    monkeypatch.setattr(RecordingWriter, "_write_npz", full_disk)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _train(model, optimizer, rec)

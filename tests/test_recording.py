@@ -139,3 +139,78 @@ def test_readers_never_see_half_a_snapshot():
 def test_recording_module_imports_no_torch():
     code = "import sys; import nnviz_widgets.recording; assert 'torch' not in sys.modules, 'torch'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_snapshot_read_whole_appends_back_as_it_was():
+    recording = make(3)
+    recording.append_steps(np.array([1, 2]), {("fc", "grad_norm"): np.array([0.5, 0.25])})
+    copy = Recording()
+    copy.set_layers(recording.layer_infos())
+    for index in range(len(recording)):
+        data = recording.snapshot_data(index)
+        assert list(data.frames) == [("fc", "weight"), ("fc", "weight_grad")]
+        assert data.frames[("fc", "weight_grad")] is None
+        assert data.missing == {("fc", "weight_grad"): "no step yet"}, "the reason as given"
+        assert not data.thinned
+        copy.append_snapshot(data)
+    copy.append_steps(*recording.step_data())
+    assert copy.layer_infos() == {"fc": {"type": "Linear"}, INPUT: {"type": "input"}}
+    assert copy.snapshots == recording.snapshots
+    assert copy.quantities("fc") == recording.quantities("fc")
+    np.testing.assert_array_equal(copy.frame("fc", "weight", 1), recording.frame("fc", "weight", 1))
+    assert copy.missing_reason("fc", "weight_grad", 2) == recording.missing_reason(
+        "fc", "weight_grad", 2
+    )
+    np.testing.assert_array_equal(copy.metric("loss"), recording.metric("loss"))
+    np.testing.assert_array_equal(copy.step_series("fc", "grad_norm"), [0.5, 0.25])
+
+
+def test_a_thinned_snapshot_stays_thinned_when_appended_again():
+    recording = Recording(max_bytes=3 * 48)
+    recording.set_layers({"fc": {}})
+    with pytest.warns(UserWarning, match="memory budget"):
+        for i in range(4):
+            recording.append_snapshot(
+                SnapshotData(epoch=i, step=i, frames={("fc", "weight"): np.ones((3, 4))})
+            )
+    assert recording.thinned == (1,)
+    data = recording.snapshot_data(1)
+    assert data.thinned
+    assert data.frames == {("fc", "weight"): None}
+    assert data.missing == {("fc", "weight"): "dropped to stay within the memory budget"}
+    copy = Recording(max_bytes=recording.max_bytes)
+    copy.set_layers({"fc": {}})
+    assert copy.append_snapshot(data) == 0
+    assert copy.thinned == (0,)
+    assert "memory budget of" in copy.missing_reason("fc", "weight", 0)
+
+
+def test_misaligned_step_series_add_nothing():
+    recording = make(0)
+    recording.append_steps(np.array([1]), {("fc", "grad_norm"): np.array([0.5])})
+    with pytest.raises(ValueError, match="has 2 values for 1 steps"):
+        recording.append_steps(
+            np.array([2]), {("fc", "grad_norm"): np.array([0.25]), ("fc", "lr"): np.ones(2)}
+        )
+    assert recording.steps.tolist() == [1]
+    np.testing.assert_array_equal(recording.step_series("fc", "grad_norm"), [0.5])
+    assert recording.step_statistics("fc") == ("grad_norm",)
+
+
+def test_refresh_and_close_go_to_the_source():
+    calls = []
+
+    class Source:
+        def refresh(self):
+            calls.append("refresh")
+            return 2
+
+        def close(self):
+            calls.append("close")
+
+    assert Recording().refresh() == 0, "a recording in memory has nothing to refresh"
+    Recording().close()
+    recording = Recording(source=Source())
+    assert recording.refresh() == 2
+    recording.close()
+    assert calls == ["refresh", "close"]

@@ -31,8 +31,8 @@ from nnviz_widgets.store import (
     RecordingWriteError,
     RecordingWriter,
     StoredFrame,
-    store,
 )
+from nnviz_widgets.store import writer as writer_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,7 +122,7 @@ def _assert_same(opened: Recording, original: Recording) -> None:
     assert opened.layers == original.layers
     for layer in (*original.layers, INPUT):
         assert opened.layer_info(layer) == original.layer_info(layer)
-        assert set(opened.quantities(layer)) == set(original.quantities(layer))
+        assert opened.quantities(layer) == original.quantities(layer), "in the recorded order"
         assert opened.statistics(layer) == original.statistics(layer)
         for name in original.statistics(layer):
             np.testing.assert_array_equal(
@@ -183,7 +183,7 @@ def test_opened_frames_stay_on_disk_until_asked_for(tmp_path, rng, monkeypatch):
     )
     opened = Recording.open(tmp_path / "run")
     assert [p.name for p in loads] == ["probe.npz"], "opening must not read snapshot files"
-    assert isinstance(opened._frames[("fc", "weight")][3], StoredFrame)
+    assert isinstance(opened._frames.get(("fc", "weight"), 3), StoredFrame)
     assert opened.nbytes == 0
     opened.frame("fc", "weight", 3)
     assert [p.name for p in loads[1:]] == ["000003.npz"], "one frame reads one file"
@@ -580,14 +580,14 @@ def test_a_failed_log_write_leaves_no_torn_line(tmp_path, rng, monkeypatch):
 def test_a_failed_steps_write_is_overwritten_by_the_next(tmp_path, monkeypatch):
     writer = _writer_with_layers(tmp_path / "run")
     writer.write_steps([0, 1], {("fc", "grad_norm"): [1.0, 2.0]})
-    real_write_at = store._write_at
+    real_write_at = writer_module.write_at
 
     def partial(path, data, offset, *, sync):
         real_write_at(path, data[:5], offset, sync=sync)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_write_at", partial)
+        patch.setattr(writer_module, "write_at", partial)
         with pytest.raises(RecordingWriteError, match=r"steps\.bin"):
             writer.write_steps([2, 3], {("fc", "grad_norm"): [9.0, 9.0]})
     writer.write_steps([4], {("fc", "grad_norm"): [5.0], ("fc", "lr"): [0.1]})

@@ -9,29 +9,36 @@ It is safe to read from one thread while another appends: a snapshot becomes vis
 at all. Its memory is bounded by ``max_bytes``; past that budget the frames of every other older
 snapshot are thinned out (never the scalar statistics, metrics or step series), and the
 recording says so through a warning, :attr:`Recording.thinned` and the reason given by
-:meth:`Recording.missing_reason`.
+:meth:`Recording.missing_reason`. The frames and the budget live in
+:mod:`~nnviz_widgets.recording.frames`, the scalar series in
+:mod:`~nnviz_widgets.recording.columns`; this module is the API over both.
+
+On disk (``docs/format.md``): :meth:`Recording.open` and :meth:`Recording.save` import
+:mod:`nnviz_widgets.store` when called, so a Recording kept in memory never loads it; the store
+in turn reads and fills a Recording through the public methods here only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import math
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from nnviz_widgets.recording.columns import Columns
+from nnviz_widgets.recording.frames import FrameSeries, as_frame, dropped_message
 from nnviz_widgets.recording.types import (
     DEFAULT_MAX_BYTES,
     INPUT,
     FrameMissingError,
     LazyFrame,
     RecordingBudgetWarning,
+    RecordingSource,
     SnapshotData,
 )
+from nnviz_widgets.threads import Listeners, warn_quietly
 
 __all__ = ["Recording"]
 
@@ -42,6 +49,11 @@ def _suggest(name: str, options: Iterable[str]) -> str:
     listed = ", ".join(repr(o) for o in options[:20]) + (" ..." if len(options) > 20 else "")
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"{hint} Known: {listed or 'none'}."
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 class Recording:
@@ -56,6 +68,9 @@ class Recording:
         snapshot indices that lost their frames, and asking for one of those frames raises
         :class:`FrameMissingError` naming the budget. Scalar statistics, metrics and step series
         are always kept: they are small.
+    source : RecordingSource, optional
+        For a recording read from disk, the reader that :meth:`refresh` and :meth:`close` call
+        (``Recording.open`` passes it); None for a recording built in memory.
 
     Notes
     -----
@@ -78,29 +93,25 @@ class Recording:
     (count of NaN and Inf values in that frame).
     """
 
-    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self, *, max_bytes: int = DEFAULT_MAX_BYTES, source: RecordingSource | None = None
+    ) -> None:
         if not isinstance(max_bytes, int | np.integer) or max_bytes <= 0:
             raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes!r}")
-        self._max_bytes = int(max_bytes)
+        # guards every field below: a snapshot is appended whole while other threads read
         self._lock = threading.RLock()
         self._epochs: list[float] = []
         self._snapshot_steps: list[int] = []
-        self._layers: list[str] = []
-        self._layer_info: dict[str, dict] = {}
-        # (layer, quantity) -> one entry per snapshot: an array, or None where missing
-        self._frames: dict[tuple[str, str], list[np.ndarray | None]] = {}
-        self._missing: dict[tuple[str, str], dict[int, str]] = {}
+        self._layer_info: dict[str, dict] = {}  # in the order declared
+        self._frames = FrameSeries(int(max_bytes))
         self._notes: dict[tuple[str, str], str] = {}
-        self._statistics: dict[tuple[str, str], list[float]] = {}
-        self._metrics: dict[str, list[float]] = {}
-        self._step_numbers: list[int] = []
-        self._step_series: dict[tuple[str, str], list[float]] = {}
-        self._thinned: set[int] = set()
-        self._stored: dict[int, dict[tuple[str, str], LazyFrame]] = {}
-        self._storing: set[int] = set()
-        self._nbytes = 0
-        self._listeners: list[Callable[[Recording], None]] = []
+        self._statistics = Columns("statistic", "snapshots")
+        self._metrics = Columns("metric", "snapshots")
+        self._steps: list[int] = []
+        self._step_series = Columns("step series", "steps")
         self._probe: dict[str, np.ndarray] = {}
+        self._listeners = Listeners("a Recording listener")
+        self._source = source
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
@@ -109,8 +120,8 @@ class Recording:
     def __repr__(self) -> str:
         with self._lock:
             return (
-                f"Recording({len(self._epochs)} snapshots, {len(self._layers)} layers, "
-                f"{len(self._step_numbers)} steps, {self._nbytes / 2**20:.1f} MiB of frames)"
+                f"Recording({len(self._epochs)} snapshots, {len(self._layer_info)} layers, "
+                f"{len(self._steps)} steps, {self._frames.nbytes / 2**20:.1f} MiB of frames)"
             )
 
     @property
@@ -129,12 +140,18 @@ class Recording:
     def layers(self) -> tuple[str, ...]:
         """Recorded module names, in ``named_modules()`` order (without :data:`INPUT`)."""
         with self._lock:
-            return tuple(layer for layer in self._layers if layer != INPUT)
+            return tuple(layer for layer in self._layer_info if layer != INPUT)
 
     def layer_info(self, layer: str) -> dict:
         """What is known about a layer: ``type`` (class name), ``calls`` per forward, and more."""
         self._check_layer(layer)
         return dict(self._layer_info.get(layer, {}))
+
+    def layer_infos(self) -> dict[str, dict]:
+        """Every declared layer (:data:`INPUT` included) and its info, as :meth:`set_layers`
+        was given them."""
+        with self._lock:
+            return {layer: dict(info) for layer, info in self._layer_info.items()}
 
     def quantities(self, layer: str) -> tuple[str, ...]:
         """The frame quantities recorded for ``layer`` (see the class notes for their names)."""
@@ -145,9 +162,7 @@ class Recording:
 
     def statistics(self, layer: str) -> tuple[str, ...]:
         """The names of the per-snapshot scalar statistics recorded for ``layer``."""
-        self._check_layer(layer)
-        with self._lock:
-            return tuple(n for (lay, n) in self._statistics if lay == layer)
+        return self._names(self._statistics, layer)
 
     def frame(self, layer: str, quantity: str, index: int = -1) -> np.ndarray:
         """One recorded frame, as a float32 array (read-only).
@@ -173,12 +188,12 @@ class Recording:
             i = self._check_index(index)
             if key == (INPUT, "probe"):  # the same batch at every snapshot: stored once
                 return self._probe["input"]
-            array = self._frames[key][i]
-            if array is None:
-                raise FrameMissingError(self._reason(key, i))
-        if isinstance(array, LazyFrame):  # read outside the lock: disk may be slow
-            return _readonly(np.ascontiguousarray(array.load(), dtype=np.float32))
-        return array
+            entry = self._frames.get(key, i)
+            if entry is None:
+                raise FrameMissingError(self._why_missing(key, i))
+        if isinstance(entry, LazyFrame):  # read outside the lock: disk may be slow
+            return as_frame(entry.load())
+        return entry
 
     def missing_reason(self, layer: str, quantity: str, index: int = -1) -> str | None:
         """Why a frame is missing, in words, or None when it is there."""
@@ -187,7 +202,7 @@ class Recording:
             i = self._check_index(index)
             if key == (INPUT, "probe"):
                 return None
-            return None if self._frames[key][i] is not None else self._reason(key, i)
+            return None if self._frames.get(key, i) is not None else self._why_missing(key, i)
 
     def note(self, layer: str, quantity: str) -> str | None:
         """A note on how a quantity's frames were reduced when recorded, if they were."""
@@ -196,14 +211,7 @@ class Recording:
 
     def statistic(self, layer: str, name: str) -> np.ndarray:
         """One scalar statistic per snapshot (float64; NaN where it could not be computed)."""
-        self._check_layer(layer)
-        with self._lock:
-            if (layer, name) not in self._statistics:
-                raise KeyError(
-                    f"no statistic {name!r} for layer {layer!r}."
-                    + _suggest(name, self.statistics(layer))
-                )
-            return np.asarray(self._statistics[(layer, name)], dtype=np.float64)
+        return self._column(self._statistics, layer, name, "statistic")
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -216,36 +224,27 @@ class Recording:
         with self._lock:
             if name not in self._metrics:
                 raise KeyError(f"no metric {name!r}." + _suggest(name, self._metrics))
-            return np.asarray(self._metrics[name], dtype=np.float64)
+            return self._metrics.column(name)
 
     @property
     def metrics(self) -> dict[str, np.ndarray]:
         """Every metric, as ``{name: values per snapshot}``."""
         with self._lock:
-            return {name: self.metric(name) for name in self._metrics}
+            return {name: self._metrics.column(name) for name in self._metrics}
 
     @property
     def steps(self) -> np.ndarray:
         """The step number of each entry of the per-step series (int64)."""
         with self._lock:
-            return np.asarray(self._step_numbers, dtype=np.int64)
+            return np.asarray(self._steps, dtype=np.int64)
 
     def step_statistics(self, layer: str) -> tuple[str, ...]:
         """Names of the per-step series recorded for ``layer``."""
-        self._check_layer(layer)
-        with self._lock:
-            return tuple(n for (lay, n) in self._step_series if lay == layer)
+        return self._names(self._step_series, layer)
 
     def step_series(self, layer: str, name: str) -> np.ndarray:
         """A per-step statistic of ``layer``, aligned with :attr:`steps` (float64)."""
-        self._check_layer(layer)
-        with self._lock:
-            if (layer, name) not in self._step_series:
-                raise KeyError(
-                    f"no per-step series {name!r} for layer {layer!r}."
-                    + _suggest(name, self.step_statistics(layer))
-                )
-            return np.asarray(self._step_series[(layer, name)], dtype=np.float64)
+        return self._column(self._step_series, layer, name, "per-step series")
 
     @property
     def probe(self) -> dict[str, np.ndarray]:
@@ -256,18 +255,63 @@ class Recording:
     @property
     def nbytes(self) -> int:
         """Bytes held by frames now."""
-        return self._nbytes
+        return self._frames.nbytes
 
     @property
     def max_bytes(self) -> int:
         """The memory budget for frames, in bytes."""
-        return self._max_bytes
+        return self._frames.max_bytes
 
     @property
     def thinned(self) -> tuple[int, ...]:
         """Snapshot indices whose frames were dropped to stay within :attr:`max_bytes`."""
         with self._lock:
-            return tuple(sorted(self._thinned))
+            return self._frames.thinned
+
+    # ------------------------------------------------------------------ reading it whole
+    def snapshot_data(self, index: int = -1) -> SnapshotData:
+        """One snapshot's whole content, as :meth:`append_snapshot` takes it; what
+        ``Recording.save`` writes.
+
+        Returns
+        -------
+        SnapshotData
+            ``frames`` has every quantity of the recording (:data:`INPUT`'s ``"probe"`` aside:
+            see :attr:`probe`), in order: a read-only float32 array (a frame kept on disk is
+            read), or None where the frame is missing. ``missing`` has the reasons as they were
+            given, not the sentences of :meth:`missing_reason`: a frame dropped for memory gives
+            ``"dropped to stay within the memory budget"``, one on disk that cannot be read its
+            error. ``thinned`` says whether the memory budget took this snapshot's frames;
+            ``notes`` has every quantity's note, as notes are per quantity.
+        """
+        with self._lock:
+            i = self._check_index(index)
+            frames, missing = self._frames.snapshot(i)
+            data = SnapshotData(
+                epoch=self._epochs[i],
+                step=self._snapshot_steps[i],
+                frames=frames,
+                missing=missing,
+                statistics=self._statistics.row(i),
+                metrics=self._metrics.row(i),
+                notes=dict(self._notes),
+                thinned=self._frames.is_thinned(i),
+            )
+        for key, entry in frames.items():  # read outside the lock: disk may be slow
+            if isinstance(entry, LazyFrame):
+                try:
+                    frames[key] = as_frame(entry.load())
+                except FrameMissingError as error:
+                    frames[key] = None
+                    missing[key] = str(error)
+        return data
+
+    def step_data(self) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]]:
+        """Every per-step series, as :meth:`append_steps` takes them: ``(steps, {(layer, name):
+        values})``, float64 with NaN where a series has no value."""
+        with self._lock:
+            series = {key: self._step_series.column(key) for key in self._step_series}
+            return np.asarray(self._steps, dtype=np.int64), series
 
     # ------------------------------------------------------------------ listening
     def add_listener(self, callback: Callable[[Recording], None]) -> None:
@@ -276,29 +320,11 @@ class Recording:
         Callbacks run in the thread that appends (often the training thread). An exception in a
         callback is turned into a warning: it never reaches the training loop.
         """
-        if not callable(callback):
-            raise TypeError(f"a listener must be callable, got {type(callback).__name__}")
-        with self._lock:
-            self._listeners.append(callback)
+        self._listeners.add(callback)
 
     def remove_listener(self, callback: Callable[[Recording], None]) -> None:
         """Stop calling ``callback``; removing one that is not there does nothing."""
-        with self._lock:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
-
-    def _notify(self) -> None:
-        for callback in list(self._listeners):
-            try:
-                callback(self)
-            except Exception as error:  # a view must never break training
-                message = (
-                    f"a Recording listener ({callback!r}) failed and was ignored: "
-                    f"{type(error).__name__}: {error}"
-                )
-                # where warnings are made errors, this one must still not reach training
-                with contextlib.suppress(Exception):
-                    warnings.warn(message, RuntimeWarning, stacklevel=3)
+        self._listeners.remove(callback)
 
     # ------------------------------------------------------------------ writing
     def set_layers(self, infos: Mapping[str, dict]) -> None:
@@ -308,8 +334,6 @@ class Recording:
         """
         with self._lock:
             for layer, info in infos.items():
-                if layer not in self._layer_info:
-                    self._layers.append(layer)
                 self._layer_info[layer] = dict(info)
 
     def set_probe(self, input: np.ndarray, target: np.ndarray | None = None) -> None:
@@ -323,78 +347,52 @@ class Recording:
         """Add one snapshot whole; returns its index.
 
         Frames become float32 and read-only. Layers named in ``data`` must have been declared
-        with :meth:`set_layers`.
+        with :meth:`set_layers`. A snapshot marked ``thinned`` (read back from a saved
+        recording) explains its missing frames by the memory budget.
         """
-        frames = {}
-        added = 0
-        for key, array in data.frames.items():
+        for key in [*data.frames, *data.missing]:
             if key[0] not in self._layer_info:
                 raise KeyError(f"layer {key[0]!r} was not declared with set_layers()")
-            if array is None:  # missing: the reason is in data.missing
-                frames[key] = None
-                continue
-            if isinstance(array, LazyFrame):  # lives on disk; costs no memory until read
-                frames[key] = array
-                continue
-            frame = _readonly(np.ascontiguousarray(array, dtype=np.float32))
-            frames[key] = frame
-            added += frame.nbytes
-        for key in data.missing:
-            if key[0] not in self._layer_info:
-                raise KeyError(f"layer {key[0]!r} was not declared with set_layers()")
+        # converted outside the lock, and before anything is appended: whole or not at all. A
+        # missing frame (None) has its reason in data.missing; a LazyFrame lives on disk and
+        # costs no memory until read
+        frames = {
+            key: array if array is None or isinstance(array, LazyFrame) else as_frame(array)
+            for key, array in data.frames.items()
+        }
+        epoch, step = float(data.epoch), int(data.step)
+        statistics = {key: float(value) for key, value in data.statistics.items()}
+        metrics = {name: float(value) for name, value in data.metrics.items()}
         with self._lock:
-            index = len(self._epochs)
-            self._epochs.append(float(data.epoch))
-            self._snapshot_steps.append(int(data.step))
-            # in the order given, so quantities() lists them as the Recorder chose
-            for key in dict.fromkeys([*frames, *data.missing]):
-                series = self._frames.setdefault(key, [None] * index)
-                series.append(frames.get(key))
-                if key in data.missing:
-                    self._missing.setdefault(key, {})[index] = data.missing[key]
-            for series in self._frames.values():  # quantities absent from this snapshot
-                if len(series) == index:
-                    series.append(None)
-            _append_aligned(self._statistics, data.statistics, index)
-            _append_aligned(self._metrics, data.metrics, index)
+            index = self._frames.append(frames, data.missing, thinned=data.thinned)
+            self._epochs.append(epoch)
+            self._snapshot_steps.append(step)
+            self._statistics.append(statistics)
+            self._metrics.append(metrics)
             self._notes.update(data.notes)
-            self._nbytes += added
-            if self._nbytes > self._max_bytes:
-                self._thin()
-        self._notify()
+            self._keep_within_budget()
+        self._listeners.emit(self)
         return index
 
     def append_steps(self, steps: np.ndarray, series: Mapping[tuple[str, str], np.ndarray]) -> None:
         """Add per-step statistics: ``steps`` (n,) and ``{(layer, name): values (n,)}``."""
         steps = np.asarray(steps, dtype=np.int64).ravel()
         with self._lock:
-            start = len(self._step_numbers)
-            for key, values in series.items():
-                values = np.asarray(values, dtype=np.float64).ravel()
-                if values.shape != steps.shape:
-                    raise ValueError(
-                        f"step series {key} has {values.size} values for {steps.size} steps"
-                    )
-                column = self._step_series.setdefault(key, [math.nan] * start)
-                column.extend(values.tolist())
-            self._step_numbers.extend(steps.tolist())
-            for column in self._step_series.values():
-                column.extend([math.nan] * (len(self._step_numbers) - len(column)))
-        self._notify()
+            self._step_series.extend(steps.size, series)
+            self._steps.extend(steps.tolist())
+        self._listeners.emit(self)
 
-    # ------------------------------------------------------------------ helpers
     def mark_storing(self, index: int) -> None:
         """Say that snapshot ``index`` is on its way to disk: it is not thinned meanwhile (the
         writer's queue is bounded, so neither is the overrun)."""
         with self._lock:
-            self._storing.add(index)
+            self._frames.mark_storing(index)
 
     def mark_store_failed(self, index: int) -> None:
         """Say that snapshot ``index`` could not be written: it may be thinned again."""
         with self._lock:
-            self._storing.discard(index)
-            if self._nbytes > self._max_bytes:
-                self._thin()
+            self._frames.mark_store_failed(index)
+            self._keep_within_budget()
 
     def mark_stored(self, index: int, frames: Mapping[tuple[str, str], LazyFrame]) -> None:
         """Say that snapshot ``index``'s frames are also on disk, as these lazy frames.
@@ -403,92 +401,41 @@ class Recording:
         from disk); frames already thinned out come back, read from disk when asked for.
         """
         with self._lock:
-            self._check_index(index)
-            self._storing.discard(index)
-            restored = False
-            for key, lazy in frames.items():
-                series = self._frames.get(key)
-                if series is not None and series[index] is None and index in self._thinned:
-                    series[index] = lazy
-                    restored = True
-            if restored:
-                self._thinned.discard(index)
-            self._stored[index] = dict(frames)
-            if self._nbytes > self._max_bytes:
-                self._thin()
+            self._frames.mark_stored(self._check_index(index), frames)
+            self._keep_within_budget()
 
-    def _swap_to_disk(self) -> None:
-        """Let in-memory frames that are also on disk go, oldest first, the newest kept."""
-        newest = len(self._epochs) - 1
-        for index in sorted(self._stored):
-            if self._nbytes <= self._max_bytes:
-                return
-            if index == newest:
-                continue
-            for key, lazy in self._stored.pop(index).items():
-                series = self._frames.get(key)
-                if series is not None and isinstance(series[index], np.ndarray):
-                    self._nbytes -= series[index].nbytes
-                    series[index] = lazy
-
-    def _thin(self) -> None:
-        """Past the budget: first move frames that are on disk out of memory; then drop the
-        frames of every other snapshot until the budget holds (the newest kept)."""
-        self._swap_to_disk()
-        newly = []
-        # snapshots with nothing in memory to drop, or on their way to disk
-        skipped: set[int] = set(self._storing)
-        while self._nbytes > self._max_bytes:
-            kept = [
-                i for i in range(len(self._epochs)) if i not in self._thinned and i not in skipped
-            ]
-            # candidates: every other kept snapshot, never the first or the newest
-            candidates = kept[1:-1][::2]
-            if not candidates:
-                # only the first and newest are left: drop the first too, keep the newest
-                candidates = kept[:-1]
-            if not candidates:
-                break
-            for i in candidates:
-                dropped = False
-                for series in self._frames.values():
-                    array = series[i]
-                    if array is not None and not isinstance(array, LazyFrame):
-                        self._nbytes -= array.nbytes
-                        series[i] = None
-                        dropped = True
-                if dropped:
-                    self._thinned.add(i)
-                    newly.append(i)
-                else:
-                    skipped.add(i)
+    # ------------------------------------------------------------------ helpers
+    def _keep_within_budget(self) -> None:
+        """Thin past the budget; say so, but never to the training loop (called under the lock)."""
+        newly = self._frames.keep_within_budget()
         if newly:
-            labels = ", ".join(f"{self._epochs[i]:g}" for i in sorted(newly)[:10])
-            message = (
-                f"the recording reached its memory budget of {self._max_bytes / 2**20:.0f} MiB: "
-                f"the frames of {len(newly)} older snapshot(s) (epochs {labels}"
-                f"{' ...' if len(newly) > 10 else ''}) were dropped; their statistics and "
-                "metrics are kept. Raise max_bytes, record fewer layers, take fewer snapshots, "
-                "or record to disk (Recorder(path=...)) to keep every frame."
-            )
-            # where warnings are made errors, this one must still not reach training
-            with contextlib.suppress(Exception):
-                warnings.warn(message, RecordingBudgetWarning, stacklevel=4)
+            message = dropped_message(self.max_bytes, [self._epochs[i] for i in newly])
+            # stacklevel: the caller of the method that appended
+            warn_quietly(message, RecordingBudgetWarning, stacklevel=5)
 
-    def _reason(self, key: tuple[str, str], index: int) -> str:
-        epoch = self._epochs[index]
-        where = f"{key[1]!r} of layer {key[0]!r} at snapshot {index} (epoch {epoch:g})"
-        if index in self._thinned:
-            return (
-                f"{where} was dropped to keep the recording within its memory budget of "
-                f"{self._max_bytes / 2**20:.0f} MiB"
-            )
-        reason = self._missing.get(key, {}).get(index)
-        return f"{where} is missing: {reason or 'it was not recorded at this snapshot'}"
+    def _why_missing(self, key: tuple[str, str], index: int) -> str:
+        return self._frames.why_missing(key, index, self._epochs[index])
+
+    def _names(self, columns: Columns, layer: str) -> tuple[str, ...]:
+        """The names of ``layer``'s columns in a table keyed by (layer, name)."""
+        self._check_layer(layer)
+        with self._lock:
+            return tuple(n for (lay, n) in columns if lay == layer)
+
+    def _column(self, columns: Columns, layer: str, name: str, what: str) -> np.ndarray:
+        """``layer``'s column ``name``; a KeyError naming the known ones if there is none."""
+        self._check_layer(layer)
+        with self._lock:
+            if (layer, name) not in columns:
+                known = self._names(columns, layer)
+                raise KeyError(f"no {what} {name!r} for layer {layer!r}." + _suggest(name, known))
+            return columns.column((layer, name))
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self._layer_info:
-            raise KeyError(f"no layer {layer!r} in this recording." + _suggest(layer, self._layers))
+            raise KeyError(
+                f"no layer {layer!r} in this recording." + _suggest(layer, self._layer_info)
+            )
 
     def _check_quantity(self, layer: str, quantity: str) -> tuple[str, str]:
         self._check_layer(layer)
@@ -512,9 +459,6 @@ class Recording:
         return int(index) % n
 
     # ------------------------------------------------------------ on disk (nnviz_widgets.store)
-    # The store is imported on use: a Recording kept in memory never loads it.
-    _source = None  # the reader of a Recording opened from disk; None for one built in memory
-
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Write the whole recording to a new directory (format in ``docs/format.md``).
 
@@ -561,7 +505,7 @@ class Recording:
         """
         from nnviz_widgets.store import open_recording
 
-        return open_recording(path, follow=follow, poll_interval=poll_interval, cls=cls)
+        return open_recording(path, cls=cls, follow=follow, poll_interval=poll_interval)
 
     def refresh(self) -> int:
         """Append the snapshots written to disk since the last look; return how many.
@@ -574,16 +518,3 @@ class Recording:
         """Stop following the directory (see :meth:`open`); calling it again does nothing."""
         if self._source is not None:
             self._source.close()
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
-
-
-def _append_aligned(store: dict, values: Mapping, index: int) -> None:
-    for key, value in values.items():
-        store.setdefault(key, [math.nan] * index).append(float(value))
-    for column in store.values():
-        if len(column) == index:
-            column.append(math.nan)

@@ -2,12 +2,14 @@
 
 The Recorder (torch) builds :class:`SnapshotData`, the Recording (numpy) keeps it, and the store
 writes and reads it; all three speak these types, and none of them needs the others' classes.
-Numpy and the standard library only.
+:class:`RecordingSource` is what a Recording opened from disk delegates ``refresh()`` and
+``close()`` to (the store's reader). Numpy and the standard library only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -17,6 +19,7 @@ __all__ = [
     "FrameMissingError",
     "LazyFrame",
     "RecordingBudgetWarning",
+    "RecordingSource",
     "SnapshotData",
 ]
 
@@ -57,6 +60,18 @@ class RecordingBudgetWarning(UserWarning):
     """Frames were thinned out to keep a Recording within its memory budget."""
 
 
+class RecordingSource(Protocol):
+    """Where a Recording read from disk gets its news; what ``refresh()`` and ``close()`` call."""
+
+    def refresh(self) -> int:
+        """Append what was written since the last look; return how many snapshots."""
+        ...
+
+    def close(self) -> None:
+        """Stop following; calling it again does nothing."""
+        ...
+
+
 @dataclass
 class SnapshotData:
     """Everything one snapshot adds to a Recording; built by the Recorder, then appended whole.
@@ -78,6 +93,9 @@ class SnapshotData:
         ``{name: float}`` as passed to ``Recorder.snapshot``.
     notes : dict
         ``{(layer, quantity): text}``, e.g. how a frame was reduced to fit.
+    thinned : bool
+        The frames of this snapshot were dropped to stay within a memory budget before it was
+        saved; a Recording explains its missing frames by its budget.
     """
 
     epoch: float
@@ -87,3 +105,4 @@ class SnapshotData:
     statistics: dict[tuple[str, str], float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     notes: dict[tuple[str, str], str] = field(default_factory=dict)
+    thinned: bool = False

@@ -1,17 +1,33 @@
-"""Recordings on disk: the directory format, its writer and its reader (``docs/format.md``)."""
+"""Recordings on disk: the directory format, its writer and its reader (``docs/format.md``).
 
-from nnviz_widgets.store.store import (
+A recording directory holds a JSON manifest (what the directory is, its layers, its probe), one
+uncompressed ``.npz`` file per snapshot, one append-only binary file of per-step series, and an
+append-only log (JSON lines) that commits each snapshot and each block of steps once its data is
+safely on disk. Read top to bottom:
+
+- :mod:`~nnviz_widgets.store.format`: names, versions, errors, JSON encoding, path checks;
+- :mod:`~nnviz_widgets.store.files`: atomic and whole-or-nothing file writes;
+- :mod:`~nnviz_widgets.store.manifest`: the manifest, made and checked;
+- :mod:`~nnviz_widgets.store.stored_frame`: a frame on disk, read when asked for;
+- :mod:`~nnviz_widgets.store.log`: the log's records, made from snapshots and read back;
+- :mod:`~nnviz_widgets.store.writer`: :class:`RecordingWriter` and :func:`save_recording`;
+- :mod:`~nnviz_widgets.store.reader`: the reader and :func:`open_recording`.
+
+The store knows the recording layer only by its types (``nnviz_widgets.recording.types``) and
+the Recording's public methods; ``Recording.open`` and ``Recording.save`` import it on use.
+"""
+
+from nnviz_widgets.store.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     SUPPORTED_VERSIONS,
     RecordingFormatError,
     RecordingStoreWarning,
     RecordingWriteError,
-    RecordingWriter,
-    StoredFrame,
-    open_recording,
-    save_recording,
 )
+from nnviz_widgets.store.reader import open_recording
+from nnviz_widgets.store.stored_frame import StoredFrame
+from nnviz_widgets.store.writer import RecordingWriter, save_recording
 
 __all__ = [
     "FORMAT_NAME",
