@@ -73,7 +73,7 @@ def torch_model(widget: nv.Playground, index: int) -> torch.nn.Sequential:
 def drawn_edges(widget: nv.Playground) -> list[tuple[float, float, float, float, str, float]]:
     """Every edge line on the graph: (x0, y0, x1, y1, colour, stroke width)."""
     found = []
-    for mark in widget._graph.edge_marks.values():
+    for mark in widget._figures.graph.edge_marks.values():
         if not mark.visible:
             continue
         x, y = np.atleast_2d(mark.x), np.atleast_2d(mark.y)
@@ -84,7 +84,7 @@ def drawn_edges(widget: nv.Playground) -> list[tuple[float, float, float, float,
 
 def expected_edges(widget: nv.Playground, index: int) -> dict:
     """Edge end points -> (weight) from the recording and the layout, independent of the marks."""
-    lay = widget._graph.layout
+    lay = widget._figures.graph.layout
     weights, _ = widget.weights(index)
     expected = {}
     for column, w in enumerate(weights):
@@ -103,13 +103,18 @@ def expected_edges(widget: nv.Playground, index: int) -> dict:
 
 
 def test_the_graph_has_a_node_per_unit_and_an_edge_per_weight(playground):
-    assert playground._graph.layout.sizes == (2, 3, 5, 1)
+    assert playground._figures.graph.layout.sizes == (2, 3, 5, 1)
     assert playground.layers == ("0", "2", "4")
     assert len(drawn_edges(playground)) == 2 * 3 + 3 * 5 + 5 * 1
-    assert list(playground._graph.column_labels.text) == ["input", "hidden 1", "hidden 2", "output"]
+    assert list(playground._figures.graph.column_labels.text) == [
+        "input",
+        "hidden 1",
+        "hidden 2",
+        "output",
+    ]
     # the node picture: an opaque square where each node is, transparent elsewhere
-    canvas = decode_png(playground._graph.image.value)
-    lay = playground._graph.layout
+    canvas = decode_png(playground._figures.graph.image.value)
+    lay = playground._figures.graph.layout
     assert canvas.shape == (lay.height, lay.width, 4)
     opaque = canvas[:, :, 3] > 0
     expected = np.zeros_like(opaque)
@@ -126,7 +131,7 @@ def test_other_architectures_give_their_own_graphs(hidden):
     widget = nv.Playground("circles", hidden=hidden, n=40, resolution=16, node_resolution=8)
     try:
         sizes = (2, *hidden, 1)
-        assert widget._graph.layout.sizes == sizes
+        assert widget._figures.graph.layout.sizes == sizes
         assert len(drawn_edges(widget)) == sum(a * b for a, b in itertools.pairwise(sizes))
         assert len(widget.layers) == len(hidden) + 1
     finally:
@@ -180,7 +185,7 @@ def test_the_decision_boundary_is_the_models_prediction_at_that_snapshot(playgro
         # what is sent: the coloured picture of exactly these values, paled
         colours = colourize(expected, 0.0, 1.0, CLASSES).astype(np.float32)
         paled = 255 - (255 - colours) * 0.7
-        sent = decode_png(playground._boundary_figure.image.value).astype(np.float32)
+        sent = decode_png(playground._figures.boundary.image.value).astype(np.float32)
         assert sent.shape == (32, 32, 3)
         assert np.abs(sent - paled).max() <= 3.0  # rounding may move a value by a LUT step
         # and the class picture: blue (class 1) where torch predicts class 1
@@ -205,8 +210,8 @@ def test_neuron_maps_are_that_neurons_output_over_the_plane(playground):
     points = torch.from_numpy(forward.grid(1.5, size))
     with torch.no_grad():
         first_hidden = model[1](model[0](points)).numpy()  # tanh of the first Linear
-    canvas = decode_png(playground._graph.image.value)
-    lay = playground._graph.layout
+    canvas = decode_png(playground._figures.graph.image.value)
+    lay = playground._figures.graph.layout
     for unit in range(3):
         top, left = lay.top[1][unit] + 1, lay.left[1][unit] + 1
         tile = canvas[top : top + size, left : left + size, :3].astype(np.int16)
@@ -216,10 +221,10 @@ def test_neuron_maps_are_that_neurons_output_over_the_plane(playground):
 
 def picture(widget: nv.Playground) -> tuple:
     return (
-        bytes(widget._graph.image.value),
-        bytes(widget._boundary_figure.image.value),
+        bytes(widget._figures.graph.image.value),
+        bytes(widget._figures.boundary.image.value),
         tuple(sorted(drawn_edges(widget))),
-        tuple(widget._losses.marker.x),
+        tuple(widget._figures.losses.marker.x),
     )
 
 
@@ -230,7 +235,7 @@ def test_scrubbing_shows_exactly_that_snapshots_picture(playground):
         playground.snapshot = index
         seen[index] = picture(playground)
         assert playground._controls.slider.value == index
-        assert f"epoch {index}</b>" in playground._losses.readout.value
+        assert f"epoch {index}</b>" in playground._figures.losses.readout.value
     assert len({p[0] for p in seen.values()}) == 7  # every epoch looks different
     for index in (3, 0, 6, 3):
         playground.snapshot = index
@@ -253,7 +258,7 @@ def test_a_snapshot_holds_the_weights_training_had_at_that_epoch():
             assert torch.equal(torch.from_numpy(np.array(w)), state[f"{name}.weight"])
             assert torch.equal(torch.from_numpy(np.array(b)), state[f"{name}.bias"])
         long.snapshot = 2
-        assert long._boundary_figure.image.value == short._boundary_figure.image.value
+        assert long._figures.boundary.image.value == short._figures.boundary.image.value
     finally:
         long.close()
         short.close()
@@ -306,7 +311,7 @@ def test_reset_and_architecture_change_start_again_and_say_so(playground):
     playground.train(2, timeout=60)
     playground.hidden = [2]
     assert playground.epochs == 0 and playground.snapshot == 0
-    assert playground._graph.layout.sizes == (2, 2, 1)
+    assert playground._figures.graph.layout.sizes == (2, 2, 1)
     assert "Architecture changed" in playground._controls.status.value
     assert "2 epoch(s) trained before were discarded" in playground._controls.status.value
     assert playground._controls.layers.value == 1 and playground._controls.neurons.value == 2
@@ -367,12 +372,12 @@ def test_bad_values_later_are_refused_and_leave_the_run_alone(playground):
 
 
 def test_pictures_travel_as_compact_png(playground):
-    for image in (playground._graph.image, playground._boundary_figure.image):
+    for image in (playground._figures.graph.image, playground._figures.boundary.image):
         assert image.format == "png"
         assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
         state = image.get_state()
         assert isinstance(state["value"], bytes | memoryview)
-    for mark in playground._graph.edge_marks.values():
+    for mark in playground._figures.graph.edge_marks.values():
         assert np.asarray(mark.x).dtype.kind == "f"
 
 
@@ -429,15 +434,15 @@ def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
         assert 0 < len(updates) <= 16
         sent = b"".join(b for _, buffers in updates for b in buffers)
         assert (
-            bytes(widget._boundary_figure.image.value) in sent
+            bytes(widget._figures.boundary.image.value) in sent
         )  # the PNG itself, not base64 or JSON
-        assert bytes(widget._graph.image.value) in sent
+        assert bytes(widget._figures.graph.image.value) in sent
         for state, _ in updates:
             text = json.dumps(state, default=str)
             assert len(text) < 2000, "large data travelled as JSON instead of a buffer"
         # bqplot's Image view redraws only when the mark's image reference changes: the new
         # bytes must arrive first, then the mark must point at the widget holding them
-        for mark in (widget._graph.nodes.mark, widget._boundary_figure.pictures.mark):
+        for mark in (widget._figures.graph.nodes.mark, widget._figures.boundary.pictures.mark):
             data = bytes(mark.image.value)
             holds = next(i for i, (_, b) in enumerate(updates) if data in b)
             points = next(
@@ -618,7 +623,7 @@ def test_browser_and_kernel_agree_on_the_slider_while_training_follows(playgroun
 def test_an_uneven_architecture_from_python_is_kept_and_shown(playground):
     playground.hidden = [2, 7, 4]
     assert playground.hidden == [2, 7, 4]
-    assert playground._graph.layout.sizes == (2, 2, 7, 4, 1)
+    assert playground._figures.graph.layout.sizes == (2, 2, 7, 4, 1)
     assert playground._controls.layers.value == 3 and playground._controls.neurons.value == 7
     playground._controls.neurons.value = 5  # the boxes set every layer alike
     assert playground.hidden == [5, 5, 5]

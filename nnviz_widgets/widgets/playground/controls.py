@@ -185,8 +185,9 @@ class PlaygroundControls:
         self.status.value = f"<i>{html.escape(message, quote=False)}</i>" if message else ""
 
     def close(self) -> None:
-        """Unbind every control from its trait and close them."""
-        for link in self._links:
+        """Unbind every control from its trait and close them; calling it again does nothing."""
+        links, self._links = self._links, []
+        for link in links:
             link.unlink()
         for widget in self._widgets:
             widget.close()

@@ -27,19 +27,15 @@ from nnviz_widgets.recording import Recording
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link
 from nnviz_widgets.training import TrainingLoop
-from nnviz_widgets.widgets.playground import forward
-from nnviz_widgets.widgets.playground.boundary import BoundaryFigure
 from nnviz_widgets.widgets.playground.controls import PlaygroundControls
-from nnviz_widgets.widgets.playground.loss_curves import LossCurves
-from nnviz_widgets.widgets.playground.network_graph import NetworkGraph
+from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
 from nnviz_widgets.widgets.playground.settings import (
     MAX_LAYERS,
     MAX_NEURONS,
     RESTARTS,
-    RULES,
     TUNABLE,
-    check,
+    PlaygroundSettings,
     check_resolution,
 )
 
@@ -50,7 +46,7 @@ __all__ = ["MAX_LAYERS", "MAX_NEURONS", "Playground"]
 REDRAW_INTERVAL = 0.1
 
 
-class Playground(widgets.VBox):
+class Playground(PlaygroundSettings, widgets.VBox):
     """Train a small MLP on a 2-D toy data set and watch it learn; scrub back through epochs.
 
     Parameters
@@ -63,7 +59,8 @@ class Playground(widgets.VBox):
     activation : {"tanh", "relu", "sigmoid", "linear"}
         The activation after each hidden layer.
     learning_rate, batch_size, regularization, optimizer, noise, n, seed
-        See the traits of the same names.
+        See the traits of the same names (declared, with ``show_test``, by
+        :class:`~.settings.PlaygroundSettings`).
     resolution : int
         Grid points per side of the decision-boundary picture.
     node_resolution : int
@@ -83,24 +80,6 @@ class Playground(widgets.VBox):
     >>> pg.index = 10  # the picture at epoch 10
     """
 
-    dataset = traitlets.Unicode(
-        "spirals", help="The toy data set: circles, xor, gaussians or spirals."
-    )
-    noise = traitlets.Float(0.05, help="Standard deviation of the jitter added to the points.")
-    n = traitlets.Int(400, help="Number of points, train and test together.")
-    hidden = traitlets.List(
-        traitlets.Int(), default_value=[4, 4], help="Neurons per hidden layer; [] is linear."
-    )
-    activation = traitlets.Unicode(
-        "tanh", help="Activation after each hidden layer: tanh, relu, sigmoid or linear."
-    )
-    optimizer = traitlets.Unicode("adam", help="The optimizer: adam or sgd (plain, no momentum).")
-    learning_rate = traitlets.Float(0.01, help="The optimizer's learning rate; applies at once.")
-    batch_size = traitlets.Int(10, help="Training points per step; applies from the next epoch.")
-    regularization = traitlets.Float(
-        0.0, help="L2 penalty on the weights (the optimizer's weight_decay); applies at once."
-    )
-    seed = traitlets.Int(0, help="Seeds the data, the initial weights and the batch order.")
     index = traitlets.Int(
         0,
         help="The recorded epoch shown: 0 is the initial network, one snapshot per epoch. "
@@ -109,7 +88,6 @@ class Playground(widgets.VBox):
     snapshot = traitlets.Int(
         0, help="The recorded epoch shown: 0 is the initial network, one snapshot per epoch."
     )
-    show_test = traitlets.Bool(True, help="Whether the test points are drawn on the boundary.")
 
     def __init__(
         self,
@@ -130,12 +108,9 @@ class Playground(widgets.VBox):
         check_resolution("resolution", resolution, 8)
         check_resolution("node_resolution", node_resolution, 8)
         super().__init__()
-        # index, snapshot, the slider and its range move from two threads: the kernel's (the
-        # user) and training's (a new epoch). Taken before _draw_lock, never after.
+        # index, snapshot, the slider, its range and the figures change from several threads:
+        # the kernel's (the user), training's (a new epoch) and the throttles' (below)
         self._state_lock = threading.RLock()
-        # one drawing at a time, whichever thread draws: a move, following, the curves
-        self._draw_lock = threading.RLock()
-        self._resolution = resolution
         self._run: PlaygroundRun | None = None
         # whether the picture follows the newest epoch (under _state_lock): set by every move of
         # index, to the newest or away from it; training's own moves keep it
@@ -163,19 +138,15 @@ class Playground(widgets.VBox):
         self._controls = PlaygroundControls(self, self._state_lock)
         # after the links, so that snapshot and the slider hold a new index before it is drawn
         self.observe(self._on_index_change, names="index")
-        self._graph = NetworkGraph(node_resolution)
-        self._boundary_figure = BoundaryFigure(self.show_test)
-        self._losses = LossCurves()
-        left = widgets.VBox([self._graph.figure, self._controls.slider, self._losses.readout])
-        right = widgets.VBox([self._boundary_figure.figure, self._losses.figure])
-        self.children = [self._controls.box, self._controls.status, widgets.HBox([left, right])]
+        self._figures = PlaygroundFigures(resolution, node_resolution, self.show_test)
+        self.children = [
+            self._controls.box,
+            self._controls.status,
+            self._figures.arrange(self._controls.slider),
+        ]
         self._start_run("")
 
     # ------------------------------------------------------------------ validation
-    @traitlets.validate(*RULES)
-    def _validate_setting(self, proposal: dict) -> object:
-        return check(proposal["trait"].name, proposal["value"])
-
     @traitlets.validate("index", "snapshot")
     def _validate_index(self, proposal: dict) -> int:
         value = proposal["value"]
@@ -199,7 +170,7 @@ class Playground(widgets.VBox):
         )
 
     def _on_show_test_change(self, change: dict) -> None:
-        self._boundary_figure.test_points.visible = self.show_test
+        self._figures.boundary.test_points.visible = self.show_test
 
     def _on_index_change(self, change: dict) -> None:
         with self._state_lock:
@@ -286,7 +257,7 @@ class Playground(widgets.VBox):
         """Stop training, release the Recorder's hooks, close the widgets."""
         self._stop_run()
         # getattr: close() also runs from __del__ of a Playground whose construction failed
-        for part in ("_follower", "_curves", "_controls", "_graph", "_boundary_figure"):
+        for part in ("_follower", "_curves", "_controls", "_figures"):
             if getattr(self, part, None) is not None:
                 getattr(self, part).close()
         super().close()
@@ -305,11 +276,11 @@ class Playground(widgets.VBox):
         second coordinate); the points are :func:`grid_points`.
         """
         weights, biases = self.weights(index)
-        return self._boundary_of(weights, biases)
+        return self._figures.probability(weights, biases, self._run.activation)
 
     def grid_points(self) -> np.ndarray:
         """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
-        return forward.grid(forward.EXTENT, self._resolution)
+        return self._figures.grid_points()
 
     def accuracy(self, split: str = "test", index: int = -1) -> float:
         """The recorded accuracy on ``"train"`` or ``"test"`` at snapshot ``index``."""
@@ -325,13 +296,8 @@ class Playground(widgets.VBox):
         pauses or stops. A move by the user always draws: the picture must show what the slider
         says.
         """
-        with self._draw_lock:
-            run, index = self._run, self.index
-            weights, biases = run.weights(index)
-            self._graph.draw_nodes(weights, biases, run.activation)
-            self._graph.draw_edges(weights)
-            self._boundary_figure.draw(self._boundary_of(weights, biases))
-            self._losses.show_epoch(run.recording, index)
+        with self._state_lock:
+            self._figures.draw(self._run, self.index)
 
     # ------------------------------------------------------------------ a run
     def _start_run(self, reason: str) -> None:
@@ -352,11 +318,9 @@ class Playground(widgets.VBox):
             on_epoch=self._on_epoch,
         )
         run.loop.add_listener(self._on_loop_event)
-        with self._state_lock, self._draw_lock:
+        with self._state_lock:
             self._run = run
-            self._graph.set_architecture(run.hidden)
-            self._boundary_figure.show_data(run.data)
-            self._draw_curves()
+            self._figures.show_run(run)
             if self.index == 0:
                 self.redraw()
             else:
@@ -412,10 +376,5 @@ class Playground(widgets.VBox):
         self._curves.flush()
 
     def _draw_curves(self) -> None:
-        with self._draw_lock:
-            self._losses.draw(self._run.recording)
-
-    def _boundary_of(self, weights: list, biases: list) -> np.ndarray:
-        points = self.grid_points()
-        probability = forward.probability(weights, biases, self._run.activation, points)
-        return probability.reshape(self._resolution, -1)
+        with self._state_lock:
+            self._figures.losses.draw(self._run.recording)

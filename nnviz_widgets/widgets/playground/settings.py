@@ -1,9 +1,9 @@
-"""The Playground's settings: what each may be set to, and what a change to it does.
+"""The Playground's settings: its traits, what each may be set to, and what a change does.
 
-One table, :data:`RULES`, says which values each setting accepts and, in words, what it must
-be; :func:`check` applies it (the widget's one validator). :data:`RESTARTS` lists the settings
-that start training again, each with the sentence that tells the user so; :data:`TUNABLE` those
-that apply to the current run at once.
+:class:`PlaygroundSettings` declares the settings as traits (the Playground is one). One table,
+:data:`RULES`, says which values each accepts and, in words, what it must be; one validator
+applies it. :data:`RESTARTS` lists the settings that start training again, each with the
+sentence that tells the user so; :data:`TUNABLE` those that apply to the current run at once.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "RESTARTS",
     "RULES",
     "TUNABLE",
+    "PlaygroundSettings",
     "Rule",
     "check",
     "check_resolution",
@@ -112,3 +113,34 @@ RESTARTS: dict[str, Callable[[Any], str]] = {
 #: The settings that apply to the run in progress: the learning rate and the L2 penalty at its
 #: next step, the batch size from its next epoch.
 TUNABLE = ("learning_rate", "regularization", "batch_size")
+
+
+class PlaygroundSettings(traitlets.HasTraits):
+    """The settings of a Playground, as traits checked against :data:`RULES`.
+
+    Only declarations and validation: what a change does is the Playground's.
+    """
+
+    dataset = traitlets.Unicode(
+        "spirals", help="The toy data set: circles, xor, gaussians or spirals."
+    )
+    noise = traitlets.Float(0.05, help="Standard deviation of the jitter added to the points.")
+    n = traitlets.Int(400, help="Number of points, train and test together.")
+    hidden = traitlets.List(
+        traitlets.Int(), default_value=[4, 4], help="Neurons per hidden layer; [] is linear."
+    )
+    activation = traitlets.Unicode(
+        "tanh", help="Activation after each hidden layer: tanh, relu, sigmoid or linear."
+    )
+    optimizer = traitlets.Unicode("adam", help="The optimizer: adam or sgd (plain, no momentum).")
+    learning_rate = traitlets.Float(0.01, help="The optimizer's learning rate; applies at once.")
+    batch_size = traitlets.Int(10, help="Training points per step; applies from the next epoch.")
+    regularization = traitlets.Float(
+        0.0, help="L2 penalty on the weights (the optimizer's weight_decay); applies at once."
+    )
+    seed = traitlets.Int(0, help="Seeds the data, the initial weights and the batch order.")
+    show_test = traitlets.Bool(True, help="Whether the test points are drawn on the boundary.")
+
+    @traitlets.validate(*RULES)
+    def _validate_setting(self, proposal: dict) -> object:
+        return check(proposal["trait"].name, proposal["value"])
