@@ -6,15 +6,19 @@ bytes; the train points are drawn with a white rim, the test points with a black
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bqplot
 import ipywidgets
 import numpy as np
 
-from nnviz_widgets.datasets import ToyData
 from nnviz_widgets.render.colour import CLASSES, colourize
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground.forward import EXTENT
+
+if TYPE_CHECKING:  # for annotations only: the figure draws from numpy and never needs torch
+    from nnviz_widgets.datasets import ToyData
 
 __all__ = ["CLASS_COLOURS", "BoundaryFigure"]
 

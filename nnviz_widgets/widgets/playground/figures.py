@@ -7,6 +7,8 @@ Nothing here takes a lock; the Playground draws under its own.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ipywidgets
 import numpy as np
 
@@ -14,7 +16,9 @@ from nnviz_widgets.widgets.playground import forward
 from nnviz_widgets.widgets.playground.boundary import BoundaryFigure
 from nnviz_widgets.widgets.playground.loss_curves import LossCurves
 from nnviz_widgets.widgets.playground.network_graph import NetworkGraph
-from nnviz_widgets.widgets.playground.run import PlaygroundRun
+
+if TYPE_CHECKING:  # for annotations only: the figures draw from numpy and never need torch
+    from nnviz_widgets.widgets.playground.run import PlaygroundRun
 
 __all__ = ["PlaygroundFigures"]
 

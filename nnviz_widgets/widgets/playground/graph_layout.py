@@ -14,7 +14,21 @@ import numpy as np
 
 from nnviz_widgets.render.colour import CLASSES
 
-__all__ = ["EDGE_COLOURS", "WIDTHS", "WIDTH_THRESHOLDS", "GraphLayout", "edge_width", "layout"]
+__all__ = [
+    "EDGE_COLOURS",
+    "MAX_LAYERS",
+    "MAX_NEURONS",
+    "WIDTHS",
+    "WIDTH_THRESHOLDS",
+    "GraphLayout",
+    "edge_width",
+    "fixed_layout",
+    "layout",
+]
+
+#: The largest network the graph has room for: hidden layers, and neurons in each.
+MAX_LAYERS = 6
+MAX_NEURONS = 8
 
 #: Edge colours by the weight's sign, negative then positive: the colour of the class (0, 1)
 #: that the weight pushes towards, the ends of the class colour map.
@@ -125,3 +139,19 @@ def layout(
         left.append(np.full(count, margin + column * (node + spacing), dtype=np.int64))
         top.append(first + np.arange(count, dtype=np.int64) * (node + gap))
     return GraphLayout(sizes, node, width, height, left, top)
+
+
+def fixed_layout(hidden: Sequence[int], resolution: int) -> GraphLayout:
+    """The graph of an MLP with ``hidden`` layers, on a canvas with room for the largest one.
+
+    One canvas size for every architecture the Playground allows, so that the figure never
+    resizes in the browser. ``resolution`` is the side of a neuron's map; its node is 2 pixels
+    more, for a frame.
+    """
+    return layout(
+        [2, *hidden, 1],
+        node=resolution + 2,
+        gap=resolution // 3,
+        width=(MAX_LAYERS + 2) * (resolution + 2) + (MAX_LAYERS + 1) * (3 * resolution // 2),
+        rows=MAX_NEURONS,
+    )

@@ -18,7 +18,6 @@ from nnviz_widgets.render.colour import CLASSES, colourize
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground import forward, graph_layout
-from nnviz_widgets.widgets.playground.settings import MAX_LAYERS, MAX_NEURONS
 
 __all__ = ["NetworkGraph"]
 
@@ -98,15 +97,7 @@ class NetworkGraph:
 
     def set_architecture(self, hidden: Sequence[int]) -> None:
         """Lay the graph out for ``hidden`` layers: its frame, columns and their names."""
-        node = self.node_resolution
-        # room for the largest network allowed: one canvas size for every architecture
-        lay = self.layout = graph_layout.layout(
-            [2, *hidden, 1],
-            node=node + 2,
-            gap=node // 3,
-            width=(MAX_LAYERS + 2) * (node + 2) + (MAX_LAYERS + 1) * (3 * node // 2),
-            rows=MAX_NEURONS,
-        )
+        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution)
         # room above the nodes for the column names
         self._x.max, self._y.max = float(lay.width), float(lay.height + 16)
         self.nodes.mark.x = np.array([0.0, lay.width])

@@ -31,15 +31,13 @@ from nnviz_widgets.widgets.playground.controls import PlaygroundControls
 from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
 from nnviz_widgets.widgets.playground.settings import (
-    MAX_LAYERS,
-    MAX_NEURONS,
     RESTARTS,
     TUNABLE,
     PlaygroundSettings,
     check_resolution,
 )
 
-__all__ = ["MAX_LAYERS", "MAX_NEURONS", "Playground"]
+__all__ = ["Playground"]
 
 #: Seconds: while training, follow the newest epoch and resend the curves at most this often
 #: (bqplot #1600: the browser's memory grows under continuous updates).
@@ -304,19 +302,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         """Make a new run from the settings, show its epoch 0, and say ``reason``."""
         previous = self._run.epochs if self._run is not None else 0
         self._stop_run()
-        run = PlaygroundRun(
-            dataset=self.dataset,
-            n=self.n,
-            noise=self.noise,
-            seed=self.seed,
-            hidden=self.hidden,
-            activation=self.activation,
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            regularization=self.regularization,
-            batch_size=self.batch_size,
-            on_epoch=self._on_epoch,
-        )
+        run = PlaygroundRun.from_settings(self, on_epoch=self._on_epoch)
         run.loop.add_listener(self._on_loop_event)
         with self._state_lock:
             self._run = run

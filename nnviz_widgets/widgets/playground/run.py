@@ -21,6 +21,7 @@ from nnviz_widgets.datasets import TOY_DATASETS, ToyData
 from nnviz_widgets.record import Recorder
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.training import TrainingLoop
+from nnviz_widgets.widgets.playground.settings import PlaygroundSettings
 
 __all__ = ["PlaygroundRun", "build_model", "build_optimizer"]
 
@@ -86,6 +87,25 @@ class PlaygroundRun:
         self.recorder.snapshot(epoch=0, **self.evaluate())
         self.loop = TrainingLoop(
             self._train_epoch, optimizer=self.optimizer, on_epoch=self._record, first_epoch=1
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: PlaygroundSettings, on_epoch: Callable[[], None] | None = None
+    ) -> PlaygroundRun:
+        """A run as ``settings`` (a Playground) say, their values read once, now."""
+        return cls(
+            dataset=settings.dataset,
+            n=settings.n,
+            noise=settings.noise,
+            seed=settings.seed,
+            hidden=settings.hidden,
+            activation=settings.activation,
+            optimizer=settings.optimizer,
+            learning_rate=settings.learning_rate,
+            regularization=settings.regularization,
+            batch_size=settings.batch_size,
+            on_epoch=on_epoch,
         )
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 import traitlets
 
 from nnviz_widgets.datasets import TOY_DATASETS
+from nnviz_widgets.widgets.playground.graph_layout import MAX_LAYERS, MAX_NEURONS
 
 __all__ = [
     "ACTIVATIONS",
@@ -32,8 +33,6 @@ __all__ = [
     "describe_hidden",
 ]
 
-MAX_LAYERS = 6
-MAX_NEURONS = 8
 DATASETS = tuple(TOY_DATASETS)
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 OPTIMIZERS = ("adam", "sgd")
