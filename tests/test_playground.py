@@ -627,3 +627,24 @@ def test_an_uneven_architecture_from_python_is_kept_and_shown(playground):
     assert playground._controls.layers.value == 3 and playground._controls.neurons.value == 7
     playground._controls.neurons.value = 5  # the boxes set every layer alike
     assert playground.hidden == [5, 5, 5]
+
+
+def test_index_and_snapshot_are_one_setting(playground):
+    playground.train(3, timeout=60)
+    playground.index = 1
+    assert playground.snapshot == 1 == playground._controls.slider.value
+    playground.snapshot = 2
+    assert playground.index == 2 == playground._controls.slider.value
+    playground._controls.slider.value = 0
+    assert playground.index == 0 == playground.snapshot
+    with pytest.raises(traitlets.TraitError, match="index must be a recorded epoch, from 0 to 3"):
+        playground.index = 4
+    assert playground.index == 0 == playground.snapshot
+
+
+def test_after_a_reset_the_picture_follows_training_again(playground):
+    playground.train(3, timeout=60)
+    playground.snapshot = 0  # scrubbed back: the picture stays there while training goes on
+    playground.reset()  # a new run is at its newest snapshot: following starts again
+    playground.train(2, timeout=60)
+    assert playground.snapshot == playground.epochs == 2
