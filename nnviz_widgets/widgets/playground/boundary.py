@@ -50,25 +50,9 @@ class BoundaryFigure:
         classes = bqplot.ColorScale(colors=list(CLASS_COLOURS), min=0.0, max=1.0)
         self.pictures = ImageSwap(x=[-EXTENT, EXTENT], y=[-EXTENT, EXTENT], scales={"x": x, "y": y})
         point_scales = {"x": x, "y": y, "color": classes}
-        self.train_points = bqplot.Scatter(
-            x=[0.0],
-            y=[0.0],
-            color=[0.0],
-            scales=point_scales,
-            default_size=22,
-            stroke="white",
-            stroke_width=1.0,
-        )
-        self.test_points = bqplot.Scatter(
-            x=[0.0],
-            y=[0.0],
-            color=[0.0],
-            scales=point_scales,
-            default_size=22,
-            stroke="black",
-            stroke_width=1.0,
-            visible=show_test,
-        )
+        # the train points with a white rim, the test points with a black one
+        self.train_points = _points(point_scales, "white", visible=True)
+        self.test_points = _points(point_scales, "black", visible=show_test)
         self.figure = bqplot.Figure(
             marks=[self.pictures.mark, self.train_points, self.test_points],
             axes=[
@@ -118,3 +102,16 @@ class BoundaryFigure:
         # paler than the points drawn on it, so that they stand out
         pixels = (255 - (255 - pixels.astype(np.float32)) * 0.7).astype(np.uint8)
         self.pictures.show(encode_png(pixels))
+
+
+def _points(scales: dict, rim: str, *, visible: bool) -> bqplot.Scatter:
+    return bqplot.Scatter(
+        x=[0.0],
+        y=[0.0],
+        color=[0.0],
+        scales=scales,
+        default_size=22,
+        stroke=rim,
+        stroke_width=1.0,
+        visible=visible,
+    )
