@@ -93,11 +93,11 @@ def _measure() -> dict:
         timed("boundary: colour + PNG", lambda: encode_png(colourize(probability, 0, 1, CLASSES)))
         timed(
             "neuron maps: forward, colour, PNG (one canvas)",
-            lambda: pg._draw_nodes(weights, biases),
+            lambda: pg._figures.graph.draw_nodes(weights, biases, pg.activation),
         )
-        timed("edges: 10 line marks", lambda: pg._draw_edges(weights))
-        node_png = len(pg._node_image.value)
-        boundary_png = len(pg._boundary_image.value)
+        timed("edges: 10 line marks", lambda: pg._figures.graph.draw_edges(weights))
+        node_png = len(pg._figures.graph.image.value)
+        boundary_png = len(pg._figures.boundary.image.value)
         edges = sum(w.size for w in weights)
         pg.close()
     finally:

@@ -21,7 +21,7 @@ import traitlets
 import nnviz_widgets as nv
 from nnviz_widgets.render.colour import CLASSES, colourize
 from nnviz_widgets.render.png import encode_png
-from nnviz_widgets.widgets.playground import drawing as render
+from nnviz_widgets.widgets.playground import forward, graph_layout
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -73,7 +73,7 @@ def torch_model(widget: nv.Playground, index: int) -> torch.nn.Sequential:
 def drawn_edges(widget: nv.Playground) -> list[tuple[float, float, float, float, str, float]]:
     """Every edge line on the graph: (x0, y0, x1, y1, colour, stroke width)."""
     found = []
-    for mark in widget._edge_marks.values():
+    for mark in widget._figures.graph.edge_marks.values():
         if not mark.visible:
             continue
         x, y = np.atleast_2d(mark.x), np.atleast_2d(mark.y)
@@ -84,7 +84,7 @@ def drawn_edges(widget: nv.Playground) -> list[tuple[float, float, float, float,
 
 def expected_edges(widget: nv.Playground, index: int) -> dict:
     """Edge end points -> (weight) from the recording and the layout, independent of the marks."""
-    lay = widget._layout
+    lay = widget._figures.graph.layout
     weights, _ = widget.weights(index)
     expected = {}
     for column, w in enumerate(weights):
@@ -103,13 +103,18 @@ def expected_edges(widget: nv.Playground, index: int) -> dict:
 
 
 def test_the_graph_has_a_node_per_unit_and_an_edge_per_weight(playground):
-    assert playground._layout.sizes == (2, 3, 5, 1)
+    assert playground._figures.graph.layout.sizes == (2, 3, 5, 1)
     assert playground.layers == ("0", "2", "4")
     assert len(drawn_edges(playground)) == 2 * 3 + 3 * 5 + 5 * 1
-    assert list(playground._column_labels.text) == ["input", "hidden 1", "hidden 2", "output"]
+    assert list(playground._figures.graph.column_labels.text) == [
+        "input",
+        "hidden 1",
+        "hidden 2",
+        "output",
+    ]
     # the node picture: an opaque square where each node is, transparent elsewhere
-    canvas = decode_png(playground._node_image.value)
-    lay = playground._layout
+    canvas = decode_png(playground._figures.graph.image.value)
+    lay = playground._figures.graph.layout
     assert canvas.shape == (lay.height, lay.width, 4)
     opaque = canvas[:, :, 3] > 0
     expected = np.zeros_like(opaque)
@@ -126,7 +131,7 @@ def test_other_architectures_give_their_own_graphs(hidden):
     widget = nv.Playground("circles", hidden=hidden, n=40, resolution=16, node_resolution=8)
     try:
         sizes = (2, *hidden, 1)
-        assert widget._layout.sizes == sizes
+        assert widget._figures.graph.layout.sizes == sizes
         assert len(drawn_edges(widget)) == sum(a * b for a, b in itertools.pairwise(sizes))
         assert len(widget.layers) == len(hidden) + 1
     finally:
@@ -139,11 +144,13 @@ def check_edges(widget: nv.Playground, index: int) -> None:
     assert len(drawn) == len(expected)
     for x0, y0, x1, y1, colour, width in drawn:
         weight = expected.pop((float(x0), float(y0), float(x1), float(y1)))
-        assert colour == (render.EDGE_COLOURS[1] if weight >= 0 else render.EDGE_COLOURS[0])
+        assert colour == (
+            graph_layout.EDGE_COLOURS[1] if weight >= 0 else graph_layout.EDGE_COLOURS[0]
+        )
         magnitude = abs(weight)
         # the width steps up at fixed weight magnitudes
-        steps = int(np.sum(magnitude >= render.WIDTH_THRESHOLDS))
-        assert width == render.WIDTHS[steps], (weight, width)
+        steps = int(np.sum(magnitude >= graph_layout.WIDTH_THRESHOLDS))
+        assert width == graph_layout.WIDTHS[steps], (weight, width)
     assert not expected  # every weight has its edge
 
 
@@ -161,9 +168,9 @@ def test_edge_colours_and_widths_follow_the_selected_snapshot(playground):
 
 def test_wider_edges_mean_larger_weights():
     magnitudes = np.array([0.0, 0.05, 0.1, 0.3, 0.5, 0.99, 1.0, 1.5, 2.0, 10.0])
-    widths = render.edge_width(magnitudes)
+    widths = graph_layout.edge_width(magnitudes)
     assert np.all(np.diff(widths) >= 0)
-    assert widths[0] == render.WIDTHS[0] and widths[-1] == render.WIDTHS[-1]
+    assert widths[0] == graph_layout.WIDTHS[0] and widths[-1] == graph_layout.WIDTHS[-1]
 
 
 def test_the_decision_boundary_is_the_models_prediction_at_that_snapshot(playground):
@@ -178,7 +185,7 @@ def test_the_decision_boundary_is_the_models_prediction_at_that_snapshot(playgro
         # what is sent: the coloured picture of exactly these values, paled
         colours = colourize(expected, 0.0, 1.0, CLASSES).astype(np.float32)
         paled = 255 - (255 - colours) * 0.7
-        sent = decode_png(playground._boundary_image.value).astype(np.float32)
+        sent = decode_png(playground._figures.boundary.image.value).astype(np.float32)
         assert sent.shape == (32, 32, 3)
         assert np.abs(sent - paled).max() <= 3.0  # rounding may move a value by a LUT step
         # and the class picture: blue (class 1) where torch predicts class 1
@@ -200,11 +207,11 @@ def test_neuron_maps_are_that_neurons_output_over_the_plane(playground):
     playground.snapshot = 2
     model = torch_model(playground, 2)
     size = 12
-    points = torch.from_numpy(render.grid(1.5, size))
+    points = torch.from_numpy(forward.grid(1.5, size))
     with torch.no_grad():
         first_hidden = model[1](model[0](points)).numpy()  # tanh of the first Linear
-    canvas = decode_png(playground._node_image.value)
-    lay = playground._layout
+    canvas = decode_png(playground._figures.graph.image.value)
+    lay = playground._figures.graph.layout
     for unit in range(3):
         top, left = lay.top[1][unit] + 1, lay.left[1][unit] + 1
         tile = canvas[top : top + size, left : left + size, :3].astype(np.int16)
@@ -214,10 +221,10 @@ def test_neuron_maps_are_that_neurons_output_over_the_plane(playground):
 
 def picture(widget: nv.Playground) -> tuple:
     return (
-        bytes(widget._node_image.value),
-        bytes(widget._boundary_image.value),
+        bytes(widget._figures.graph.image.value),
+        bytes(widget._figures.boundary.image.value),
         tuple(sorted(drawn_edges(widget))),
-        tuple(widget._marker.x),
+        tuple(widget._figures.losses.marker.x),
     )
 
 
@@ -227,14 +234,14 @@ def test_scrubbing_shows_exactly_that_snapshots_picture(playground):
     for index in range(7):
         playground.snapshot = index
         seen[index] = picture(playground)
-        assert playground._slider.value == index
-        assert f"epoch {index}</b>" in playground._readout.value
+        assert playground._controls.slider.value == index
+        assert f"epoch {index}</b>" in playground._figures.losses.readout.value
     assert len({p[0] for p in seen.values()}) == 7  # every epoch looks different
     for index in (3, 0, 6, 3):
         playground.snapshot = index
         assert picture(playground) == seen[index]
     # the slider drives the same trait
-    playground._slider.value = 1
+    playground._controls.slider.value = 1
     assert playground.snapshot == 1 and picture(playground) == seen[1]
 
 
@@ -251,7 +258,7 @@ def test_a_snapshot_holds_the_weights_training_had_at_that_epoch():
             assert torch.equal(torch.from_numpy(np.array(w)), state[f"{name}.weight"])
             assert torch.equal(torch.from_numpy(np.array(b)), state[f"{name}.bias"])
         long.snapshot = 2
-        assert long._boundary_image.value == short._boundary_image.value
+        assert long._figures.boundary.image.value == short._figures.boundary.image.value
     finally:
         long.close()
         short.close()
@@ -259,31 +266,35 @@ def test_a_snapshot_holds_the_weights_training_had_at_that_epoch():
 
 def test_play_step_pause_from_the_buttons(playground):
     assert playground.loop.state == "idle" and playground.epochs == 0
-    assert not playground._play_button.disabled and playground._pause_button.disabled
-    playground._step_button.click()
+    assert (
+        not playground._controls.play_button.disabled and playground._controls.pause_button.disabled
+    )
+    playground._controls.step_button.click()
     playground.wait(timeout=60)
     assert playground.epochs == 1 and playground.loop.state == "paused"
-    assert playground._slider.max == 1 and playground.snapshot == 1
-    playground._step_button.click()
+    assert playground._controls.slider.max == 1 and playground.snapshot == 1
+    playground._controls.step_button.click()
     playground.wait(timeout=60)
     assert playground.epochs == 2 and playground.snapshot == 2
 
-    playground._play_button.click()
+    playground._controls.play_button.click()
     start = time.monotonic()
     while playground.epochs < 6 and time.monotonic() - start < 60:
         time.sleep(0.005)
     assert playground.epochs >= 6, "Play did not keep training"
-    playground._pause_button.click()
+    playground._controls.pause_button.click()
     playground.wait(timeout=60)
-    assert playground.loop.state == "paused" and "paused" in playground._state_label.value
+    assert playground.loop.state == "paused" and "paused" in playground._controls.state_label.value
     paused_at = playground.epochs
     time.sleep(0.3)
     assert playground.epochs == paused_at  # paused means paused
     # the slider and the picture followed training to the newest epoch
-    assert playground._slider.max == paused_at == playground.snapshot
+    assert playground._controls.slider.max == paused_at == playground.snapshot
     assert len(playground.recording) == paused_at + 1
     assert playground.recording.metric("train_loss").shape == (paused_at + 1,)
-    assert not playground._play_button.disabled and playground._pause_button.disabled
+    assert (
+        not playground._controls.play_button.disabled and playground._controls.pause_button.disabled
+    )
     check_edges(playground, paused_at)
 
 
@@ -292,7 +303,7 @@ def test_scrubbed_back_the_picture_stays_while_training_goes_on(playground):
     playground.snapshot = 1
     frozen = picture(playground)
     playground.train(3, timeout=60)
-    assert playground.epochs == 5 and playground._slider.max == 5
+    assert playground.epochs == 5 and playground._controls.slider.max == 5
     assert playground.snapshot == 1 and picture(playground)[:3] == frozen[:3]
 
 
@@ -300,18 +311,18 @@ def test_reset_and_architecture_change_start_again_and_say_so(playground):
     playground.train(2, timeout=60)
     playground.hidden = [2]
     assert playground.epochs == 0 and playground.snapshot == 0
-    assert playground._layout.sizes == (2, 2, 1)
-    assert "Architecture changed" in playground._status.value
-    assert "2 epoch(s) trained before were discarded" in playground._status.value
-    assert playground._layers_control.value == 1 and playground._neurons_control.value == 2
+    assert playground._figures.graph.layout.sizes == (2, 2, 1)
+    assert "Architecture changed" in playground._controls.status.value
+    assert "2 epoch(s) trained before were discarded" in playground._controls.status.value
+    assert playground._controls.layers.value == 1 and playground._controls.neurons.value == 2
     playground.train(1, timeout=60)
     playground.dataset = "spirals"
     assert playground.data.name == "spirals" and playground.epochs == 0
-    assert "Data set changed to 'spirals'" in playground._status.value
-    playground._reset_button.click()
-    assert "Reset" in playground._status.value and playground.loop.state == "idle"
+    assert "Data set changed to 'spirals'" in playground._controls.status.value
+    playground._controls.reset_button.click()
+    assert "Reset" in playground._controls.status.value and playground.loop.state == "idle"
     # the controls for the shape drive the trait
-    playground._layers_control.value = 3
+    playground._controls.layers.value = 3
     assert playground.hidden == [2, 2, 2]
 
 
@@ -320,7 +331,7 @@ def test_learning_rate_and_regularization_apply_without_a_reset(playground):
     playground.learning_rate = 0.1
     playground.regularization = 0.01
     assert playground.epochs == 1
-    group = playground._optimizer_object.param_groups[0]
+    group = playground._run.optimizer.param_groups[0]
     assert group["lr"] == 0.1 and group["weight_decay"] == 0.01
 
 
@@ -361,12 +372,12 @@ def test_bad_values_later_are_refused_and_leave_the_run_alone(playground):
 
 
 def test_pictures_travel_as_compact_png(playground):
-    for image in (playground._node_image, playground._boundary_image):
+    for image in (playground._figures.graph.image, playground._figures.boundary.image):
         assert image.format == "png"
         assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
         state = image.get_state()
         assert isinstance(state["value"], bytes | memoryview)
-    for mark in playground._edge_marks.values():
+    for mark in playground._figures.graph.edge_marks.values():
         assert np.asarray(mark.x).dtype.kind == "f"
 
 
@@ -374,13 +385,13 @@ def test_render_helpers_refuse_what_they_cannot_draw():
     with pytest.raises(ValueError, match=r"\(rows, columns, 4\) RGBA, got shape \(4, 4, 2\)"):
         encode_png(np.zeros((4, 4, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="unknown activation 'gelu'; valid: 'tanh'"):
-        render.activate("gelu", np.zeros(3, dtype=np.float32))
+        forward.activate("gelu", np.zeros(3, dtype=np.float32))
     pixels = colourize(np.array([np.nan, -1.0, 0.0, 1.0]), -1.0, 1.0, CLASSES)
     assert pixels[0].tolist() == [255, 0, 255]  # NaN is magenta, not a plausible colour
     assert pixels[2].min() > 230  # the middle is near white
     assert pixels[1, 0] > pixels[1, 2] and pixels[3, 2] > pixels[3, 0]  # orange low, blue high
     big = np.array([-1e6, 1e6], dtype=np.float32)
-    assert render.activate("sigmoid", big).tolist() == [0.0, 1.0]  # no overflow warning
+    assert forward.activate("sigmoid", big).tolist() == [0.0, 1.0]  # no overflow warning
 
 
 class RecordingComm:
@@ -422,14 +433,16 @@ def test_a_scrub_step_sends_pictures_and_lines_as_binary_buffers(monkeypatch):
         updates = [(data["state"], buffers) for data, buffers in log if data["method"] == "update"]
         assert 0 < len(updates) <= 16
         sent = b"".join(b for _, buffers in updates for b in buffers)
-        assert bytes(widget._boundary_image.value) in sent  # the PNG itself, not base64 or JSON
-        assert bytes(widget._node_image.value) in sent
+        assert (
+            bytes(widget._figures.boundary.image.value) in sent
+        )  # the PNG itself, not base64 or JSON
+        assert bytes(widget._figures.graph.image.value) in sent
         for state, _ in updates:
             text = json.dumps(state, default=str)
             assert len(text) < 2000, "large data travelled as JSON instead of a buffer"
         # bqplot's Image view redraws only when the mark's image reference changes: the new
         # bytes must arrive first, then the mark must point at the widget holding them
-        for mark in (widget._nodes.mark, widget._boundary_pictures.mark):
+        for mark in (widget._figures.graph.nodes.mark, widget._figures.boundary.pictures.mark):
             data = bytes(mark.image.value)
             holds = next(i for i, (_, b) in enumerate(updates) if data in b)
             points = next(
@@ -462,7 +475,7 @@ def test_scrubbing_while_training_runs_redraws_at_once(playground):
         playground.pause()
         playground.wait(timeout=60)
     assert playground.snapshot == 2  # scrubbed back, the picture did not jump to the newest epoch
-    assert playground.epochs >= 3 and playground._slider.max == playground.epochs
+    assert playground.epochs >= 3 and playground._controls.slider.max == playground.epochs
 
 
 def test_the_users_random_state_is_left_alone():
@@ -533,7 +546,7 @@ def test_slider_moves_from_another_thread_during_training_are_never_lost(playgro
         seen[index] = picture(playground)[:3]
     # a slow send of the new range (a busy kernel) widens the window in which training
     # updates the slider, so the test does not depend on luck to meet it
-    playground._slider.observe(lambda change: time.sleep(0.02), "max")
+    playground._controls.slider.observe(lambda change: time.sleep(0.02), "max")
     playground.play()
     failures, moves = [], 0
 
@@ -543,9 +556,11 @@ def test_slider_moves_from_another_thread_during_training_are_never_lost(playgro
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
             index = int(rng.integers(0, 4))
-            playground._slider.set_state({"value": index})  # a key press, as ipywidgets applies it
+            playground._controls.slider.set_state(
+                {"value": index}
+            )  # a key press, as ipywidgets applies it
             moves += 1
-            state = (playground._slider.value, playground.snapshot)
+            state = (playground._controls.slider.value, playground.snapshot)
             if state != (index, index) or picture(playground)[:3] != seen[index]:
                 failures.append((index, state))
 
@@ -567,7 +582,7 @@ def test_browser_and_kernel_agree_on_the_slider_while_training_follows(playgroun
     its own change) is the value the kernel keeps and draws. Without the lock around set_state
     the user's move and training's could cross: browser at one epoch, kernel at another.
     """
-    slider = playground._slider
+    slider = playground._controls.slider
     sent = []
     send = slider._send
 
@@ -608,7 +623,28 @@ def test_browser_and_kernel_agree_on_the_slider_while_training_follows(playgroun
 def test_an_uneven_architecture_from_python_is_kept_and_shown(playground):
     playground.hidden = [2, 7, 4]
     assert playground.hidden == [2, 7, 4]
-    assert playground._layout.sizes == (2, 2, 7, 4, 1)
-    assert playground._layers_control.value == 3 and playground._neurons_control.value == 7
-    playground._neurons_control.value = 5  # the boxes set every layer alike
+    assert playground._figures.graph.layout.sizes == (2, 2, 7, 4, 1)
+    assert playground._controls.layers.value == 3 and playground._controls.neurons.value == 7
+    playground._controls.neurons.value = 5  # the boxes set every layer alike
     assert playground.hidden == [5, 5, 5]
+
+
+def test_index_and_snapshot_are_one_setting(playground):
+    playground.train(3, timeout=60)
+    playground.index = 1
+    assert playground.snapshot == 1 == playground._controls.slider.value
+    playground.snapshot = 2
+    assert playground.index == 2 == playground._controls.slider.value
+    playground._controls.slider.value = 0
+    assert playground.index == 0 == playground.snapshot
+    with pytest.raises(traitlets.TraitError, match="index must be a recorded epoch, from 0 to 3"):
+        playground.index = 4
+    assert playground.index == 0 == playground.snapshot
+
+
+def test_after_a_reset_the_picture_follows_training_again(playground):
+    playground.train(3, timeout=60)
+    playground.snapshot = 0  # scrubbed back: the picture stays there while training goes on
+    playground.reset()  # a new run is at its newest snapshot: following starts again
+    playground.train(2, timeout=60)
+    assert playground.snapshot == playground.epochs == 2

@@ -1,8 +1,8 @@
-"""The Playground's pictures in numpy: its network over the input plane, and the graph layout.
+"""The network graph's geometry in numpy: where each node sits, and each edge's width and colour.
 
-A forward pass of a small MLP over a grid of the input plane from recorded weights (so scrubbing
-needs no torch model), the widths of the graph's edges, and where each node of the graph sits.
-Colouring and PNG encoding are ``nnviz_widgets.render``'s.
+One column of square nodes per layer (inputs, hidden layers, output), each column centred
+vertically; one edge per weight, its width stepping up at fixed weight magnitudes so that the
+same width means the same weight at every snapshot.
 """
 
 from __future__ import annotations
@@ -15,93 +15,28 @@ import numpy as np
 from nnviz_widgets.render.colour import CLASSES
 
 __all__ = [
-    "ACTIVATIONS",
-    "CLASS_COLOURS",
     "EDGE_COLOURS",
+    "MAX_LAYERS",
+    "MAX_NEURONS",
+    "WIDTHS",
+    "WIDTH_THRESHOLDS",
     "GraphLayout",
-    "activate",
     "edge_width",
-    "forward",
-    "grid",
+    "fixed_layout",
     "layout",
 ]
 
-#: Activation functions by name, in numpy (float32 in, float32 out).
-ACTIVATIONS = {
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, np.float32(0.0)),
-    "sigmoid": lambda z: _sigmoid(z),
-    "linear": lambda z: z,
-}
+#: The largest network the graph has room for: hidden layers, and neurons in each.
+MAX_LAYERS = 6
+MAX_NEURONS = 8
 
-#: The colour of class 0 and class 1 points: the ends of the class colour map.
-CLASS_COLOURS = (CLASSES.anchors[0], CLASSES.anchors[-1])
-#: Edge colours by the weight's sign: negative, positive.
-EDGE_COLOURS = CLASS_COLOURS
+#: Edge colours by the weight's sign, negative then positive: the colour of the class (0, 1)
+#: that the weight pushes towards, the ends of the class colour map.
+EDGE_COLOURS = (CLASSES.anchors[0], CLASSES.anchors[-1])
 
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    # split by sign so that exp never overflows
-    out = np.empty_like(z)
-    positive = z >= 0
-    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
-    e = np.exp(z[~positive])
-    out[~positive] = e / (1.0 + e)
-    return out
-
-
-def activate(name: str, z: np.ndarray) -> np.ndarray:
-    """Apply the activation called ``name`` (one of :data:`ACTIVATIONS`)."""
-    try:
-        function = ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; valid: {', '.join(map(repr, ACTIVATIONS))}"
-        ) from None
-    return function(z)
-
-
-def grid(extent: float, resolution: int) -> np.ndarray:
-    """Points of a square grid over ``[-extent, extent]^2``, shape ``(resolution**2, 2)``.
-
-    Row-major in image order: the first row is the top of the picture (largest second
-    coordinate), each row runs left to right (increasing first coordinate). Points sit at pixel
-    centres, so an image of the values covers exactly the square.
-    """
-    step = 2.0 * extent / resolution
-    centres = -extent + step * (np.arange(resolution) + 0.5)
-    first, second = np.meshgrid(centres, centres[::-1])
-    return np.stack([first.ravel(), second.ravel()], axis=1).astype(np.float32)
-
-
-def forward(
-    weights: Sequence[np.ndarray],
-    biases: Sequence[np.ndarray],
-    activation: str,
-    points: np.ndarray,
-) -> list[np.ndarray]:
-    """Every layer's output for ``points``: an MLP with ``activation`` between Linear layers.
-
-    Parameters
-    ----------
-    weights, biases : sequences of arrays
-        Per Linear layer, ``(out, in)`` and ``(out,)``, as ``torch.nn.Linear`` stores them.
-    activation : str
-        Applied after each layer but the last, as in the Playground's model.
-    points : array
-        ``(n, 2)`` inputs.
-
-    Returns
-    -------
-    list of arrays
-        ``[points, hidden_1, ..., hidden_k, logits]``, each ``(n, units)`` float32.
-    """
-    outputs = [np.asarray(points, dtype=np.float32)]
-    last = len(weights) - 1
-    for i, (w, b) in enumerate(zip(weights, biases)):
-        z = outputs[-1] @ np.asarray(w, dtype=np.float32).T + np.asarray(b, dtype=np.float32)
-        outputs.append(z if i == last else activate(activation, z).astype(np.float32))
-    return outputs
+#: Weight magnitudes at which the edge width steps up, and the widths (one more than thresholds).
+WIDTH_THRESHOLDS = np.array([0.1, 0.5, 1.0, 2.0])
+WIDTHS = np.array([0.5, 1.0, 2.0, 3.5, 5.0])
 
 
 def edge_width(magnitude: np.ndarray) -> np.ndarray:
@@ -112,11 +47,6 @@ def edge_width(magnitude: np.ndarray) -> np.ndarray:
     5 px from 0.1, 0.5, 1 and 2.
     """
     return WIDTHS[np.searchsorted(WIDTH_THRESHOLDS, np.asarray(magnitude), side="right")]
-
-
-#: Weight magnitudes at which the edge width steps up, and the widths (one more than thresholds).
-WIDTH_THRESHOLDS = np.array([0.1, 0.5, 1.0, 2.0])
-WIDTHS = np.array([0.5, 1.0, 2.0, 3.5, 5.0])
 
 
 @dataclass(frozen=True)
@@ -209,3 +139,19 @@ def layout(
         left.append(np.full(count, margin + column * (node + spacing), dtype=np.int64))
         top.append(first + np.arange(count, dtype=np.int64) * (node + gap))
     return GraphLayout(sizes, node, width, height, left, top)
+
+
+def fixed_layout(hidden: Sequence[int], resolution: int) -> GraphLayout:
+    """The graph of an MLP with ``hidden`` layers, on a canvas with room for the largest one.
+
+    One canvas size for every architecture the Playground allows, so that the figure never
+    resizes in the browser. ``resolution`` is the side of a neuron's map; its node is 2 pixels
+    more, for a frame.
+    """
+    return layout(
+        [2, *hidden, 1],
+        node=resolution + 2,
+        gap=resolution // 3,
+        width=(MAX_LAYERS + 2) * (resolution + 2) + (MAX_LAYERS + 1) * (3 * resolution // 2),
+        rows=MAX_NEURONS,
+    )

@@ -1,0 +1,236 @@
+"""The Playground's controls: buttons, settings, the epoch slider, the state and status lines.
+
+Each setting's control is bound to the Playground's trait of the same meaning through one table
+of :class:`~nnviz_widgets.threads.controls.Link` (two-way, safe across threads), so that a
+setting changed from Python shows in its control and a control changed in the browser sets the
+trait, which validates it and acts on it. The two boxes for the shape (hidden layers, neurons
+each) are two views of the one ``hidden`` trait.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
+import traitlets
+
+from nnviz_widgets.threads.controls import Link, LockedIntSlider
+from nnviz_widgets.widgets.playground.settings import (
+    ACTIVATIONS,
+    DATASETS,
+    MAX_LAYERS,
+    MAX_NEURONS,
+    OPTIMIZERS,
+)
+
+__all__ = ["BATCH_SIZES", "LEARNING_RATES", "REGULARIZATIONS", "PlaygroundControls"]
+
+#: The values offered in the dropdowns (the Playground's own value is added when it is not one).
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+REGULARIZATIONS = (0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1)
+BATCH_SIZES = (1, 5, 10, 20, 50, 100)
+
+_LABELLED = {"style": {"description_width": "95px"}}
+
+
+class PlaygroundControls:
+    """Every control of a Playground, bound to its traits.
+
+    Parameters
+    ----------
+    owner : Playground
+        The widget whose traits the controls show and set, and whose ``play``, ``pause``,
+        ``step`` and ``reset`` the buttons call.
+    state_lock : threading.RLock
+        The owner's lock for the selected snapshot: the slider applies the browser's moves,
+        and its link to ``owner.index`` copies, under it.
+
+    Attributes
+    ----------
+    box : ipywidgets.HBox
+        The buttons and settings, in one row.
+    slider : LockedIntSlider
+        The epoch shown, bound to ``owner.index``; its maximum is the newest epoch.
+    status : ipywidgets.HTML
+        A sentence about the last thing that happened (see :meth:`tell`).
+    play_button, pause_button, step_button, reset_button : ipywidgets.Button
+    state_label : ipywidgets.Label
+        "training: <state>".
+    layers, neurons : ipywidgets.BoundedIntText
+        The shape: how many hidden layers, how many neurons each.
+    show_test : ipywidgets.Checkbox
+    """
+
+    def __init__(self, owner: traitlets.HasTraits, state_lock: threading.RLock) -> None:
+        # the settings' links copy under it, one change at a time whichever thread makes it.
+        # Not state_lock: a new setting starts a new run, which waits for the training thread
+        # to end, and that thread takes state_lock after each epoch.
+        self._lock = threading.RLock()
+        self.play_button = _button("Play", "play", "Train until paused", owner.play)
+        self.pause_button = _button("Pause", "pause", "Pause at the next step", owner.pause)
+        self.step_button = _button("Step", "step-forward", "Train one epoch", owner.step)
+        self.reset_button = _button(
+            "Reset", "undo", "New initial weights; discards the recording", owner.reset
+        )
+        self.state_label = widgets.Label("training: idle")
+        self.status = widgets.HTML()
+        data = _dropdown(owner, "data", "dataset", DATASETS)
+        activation = _dropdown(owner, "activation", "activation", ACTIVATIONS)
+        optimizer = _dropdown(owner, "optimizer", "optimizer", OPTIMIZERS)
+        learning_rate = _dropdown(
+            owner, "learning rate", "learning_rate", _numbers(LEARNING_RATES, owner.learning_rate)
+        )
+        regularization = _dropdown(
+            owner, "L2", "regularization", _numbers(REGULARIZATIONS, owner.regularization)
+        )
+        batch_size = _dropdown(
+            owner, "batch size", "batch_size", sorted({*BATCH_SIZES, owner.batch_size})
+        )
+        self.layers = widgets.BoundedIntText(
+            value=len(owner.hidden),
+            min=0,
+            max=MAX_LAYERS,
+            description="hidden layers",
+            layout=widgets.Layout(width="160px"),
+            **_LABELLED,
+        )
+        self.neurons = widgets.BoundedIntText(
+            value=max(owner.hidden, default=4),
+            min=1,
+            max=MAX_NEURONS,
+            description="neurons each",
+            layout=widgets.Layout(width="160px"),
+            **_LABELLED,
+        )
+        self.show_test = widgets.Checkbox(
+            value=owner.show_test, description="show test points", indent=False
+        )
+        # Each setting's control and its trait, kept equal both ways. The shape boxes set every
+        # layer alike; from the trait they show its depth and its widest layer, and the link
+        # keeps them from writing that back as a uniform shape.
+        self._links = [
+            Link((owner, trait), (control, "value"), self._lock, transform=transform)
+            for trait, control, transform in (
+                ("dataset", data, None),
+                ("activation", activation, None),
+                ("optimizer", optimizer, None),
+                ("learning_rate", learning_rate, None),
+                ("regularization", regularization, None),
+                ("batch_size", batch_size, None),
+                ("hidden", self.layers, (len, self._shape_of_depth)),
+                ("hidden", self.neurons, (self._widest, self._shape_of_width)),
+                ("show_test", self.show_test, None),
+            )
+        ]
+        # browser moves apply under state_lock, never between training's steps
+        self.slider = LockedIntSlider(
+            state_lock,
+            value=0,
+            min=0,
+            max=0,
+            description="epoch",
+            continuous_update=True,
+            layout=widgets.Layout(width="540px"),
+        )
+        self._links.append(
+            Link((owner, "index"), (self.slider, "value"), state_lock, transform=(self._reach, int))
+        )
+        buttons = widgets.VBox(
+            [
+                widgets.HBox([self.play_button, self.pause_button]),
+                widgets.HBox([self.step_button, self.reset_button]),
+                self.state_label,
+            ]
+        )
+        self.box = widgets.HBox(
+            [
+                buttons,
+                widgets.VBox([data, activation, optimizer]),
+                widgets.VBox([learning_rate, regularization, batch_size]),
+                widgets.VBox([self.layers, self.neurons, self.show_test]),
+            ]
+        )
+        self._widgets = [
+            self.play_button,
+            self.pause_button,
+            self.step_button,
+            self.reset_button,
+            self.state_label,
+            self.status,
+            data,
+            activation,
+            optimizer,
+            learning_rate,
+            regularization,
+            batch_size,
+            self.layers,
+            self.neurons,
+            self.show_test,
+            self.slider,
+        ]
+
+    def show_state(self, state: str) -> None:
+        """Enable the buttons that make sense when training is in ``state``, and say it."""
+        running = state == "running"
+        usable = state in ("idle", "paused", "running")
+        self.play_button.disabled = running or not usable
+        self.pause_button.disabled = not running
+        self.step_button.disabled = running or not usable
+        self.state_label.value = f"training: {state}"
+
+    def tell(self, message: str) -> None:
+        """Show ``message`` in the status line (empty: clear it)."""
+        self.status.value = f"<i>{html.escape(message, quote=False)}</i>" if message else ""
+
+    def close(self) -> None:
+        """Unbind every control from its trait and close them; calling it again does nothing."""
+        links, self._links = self._links, []
+        for link in links:
+            link.unlink()
+        for widget in self._widgets:
+            widget.close()
+
+    def _reach(self, index: int) -> int:
+        # The range reaches the epoch shown: training records an epoch before it widens the
+        # range (under the same lock), and index may move to that epoch in between.
+        if index > self.slider.max:
+            self.slider.max = index
+        return index
+
+    def _shape_of_depth(self, layers: int) -> list[int]:
+        return [self.neurons.value] * layers
+
+    def _shape_of_width(self, neurons: int) -> list[int]:
+        return [neurons] * self.layers.value
+
+    def _widest(self, hidden: Sequence[int]) -> int:
+        # a linear model has no width: the box keeps its number for the next hidden layer
+        return max(hidden, default=self.neurons.value)
+
+
+def _button(
+    description: str, icon: str, tooltip: str, action: Callable[[], None]
+) -> widgets.Button:
+    button = widgets.Button(
+        description=description, icon=icon, tooltip=tooltip, layout=widgets.Layout(width="90px")
+    )
+    button.on_click(lambda _: action())
+    return button
+
+
+def _dropdown(
+    owner: traitlets.HasTraits, description: str, trait: str, options: Sequence
+) -> widgets.Dropdown:
+    return widgets.Dropdown(
+        options=list(options),
+        value=getattr(owner, trait),
+        description=description,
+        layout=widgets.Layout(width="205px"),
+        **_LABELLED,
+    )
+
+
+def _numbers(values: Sequence[float], current: float) -> list[tuple[str, float]]:
+    return [(f"{v:g}", v) for v in sorted({*values, current})]

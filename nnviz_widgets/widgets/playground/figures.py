@@ -1,0 +1,84 @@
+"""The Playground's picture: its three figures, drawn together from one snapshot of a run.
+
+The network graph, the decision boundary and the loss curves each draw from numpy alone: the
+recorded weights of the snapshot go through the forward pass over the plane (:mod:`.forward`).
+Nothing here takes a lock; the Playground draws under its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets
+import numpy as np
+
+from nnviz_widgets.widgets.playground import forward
+from nnviz_widgets.widgets.playground.boundary import BoundaryFigure
+from nnviz_widgets.widgets.playground.loss_curves import LossCurves
+from nnviz_widgets.widgets.playground.network_graph import NetworkGraph
+
+if TYPE_CHECKING:  # for annotations only: the figures draw from numpy and never need torch
+    from nnviz_widgets.widgets.playground.run import PlaygroundRun
+
+__all__ = ["PlaygroundFigures"]
+
+
+class PlaygroundFigures:
+    """The network graph, the decision boundary with the points, and the loss curves.
+
+    Parameters
+    ----------
+    resolution : int
+        Grid points per side of the decision-boundary picture.
+    node_resolution : int
+        Pixels per side of each neuron's map in the graph.
+    show_test : bool
+        Whether the test points are drawn at first.
+
+    Attributes
+    ----------
+    graph : NetworkGraph
+    boundary : BoundaryFigure
+    losses : LossCurves
+    """
+
+    def __init__(self, resolution: int, node_resolution: int, show_test: bool) -> None:
+        self.resolution = resolution
+        self.graph = NetworkGraph(node_resolution)
+        self.boundary = BoundaryFigure(show_test)
+        self.losses = LossCurves()
+
+    def arrange(self, slider: ipywidgets.Widget) -> ipywidgets.HBox:
+        """The figures side by side: the graph over ``slider`` and the readout, then the rest."""
+        left = ipywidgets.VBox([self.graph.figure, slider, self.losses.readout])
+        right = ipywidgets.VBox([self.boundary.figure, self.losses.figure])
+        return ipywidgets.HBox([left, right])
+
+    def grid_points(self) -> np.ndarray:
+        """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
+        return forward.grid(forward.EXTENT, self.resolution)
+
+    def probability(self, weights: list, biases: list, activation: str) -> np.ndarray:
+        """The probability of class 1 over :meth:`grid_points`, a square in image order."""
+        points = self.grid_points()
+        probability = forward.probability(weights, biases, activation, points)
+        return probability.reshape(self.resolution, -1)
+
+    def show_run(self, run: PlaygroundRun) -> None:
+        """Draw what changes only with the run: the graph's frame, the points, the curves."""
+        self.graph.set_architecture(run.hidden)
+        self.boundary.show_data(run.data)
+        self.losses.draw(run.recording)
+
+    def draw(self, run: PlaygroundRun, index: int) -> None:
+        """Draw snapshot ``index`` of ``run``: neuron maps, edges, boundary, marker and readout."""
+        weights, biases = run.weights(index)
+        self.graph.draw_nodes(weights, biases, run.activation)
+        self.graph.draw_edges(weights)
+        self.boundary.draw(self.probability(weights, biases, run.activation))
+        self.losses.show_epoch(run.recording, index)
+
+    def close(self) -> None:
+        """Close the image widgets the pictures travel through."""
+        self.graph.close()
+        self.boundary.close()

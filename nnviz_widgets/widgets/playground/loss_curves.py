@@ -1,0 +1,85 @@
+"""The loss curves (bqplot) with a marker at the selected epoch, and a line of text about it.
+
+The curves grow with every epoch and are resent as a whole; the marker and the text move with
+the selected snapshot alone.
+"""
+
+from __future__ import annotations
+
+import bqplot
+import ipywidgets
+import numpy as np
+
+from nnviz_widgets.recording import Recording
+
+__all__ = ["LossCurves"]
+
+
+class LossCurves:
+    """Train and test loss per epoch, a dashed marker at the selected epoch, and its readout.
+
+    Attributes
+    ----------
+    figure : bqplot.Figure
+        The figure to show (CSS class ``nnviz-playground-losses``).
+    lines : bqplot.Lines
+        The two curves: train loss (black), test loss (red).
+    marker : bqplot.Lines
+        The vertical dashed line at the selected epoch.
+    readout : ipywidgets.HTML
+        "epoch i of n", the losses and the test accuracy at the selected epoch.
+    """
+
+    def __init__(self) -> None:
+        self._x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        y = bqplot.LinearScale(min=0.0, allow_padding=False)
+        scales = {"x": self._x, "y": y}
+        self.lines = bqplot.Lines(
+            x=np.zeros(1),
+            y=np.zeros((2, 1)),
+            scales=scales,
+            colors=["#333333", "#c0392b"],
+            labels=["train loss", "test loss"],
+        )
+        self.marker = bqplot.Lines(
+            x=np.zeros(2),
+            y=np.array([0.0, 1.0]),
+            scales=scales,
+            colors=["#888888"],
+            line_style="dashed",
+        )
+        self.figure = bqplot.Figure(
+            marks=[self.lines, self.marker],
+            axes=[
+                bqplot.Axis(scale=self._x, label="epoch", num_ticks=5, tick_format="d"),
+                bqplot.Axis(scale=y, side="left", num_ticks=4, tick_format=".1f"),
+            ],
+            fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
+            title="loss: train (black), test (red)",
+            title_style={"font-size": "13px"},
+            padding_x=0.0,
+            layout=ipywidgets.Layout(width="330px", height="200px"),
+        )
+        self.figure.add_class("nnviz-playground-losses")
+        self.readout = ipywidgets.HTML()
+
+    def draw(self, recording: Recording) -> None:
+        """Draw the curves of every recorded epoch, and size the axes to them."""
+        epochs = np.arange(len(recording), dtype=np.float32)
+        train, test = recording.metric("train_loss"), recording.metric("test_loss")
+        with self.lines.hold_sync():
+            self.lines.x = epochs
+            self.lines.y = np.stack([train, test]).astype(np.float32)
+        top = float(np.nanmax([train.max(), test.max()])) if len(recording) else 1.0
+        self.marker.y = np.array([0.0, top * 1.05], dtype=np.float32)
+        self._x.max = float(max(len(recording) - 1, 5))
+
+    def show_epoch(self, recording: Recording, index: int) -> None:
+        """Put the marker at snapshot ``index`` and say its losses and accuracy."""
+        self.marker.x = np.array([index, index], dtype=np.float32)
+        metrics = {name: recording.metric(name)[index] for name in recording.metric_names}
+        self.readout.value = (
+            f"<b>epoch {index}</b> of {len(recording) - 1} &nbsp; train loss "
+            f"{metrics['train_loss']:.3f} &nbsp; test loss {metrics['test_loss']:.3f} &nbsp; "
+            f"test accuracy {metrics['test_accuracy']:.2f}"
+        )

@@ -1,0 +1,174 @@
+"""The network as a graph (bqplot): each neuron's map over the plane, and an edge per weight.
+
+Every neuron's map travels in one transparent PNG (one image swap, not one image widget per
+neuron), and the edges in ten line marks, one per sign and width class, so that a redraw is a
+handful of messages whatever the architecture. The canvas has one size for every architecture
+the Playground allows, so the figure never resizes in the browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bqplot
+import ipywidgets
+import numpy as np
+
+from nnviz_widgets.render.colour import CLASSES, colourize
+from nnviz_widgets.render.png import encode_png
+from nnviz_widgets.views.image import ImageSwap
+from nnviz_widgets.widgets.playground import forward, graph_layout
+
+__all__ = ["NetworkGraph"]
+
+
+class NetworkGraph:
+    """The graph figure: neuron maps as nodes, weights as coloured edges of stepped widths.
+
+    Parameters
+    ----------
+    node_resolution : int
+        Pixels per side of each neuron's map.
+
+    Attributes
+    ----------
+    figure : bqplot.Figure
+        The figure to show (CSS class ``nnviz-playground-graph``).
+    nodes : ImageSwap
+        The one picture of every neuron's map.
+    edge_marks : dict
+        ``(sign, level) -> bqplot.Lines``: the edges whose weight has that sign (-1, 1) and
+        whose width is ``graph_layout.WIDTHS[level]``.
+    column_labels : bqplot.Label
+        "input", "hidden 1", ..., "output" above the columns.
+    layout : GraphLayout or None
+        Where the nodes sit, from :meth:`set_architecture` on.
+    """
+
+    def __init__(self, node_resolution: int) -> None:
+        self.node_resolution = node_resolution
+        self.layout: graph_layout.GraphLayout | None = None
+        self._x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self._y = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        scales = {"x": self._x, "y": self._y}
+        self.nodes = ImageSwap(x=[0.0, 1.0], y=[0.0, 1.0], scales=scales)
+        self.edge_marks = {}
+        for sign in (-1, 1):
+            for level, width in enumerate(graph_layout.WIDTHS):
+                self.edge_marks[(sign, level)] = bqplot.Lines(
+                    x=np.zeros((1, 2)),
+                    y=np.zeros((1, 2)),
+                    scales=scales,
+                    colors=[graph_layout.EDGE_COLOURS[sign > 0]],
+                    stroke_width=float(width),
+                    opacities=[0.75],
+                    visible=False,
+                )
+        self.column_labels = bqplot.Label(
+            x=[0.0],
+            y=[0.0],
+            text=[""],
+            scales=scales,
+            align="middle",
+            font_weight="normal",
+            default_size=12,
+            colors=["#444444"],
+        )
+        self.figure = bqplot.Figure(
+            marks=[*self.edge_marks.values(), self.nodes.mark, self.column_labels],
+            fig_margin={"top": 4, "bottom": 4, "left": 4, "right": 4},
+            padding_x=0.0,
+            padding_y=0.0,
+            min_aspect_ratio=0.1,
+            max_aspect_ratio=10.0,
+            title="",
+        )
+        self.figure.add_class("nnviz-playground-graph")
+
+    @property
+    def image(self) -> ipywidgets.Image:
+        """The image widget on screen now (its value is the PNG of every neuron's map)."""
+        return self.nodes.shown
+
+    def close(self) -> None:
+        """Close the image widgets the figure's picture travels through."""
+        for widget in self.nodes.widgets:
+            widget.close()
+
+    def set_architecture(self, hidden: Sequence[int]) -> None:
+        """Lay the graph out for ``hidden`` layers: its frame, columns and their names."""
+        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution)
+        # room above the nodes for the column names
+        self._x.max, self._y.max = float(lay.width), float(lay.height + 16)
+        self.nodes.mark.x = np.array([0.0, lay.width])
+        self.nodes.mark.y = np.array([0.0, lay.height])
+        self.figure.layout.width = f"{lay.width + 8}px"
+        self.figure.layout.height = f"{lay.height + 16 + 8}px"
+        names = ["input", *[f"hidden {i + 1}" for i in range(len(hidden))], "output"]
+        self.column_labels.x = np.array(
+            [lay.left[c][0] + lay.node / 2 for c in range(len(names))], dtype=np.float64
+        )
+        self.column_labels.y = np.full(len(names), lay.height + 4.0)
+        self.column_labels.text = names
+
+    def draw_nodes(self, weights: list, biases: list, activation: str) -> None:
+        """Draw every neuron's output over the plane, each in a grey frame, in one PNG."""
+        lay = self.layout
+        size = self.node_resolution
+        points = forward.grid(forward.EXTENT, size)
+        outputs = forward.forward(weights, biases, activation, points)
+        canvas = np.zeros((lay.height, lay.width, 4), dtype=np.uint8)  # transparent
+        last = len(outputs) - 1
+        for column, values in enumerate(outputs):
+            if column == last:  # the output node shows the probability, like the boundary
+                values = forward.activate("sigmoid", values)
+                low, high = np.zeros(1), np.ones(1)
+            else:
+                low, high = _colour_range(activation if column > 0 else "linear", values)
+            for unit in range(values.shape[1]):
+                top, left = lay.top[column][unit], lay.left[column][unit]
+                tile = colourize(
+                    values[:, unit].reshape(size, size), low[unit], high[unit], CLASSES
+                )
+                canvas[top : top + size + 2, left : left + size + 2, :3] = 90  # a grey frame
+                canvas[top : top + size + 2, left : left + size + 2, 3] = 255
+                canvas[top + 1 : top + 1 + size, left + 1 : left + 1 + size, :3] = tile
+        self.nodes.show(encode_png(canvas))
+
+    def draw_edges(self, weights: list) -> None:
+        """Draw an edge per weight, its colour by sign and its width by magnitude."""
+        lay = self.layout
+        xs, ys, ws = [], [], []
+        for column, w in enumerate(weights):
+            x, y = lay.edges(column)
+            xs.append(x)
+            ys.append(lay.height - y)  # canvas y runs down, the figure's y up
+            ws.append(np.asarray(w, dtype=np.float64).ravel())
+        # float32 on the wire: positions in canvas pixels need no more
+        x = np.concatenate(xs).astype(np.float32)
+        y = np.concatenate(ys).astype(np.float32)
+        w = np.concatenate(ws)
+        width = graph_layout.edge_width(np.abs(w))
+        for (sign, level), mark in self.edge_marks.items():
+            chosen = (np.signbit(w) == (sign < 0)) & (width == graph_layout.WIDTHS[level])
+            with mark.hold_sync():  # one message per mark, not one per trait
+                if chosen.any():
+                    mark.x, mark.y = x[chosen], y[chosen]
+                mark.visible = bool(chosen.any())
+
+
+def _colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Colour range per unit: the activation's own range where it has one, else symmetric.
+
+    tanh and sigmoid have fixed ranges, so a colour means the same value at every snapshot.
+    ReLU and linear units are unbounded: each is scaled by its largest magnitude over the plane
+    at this snapshot, so that its shape stays visible whatever its size.
+    """
+    units = values.shape[1]
+    if activation == "tanh":
+        return np.full(units, -1.0), np.full(units, 1.0)
+    if activation == "sigmoid":
+        return np.zeros(units), np.ones(units)
+    largest = np.abs(values).max(axis=0)
+    largest = np.where(np.isfinite(largest) & (largest > 0), largest, 1.0)
+    return -largest, largest

@@ -1,0 +1,145 @@
+"""The Playground's settings: its traits, what each may be set to, and what a change does.
+
+:class:`PlaygroundSettings` declares the settings as traits (the Playground is one). One table,
+:data:`RULES`, says which values each accepts and, in words, what it must be; one validator
+applies it. :data:`RESTARTS` lists the settings that start training again, each with the
+sentence that tells the user so; :data:`TUNABLE` those that apply to the current run at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import traitlets
+
+from nnviz_widgets.datasets import TOY_DATASETS
+from nnviz_widgets.widgets.playground.graph_layout import MAX_LAYERS, MAX_NEURONS
+
+__all__ = [
+    "ACTIVATIONS",
+    "DATASETS",
+    "MAX_LAYERS",
+    "MAX_NEURONS",
+    "OPTIMIZERS",
+    "RESTARTS",
+    "RULES",
+    "TUNABLE",
+    "PlaygroundSettings",
+    "Rule",
+    "check",
+    "check_resolution",
+    "describe_hidden",
+]
+
+DATASETS = tuple(TOY_DATASETS)
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The values one setting accepts.
+
+    Attributes
+    ----------
+    accepts : callable
+        ``accepts(value) -> bool``.
+    must : str
+        What the value must be, in words, as the error says it: "``<name>`` must ``<must>``".
+    """
+
+    accepts: Callable[[Any], bool]
+    must: str
+
+
+def _one_of(choices: Sequence[str]) -> Rule:
+    return Rule(lambda value: value in choices, f"be one of {', '.join(map(repr, choices))}")
+
+
+RULES: dict[str, Rule] = {
+    "dataset": _one_of(DATASETS),
+    "activation": _one_of(ACTIVATIONS),
+    "optimizer": _one_of(OPTIMIZERS),
+    "hidden": Rule(
+        lambda value: len(value) <= MAX_LAYERS and all(1 <= v <= MAX_NEURONS for v in value),
+        f"list at most {MAX_LAYERS} layers of 1 to {MAX_NEURONS} neurons each "
+        "(e.g. [4, 4], or [] for a linear model)",
+    ),
+    "learning_rate": Rule(
+        lambda value: 0.0 < value <= 10.0, "be above 0 and at most 10 (e.g. 0.03)"
+    ),
+    "regularization": Rule(lambda value: 0.0 <= value <= 1.0, "be from 0 (none) to 1 (e.g. 0.001)"),
+    "batch_size": Rule(lambda value: value >= 1, "be a positive integer"),
+    "noise": Rule(lambda value: 0.0 <= value <= 1.0, "be from 0 to 1 (e.g. 0.05)"),
+    "n": Rule(lambda value: 8 <= value <= 100_000, "be from 8 to 100000 points"),
+    "seed": Rule(lambda value: value >= 0, "be >= 0"),
+}
+
+
+def check(name: str, value: Any) -> Any:
+    """``value`` if setting ``name`` accepts it, else a ``TraitError`` saying what it must be."""
+    if not RULES[name].accepts(value):
+        raise traitlets.TraitError(f"{name} must {RULES[name].must}, got {value!r}")
+    return value
+
+
+def check_resolution(name: str, value: object, low: int) -> None:
+    """A ``ValueError`` unless ``value`` is an integer from ``low`` to 512 (picture sizes)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 512:
+        raise ValueError(f"{name} must be an integer from {low} to 512, got {value!r}")
+
+
+def describe_hidden(hidden: Sequence[int]) -> str:
+    """The architecture in words, e.g. "2 hidden layer(s) of 4, 4 neurons"."""
+    if not hidden:
+        return "no hidden layer (a linear model)"
+    return f"{len(hidden)} hidden layer(s) of {', '.join(map(str, hidden))} neurons"
+
+
+#: The settings whose change starts training again, each with the sentence that says why.
+RESTARTS: dict[str, Callable[[Any], str]] = {
+    "dataset": lambda value: f"Data set changed to {value!r}",
+    "noise": lambda value: f"Noise changed to {value:g}",
+    "n": lambda value: f"Number of points changed to {value}",
+    "seed": lambda value: f"Seed changed to {value}",
+    "hidden": lambda value: f"Architecture changed to {describe_hidden(value)}",
+    "activation": lambda value: f"Activation changed to {value}",
+    "optimizer": lambda value: f"Optimizer changed to {value}",
+}
+
+#: The settings that apply to the run in progress: the learning rate and the L2 penalty at its
+#: next step, the batch size from its next epoch.
+TUNABLE = ("learning_rate", "regularization", "batch_size")
+
+
+class PlaygroundSettings(traitlets.HasTraits):
+    """The settings of a Playground, as traits checked against :data:`RULES`.
+
+    Only declarations and validation: what a change does is the Playground's.
+    """
+
+    dataset = traitlets.Unicode(
+        "spirals", help="The toy data set: circles, xor, gaussians or spirals."
+    )
+    noise = traitlets.Float(0.05, help="Standard deviation of the jitter added to the points.")
+    n = traitlets.Int(400, help="Number of points, train and test together.")
+    hidden = traitlets.List(
+        traitlets.Int(), default_value=[4, 4], help="Neurons per hidden layer; [] is linear."
+    )
+    activation = traitlets.Unicode(
+        "tanh", help="Activation after each hidden layer: tanh, relu, sigmoid or linear."
+    )
+    optimizer = traitlets.Unicode("adam", help="The optimizer: adam or sgd (plain, no momentum).")
+    learning_rate = traitlets.Float(0.01, help="The optimizer's learning rate; applies at once.")
+    batch_size = traitlets.Int(10, help="Training points per step; applies from the next epoch.")
+    regularization = traitlets.Float(
+        0.0, help="L2 penalty on the weights (the optimizer's weight_decay); applies at once."
+    )
+    seed = traitlets.Int(0, help="Seeds the data, the initial weights and the batch order.")
+    show_test = traitlets.Bool(True, help="Whether the test points are drawn on the boundary.")
+
+    @traitlets.validate(*RULES)
+    def _validate_setting(self, proposal: dict) -> object:
+        return check(proposal["trait"].name, proposal["value"])
