@@ -17,6 +17,7 @@ from nnviz_widgets.render.layout import layout_frame
 from nnviz_widgets.render.png import decode_png
 from nnviz_widgets.render.reduce import reduce_picture
 from nnviz_widgets.widgets.explorer import TrainingExplorer
+from nnviz_widgets.widgets.explorer.selection import Selection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -294,8 +295,9 @@ def test_listener_update_from_another_thread(explorer, recording, rng):
 
 def test_small_frames_are_prepared_for_the_whole_run(explorer):
     explorer.layer, explorer.quantity = "fc", "weight"
-    explorer._executor.submit(lambda: None).result(timeout=10)  # queued work is done
-    prepared = {key[2] for key in explorer._prepared if key[:2] == ("fc", "weight")}
+    assert explorer._frames.wait(timeout=10)  # queued work is done
+    selection = Selection.of(explorer)
+    prepared = {index for index in range(4) if selection.at(index) in explorer._frames}
     assert prepared == {0, 1, 2, 3}  # a jump anywhere is warm
 
 
@@ -526,12 +528,11 @@ def test_a_browser_change_during_a_live_update_is_applied_not_ignored(
 ):
     """A key press or click that arrives while a live update moves the controls.
 
-    The explorer ignores its controls' callbacks while it moves them itself; a change from the
-    browser arriving then was ignored (the control showed it, the explorer did not). Now the
-    control applies it under the explorer's lock: it waits for the live update, then counts.
+    The explorer used to ignore its controls' callbacks while it moved them itself; a change
+    from the browser arriving then was ignored (the control showed it, the explorer did not).
+    Now the control applies it under the explorer's lock: it waits for the live update, then
+    counts.
     """
-    import threading
-
     widget = getattr(explorer, control)
     assert getattr(explorer, trait) != value  # the change must be a change
     if control == "slider":
@@ -541,12 +542,10 @@ def test_a_browser_change_during_a_live_update_is_applied_not_ignored(
         state = {"index": values.index(value)}
     moving, release = threading.Event(), threading.Event()
 
-    def live_update():  # what _apply_live does: the explorer's lock, controls moved quietly
+    def live_update():  # what _apply_live does: holds the explorer's lock while it moves things
         with explorer._lock:
-            explorer._quiet = True
             moving.set()
             release.wait(10)
-            explorer._quiet = False
 
     updater = threading.Thread(target=live_update)
     updater.start()
