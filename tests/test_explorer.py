@@ -263,6 +263,21 @@ def test_follow_latest_and_scrubbing_back(explorer, recording, rng):
     assert "epoch 4" in explorer.epoch_label.value
 
 
+def test_new_dropdown_options_never_pass_through_the_traits(explorer):
+    """A Dropdown selects its first option when its options change: the traits never see it."""
+    explorer.layer = "relu"
+    assert explorer.quantity == "activation"
+    seen = []
+    explorer.observe(lambda change: seen.append(change["new"]), names=["quantity", "sample"])
+    explorer.layer = "conv"  # the quantity box now offers "weight" first
+    assert seen == []
+    assert explorer.quantity_box.value == "activation"
+    assert list(explorer.quantity_box.options) == ["weight", "activation"]
+    explorer.quantity_box.set_state({"index": 0})  # what a pick in the browser sends
+    assert explorer.quantity == "weight"
+    assert seen == ["weight"]
+
+
 def test_play_is_linked_to_the_slider_in_the_browser(explorer):
     link = explorer.play_link
     assert link.get_state()["_model_name"] == "LinkModel"  # a jslink, not a kernel link
@@ -289,6 +304,7 @@ def test_listener_update_from_another_thread(explorer, recording, rng):
     explorer._drain()
     assert errors == []
     assert explorer.index == 4
+    assert explorer.follow_latest  # the explorer moving to the newest is not a scrub back
     assert explorer.error.value == ""
     assert "epoch 4" in explorer.heatmap.figure.title
 

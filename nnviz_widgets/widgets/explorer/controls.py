@@ -138,7 +138,9 @@ class ExplorerControls:
                 "channel_box": choices.channels,
             }
             changed = [
-                name for name, new in options.items() if list(getattr(self, name).options) != list(new)
+                name
+                for name, new in options.items()
+                if list(getattr(self, name).options) != list(new)
             ]
             for name in changed:
                 self._links.pop(name).unlink()  # the first option, selected now, stays here

@@ -220,7 +220,9 @@ def fit_selection(
         layers = selectable_layers(recording)
         layer = default_layer(recording, layers) if layers else ""
     quantities = layer_quantities(recording, layer) if layer else []
-    fitted = replace(selection, layer=layer, quantity=default_quantity(quantities, selection.quantity))
+    fitted = replace(
+        selection, layer=layer, quantity=default_quantity(quantities, selection.quantity)
+    )
     shape = shape_of(fitted)
     samples, channels = sample_count(fitted.quantity, shape), channel_count(fitted.quantity, shape)
     # without samples to choose the choice is kept (the dropdown is disabled) for when it applies

@@ -84,7 +84,9 @@ def _resolve(source: Any, probe: Any, optimizer: Any, options: dict) -> Source:
     try:  # a model: only now is torch needed
         import torch
     except ImportError as error:  # pragma: no cover - torch is a dependency
-        raise TypeError("TrainingExplorer takes a torch model, a Recorder or a Recording") from error
+        raise TypeError(
+            "TrainingExplorer takes a torch model, a Recorder or a Recording"
+        ) from error
     if not isinstance(source, torch.nn.Module):
         raise TypeError(
             "TrainingExplorer takes a torch model, a Recorder or a Recording, "

@@ -86,10 +86,7 @@ def picture_title(layer_label: str, quantity: str, epoch: float, reduced: Pictur
 
 def epoch_line(epoch: float, index: int, count: int, step: int) -> str:
     """The line beside the slider: the epoch, the snapshot's place, the training step."""
-    return (
-        f"<b>epoch {epoch:g}</b> &middot; snapshot {index + 1} of {count}"
-        f" &middot; step {step}"
-    )
+    return f"<b>epoch {epoch:g}</b> &middot; snapshot {index + 1} of {count} &middot; step {step}"
 
 
 def layout_line(layout: str, note: str | None) -> str:
@@ -124,9 +121,7 @@ def readout_text(
         f"({block.size} values)"
     )
     if finite.size:
-        text += (
-            f": mean <b>{finite.mean():.4g}</b>, min {finite.min():.4g}, max {finite.max():.4g}"
-        )
+        text += f": mean <b>{finite.mean():.4g}</b>, min {finite.min():.4g}, max {finite.max():.4g}"
     if finite.size < block.size:
         text += f", {block.size - finite.size} NaN/Inf"
     return text
