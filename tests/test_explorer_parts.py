@@ -37,6 +37,7 @@ from nnviz_widgets.widgets.explorer.text import (
     readout_text,
     strip_tags,
 )
+from tests.test_explorer import _declare
 
 
 @pytest.fixture
@@ -44,14 +45,7 @@ def recording(rng):
     """Three snapshots of a conv, a ReLU and a dense layer, with a probe of three samples; the
     dense layer's weight gradient is missing at the first snapshot."""
     recording = Recording()
-    recording.set_layers(
-        {
-            INPUT: {"type": "input", "calls": 1},
-            "conv": {"type": "Conv2d", "calls": 1},
-            "relu": {"type": "ReLU", "calls": 1},
-            "fc": {"type": "Linear", "calls": 1},
-        }
-    )
+    _declare(recording)
     recording.set_probe(np.zeros((3, 1, 6, 6), np.float32), np.array([7, 8, 9]))
     for epoch in range(3):
         scale = 1.0 + epoch

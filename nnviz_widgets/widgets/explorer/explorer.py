@@ -265,26 +265,27 @@ class TrainingExplorer(ipywidgets.VBox):
         if change["new"]:
             self._catch_up()
 
-    def _fit_selection(self) -> None:
-        """Make the selection whole (see ``fit_selection``) and the dropdowns offer its choices."""
+    def _fit_selection(self, index: int | None = None) -> None:
+        """Make the selection whole (see ``fit_selection``), at snapshot ``index`` if given,
+        and let the dropdowns offer its choices."""
         with self._lock:
-            fitted = fit_selection(self.recording, self._selection(), self._frames.shape)
+            wanted = self._selection() if index is None else self._selection().at(index)
+            fitted = fit_selection(self.recording, wanted, self._frames.shape)
             offered = choices(self.recording, fitted, self._frames.shape)
-            # one change: observers run once the traits agree, and draw that once
-            with self.hold_trait_notifications(), self._controls.offering(offered):
-                self.layer, self.quantity = fitted.layer, fitted.quantity
-                self.sample, self.channel = fitted.sample, fitted.channel
+            # one change: validators and observers run once the traits agree, and the observers
+            # draw that once. Kept short: while it lasts, a trait set by another thread is held
+            # with these (traitlets holds notifications per object, not per thread)
+            with self._controls.offering(offered), self.hold_trait_notifications():
+                for name in ("layer", "quantity", "sample", "channel", "index"):
+                    setattr(self, name, getattr(fitted, name))
 
     def _catch_up(self) -> None:
         """Bring the controls up to the recording, move to the newest snapshot when following,
         and draw."""
         with self._lock:
-            with self.hold_trait_notifications():
-                self._synced_count = count = len(self.recording)
-                self._controls.show_range(count)
-                self._fit_selection()
-                if self.follow_latest and count:
-                    self.index = count - 1
+            self._synced_count = count = len(self.recording)
+            self._controls.show_range(count)
+            self._fit_selection(count - 1 if self.follow_latest and count else None)
             self._draw()
 
     def _draw(self) -> None:
