@@ -278,6 +278,19 @@ def test_new_dropdown_options_never_pass_through_the_traits(explorer):
     assert seen == ["weight"]
 
 
+def test_an_index_set_before_the_range_grows_reaches_the_slider(recording, rng):
+    explorer = TrainingExplorer(recording, min_interval=10)
+    explorer.follow_latest = False
+    recording.append_snapshot(_snapshot(rng, 4))  # applied at once: the interval was quiet
+    recording.append_snapshot(_snapshot(rng, 5))  # due in ten seconds
+    explorer.index = 5  # from code: the slider cannot show it yet
+    assert explorer.slider.value == 4
+    explorer._live.flush()  # the update that was due
+    assert explorer.slider.max == 5
+    assert explorer.slider.value == explorer.play.value == 5
+    explorer.close(widget=True)
+
+
 def test_play_is_linked_to_the_slider_in_the_browser(explorer):
     link = explorer.play_link
     assert link.get_state()["_model_name"] == "LinkModel"  # a jslink, not a kernel link

@@ -122,9 +122,15 @@ class ExplorerControls:
     def show_range(self, count: int) -> None:
         """Let the slider and Play reach the newest of ``count`` snapshots."""
         newest = max(count - 1, 0)
-        with self._lock, self.slider.hold_sync(), self.play.hold_sync():
-            self.slider.max = newest
-            self.play.max = newest
+        with self._lock:
+            if self.slider.max == newest:
+                return
+            with self.slider.hold_sync(), self.play.hold_sync():
+                self.slider.max = newest
+                self.play.max = newest
+            # an index set from code before the range grew was clipped to the old range there
+            for name in ("slider", "play"):
+                self._relink(name)
 
     @contextlib.contextmanager
     def offering(self, choices: Choices) -> Iterator[None]:
@@ -143,7 +149,9 @@ class ExplorerControls:
                 if list(getattr(self, name).options) != list(new)
             ]
             for name in changed:
-                self._links.pop(name).unlink()  # the first option, selected now, stays here
+                # unlinked first: the first option the Dropdown selects now must not reach
+                # the trait
+                self._links.pop(name).unlink()
                 getattr(self, name).options = options[name]
             # only "all" to choose: nothing to choose
             self.sample_box.disabled = len(choices.samples) == 1
@@ -153,6 +161,11 @@ class ExplorerControls:
             finally:
                 for name in changed:
                     self._links[name] = self._link(name)
+
+    def _relink(self, name: str) -> None:
+        """Link the control anew: it shows its trait's value again."""
+        self._links.pop(name).unlink()
+        self._links[name] = self._link(name)
 
     def _link(self, name: str) -> Link:
         trait, there, back = self._bindings()[name]

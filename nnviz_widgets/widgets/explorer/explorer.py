@@ -145,10 +145,8 @@ class TrainingExplorer(ipywidgets.VBox):
         # every control and view under its own name too: notebooks and tests reach them so
         self.heatmap, self.histogram = display.heatmap, display.histogram
         self.metrics_view, self.gradients = display.metrics_view, display.gradients
-        self.epoch_label, self.readout, self.nonfinite = (
-            display.epoch_label, display.readout, display.nonfinite
-        )  # fmt: skip
-        self.note, self.error = display.note, display.error
+        self.epoch_label, self.readout = display.epoch_label, display.readout
+        self.nonfinite, self.note, self.error = display.nonfinite, display.note, display.error
         self.play, self.slider, self.play_link = controls.play, controls.slider, controls.play_link
         self.follow_box, self.layer_box = controls.follow_box, controls.layer_box
         self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
@@ -253,10 +251,11 @@ class TrainingExplorer(ipywidgets.VBox):
     @traitlets.observe("layer", "quantity", "index", "sample", "channel", "colour_range")
     def _on_selection_change(self, change: traitlets.Bunch) -> None:
         with self._lock:
+            # the explorer itself moves only to the newest snapshot it synced to: an older one
+            # is the user scrubbing back
             if change["name"] == "index" and change["new"] < self._synced_count - 1:
-                self.follow_latest = False  # the user scrubbed back (the explorer moves only
-                # to the newest snapshot it has synced to)
-            if change["name"] in ("layer", "quantity"):
+                self.follow_latest = False
+            if change["name"] in ("layer", "quantity"):  # what can be chosen changes
                 self._fit_selection()
             self._draw()
 
