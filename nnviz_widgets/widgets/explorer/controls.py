@@ -22,15 +22,17 @@ import ipywidgets
 import traitlets
 
 from nnviz_widgets.threads.controls import Link, LockedCheckbox, LockedDropdown, LockedIntSlider
+from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES
 from nnviz_widgets.widgets.explorer.selection import Choices
 
 __all__ = ["ExplorerControls"]
 
-COLOUR_MODES = (
-    ("fixed over snapshots", "fixed"),
-    ("per snapshot", "snapshot"),
-    ("robust (1-99%)", "robust"),
-)
+#: How the colour dropdown names each colour-range mode.
+COLOUR_LABELS = {
+    "fixed": "fixed over snapshots",
+    "snapshot": "per snapshot",
+    "robust": "robust (1-99%)",
+}
 
 
 def _or_none(name: str) -> str | None:
@@ -83,7 +85,8 @@ class ExplorerControls:
         self.quantity_box = self._dropdown("quantity", ())
         self.sample_box = self._dropdown("sample", (("all", -1),))
         self.channel_box = self._dropdown("channel", (("all", -1),))
-        self.colour_box = self._dropdown("colours", COLOUR_MODES, value="fixed")
+        modes = tuple((COLOUR_LABELS[mode], mode) for mode in COLOUR_MODES)
+        self.colour_box = self._dropdown("colours", modes, value="fixed")
         self._links = {name: self._link(name) for name in self._bindings()}
 
     def _bindings(self) -> dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]]:

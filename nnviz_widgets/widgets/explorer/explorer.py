@@ -31,7 +31,7 @@ from nnviz_widgets.threads import Throttle
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
 from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
-from nnviz_widgets.widgets.explorer.frame_cache import FrameCache
+from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
@@ -105,7 +105,7 @@ class TrainingExplorer(ipywidgets.VBox):
         -1, help="A single channel (feature map or output channel) to show; -1 shows all."
     ).tag(sync=True)
     colour_range = traitlets.Enum(
-        ("fixed", "snapshot", "robust"),
+        COLOUR_MODES,
         "fixed",
         help="'fixed': one range over all snapshots (scrubbing compares like with like); "
         "'snapshot': the range of the picture shown; 'robust': its 1st to 99th percentile.",

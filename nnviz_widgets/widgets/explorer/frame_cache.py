@@ -35,8 +35,11 @@ from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.widgets.explorer.selection import Selection, frame_shape
 from nnviz_widgets.widgets.explorer.text import nonfinite_line
 
-__all__ = ["FrameCache", "PreparedFrame", "colour_limits"]
+__all__ = ["COLOUR_MODES", "FrameCache", "PreparedFrame", "colour_limits"]
 
+#: How the colour range is chosen: over every snapshot, per snapshot, or its 1st to 99th
+#: percentile.
+COLOUR_MODES = ("fixed", "snapshot", "robust")
 #: Most prepared selections the cache keeps.
 MAX_ENTRIES = 48
 #: Most memory the cache keeps (frames included: those read from disk live only here), in bytes.
@@ -77,12 +80,12 @@ class PreparedFrame:
     def coloured(self, limits: tuple[float, float, bool]) -> PreparedFrame:
         """This frame coloured, encoded and histogrammed for ``(low, high, signed)``."""
         low, high, _ = limits
-        shown = replace(self, limits=limits)
+        coloured = replace(self, limits=limits)  # which decides the colour map
         indices = colour_indices(self.reduced.values, low, high, gaps=self.reduced.gaps)
         return replace(
-            shown,
+            coloured,
             indices=indices,
-            png=encode_png(indices, palette=shown.colour_map.palette),
+            png=encode_png(indices, palette=coloured.colour_map.palette),
             histogram=HistogramView.count(self.frame, low, high),
         )
 
