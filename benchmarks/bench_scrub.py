@@ -86,12 +86,11 @@ def _measure(size: int, rng: np.random.Generator) -> dict:
 
     explorer = TrainingExplorer(_recording(size, rng))
     count = len(explorer.recording)
-    executor = explorer._executor
     results = {}
     for case in CASES:
         # prefetching works between moves; without a pause it would only compete for the CPU
-        explorer._executor = executor if case in ("stepping", "jumping") else None
-        explorer._prepared.clear()
+        explorer._frames.prefetching = case in ("stepping", "jumping")
+        explorer._frames.clear()
         if case == "revisit":
             for index in range(count):  # see every snapshot once, untimed
                 explorer.index = index
@@ -100,7 +99,7 @@ def _measure(size: int, rng: np.random.Generator) -> dict:
         for move in range(MOVES):
             target = (explorer.index + 1) % count  # step through, as a drag or Play does
             if case == "first visit":
-                explorer._prepared.clear()
+                explorer._frames.clear()
             elif case == "jumping":  # anywhere else in the run, as a click on the metrics does
                 target = (explorer.index + int(jumps[move])) % count
             if case in ("stepping", "jumping"):
@@ -118,7 +117,7 @@ def _measure(size: int, rng: np.random.Generator) -> dict:
             "bytes": int(statistics.median(sizes)),
             "messages": int(statistics.median(messages)),
         }
-    explorer._executor = executor
+    explorer._frames.prefetching = True
     results["shown"] = explorer.heatmap.shown.values.shape
     explorer.close(widget=True)
     return results

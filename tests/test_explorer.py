@@ -17,6 +17,7 @@ from nnviz_widgets.render.layout import layout_frame
 from nnviz_widgets.render.png import decode_png
 from nnviz_widgets.render.reduce import reduce_picture
 from nnviz_widgets.widgets.explorer import TrainingExplorer
+from nnviz_widgets.widgets.explorer.selection import Selection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -262,6 +263,34 @@ def test_follow_latest_and_scrubbing_back(explorer, recording, rng):
     assert "epoch 4" in explorer.epoch_label.value
 
 
+def test_new_dropdown_options_never_pass_through_the_traits(explorer):
+    """A Dropdown selects its first option when its options change: the traits never see it."""
+    explorer.layer = "relu"
+    assert explorer.quantity == "activation"
+    seen = []
+    explorer.observe(lambda change: seen.append(change["new"]), names=["quantity", "sample"])
+    explorer.layer = "conv"  # the quantity box now offers "weight" first
+    assert seen == []
+    assert explorer.quantity_box.value == "activation"
+    assert list(explorer.quantity_box.options) == ["weight", "activation"]
+    explorer.quantity_box.set_state({"index": 0})  # what a pick in the browser sends
+    assert explorer.quantity == "weight"
+    assert seen == ["weight"]
+
+
+def test_an_index_set_before_the_range_grows_reaches_the_slider(recording, rng):
+    explorer = TrainingExplorer(recording, min_interval=10)
+    explorer.follow_latest = False
+    recording.append_snapshot(_snapshot(rng, 4))  # applied at once: the interval was quiet
+    recording.append_snapshot(_snapshot(rng, 5))  # due in ten seconds
+    explorer.index = 5  # from code: the slider cannot show it yet
+    assert explorer.slider.value == 4
+    explorer._live.flush()  # the update that was due
+    assert explorer.slider.max == 5
+    assert explorer.slider.value == explorer.play.value == 5
+    explorer.close(widget=True)
+
+
 def test_play_is_linked_to_the_slider_in_the_browser(explorer):
     link = explorer.play_link
     assert link.get_state()["_model_name"] == "LinkModel"  # a jslink, not a kernel link
@@ -288,14 +317,16 @@ def test_listener_update_from_another_thread(explorer, recording, rng):
     explorer._drain()
     assert errors == []
     assert explorer.index == 4
+    assert explorer.follow_latest  # the explorer moving to the newest is not a scrub back
     assert explorer.error.value == ""
     assert "epoch 4" in explorer.heatmap.figure.title
 
 
 def test_small_frames_are_prepared_for_the_whole_run(explorer):
     explorer.layer, explorer.quantity = "fc", "weight"
-    explorer._executor.submit(lambda: None).result(timeout=10)  # queued work is done
-    prepared = {key[2] for key in explorer._prepared if key[:2] == ("fc", "weight")}
+    assert explorer._frames.wait(timeout=10)  # queued work is done
+    selection = Selection.of(explorer)
+    prepared = {index for index in range(4) if selection.at(index) in explorer._frames}
     assert prepared == {0, 1, 2, 3}  # a jump anywhere is warm
 
 
@@ -526,12 +557,11 @@ def test_a_browser_change_during_a_live_update_is_applied_not_ignored(
 ):
     """A key press or click that arrives while a live update moves the controls.
 
-    The explorer ignores its controls' callbacks while it moves them itself; a change from the
-    browser arriving then was ignored (the control showed it, the explorer did not). Now the
-    control applies it under the explorer's lock: it waits for the live update, then counts.
+    The explorer used to ignore its controls' callbacks while it moved them itself; a change
+    from the browser arriving then was ignored (the control showed it, the explorer did not).
+    Now the control applies it under the explorer's lock: it waits for the live update, then
+    counts.
     """
-    import threading
-
     widget = getattr(explorer, control)
     assert getattr(explorer, trait) != value  # the change must be a change
     if control == "slider":
@@ -541,12 +571,10 @@ def test_a_browser_change_during_a_live_update_is_applied_not_ignored(
         state = {"index": values.index(value)}
     moving, release = threading.Event(), threading.Event()
 
-    def live_update():  # what _apply_live does: the explorer's lock, controls moved quietly
+    def live_update():  # what _apply_live does: holds the explorer's lock while it moves things
         with explorer._lock:
-            explorer._quiet = True
             moving.set()
             release.wait(10)
-            explorer._quiet = False
 
     updater = threading.Thread(target=live_update)
     updater.start()

@@ -56,6 +56,15 @@ def probe():
     )
 
 
+def training_explorer(model, optimizer, *, epochs=None, **train_options):
+    """An explorer that trains ``model`` from its buttons (``train_options``: see
+    :func:`epoch_function`)."""
+    return nv.TrainingExplorer(
+        model, probe=probe(), optimizer=optimizer,
+        train_epoch=epoch_function(model, optimizer, **train_options), epochs=epochs,
+    )  # fmt: skip
+
+
 def shown_matches_recorded(explorer) -> bool:
     """The picture on screen is the layout of exactly the recorded frame selected, or a
     missing frame's reason."""
@@ -79,10 +88,7 @@ def shown_matches_recorded(explorer) -> bool:
 
 def test_scrubbing_hundreds_of_times_while_training_tears_nothing_and_changes_nothing():
     model, optimizer = make()
-    explorer = nv.TrainingExplorer(
-        model, probe=probe(), optimizer=optimizer,
-        train_epoch=epoch_function(model, optimizer, delay=0.004), epochs=12,
-    )  # fmt: skip
+    explorer = training_explorer(model, optimizer, delay=0.004, epochs=12)
     rng = random.Random(0)
     explorer.training.train_button.click()
     moves = 0
@@ -122,10 +128,7 @@ def test_scrubbing_hundreds_of_times_while_training_tears_nothing_and_changes_no
 
 def test_step_pause_and_stop_from_the_widget_count_epochs_exactly():
     model, optimizer = make()
-    explorer = nv.TrainingExplorer(
-        model, probe=probe(), optimizer=optimizer,
-        train_epoch=epoch_function(model, optimizer, delay=0.01),
-    )  # fmt: skip
+    explorer = training_explorer(model, optimizer, delay=0.01)
     assert explorer.recording.snapshots == (0.0,)  # the untrained network
     for done in (1, 2):
         explorer.training.step_button.click()
@@ -150,10 +153,7 @@ def test_step_pause_and_stop_from_the_widget_count_epochs_exactly():
 
 def test_an_exception_in_train_epoch_shows_and_keeps_the_snapshots():
     model, optimizer = make()
-    explorer = nv.TrainingExplorer(
-        model, probe=probe(), optimizer=optimizer,
-        train_epoch=epoch_function(model, optimizer, fail_at=2),
-    )  # fmt: skip
+    explorer = training_explorer(model, optimizer, fail_at=2)
     explorer.training.train_button.click()
     assert explorer.loop.wait(30)
     assert explorer.loop.state == "failed"
@@ -167,10 +167,7 @@ def test_an_exception_in_train_epoch_shows_and_keeps_the_snapshots():
 
 def test_closing_mid_training_ends_the_thread_and_removes_the_hooks():
     model, optimizer = make()
-    explorer = nv.TrainingExplorer(
-        model, probe=probe(), optimizer=optimizer,
-        train_epoch=epoch_function(model, optimizer, delay=0.02),
-    )  # fmt: skip
+    explorer = training_explorer(model, optimizer, delay=0.02)
     explorer.training.train_button.click()
     time.sleep(0.1)
     thread = explorer.loop._thread
@@ -182,17 +179,11 @@ def test_closing_mid_training_ends_the_thread_and_removes_the_hooks():
 
 def test_running_the_cell_again_stops_the_previous_training():
     model, optimizer = make()
-    first = nv.TrainingExplorer(
-        model, probe=probe(), optimizer=optimizer,
-        train_epoch=epoch_function(model, optimizer, delay=0.02),
-    )  # fmt: skip
+    first = training_explorer(model, optimizer, delay=0.02)
     first.training.train_button.click()
     time.sleep(0.1)
     thread = first.loop._thread
-    second = nv.TrainingExplorer(
-        model, probe=probe(), optimizer=optimizer,
-        train_epoch=epoch_function(model, optimizer),
-    )  # fmt: skip
+    second = training_explorer(model, optimizer)
     assert not thread.is_alive()
     assert first.loop.state == "closed"
     second.training.step_button.click()

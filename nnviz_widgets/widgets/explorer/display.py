@@ -1,0 +1,189 @@
+"""What the explorer draws into, and how it draws one selection.
+
+:class:`ExplorerDisplay` makes the views (heatmap, histogram, metrics, gradient norms) and the
+lines of text (epoch, readout, NaN/Inf, layout note, errors) and draws a
+:class:`~nnviz_widgets.widgets.explorer.selection.Selection` into them: the main picture from
+the frame cache, the context views from the recording. A failure in one view is shown in the
+error line and never raised; a state already on screen is not drawn again.
+
+The caller holds the explorer's lock around :meth:`ExplorerDisplay.draw`; the pointer readout
+runs in the thread that handles comm messages and reads only what is on screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+
+import ipywidgets
+import numpy as np
+
+from nnviz_widgets.recording import Recording
+from nnviz_widgets.views.gradients import GradientNormView
+from nnviz_widgets.views.heatmap import HeatmapView
+from nnviz_widgets.views.histogram import HistogramView
+from nnviz_widgets.views.metrics import MetricsView
+from nnviz_widgets.widgets.explorer.frame_cache import FrameCache
+from nnviz_widgets.widgets.explorer.selection import Selection, layer_label
+from nnviz_widgets.widgets.explorer.text import (
+    epoch_line,
+    error_line,
+    layout_line,
+    picture_title,
+    readout_text,
+)
+
+__all__ = ["ExplorerDisplay", "every_widget"]
+
+
+class ExplorerDisplay:
+    """The explorer's views and lines of text, and the drawing of a selection into them.
+
+    Parameters
+    ----------
+    max_cells : (int, int)
+        Largest picture the heatmap shows cell for cell.
+    on_select : callable
+        ``on_select(index)`` when a snapshot is clicked in the metrics view.
+
+    Attributes
+    ----------
+    heatmap, histogram, metrics_view, gradients
+        The views (``nnviz_widgets.views``).
+    epoch_label, readout, nonfinite, note, error : ipywidgets.HTML
+        The epoch beside the slider, the value under the pointer, the NaN/Inf line, how the
+        frame was laid out, and what failed.
+    """
+
+    def __init__(self, max_cells: tuple[int, int], *, on_select: Callable[[int], None]) -> None:
+        self.heatmap = HeatmapView(max_cells=max_cells, on_hover=self._show_readout)
+        self.histogram = HistogramView(self.heatmap.colour_scale)
+        self.metrics_view = MetricsView(on_select=on_select)
+        self.gradients = GradientNormView()
+        self.epoch_label = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="260px"))
+        self.readout = ipywidgets.HTML("move the pointer over the picture to read values")
+        self.nonfinite = ipywidgets.HTML("")
+        self.note = ipywidgets.HTML("")
+        self.error = ipywidgets.HTML("")
+        for widget in (self.readout, self.nonfinite, self.note, self.error):
+            widget.add_class("nnviz-text")
+        self.readout.add_class("nnviz-readout")
+        self.nonfinite.add_class("nnviz-nonfinite")
+        self.error.add_class("nnviz-error")
+        self._drawn: tuple[Selection, int] | None = None  # (selection, snapshots) on screen
+
+    def rows(self) -> list[ipywidgets.Widget]:
+        """The error line, the picture with its text beside histogram and metrics, and the
+        gradient norms: what comes below the controls."""
+        main = ipywidgets.VBox(
+            [self.heatmap.widget, self.readout, self.nonfinite, self.note],
+            layout=ipywidgets.Layout(width="570px"),
+        )
+        side = ipywidgets.VBox([self.histogram.figure, self.metrics_view.figure])
+        gradients = ipywidgets.HBox([self.gradients.across_figure, self.gradients.history_figure])
+        return [self.error, ipywidgets.HBox([main, side]), gradients]
+
+    def draw(self, recording: Recording, selection: Selection, frames: FrameCache) -> None:
+        """Show ``selection`` of ``recording`` in every view; failures are shown, never raised."""
+        count = len(recording)
+        if self._drawn == (selection, count):
+            return  # on screen already: the explorer asks again after moving several traits
+        self._drawn = (selection, count)
+        self.error.value = ""
+        if count == 0:
+            self.heatmap.clear("no snapshots yet")
+            self.epoch_label.value = "<b>no snapshots yet</b>"
+            self.note.value = ""
+            self.nonfinite.value = ""
+            return
+        index = selection.index
+        epoch, step = recording.snapshots[index], int(recording.snapshot_steps[index])
+        self.epoch_label.value = epoch_line(epoch, index, count, step)
+        self._guarded("main view", lambda: self._draw_main(recording, selection, frames))
+        self._guarded("metrics", lambda: self._draw_metrics(recording, index))
+        self._guarded("gradient norms", lambda: self._draw_gradients(recording, index))
+
+    def show_error(self, what: str, error: BaseException) -> None:
+        """Add a line to the error box: what failed, and the exception's words."""
+        # if even the error line fails there is nothing left to tell the user with
+        with contextlib.suppress(Exception):
+            text = error_line(what, error)
+            self.error.value = (self.error.value + "<br>" if self.error.value else "") + text
+
+    def _guarded(self, name: str, draw: Callable[[], None]) -> None:
+        try:
+            draw()
+        except Exception as error:  # one broken view must not take the others down
+            self.show_error(f"the {name} could not be drawn", error)
+
+    def _draw_main(self, recording: Recording, selection: Selection, frames: FrameCache) -> None:
+        layer, quantity, index = selection.layer, selection.quantity, selection.index
+        if not (layer and quantity):
+            self.heatmap.clear("nothing recorded for any layer yet")
+            return
+        reason = recording.missing_reason(layer, quantity, index)
+        if reason is not None:
+            self.heatmap.clear(reason)
+            self.nonfinite.value = ""
+            return
+        prepared = frames.prepare(selection)
+        low, high, _ = prepared.limits
+        epoch = recording.snapshots[index]
+        self.heatmap.show(
+            prepared.picture,
+            low,
+            high,
+            prepared.colour_map,
+            title=picture_title(layer_label(layer), quantity, epoch, prepared.reduced),
+            reduced=prepared.reduced,
+            indices=prepared.indices,
+            png=prepared.png,
+        )
+        self.histogram.show_counts(*prepared.histogram)
+        self.nonfinite.value = prepared.nonfinite
+        self.note.value = layout_line(prepared.picture.layout, recording.note(layer, quantity))
+        frames.prefetch_around(selection, prepared)
+
+    def _draw_metrics(self, recording: Recording, index: int) -> None:
+        epochs = np.asarray(recording.snapshots, dtype=np.float64)
+        self.metrics_view.show(epochs, recording.metrics, index)
+
+    def _draw_gradients(self, recording: Recording, index: int) -> None:
+        epochs = np.asarray(recording.snapshots, dtype=np.float64)
+        norms = {
+            layer: recording.statistic(layer, "grad_norm")
+            for layer in recording.layers
+            if "grad_norm" in recording.statistics(layer)
+        }
+        self.gradients.show(epochs, norms, index)
+
+    def _show_readout(self, row: int, column: int, row_end: int, column_end: int) -> None:
+        """Write the value(s) under the pointer: cells ``[row:row_end, column:column_end]``."""
+        try:
+            picture, drawn = self.heatmap.picture, self._drawn
+            if picture is None or drawn is None:
+                return
+            quantity = drawn[0].quantity
+            self.readout.value = readout_text(picture, quantity, row, column, row_end, column_end)
+        except Exception as error:
+            self.show_error("the readout failed", error)
+
+
+def every_widget(roots: Iterable[ipywidgets.Widget], *, skip: object = None) -> list:
+    """Every widget reachable from ``roots`` through widget-valued traits (children, marks,
+    axes, scales, ...), ``skip`` left out: what closing a composite widget must close."""
+    found: dict[int, ipywidgets.Widget] = {}
+    stack = list(roots)
+    while stack:
+        widget = stack.pop()
+        if id(widget) in found or widget is skip:
+            continue
+        found[id(widget)] = widget
+        for key in widget.keys:
+            value = getattr(widget, key, None)
+            values = value.values() if isinstance(value, dict) else value
+            if isinstance(values, list | tuple):
+                stack.extend(v for v in values if isinstance(v, ipywidgets.Widget))
+            elif isinstance(value, ipywidgets.Widget):
+                stack.append(value)
+    return list(found.values())

@@ -1,0 +1,294 @@
+"""Selections made ready to show, kept in memory and prepared ahead in the background.
+
+Preparing a selection is where a slider move's time goes: read the frame (from memory or disk),
+lay it out as a picture, reduce it to the view's size, find the colour range (over every
+snapshot in "fixed" mode), colour it, encode the PNG, count the histogram. A
+:class:`FrameCache` keeps what it prepared, bounded by count and by bytes, and prepares the
+other snapshots of the selection on screen in a background :class:`~nnviz_widgets.threads.Worker`,
+nearest first, so that stepping, playing and jumping find their pictures ready.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from functools import partial
+
+import numpy as np
+
+from nnviz_widgets.recording import FrameMissingError, Recording
+from nnviz_widgets.render.colour import (
+    DIVERGING,
+    SEQUENTIAL,
+    ColourMap,
+    colour_indices,
+    colour_range,
+    finite_extremes,
+    widen_range,
+)
+from nnviz_widgets.render.layout import Picture, layout_frame
+from nnviz_widgets.render.png import encode_png
+from nnviz_widgets.render.reduce import reduce_picture
+from nnviz_widgets.threads import Worker
+from nnviz_widgets.views.histogram import HistogramView
+from nnviz_widgets.widgets.explorer.selection import Selection, frame_shape
+from nnviz_widgets.widgets.explorer.text import nonfinite_line
+
+__all__ = ["COLOUR_MODES", "FrameCache", "PreparedFrame", "colour_limits"]
+
+#: How the colour range is chosen: over every snapshot, per snapshot, or its 1st to 99th
+#: percentile.
+COLOUR_MODES = ("fixed", "snapshot", "robust")
+#: Most prepared selections the cache keeps.
+MAX_ENTRIES = 48
+#: Most memory the cache keeps (frames included: those read from disk live only here), in bytes.
+MAX_BYTES = 512 << 20
+
+Extremes = tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedFrame:
+    """One selection made ready to show: pictures, colours, PNG, histogram, NaN line.
+
+    Frozen: a thread that holds one sees a consistent whole while another recolours it (a
+    recoloured entry is a new object).
+    """
+
+    frame: np.ndarray
+    picture: Picture
+    reduced: Picture
+    nonfinite: str = ""
+    limits: tuple = ()  # (low, high, signed); empty until coloured
+    indices: np.ndarray | None = None
+    png: bytes = b""
+    histogram: tuple = ()
+
+    @property
+    def colour_map(self) -> ColourMap:
+        """Diverging for signed data, sequential for data that is never negative."""
+        return DIVERGING if self.limits[2] else SEQUENTIAL
+
+    @property
+    def nbytes(self) -> int:
+        """Memory this entry holds on to (the frame counts: it may come from disk)."""
+        pictures = self.picture.values.nbytes + self.reduced.values.nbytes
+        same = self.picture.values is self.frame  # a matrix frame is its own picture
+        return self.frame.nbytes + (self.reduced.values.nbytes if same else pictures)
+
+    def coloured(self, limits: tuple[float, float, bool]) -> PreparedFrame:
+        """This frame coloured, encoded and histogrammed for ``(low, high, signed)``."""
+        low, high, _ = limits
+        coloured = replace(self, limits=limits)  # which decides the colour map
+        indices = colour_indices(self.reduced.values, low, high, gaps=self.reduced.gaps)
+        return replace(
+            coloured,
+            indices=indices,
+            png=encode_png(indices, palette=coloured.colour_map.palette),
+            histogram=HistogramView.count(self.frame, low, high),
+        )
+
+
+def colour_limits(
+    extremes: list[Extremes | None], shown: Picture, mode: str
+) -> tuple[float, float, bool]:
+    """``(low, high, signed)`` for a picture, given every snapshot's finite (min, max).
+
+    Parameters
+    ----------
+    extremes : list
+        Each snapshot's finite (min, max) of the selected quantity, None where it is missing.
+    shown : Picture
+        The picture shown (its values decide the range in "snapshot" and "robust" modes).
+    mode : str
+        "fixed" (one range over every snapshot), "snapshot" or "robust".
+    """
+    known = [e for e in extremes if e is not None and np.isfinite(e[0])]
+    # signed or not is decided over every snapshot, so the colour map never flips
+    signed = any(low < 0 for low, _ in known) if known else True
+    if mode == "fixed" and known:
+        low = min(e[0] for e in known)
+        high = max(e[1] for e in known)
+        low, high = widen_range(low, high, signed=signed)
+        if not signed and 0 < low < 0.5 * high:
+            low = 0.0  # non-negative data reads best from zero
+    else:
+        values = shown.values if shown.gaps is None else shown.values[~shown.gaps]
+        low, high = colour_range(values, signed=signed, robust=mode == "robust")
+    return low, high, signed
+
+
+class FrameCache:
+    """Prepared selections of one recording, and a background worker that prepares ahead.
+
+    Safe to use from any thread. Recorded frames never change (a thinned one is reported
+    missing before it is asked for), so an entry is reused without reading its frame again;
+    only its colours are redone when the colour range moves (new snapshots in "fixed" mode).
+
+    Parameters
+    ----------
+    recording : Recording
+        Where the frames come from.
+    max_cells : (int, int)
+        Largest picture kept cell for cell; larger ones are reduced by block means.
+    """
+
+    def __init__(self, recording: Recording, max_cells: tuple[int, int]) -> None:
+        self.recording = recording
+        self.max_cells = max_cells
+        self.prefetching = True
+        """Whether :meth:`prefetch_around` prepares other snapshots (benchmarks turn it off)."""
+        # guards every field below; held only to read or store, never while preparing
+        self._lock = threading.Lock()
+        self._prepared: OrderedDict[Selection, PreparedFrame] = OrderedDict()
+        self._pending: set[Selection] = set()  # queued for the worker
+        self._wanted: Selection | None = None  # on screen: prefetches of other views are skipped
+        self._extremes: dict[tuple[str, str, int], Extremes | None] = {}
+        self._shapes: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._worker: Worker | None = None  # started by the first prefetch
+        self._closed = False
+
+    def __contains__(self, selection: Selection) -> bool:
+        with self._lock:
+            return selection in self._prepared
+
+    def prepare(self, selection: Selection) -> PreparedFrame:
+        """Lay out, reduce, colour and encode one selection (cached; safe in any thread).
+
+        Raises :class:`~nnviz_widgets.recording.FrameMissingError` when the frame is missing.
+        """
+        with self._lock:
+            prepared = self._prepared.get(selection)
+        if prepared is None:
+            prepared = self._lay_out(selection)
+        extremes = [
+            self._frame_extremes(selection.layer, selection.quantity, index)
+            for index in range(len(self.recording))
+        ]
+        limits = colour_limits(extremes, prepared.reduced, selection.colour_range)
+        if prepared.limits != limits:
+            prepared = prepared.coloured(limits)
+        self._keep(selection, prepared)
+        return prepared
+
+    def shape(self, selection: Selection) -> tuple[int, ...] | None:
+        """The shape of the selected quantity's frames (see :func:`frame_shape`), cached."""
+        key = (selection.layer, selection.quantity)
+        with self._lock:
+            if key in self._shapes:  # a quantity keeps its shape: read a frame once
+                return self._shapes[key]
+        shape = frame_shape(self.recording, selection)
+        if shape is not None:
+            with self._lock:
+                self._shapes[key] = shape
+        return shape
+
+    def prefetch_around(self, selection: Selection, current: PreparedFrame) -> None:
+        """Prepare other snapshots of ``selection`` in the background, nearest first.
+
+        As many as the cache holds (by count and bytes, judged from ``current``): for small
+        frames that is the whole run, so a jump anywhere is warm; for large ones the
+        neighbours, so stepping and playing are. Work for a view the user has left is skipped
+        when its turn comes.
+        """
+        count = len(self.recording)
+        room = min(MAX_ENTRIES, MAX_BYTES // max(current.nbytes, 1)) - 1
+        order = sorted(range(count), key=lambda i: (abs(i - selection.index), i))[1 : 1 + room]
+        with self._lock:
+            self._wanted = selection
+            if self._closed or not self.prefetching:
+                return
+            todo = [selection.at(i) for i in order]
+            todo = [s for s in todo if s not in self._prepared and s not in self._pending]
+            self._pending.update(todo)
+            if self._worker is None and todo:
+                self._worker = Worker("prefetch")
+            worker = self._worker
+        for wanted in todo:
+            worker.submit(partial(self._prefetch, wanted))
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        """Wait until the prefetches queued so far are done (for tests and benchmarks)."""
+        with self._lock:
+            worker = self._worker
+        done = threading.Event()
+        if worker is None or not worker.submit(done.set):
+            return True  # nothing queued, or the cache is closed
+        return done.wait(timeout)
+
+    def clear(self) -> None:
+        """Forget every prepared selection (benchmarks measure a first visit this way)."""
+        with self._lock:
+            self._prepared.clear()
+
+    def close(self) -> None:
+        """Stop the background worker; queued prefetches are dropped. Preparing still works."""
+        with self._lock:
+            self._closed = True
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close(wait=False, cancel_pending=True)
+
+    # ------------------------------------------------------------------ in any thread
+    def _lay_out(self, selection: Selection) -> PreparedFrame:
+        layer, quantity, index = selection.layer, selection.quantity, selection.index
+        frame = self.recording.frame(layer, quantity, index)
+        probe = self.recording.probe.get("input")
+        picture = layout_frame(
+            frame,
+            quantity,
+            layer_type=str(self.recording.layer_info(layer).get("type", "")),
+            probe_shape=None if probe is None else probe.shape,
+            sample=selection.sample,
+            channel=selection.channel,
+        )
+        reduced = reduce_picture(picture, *self.max_cells)
+        return PreparedFrame(frame, picture, reduced, nonfinite=self._nonfinite(selection, frame))
+
+    def _nonfinite(self, selection: Selection, frame: np.ndarray) -> str:
+        """The NaN/Inf line; skips the scan when the Recorder counted none."""
+        try:
+            counted = self.recording.statistic(selection.layer, f"nonfinite_{selection.quantity}")
+            counted = counted[selection.index]
+        except (KeyError, IndexError):
+            counted = np.nan
+        return "" if counted == 0 else nonfinite_line(frame)
+
+    def _frame_extremes(self, layer: str, quantity: str, index: int) -> Extremes | None:
+        """Finite (min, max) of one recorded frame, cached (frames never change)."""
+        key = (layer, quantity, index)
+        with self._lock:
+            if key in self._extremes:
+                return self._extremes[key]
+        try:
+            extremes = finite_extremes(self.recording.frame(layer, quantity, index))
+        except FrameMissingError:
+            return None  # not cached: a frame still being written comes later
+        with self._lock:
+            self._extremes[key] = extremes
+        return extremes
+
+    def _keep(self, selection: Selection, prepared: PreparedFrame) -> None:
+        with self._lock:
+            self._prepared[selection] = prepared
+            self._prepared.move_to_end(selection)
+            # bounded by count and by bytes: frames read from disk live only in this cache
+            total = sum(p.nbytes for p in self._prepared.values())
+            while len(self._prepared) > 1 and (
+                len(self._prepared) > MAX_ENTRIES or total > MAX_BYTES
+            ):
+                _, dropped = self._prepared.popitem(last=False)
+                total -= dropped.nbytes
+
+    def _prefetch(self, selection: Selection) -> None:
+        try:
+            with self._lock:
+                wanted = self._wanted
+            if wanted is not None and selection.same_view(wanted):  # else the user left it
+                self.prepare(selection)
+        except Exception:  # a failed prefetch costs nothing: the draw itself will report it
+            return
+        finally:
+            with self._lock:
+                self._pending.discard(selection)

@@ -1,0 +1,315 @@
+"""What the explorer shows (a :class:`Selection`) and what a recording lets it select.
+
+Everything here is a pure function of a :class:`~nnviz_widgets.Recording` and a selection: no
+widget, no lock, no cache. The explorer validates its traits with :func:`checked`, makes a
+selection whole with :func:`fit_selection` and fills its dropdowns from :func:`choices`.
+
+Reading a frame's shape may read the frame from disk; the functions that need a shape take a
+``shape_of(selection)`` function so that the caller can cache it (the explorer's frame cache
+does), and read it directly by default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from nnviz_widgets.recording import INPUT, FrameMissingError, Recording
+from nnviz_widgets.render.layout import quantity_kind
+
+__all__ = [
+    "INPUT_LABEL",
+    "Choices",
+    "Selection",
+    "channel_count",
+    "channel_options",
+    "checked",
+    "choices",
+    "default_layer",
+    "default_quantity",
+    "fit_selection",
+    "frame_shape",
+    "is_half_made",
+    "layer_label",
+    "layer_options",
+    "layer_quantities",
+    "sample_count",
+    "sample_options",
+    "selectable_layers",
+]
+
+#: How the layer dropdown names the pseudo-layer that holds the probe input and the saliency.
+INPUT_LABEL = "input"
+#: Quantities preferred, in order, when a layer is chosen and the current quantity is absent.
+PREFERRED = ("weight", "activation", "saliency", "probe")
+#: Where the quantities with fixed names come in a layer's list (other parameters: 5).
+READING_ORDER = {
+    "weight": 0, "weight_grad": 1, "update": 2, "activation": 10, "output_grad": 11,
+    "probe": 20, "saliency": 21,
+}  # fmt: skip
+
+ShapeOf = Callable[["Selection"], "tuple[int, ...] | None"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Everything that decides the main picture: the state the explorer's controls select.
+
+    The explorer's traits of the same names hold it; a Selection is the value of those traits
+    at one moment, used as a cache key and compared whole.
+    """
+
+    layer: str = ""
+    quantity: str = ""
+    index: int = 0
+    sample: int = 0
+    channel: int = -1
+    colour_range: str = "fixed"
+
+    @classmethod
+    def of(cls, owner: Any) -> Selection:
+        """The selection held by ``owner``'s attributes of the same names."""
+        return cls(**{field.name: getattr(owner, field.name) for field in fields(cls)})
+
+    def at(self, index: int) -> Selection:
+        """The same picture at another snapshot."""
+        return replace(self, index=index)
+
+    def same_view(self, other: Selection) -> bool:
+        """Whether ``other`` selects the same picture, at any snapshot."""
+        return self.at(0) == other.at(0)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the dropdowns offer for a selection, as their ``options``."""
+
+    layers: tuple[tuple[str, str], ...]
+    quantities: tuple[str, ...]
+    samples: tuple[tuple[str, int], ...]
+    channels: tuple[tuple[str, int], ...]
+
+
+# ---------------------------------------------------------------------------- layers, quantities
+def layer_label(layer: str) -> str:
+    """The name a person sees for ``layer`` (the probe pseudo-layer is called "input")."""
+    return INPUT_LABEL if layer == INPUT else layer
+
+
+def _reading_order(quantity: str) -> tuple:
+    base = re.sub(r"\[\d+\]$", "", quantity)
+    calls = re.findall(r"\[(\d+)\]$", quantity)
+    if base in READING_ORDER:
+        return (READING_ORDER[base], "", int(calls[0]) if calls else 0)
+    # other parameters (bias, weight_ih_l0, ...): p, p_grad, p_update together, after weights
+    stem = re.sub(r"_(grad|update)$", "", base)
+    suffix = {"": 0, "_grad": 1, "_update": 2}[base[len(stem) :]]
+    return (5, stem, suffix)
+
+
+def layer_quantities(recording: Recording, layer: str) -> list[str]:
+    """The layer's quantities in reading order: weights, gradients, updates, then the rest."""
+    return sorted(recording.quantities(layer), key=_reading_order)
+
+
+def selectable_layers(recording: Recording) -> list[str]:
+    """The layers with something recorded, the probe pseudo-layer first when there is one."""
+    layers = [layer for layer in recording.layers if recording.quantities(layer)]
+    try:
+        if recording.quantities(INPUT):
+            layers.insert(0, INPUT)
+    except KeyError:  # no input pseudo-layer was declared
+        pass
+    return layers
+
+
+def layer_options(recording: Recording) -> tuple[tuple[str, str], ...]:
+    """The layer dropdown's options: (what a person sees, layer name)."""
+    return tuple((layer_label(layer), layer) for layer in selectable_layers(recording))
+
+
+def default_layer(recording: Recording, layers: list[str]) -> str:
+    """The first layer with weights, else the first layer with anything recorded."""
+    for layer in layers:
+        if layer != INPUT and "weight" in recording.quantities(layer):
+            return layer
+    return layers[0]
+
+
+def default_quantity(quantities: list[str], current: str) -> str:
+    """``current`` if the layer has it, else the same family, else a preferred quantity."""
+    if current in quantities:
+        return current
+    # keep the same family when switching layers (activation -> activation, ...)
+    if current:
+        same = [q for q in quantities if quantity_kind(q) == quantity_kind(current)]
+        if same:
+            return same[0]
+    for preferred in PREFERRED:
+        if preferred in quantities:
+            return preferred
+    return quantities[0] if quantities else ""
+
+
+# ---------------------------------------------------------------------------- samples, channels
+def frame_shape(recording: Recording, selection: Selection) -> tuple[int, ...] | None:
+    """The shape of the selected quantity's frames (from the selected snapshot, else the newest
+    one that has the frame); None when there is none yet."""
+    layer, quantity, count = selection.layer, selection.quantity, len(recording)
+    if not (layer and quantity) or not count:
+        return None
+    for index in (selection.index, *range(count - 1, -1, -1)):
+        try:
+            if 0 <= index < count and recording.missing_reason(layer, quantity, index) is None:
+                return tuple(recording.frame(layer, quantity, index).shape)
+        except FrameMissingError:  # thinned since it was asked about: try another
+            continue
+        except KeyError:  # a half-made selection: a quantity this layer does not have
+            return None
+    return None
+
+
+def sample_count(quantity: str, shape: tuple[int, ...] | None) -> int:
+    """How many probe samples there are to choose from (0: nothing to choose)."""
+    if shape is None or quantity_kind(quantity) == "parameter" or len(shape) < 2:
+        return 0
+    if len(shape) == 2 and quantity_kind(quantity) == "activation":
+        return 0  # dense activations show every sample as rows already
+    return shape[0]
+
+
+def channel_count(quantity: str, shape: tuple[int, ...] | None) -> int:
+    """How many channels (feature maps, output channels) there are to choose from."""
+    if shape is None or len(shape) != 4:
+        return 0
+    return shape[0] if quantity_kind(quantity) == "parameter" else shape[1]
+
+
+def sample_options(recording: Recording, count: int) -> tuple[tuple[str, int], ...]:
+    """The sample dropdown's options: "all", then each sample with its label when known."""
+    targets = recording.probe.get("target")
+    options = [("all", -1)]
+    for k in range(count):
+        label = str(k)
+        if targets is not None and k < len(targets) and np.ndim(targets[k]) == 0:
+            label += f" (label {targets[k]})"
+        options.append((label, k))
+    return tuple(options)
+
+
+def channel_options(count: int) -> tuple[tuple[str, int], ...]:
+    """The channel dropdown's options: "all", then each channel."""
+    return (("all", -1), *((str(k), k) for k in range(count)))
+
+
+# ---------------------------------------------------------------------------- whole selections
+def fit_selection(
+    recording: Recording, selection: Selection, shape_of: ShapeOf | None = None
+) -> Selection:
+    """The selection made whole: a layer once a snapshot is in, a quantity that layer has, and
+    a sample and channel its frames have. What is already whole is kept."""
+    shape_of = shape_of or partial(frame_shape, recording)
+    layer = selection.layer
+    if not layer and len(recording):
+        # chosen once the first snapshot is in, when every layer's quantities are known
+        layers = selectable_layers(recording)
+        layer = default_layer(recording, layers) if layers else ""
+    quantities = layer_quantities(recording, layer) if layer else []
+    fitted = replace(
+        selection, layer=layer, quantity=default_quantity(quantities, selection.quantity)
+    )
+    shape = shape_of(fitted)
+    samples, channels = sample_count(fitted.quantity, shape), channel_count(fitted.quantity, shape)
+    # without samples to choose the choice is kept (the dropdown is disabled) for when it applies
+    sample = fitted.sample if (samples == 0 or -1 <= fitted.sample < samples) else 0
+    channel = fitted.channel if -1 <= fitted.channel < channels else -1
+    return replace(fitted, sample=sample, channel=channel)
+
+
+def choices(recording: Recording, selection: Selection, shape_of: ShapeOf | None = None) -> Choices:
+    """What the dropdowns offer for ``selection`` (a whole one: see :func:`fit_selection`)."""
+    shape = (shape_of or partial(frame_shape, recording))(selection)
+    layer, quantity = selection.layer, selection.quantity
+    return Choices(
+        layers=layer_options(recording),
+        quantities=tuple(layer_quantities(recording, layer)) if layer else (),
+        samples=sample_options(recording, sample_count(quantity, shape)),
+        channels=channel_options(channel_count(quantity, shape)),
+    )
+
+
+def is_half_made(recording: Recording, selection: Selection) -> bool:
+    """True when the layer is set but the quantity is not yet one of its own: a thread set
+    ``layer`` and has not yet chosen a quantity for it (the explorer's observer does)."""
+    if not (selection.layer and selection.quantity):
+        return False
+    try:
+        return selection.quantity not in recording.quantities(selection.layer)
+    except KeyError:
+        return True
+
+
+# ---------------------------------------------------------------------------- validation
+def checked(
+    recording: Recording,
+    selection: Selection,
+    name: str,
+    value: Any,
+    shape_of: ShapeOf | None = None,
+) -> Any:
+    """``value`` made the ``name`` of ``selection`` (a layer, quantity, index, sample or
+    channel), or :class:`ValueError` saying what the recording offers instead.
+
+    The layer "input" is the probe pseudo-layer's name as the dropdown shows it.
+    """
+    if name == "layer":
+        valid = selectable_layers(recording)
+        if value == INPUT_LABEL and INPUT in valid:
+            return INPUT
+        if value in valid or (value == "" and not valid):
+            return value
+        names = ", ".join(repr(layer_label(v)) for v in valid) or "none yet"
+        raise ValueError(f"unknown layer {value!r}; valid layers: {names}")
+    if name == "quantity":
+        layer = selection.layer
+        valid = layer_quantities(recording, layer) if layer else []
+        if value in valid or (value == "" and not valid):
+            return value
+        names = ", ".join(repr(v) for v in valid) or "none"
+        raise ValueError(
+            f"unknown quantity {value!r} for layer {layer!r}; valid quantities: {names}"
+        )
+    problem = _range_problem(name, value, _count(recording, selection, name, shape_of))
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _count(recording: Recording, selection: Selection, name: str, shape_of: ShapeOf | None) -> int:
+    if name == "index":
+        return len(recording)
+    shape = (shape_of or partial(frame_shape, recording))(selection)
+    count = sample_count if name == "sample" else channel_count
+    return count(selection.quantity, shape)
+
+
+def _range_problem(name: str, value: int, count: int) -> str | None:
+    """What is wrong with ``value`` as an index, sample or channel among ``count``, if anything."""
+    if name == "index":
+        if 0 <= value < count or value == count == 0:
+            return None
+        span = f" (0 to {count - 1})" if count else ""
+        return f"index {value} is out of range: the recording has {count} snapshot(s){span}"
+    if name == "sample":  # with no samples to choose, any choice is kept for later
+        if value >= -1 and (count == 0 or value < count):
+            return None
+        return f"sample {value} is out of range: -1 (all) or 0 to {max(count - 1, 0)}"
+    if -1 <= value < count:
+        return None
+    span = f" or 0 to {count - 1}" if count else "; this quantity has no channels"
+    return f"channel {value} is out of range: -1 (all){span}"

@@ -1,0 +1,146 @@
+"""Where the explorer's snapshots come from, and training started from its buttons.
+
+:func:`open_source` turns what the user passed (a torch model, a Recorder, a Recording, the path
+of a recording directory, or nothing) into a :class:`Source`; torch is imported only for a
+model. :func:`start_training` runs ``train_epoch`` in a background
+:class:`~nnviz_widgets.TrainingLoop` that snapshots after each epoch. One explorer at a time
+trains a given model: running a cell again stops the previous explorer's training before the
+new one touches the model (a probe pass beside a training step would read torn weights).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nnviz_widgets.recording import Recording
+from nnviz_widgets.training import TrainingLoop
+from nnviz_widgets.widgets.training_controls import TrainingControls
+
+__all__ = ["Source", "open_source", "start_training"]
+
+#: The explorer training each model from its buttons, by id(model).
+_TRAINING: dict[int, weakref.ReferenceType] = {}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an explorer reads, and whether it opened it (and so must close it)."""
+
+    recording: Recording
+    recorder: Any = None  # a Recorder, when there is a model to snapshot
+    owned: bool = False
+
+
+def open_source(
+    source: Any,
+    probe: Any,
+    optimizer: Any,
+    options: dict,
+    *,
+    train_epoch: Callable[[int], Any] | None,
+    epochs: int | None,
+) -> Source:
+    """Check the explorer's arguments and open its source (see ``TrainingExplorer``).
+
+    With ``train_epoch``, the explorer that trains the same model already is closed first.
+    """
+    if train_epoch is not None and not callable(train_epoch):
+        raise TypeError(
+            "train_epoch must be a function train_epoch(epoch) -> metrics, got "
+            f"{type(train_epoch).__name__}"
+        )
+    if epochs is not None and train_epoch is None:
+        raise TypeError("epochs= applies only with train_epoch=")
+    if train_epoch is not None:
+        _stop_previous_training(source)
+    opened = _resolve(source, probe, optimizer, options)
+    if train_epoch is not None and opened.recorder is None:
+        raise TypeError(
+            "train_epoch= needs a model (or a Recorder) to record into; a Recording only "
+            "replays what was recorded"
+        )
+    return opened
+
+
+def _resolve(source: Any, probe: Any, optimizer: Any, options: dict) -> Source:
+    if source is None:
+        source = Recording()
+    model_only = probe is not None or optimizer is not None or options
+    if isinstance(source, str | os.PathLike | Recording) or isinstance(
+        getattr(source, "recording", None), Recording
+    ):
+        if model_only:
+            raise TypeError("probe, optimizer and recorder options apply only to a model")
+        if isinstance(source, str | os.PathLike):
+            # a directory another process may still be writing: follow it
+            return Source(Recording.open(source, follow=True), owned=True)
+        if isinstance(source, Recording):
+            return Source(source)
+        return Source(source.recording, recorder=source)  # a Recorder
+    try:  # a model: only now is torch needed
+        import torch
+    except ImportError as error:  # pragma: no cover - torch is a dependency
+        raise TypeError(
+            "TrainingExplorer takes a torch model, a Recorder or a Recording"
+        ) from error
+    if not isinstance(source, torch.nn.Module):
+        raise TypeError(
+            "TrainingExplorer takes a torch model, a Recorder or a Recording, "
+            f"got {type(source).__name__}"
+        )
+    from nnviz_widgets.record import Recorder
+
+    recorder = Recorder(source, probe=probe, optimizer=optimizer, **options)
+    return Source(recorder.recording, recorder=recorder, owned=True)
+
+
+def _stop_previous_training(source: Any) -> None:
+    """Close the explorer that trains the same model from its buttons, if there is one."""
+    from nnviz_widgets.record import unwrap_model
+
+    model = getattr(source, "model", source)  # a Recorder, or the model itself
+    try:
+        key = id(unwrap_model(model))
+    except TypeError:
+        return  # not a model: the constructor says so in words
+    previous = _TRAINING.pop(key, None)
+    previous = previous() if previous is not None else None
+    if previous is not None:
+        previous.close()
+
+
+def start_training(
+    owner: Any, source: Source, train_epoch: Callable[[int], Any], epochs: int | None
+) -> tuple[TrainingLoop, TrainingControls]:
+    """Train from ``owner``'s buttons: a TrainingLoop in the background and its controls.
+
+    It snapshots the untrained network (epoch 0) if the recording is empty, and after each
+    epoch, labelled with the number of epochs done. When the loop stops or fails, a Recorder
+    the explorer opened is closed at once (its hooks released); the recording stays.
+    """
+    recorder = source.recorder
+    _TRAINING[id(recorder.model)] = weakref.ref(owner)
+    if len(source.recording) == 0:
+        recorder.snapshot(epoch=0)  # the untrained network: where learning starts from
+    done = int(source.recording.snapshots[-1])
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        recorder.snapshot(epoch=epoch + 1, **metrics)
+
+    loop = TrainingLoop(
+        train_epoch, optimizer=recorder.optimizer, on_epoch=on_epoch, first_epoch=done
+    )
+    if source.owned:
+
+        def release(loop: TrainingLoop, event: str) -> None:
+            # a stopped or failed loop cannot restart: release the hooks now (a kernel
+            # interrupt included); the recording stays for scrubbing
+            if event == "state" and loop.state in ("stopped", "failed"):
+                recorder.close()
+
+        loop.add_listener(release)
+    return loop, TrainingControls(loop, epochs=epochs)
