@@ -8,8 +8,8 @@ a browser update, and sends its echo back, without any lock of ours:
 - a training thread changing the value in between leaves the browser and the kernel on
   different values, or the user's move lost (seen in Chromium: the Playground's slider at 190
   while the user had pressed Home);
-- a widget that ignores its controls' callbacks while it moves them itself (the explorer's
-  ``_quiet`` flag) would also ignore a user's change that arrived during such a move.
+- a widget that ignores its controls' callbacks while it moves them itself (as the explorer
+  once did, with a flag) would also ignore a user's change that arrived during such a move.
 
 The controls here take their owner's lock around ``set_state`` (the echo and the assignment,
 observers included), so a browser update and a training update apply one after the other,

@@ -355,7 +355,7 @@ def test_playground_trains_from_its_buttons_while_the_user_scrubs(page, lab_kern
 
     Training adds dozens of epochs a second here and the slider follows the newest: a press
     made while following may start from a value that just moved (ipywidgets applies the
-    kernel's update over an edit still on its way; nnviz_widgets/_playground.py throttles
+    kernel's update over an edit still on its way; nnviz_widgets/widgets/playground/ throttles
     following to make that rare). So the test, like a person, sees Home land first; from then
     on training no longer moves the value, and every press must land exactly.
     """
@@ -381,7 +381,7 @@ def test_playground_trains_from_its_buttons_while_the_user_scrubs(page, lab_kern
 def test_playground_follows_quick_key_presses_during_training(page, lab_kernels):
     """Three quick presses while training: slider, picture and readout all end at epoch 3,
     and the range keeps growing while the user stays there (both once failed now and then:
-    the training thread held the kernel thread's notifications, see _playground._on_epoch).
+    the training thread held the kernel thread's notifications, see Playground._on_epoch).
     Home is seen to land first, as in the test above."""
     root = open_playground(page, lab_kernels)
     handle = slider_handle(root)

@@ -142,6 +142,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
             self._controls.status,
             self._figures.arrange(self._controls.slider),
         ]
+        self.add_class("nnviz-playground")
         self._start_run("")
 
     # ------------------------------------------------------------------ validation
