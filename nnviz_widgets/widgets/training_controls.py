@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Callable
 
 import ipywidgets
 
@@ -55,30 +56,16 @@ class TrainingControls(ipywidgets.VBox):
         self._draw_lock = threading.Lock()
         # per-step progress at most every min_interval; the newest step is always drawn
         self._step_redraw = Throttle(self._draw, min_interval)
-        self.train_button = ipywidgets.Button(
-            description="Train",
-            icon="play",
-            tooltip="train in the background",
-            layout=ipywidgets.Layout(width="auto"),
-        )
-        self.pause_button = ipywidgets.Button(
-            description="Pause",
-            icon="pause",
-            tooltip="pause at the next step",
-            layout=ipywidgets.Layout(width="auto"),
-        )
-        self.step_button = ipywidgets.Button(
-            description="Step",
-            icon="step-forward",
-            tooltip="train one epoch",
-            layout=ipywidgets.Layout(width="auto"),
-        )
-        self.stop_button = ipywidgets.Button(
-            description="Stop",
-            icon="stop",
-            tooltip="end training",
-            layout=ipywidgets.Layout(width="auto"),
-        )
+        # (description, icon, tooltip, CSS class, action) of each button, in the order shown
+        buttons = [
+            ("Train", "play", "train in the background", "train", lambda: loop.start(self.epochs)),
+            ("Pause", "pause", "pause at the next step", "pause", loop.pause),
+            ("Step", "step-forward", "train one epoch", "step", loop.step),
+            ("Stop", "stop", "end training", "stop", lambda: loop.stop(wait=False)),
+        ]
+        (self.train_button, self.pause_button, self.step_button, self.stop_button) = [
+            _button(*spec) for spec in buttons
+        ]
         self.progress = ipywidgets.IntProgress(
             value=0, min=0, max=1, description="epoch", layout=ipywidgets.Layout(width="220px")
         )
@@ -87,35 +74,18 @@ class TrainingControls(ipywidgets.VBox):
         )
         self.status = ipywidgets.HTML("")
         self.error = ipywidgets.HTML("")
-        for widget, name in (
-            (self.train_button, "nnviz-train"),
-            (self.pause_button, "nnviz-pause"),
-            (self.step_button, "nnviz-step"),
-            (self.stop_button, "nnviz-stop"),
-            (self.status, "nnviz-training-status"),
-            (self.error, "nnviz-training-error"),
-        ):
-            widget.add_class(name)
-        self.train_button.on_click(lambda _: self.loop.start(self.epochs))
-        self.pause_button.on_click(lambda _: self.loop.pause())
-        self.step_button.on_click(lambda _: self.loop.step())
-        self.stop_button.on_click(lambda _: self.loop.stop(wait=False))
-        super().__init__(
-            children=[
-                ipywidgets.HBox(
-                    [
-                        self.train_button,
-                        self.pause_button,
-                        self.step_button,
-                        self.stop_button,
-                        self.progress,
-                        self.step_progress,
-                        self.status,
-                    ]
-                ),
-                self.error,
-            ]
-        )
+        self.status.add_class("nnviz-training-status")
+        self.error.add_class("nnviz-training-error")
+        row = [
+            self.train_button,
+            self.pause_button,
+            self.step_button,
+            self.stop_button,
+            self.progress,
+            self.step_progress,
+            self.status,
+        ]
+        super().__init__(children=[ipywidgets.HBox(row), self.error])
         self.add_class("nnviz-training")
         loop.add_listener(self._on_loop_event)
         self._draw()
@@ -170,3 +140,17 @@ class TrainingControls(ipywidgets.VBox):
                     " (every snapshot taken so far is kept)</summary>"
                     f"<pre style='font-size:11px'>{html.escape(loop.traceback)}</pre></details>"
                 )
+
+
+def _button(
+    description: str, icon: str, tooltip: str, name: str, action: Callable[[], object]
+) -> ipywidgets.Button:
+    button = ipywidgets.Button(
+        description=description,
+        icon=icon,
+        tooltip=tooltip,
+        layout=ipywidgets.Layout(width="auto"),
+    )
+    button.add_class(f"nnviz-{name}")
+    button.on_click(lambda _: action())
+    return button
