@@ -185,22 +185,7 @@ def circles(
 def xor(n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0) -> ToyData:
     """Four quadrants: class 1 where both coordinates have the same sign, class 0 elsewhere.
 
-    Parameters are those of :func:`circles`.
-
-    Parameters
-    ----------
-    n : int
-        Total number of points, at least 8.
-    noise : float
-        Standard deviation of the Gaussian jitter, 0 to 1.
-    test_fraction : float
-        Share of each class in the test set, strictly between 0 and 1.
-    seed : int
-        Seeds the points and the split.
-
-    Returns
-    -------
-    ToyData
+    The arguments and the result are those of :func:`circles`.
     """
     return _toy("xor", n, noise, test_fraction, seed)
 
@@ -210,23 +195,8 @@ def gaussians(
 ) -> ToyData:
     """Two Gaussian clouds, class 0 around (-0.5, -0.5) and class 1 around (0.5, 0.5).
 
-    The easy case: a single straight line separates them.
-
-    Parameters
-    ----------
-    n : int
-        Total number of points, at least 8.
-    noise : float
-        Standard deviation of extra Gaussian jitter, 0 to 1 (each cloud has a spread of 0.2
-        before it).
-    test_fraction : float
-        Share of each class in the test set, strictly between 0 and 1.
-    seed : int
-        Seeds the points and the split.
-
-    Returns
-    -------
-    ToyData
+    The easy case: a single straight line separates them. The arguments and the result are
+    those of :func:`circles`; each cloud has a spread of 0.2 before ``noise`` is added.
     """
     return _toy("gaussians", n, noise, test_fraction, seed)
 
@@ -236,20 +206,8 @@ def spirals(
 ) -> ToyData:
     """Two interleaved spiral arms of one and a half turns each: the hard case.
 
-    Parameters
-    ----------
-    n : int
-        Total number of points, at least 8.
-    noise : float
-        Standard deviation of the Gaussian jitter, 0 to 1; the arms are about 0.3 apart.
-    test_fraction : float
-        Share of each class in the test set, strictly between 0 and 1.
-    seed : int
-        Seeds the points and the split.
-
-    Returns
-    -------
-    ToyData
+    The arguments and the result are those of :func:`circles`; the arms are about 0.3 apart,
+    so a ``noise`` near that blurs them together.
     """
     return _toy("spirals", n, noise, test_fraction, seed)
 

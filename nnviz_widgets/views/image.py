@@ -53,6 +53,11 @@ class ImageSwap:
         spare.value = value  # reaches the browser before the swap below
         self.mark.image = spare
 
+    def close(self) -> None:
+        """Close both image widgets (the mark belongs to its figure)."""
+        for widget in self.widgets:
+            widget.close()
+
 
 def colour_bar_png(colour_map: ColourMap) -> bytes:
     """A 1-pixel-wide PNG of the colour map, high values at the top."""

@@ -83,8 +83,7 @@ class BoundaryFigure:
 
     def close(self) -> None:
         """Close the image widgets the figure's picture travels through."""
-        for widget in self.pictures.widgets:
-            widget.close()
+        self.pictures.close()
 
     def show_data(self, data: ToyData) -> None:
         """Draw the train and test points of ``data``."""

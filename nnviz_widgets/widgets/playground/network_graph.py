@@ -92,8 +92,7 @@ class NetworkGraph:
 
     def close(self) -> None:
         """Close the image widgets the figure's picture travels through."""
-        for widget in self.nodes.widgets:
-            widget.close()
+        self.nodes.close()
 
     def set_architecture(self, hidden: Sequence[int]) -> None:
         """Lay the graph out for ``hidden`` layers: its frame, columns and their names."""
