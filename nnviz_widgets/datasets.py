@@ -100,18 +100,9 @@ def digits(
             images, size=(size, size), mode="bilinear", align_corners=False
         ).clamp_(0.0, 1.0)
 
-    # a stratified split: the same share of every digit in the test set
-    rng = np.random.default_rng(seed)
-    train_index, test_index, probe_index = [], [], []
-    for digit in range(10):
-        members = rng.permutation(np.flatnonzero(raw.target == digit))
-        n_test = max(probe_per_class, round(len(members) * test_fraction))
-        test_index.extend(members[:n_test])
-        probe_index.extend(members[:probe_per_class])
-        train_index.extend(members[n_test:])
-    train_index = np.sort(np.asarray(train_index))
-    test_index = np.sort(np.asarray(test_index))
-    probe_index = np.asarray(probe_index)  # digit order: 0, 0, 1, 1, ...
+    train_index, test_index, probe_index = _stratified_split(
+        raw.target, test_fraction, probe_per_class, seed
+    )
     return Digits(
         train_images=images[train_index].contiguous(),
         train_labels=labels[train_index].contiguous(),
@@ -119,6 +110,26 @@ def digits(
         test_labels=labels[test_index].contiguous(),
         probe_images=images[probe_index].contiguous(),
         probe_labels=labels[probe_index].contiguous(),
+    )
+
+
+def _stratified_split(
+    targets: np.ndarray, test_fraction: float, probe_per_class: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, test and probe indices: the same share of every digit in the test set, and the
+    probe taken from the test set in digit order (0, 0, 1, 1, ...)."""
+    rng = np.random.default_rng(seed)
+    train_index, test_index, probe_index = [], [], []
+    for digit in range(10):
+        members = rng.permutation(np.flatnonzero(targets == digit))
+        n_test = max(probe_per_class, round(len(members) * test_fraction))
+        test_index.extend(members[:n_test])
+        probe_index.extend(members[:probe_per_class])
+        train_index.extend(members[n_test:])
+    return (
+        np.sort(np.asarray(train_index)),
+        np.sort(np.asarray(test_index)),
+        np.asarray(probe_index),
     )
 
 

@@ -68,6 +68,30 @@ class PlaygroundControls:
         # Not state_lock: a new setting starts a new run, which waits for the training thread
         # to end, and that thread takes state_lock after each epoch.
         self._lock = threading.RLock()
+        buttons = self._make_buttons(owner)
+        settings = self._make_settings(owner)
+        # browser moves apply under state_lock, never between training's steps
+        self.slider = LockedIntSlider(
+            state_lock,
+            value=0,
+            min=0,
+            max=0,
+            description="epoch",
+            continuous_update=True,
+            layout=widgets.Layout(width="540px"),
+        )
+        self._links.append(
+            Link((owner, "index"), (self.slider, "value"), state_lock, transform=(self._reach, int))
+        )
+        columns = [settings[k : k + 3] for k in range(0, len(settings), 3)]
+        self.box = widgets.HBox([buttons, *(widgets.VBox(column) for column in columns)])
+        self._widgets = [
+            *(self.play_button, self.pause_button, self.step_button, self.reset_button),
+            *(self.state_label, self.status, *settings, self.slider),
+        ]
+
+    def _make_buttons(self, owner: traitlets.HasTraits) -> widgets.VBox:
+        """Play, Pause, Step and Reset, calling ``owner``'s methods, and the state line."""
         self.play_button = _button("Play", "play", "Train until paused", owner.play)
         self.pause_button = _button("Pause", "pause", "Pause at the next step", owner.pause)
         self.step_button = _button("Step", "step-forward", "Train one epoch", owner.step)
@@ -76,18 +100,16 @@ class PlaygroundControls:
         )
         self.state_label = widgets.Label("training: idle")
         self.status = widgets.HTML()
-        data = _dropdown(owner, "data", "dataset", DATASETS)
-        activation = _dropdown(owner, "activation", "activation", ACTIVATIONS)
-        optimizer = _dropdown(owner, "optimizer", "optimizer", OPTIMIZERS)
-        learning_rate = _dropdown(
-            owner, "learning rate", "learning_rate", _numbers(LEARNING_RATES, owner.learning_rate)
+        return widgets.VBox(
+            [
+                widgets.HBox([self.play_button, self.pause_button]),
+                widgets.HBox([self.step_button, self.reset_button]),
+                self.state_label,
+            ]
         )
-        regularization = _dropdown(
-            owner, "L2", "regularization", _numbers(REGULARIZATIONS, owner.regularization)
-        )
-        batch_size = _dropdown(
-            owner, "batch size", "batch_size", sorted({*BATCH_SIZES, owner.batch_size})
-        )
+
+    def _make_settings(self, owner: traitlets.HasTraits) -> list[widgets.Widget]:
+        """One control per setting, linked to its trait; in the order shown, three a column."""
         self.layers = widgets.BoundedIntText(
             value=len(owner.hidden),
             min=0,
@@ -110,66 +132,43 @@ class PlaygroundControls:
         # Each setting's control and its trait, kept equal both ways. The shape boxes set every
         # layer alike; from the trait they show its depth and its widest layer, and the link
         # keeps them from writing that back as a uniform shape.
+        table = (
+            ("dataset", _dropdown(owner, "data", "dataset", DATASETS), None),
+            ("activation", _dropdown(owner, "activation", "activation", ACTIVATIONS), None),
+            ("optimizer", _dropdown(owner, "optimizer", "optimizer", OPTIMIZERS), None),
+            (
+                "learning_rate",
+                _dropdown(
+                    owner,
+                    "learning rate",
+                    "learning_rate",
+                    _numbers(LEARNING_RATES, owner.learning_rate),
+                ),
+                None,
+            ),
+            (
+                "regularization",
+                _dropdown(
+                    owner, "L2", "regularization", _numbers(REGULARIZATIONS, owner.regularization)
+                ),
+                None,
+            ),
+            (
+                "batch_size",
+                _dropdown(
+                    owner, "batch size", "batch_size", sorted({*BATCH_SIZES, owner.batch_size})
+                ),
+                None,
+            ),
+            ("hidden", self.layers, (len, self._shape_of_depth)),
+            ("hidden", self.neurons, (self._widest, self._shape_of_width)),
+            ("show_test", self.show_test, None),
+        )
         self._links = [
             Link((owner, trait), (control, "value"), self._lock, transform=transform)
-            for trait, control, transform in (
-                ("dataset", data, None),
-                ("activation", activation, None),
-                ("optimizer", optimizer, None),
-                ("learning_rate", learning_rate, None),
-                ("regularization", regularization, None),
-                ("batch_size", batch_size, None),
-                ("hidden", self.layers, (len, self._shape_of_depth)),
-                ("hidden", self.neurons, (self._widest, self._shape_of_width)),
-                ("show_test", self.show_test, None),
-            )
+            for trait, control, transform in table
         ]
-        # browser moves apply under state_lock, never between training's steps
-        self.slider = LockedIntSlider(
-            state_lock,
-            value=0,
-            min=0,
-            max=0,
-            description="epoch",
-            continuous_update=True,
-            layout=widgets.Layout(width="540px"),
-        )
-        self._links.append(
-            Link((owner, "index"), (self.slider, "value"), state_lock, transform=(self._reach, int))
-        )
-        buttons = widgets.VBox(
-            [
-                widgets.HBox([self.play_button, self.pause_button]),
-                widgets.HBox([self.step_button, self.reset_button]),
-                self.state_label,
-            ]
-        )
-        self.box = widgets.HBox(
-            [
-                buttons,
-                widgets.VBox([data, activation, optimizer]),
-                widgets.VBox([learning_rate, regularization, batch_size]),
-                widgets.VBox([self.layers, self.neurons, self.show_test]),
-            ]
-        )
-        self._widgets = [
-            self.play_button,
-            self.pause_button,
-            self.step_button,
-            self.reset_button,
-            self.state_label,
-            self.status,
-            data,
-            activation,
-            optimizer,
-            learning_rate,
-            regularization,
-            batch_size,
-            self.layers,
-            self.neurons,
-            self.show_test,
-            self.slider,
-        ]
+        return [control for _, control, _ in table]
 
     def show_state(self, state: str) -> None:
         """Enable the buttons that make sense when training is in ``state``, and say it."""
