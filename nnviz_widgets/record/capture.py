@@ -1,79 +1,160 @@
-"""A tensor becomes a frame: a float32 numpy copy, reduced on its device to fit, and its counts.
+"""A tensor becomes a frame: a small numpy copy for memory, the full one for disk, and its facts.
 
-Every frame a Recorder keeps passes through :class:`FrameCapture`: weights, mean gradients and
-updates at a snapshot, and activations, output gradients and saliency in the probe pass. The
-counts (NaN/Inf, squared norm, dead fraction) are taken on the tensor's device in float32 before
-copying: a bf16 reduction cannot count past 256 exactly. :func:`add_frame` and
-:func:`add_missing` put a frame, or the reason for its absence, into a
+Every frame a Recorder keeps passes through :class:`FrameCapture`: weights, gradients and updates
+at a snapshot, and activations, output gradients and saliency in the probe pass. What it takes,
+all on the tensor's device and in float32 (a bf16 reduction cannot count past 256 exactly):
+
+- the facts that stay exact whatever is kept: the count of NaN and Inf, the squared norm, the
+  smallest and largest finite values, a histogram of the finite values, the dead fraction;
+- the frame kept in memory: the tensor itself when it has at most ``memory_values`` values,
+  otherwise a block-mean *preview* of at most that many values (each dimension pooled once,
+  the samples of a per-sample frame never): what the explorer draws, prepared once here so that
+  a scrub never reads a full tensor (``docs/architecture.md``, "Where time goes");
+- the full tensor, only when it is going to disk (``keep_full``), block-averaged only past
+  ``full_values`` values.
+
+On a GPU the copies to the host are queued without waiting (pinned buffers, non-blocking copies)
+and the snapshot waits once, when the first number is read; on a CPU they are plain copies.
+:func:`add_frame` and :func:`add_missing` put a frame, or the reason for its absence, into a
 :class:`~nnviz_widgets.recording.SnapshotData`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from nnviz_widgets.recording import SnapshotData
+from nnviz_widgets.recording import HISTOGRAM_BINS, SnapshotData
 
-__all__ = ["Captured", "FrameCapture", "add_frame", "add_missing", "squared_norm"]
+__all__ = [
+    "Captured",
+    "FrameCapture",
+    "add_frame",
+    "add_missing",
+    "plan_memory_values",
+    "squared_norm",
+]
+
+#: The fewest values a preview keeps, however small the memory per snapshot.
+MIN_PREVIEW_VALUES = 256
 
 
 class Captured:
-    """One frame taken from a tensor: a numpy copy (reduced to fit) and its counts.
+    """One frame taken from a tensor, and the exact facts about the tensor.
+
+    The copies to the host may still be on their way when it is made (on a GPU); reading any
+    attribute waits for them.
 
     Attributes
     ----------
     array : numpy.ndarray
-        The frame, float32, owned by numpy (a Recording holds no torch object).
-    nonfinite : float
-        How many NaN and Inf values the tensor held.
-    squared_norm : float
-        The squared L2 norm of the whole tensor (NaN when ``keep_first``: not needed there).
-    dead_fraction : float
-        The share of units (along ``unit_dim``) that are <= 0 everywhere; NaN without a unit
-        dimension.
+        The frame kept in memory, float32: the tensor itself, or its block-mean preview.
+    shape : tuple of int
+        The tensor's shape.
+    full_shape : tuple of int
+        The shape of the tensor as kept at full size: its own, or its block average past
+        ``full_values`` (then :attr:`note` says so).
+    full : numpy.ndarray or None
+        The tensor at full size (block-averaged past ``full_values``) when it goes to disk and
+        ``array`` is a preview; None otherwise.
+    histogram : numpy.ndarray
+        ``HISTOGRAM_BINS`` counts (float64) of the finite values, in equal bins from
+        ``minimum`` to ``maximum``.
+    nonfinite, squared_norm, minimum, maximum, dead_fraction : float
+        NaN and Inf count; squared L2 norm (NaN for per-sample frames, where it is not used);
+        smallest and largest finite values (NaN when there are none); the share of units (along
+        the unit dimension) that are <= 0 everywhere (NaN without a unit dimension).
     note : str or None
-        How the frame was reduced to fit, if it was.
+        How the full tensor was block-averaged past ``full_values``, if it was.
     """
 
-    __slots__ = ("array", "dead_fraction", "nonfinite", "note", "squared_norm")
+    __slots__ = ("_host", "_pending", "full_shape", "note", "shape")
 
     def __init__(
-        self, tensor: torch.Tensor, max_values: int, *, keep_first: bool, unit_dim: int | None
+        self,
+        pending: dict[str, object],
+        shape: tuple[int, ...],
+        full_shape: tuple[int, ...],
+        note: str | None,
     ) -> None:
-        tensor = tensor.detach()
-        if tensor.dtype != torch.float32:
-            tensor = tensor.float()
-        total = float(tensor.sum())  # one pass; a finite sum means no NaN or Inf inside
-        self.nonfinite = 0.0 if math.isfinite(total) else float((~torch.isfinite(tensor)).sum())
-        self.squared_norm = squared_norm(tensor) if not keep_first else math.nan
-        self.dead_fraction = math.nan
-        if unit_dim is not None and tensor.ndim >= 2:
-            others = [d for d in range(tensor.ndim) if d != unit_dim]
-            self.dead_fraction = float((tensor.amax(dim=others) <= 0).float().mean())
-        original = tuple(tensor.shape)
-        fitted = _fit(tensor, max_values, keep_first=keep_first)
-        self.note = None
-        if tuple(fitted.shape) != original:
-            self.note = (
-                f"block-averaged from {original} to {tuple(fitted.shape)} to stay under "
-                f"{max_values:,} values per frame"
-            )
-        self.array = np.empty(tuple(fitted.shape), dtype=np.float32)
-        torch.from_numpy(self.array).copy_(fitted)
+        self._pending = pending  # numpy arrays, or pinned torch tensors still being filled
+        self._host: dict[str, np.ndarray] | None = None
+        self.shape = shape
+        self.full_shape = full_shape
+        self.note = note
+
+    def _values(self) -> dict[str, np.ndarray]:
+        if self._host is None:
+            pinned = [v for v in self._pending.values() if isinstance(v, torch.Tensor)]
+            if pinned:
+                torch.cuda.current_stream().synchronize()  # one wait for every queued copy
+            # arrays numpy owns: a Recording holds no torch object, and no pinned memory
+            self._host = {
+                name: np.array(value.numpy()) if isinstance(value, torch.Tensor) else value
+                for name, value in self._pending.items()
+            }
+            self._pending = {}
+        return self._host
+
+    @property
+    def array(self) -> np.ndarray:
+        return self._values()["frame"]
+
+    @property
+    def full(self) -> np.ndarray | None:
+        return self._values().get("full")
+
+    @property
+    def histogram(self) -> np.ndarray:
+        return self._values()["histogram"]
+
+    @property
+    def nonfinite(self) -> float:
+        return float(self._values()["facts"][0])
+
+    @property
+    def squared_norm(self) -> float:
+        return float(self._values()["facts"][1])
+
+    @property
+    def minimum(self) -> float:
+        return float(self._values()["facts"][2])
+
+    @property
+    def maximum(self) -> float:
+        return float(self._values()["facts"][3])
+
+    @property
+    def dead_fraction(self) -> float:
+        return float(self._values()["facts"][4])
+
+    @property
+    def reduced(self) -> bool:
+        """Whether :attr:`array` is a block-mean preview of the tensor kept at full size."""
+        return self.array.shape != self.full_shape
 
 
 class FrameCapture:
-    """Turns tensors into :class:`Captured` frames of at most ``max_values`` values.
+    """Turns tensors into :class:`Captured` frames.
 
-    What the parameter snapshot and the probe hooks are given to take their frames with.
+    Parameters
+    ----------
+    memory_values : int
+        Most values a frame kept in memory has; larger tensors are kept as previews.
+    full_values : int
+        Most values a full frame has; larger tensors are block-averaged to fit before copying.
+    keep_full : bool
+        Whether full tensors are wanted (the Recorder writes them to disk).
     """
 
-    def __init__(self, max_values: int) -> None:
-        self.max_values = max_values
+    def __init__(self, memory_values: int, full_values: int, *, keep_full: bool) -> None:
+        self.memory_values = max(int(memory_values), MIN_PREVIEW_VALUES)
+        self.full_values = int(full_values)
+        self.keep_full = keep_full
 
     def __call__(
         self, tensor: torch.Tensor, *, keep_first: bool, unit_dim: int | None = None
@@ -82,15 +163,107 @@ class FrameCapture:
 
         ``unit_dim`` is the dimension that holds the units, for the dead fraction.
         """
-        return Captured(tensor, self.max_values, keep_first=keep_first, unit_dim=unit_dim)
+        with torch.no_grad():
+            tensor = tensor.detach()
+            if tensor.dtype != torch.float32:
+                tensor = tensor.float()
+            shape = tuple(tensor.shape)
+            pending = {"facts": _facts(tensor, keep_first, unit_dim)}
+            pending["histogram"] = _histogram(tensor, pending["facts"][2:4])
+            full = block_mean(tensor, self.full_values, keep_first=keep_first)
+            note = None
+            if tuple(full.shape) != shape:
+                note = (
+                    f"block-averaged from {shape} to {tuple(full.shape)} to stay under "
+                    f"{self.full_values:,} values per frame"
+                )
+            preview = block_mean(full, self.memory_values, keep_first=keep_first)
+            pending["frame"] = preview
+            if self.keep_full and preview.shape != full.shape:
+                pending["full"] = full
+            host = {k: _to_host(v) for k, v in pending.items()}
+            return Captured(host, shape, tuple(full.shape), note)
+
+
+def _facts(tensor: torch.Tensor, keep_first: bool, unit_dim: int | None) -> torch.Tensor:
+    """``[nonfinite, squared norm, finite min, finite max, dead fraction]`` on the device."""
+    finite = torch.isfinite(tensor)
+    nonfinite = (~finite).sum().to(torch.float64)
+    nan = torch.tensor(math.nan, dtype=torch.float64, device=tensor.device)
+    if keep_first:
+        norm = nan
+    else:
+        norm = torch.linalg.vector_norm(tensor, dtype=torch.float64) ** 2
+    if tensor.numel():
+        minimum = torch.where(finite, tensor, math.inf).amin().to(torch.float64)
+        maximum = torch.where(finite, tensor, -math.inf).amax().to(torch.float64)
+        # no finite value at all: the extremes are NaN, as for an empty tensor
+        minimum = torch.where(torch.isfinite(minimum), minimum, nan)
+        maximum = torch.where(torch.isfinite(maximum), maximum, nan)
+    else:
+        minimum = maximum = nan
+    dead = nan
+    if unit_dim is not None and tensor.ndim >= 2:
+        others = [d for d in range(tensor.ndim) if d != unit_dim]
+        dead = (tensor.amax(dim=others) <= 0).to(torch.float64).mean()
+    return torch.stack([nonfinite, norm, minimum, maximum, dead])
+
+
+def _histogram(tensor: torch.Tensor, extremes: torch.Tensor) -> torch.Tensor:
+    """``HISTOGRAM_BINS`` counts of the finite values between their extremes, on the device.
+
+    Nothing here waits for the device: each value's bin is its position between the extremes
+    (still on the device), non-finite values go to one extra bin that is then left out, and the
+    counts are summed into a tensor of fixed size.
+    """
+    values = tensor.reshape(-1)
+    counts = torch.zeros(HISTOGRAM_BINS + 1, dtype=torch.float64, device=tensor.device)
+    if not values.numel():
+        return counts[:HISTOGRAM_BINS]
+    low = torch.nan_to_num(extremes[0]).float()
+    span = torch.clamp(torch.nan_to_num(extremes[1]).float() - low, min=1e-30)
+    position = torch.nan_to_num((values - low) * (HISTOGRAM_BINS / span))
+    bins = position.clamp_(0, HISTOGRAM_BINS - 1).long()
+    bins = torch.where(torch.isfinite(values), bins, HISTOGRAM_BINS)
+    counts.scatter_add_(0, bins, torch.ones_like(values, dtype=torch.float64))
+    return counts[:HISTOGRAM_BINS]
+
+
+def _to_host(tensor: torch.Tensor) -> object:
+    """Start copying to the host: into an array numpy owns on a CPU (a copy: the tensor may be
+    changed in place later, by an in-place ReLU after the module); into a pinned buffer with a
+    non-blocking copy on a GPU."""
+    if tensor.is_cuda:
+        host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+        host.copy_(tensor, non_blocking=True)
+        return host
+    array = np.empty(tuple(tensor.shape), dtype=_NUMPY[tensor.dtype])
+    torch.from_numpy(array).copy_(tensor)
+    return array
+
+
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def add_frame(data: SnapshotData, layer: str, quantity: str, captured: Captured) -> None:
-    """Put a captured frame, its NaN/Inf count and its note into a snapshot."""
-    data.frames[(layer, quantity)] = captured.array
+    """Put a captured frame and its facts into a snapshot.
+
+    The statistics ``nonfinite_<quantity>``, ``min_<quantity>`` and ``max_<quantity>`` (finite
+    extremes) go with every frame: the views colour and describe a frame from them without
+    reading it.
+    """
+    key = (layer, quantity)
+    data.frames[key] = captured.array
+    data.histograms[key] = captured.histogram
+    if captured.reduced:
+        data.reduced[key] = captured.full_shape
+        if captured.full is not None:
+            data.full[key] = captured.full
     data.statistics[(layer, f"nonfinite_{quantity}")] = captured.nonfinite
+    data.statistics[(layer, f"min_{quantity}")] = captured.minimum
+    data.statistics[(layer, f"max_{quantity}")] = captured.maximum
     if captured.note:
-        data.notes[(layer, quantity)] = captured.note
+        data.notes[key] = captured.note
 
 
 def add_missing(data: SnapshotData, key: tuple[str, str], reason: str) -> None:
@@ -104,19 +277,64 @@ def squared_norm(tensor: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(tensor, dtype=torch.float64)) ** 2
 
 
-def _fit(tensor: torch.Tensor, max_values: int, *, keep_first: bool) -> torch.Tensor:
-    """Block-average the largest dimensions until the tensor has at most max_values values."""
-    tensor = tensor.float()
+def plan_memory_values(sizes: Sequence[int], budget: int) -> int:
+    """The most values a frame may keep in memory so that a snapshot fits ``budget`` bytes.
+
+    Frames of at most that many values are kept exactly (float32, 4 bytes a value); larger ones
+    as previews of at most that many values (float16, 2 bytes a value). The level is the largest
+    one whose total fits (water-filling: small frames lose nothing, large ones share the rest
+    equally), and at least :data:`MIN_PREVIEW_VALUES`.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        The number of values of each frame a snapshot holds.
+    budget : int
+        Bytes of memory a snapshot may take.
+    """
+    sizes = np.asarray(sorted(int(s) for s in sizes), dtype=np.int64)
+    if not sizes.size:
+        return MIN_PREVIEW_VALUES
+
+    def cost(level: int) -> int:
+        return int(np.where(sizes <= level, 4 * sizes, 2 * level).sum())
+
+    if cost(int(sizes[-1])) <= budget:
+        return max(int(sizes[-1]), MIN_PREVIEW_VALUES)  # everything fits exactly
+    low, high = MIN_PREVIEW_VALUES, int(sizes[-1])
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost(middle) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def block_mean(tensor: torch.Tensor, max_values: int, *, keep_first: bool) -> torch.Tensor:
+    """``tensor`` block-averaged to at most ``max_values`` values (itself when it fits).
+
+    The target size of each dimension comes from halving the largest one until the tensor fits
+    (dimension 0 never, with ``keep_first``); each dimension is then pooled once, from its size
+    ``n`` to its target ``m``, so that element ``i`` of the result is the mean of elements
+    ``floor(i * n / m)`` to ``ceil((i + 1) * n / m) - 1``
+    (:func:`nnviz_widgets.recording.block_slices` maps them back). A NaN or Inf in a block makes
+    the block non-finite.
+    """
+    sizes = list(tensor.shape)
+    if tensor.numel() <= max_values:
+        return tensor
     first = 1 if keep_first and tensor.ndim > 1 else 0
-    while tensor.numel() > max_values:
-        sizes = list(tensor.shape)
-        dim = max(range(first, tensor.ndim), key=lambda d: sizes[d], default=None)
-        if dim is None or sizes[dim] <= 1:
+    target = list(sizes)
+    while math.prod(target) > max_values:
+        dim = max(range(first, len(target)), key=lambda d: target[d], default=None)
+        if dim is None or target[dim] <= 1:
             break
-        moved = tensor.movedim(dim, -1)
-        shape = moved.shape
-        pooled = nn.functional.adaptive_avg_pool1d(
-            moved.reshape(-1, 1, shape[-1]), (shape[-1] + 1) // 2
-        )
-        tensor = pooled.reshape(*shape[:-1], -1).movedim(-1, dim)
-    return tensor
+        target[dim] = (target[dim] + 1) // 2
+    for dim, (n, m) in enumerate(zip(sizes, target)):
+        if n != m:
+            moved = tensor.movedim(dim, -1)
+            shape = moved.shape
+            pooled = nn.functional.adaptive_avg_pool1d(moved.reshape(-1, 1, n), m)
+            tensor = pooled.reshape(*shape[:-1], m).movedim(-1, dim)
+    return tensor.contiguous()

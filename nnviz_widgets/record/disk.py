@@ -21,6 +21,9 @@ __all__ = ["DiskWriter"]
 
 #: Jobs queued before the training thread waits for the disk.
 _MAX_PENDING = 8
+#: Most bytes of snapshots queued for disk: with whole tensors going to disk a snapshot may be
+#: hundreds of MiB, and the host memory the queue holds must stay bounded too.
+_MAX_PENDING_BYTES = 512 << 20
 
 
 class DiskWriter:
@@ -61,11 +64,17 @@ class DiskWriter:
         self._writer = writer
         self._recording = recording
         self._reported: set[str] = set()  # failures already warned of (touched by the worker)
-        self._worker = Worker("writer", max_pending=_MAX_PENDING)
+        self._worker = Worker("writer", max_pending=_MAX_PENDING, max_bytes=_MAX_PENDING_BYTES)
 
     def write_snapshot(self, index: int, data: SnapshotData) -> None:
         """Queue snapshot ``index``; the Recording was told it is on its way (mark_storing)."""
-        if not self._worker.submit(lambda: self._write_snapshot(index, data)):
+        held = sum(
+            array.nbytes
+            for table in (data.frames, data.full)
+            for array in table.values()
+            if isinstance(array, np.ndarray)
+        )
+        if not self._worker.submit(lambda: self._write_snapshot(index, data), nbytes=held):
             self._recording.mark_store_failed(index)
 
     def write_steps(self, steps: np.ndarray, series: dict[tuple[str, str], np.ndarray]) -> None:
@@ -83,7 +92,7 @@ class DiskWriter:
     def _write_snapshot(self, index: int, data: SnapshotData) -> None:
         try:
             stored = self._writer.write_snapshot(index, data)
-            self._recording.mark_stored(index, stored)
+            self._recording.mark_stored(index, stored.frames, stored.previews, stored.histograms)
         except Exception as error:  # the disk must never stop training
             self._recording.mark_store_failed(index)
             self._report(error)

@@ -23,6 +23,7 @@ parts (:mod:`~nnviz_widgets.record.layers`, :mod:`~nnviz_widgets.record.capture`
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 import weakref
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnviz_widgets.record.capture import FrameCapture
+from nnviz_widgets.record.capture import FrameCapture, plan_memory_values
 from nnviz_widgets.record.disk import DiskWriter
 from nnviz_widgets.record.layers import LayerSpec, RecordedLayers, unwrap_model
 from nnviz_widgets.record.parameters import ParameterSnapshots
@@ -80,9 +81,18 @@ class Recorder:
         the probe deterministic: dropout off, BatchNorm on its running statistics.
     max_bytes : int
         Memory budget of the Recording's frames (see :class:`~nnviz_widgets.Recording`).
+    memory_per_snapshot : int
+        Bytes of memory one snapshot's frames may take (8 MiB by default, so that about a
+        hundred snapshots fit the default ``max_bytes``). Frames small enough are kept exactly;
+        larger ones share what is left, each kept as a block-mean preview of the same number of
+        values (float16): what the explorer draws, ready when recorded. The exact statistics
+        (NaN/Inf count, finite extremes, a histogram of the values) are taken from the whole
+        tensor whatever is kept. With ``path=`` the whole tensors go to disk too, and
+        ``Recording.frame`` reads them from there.
     max_frame_values : int
-        Frames larger than this many values are block-averaged on the device to fit before
-        copying (activations keep every sample); the Recording notes the reduction.
+        Tensors larger than this many values are block-averaged on the device before they are
+        copied, even for disk (activations keep every sample); the Recording notes the
+        reduction.
     flush_every : int
         Per-step statistics wait on the device and are copied to the host in one go every this
         many steps (and at each snapshot).
@@ -124,6 +134,7 @@ class Recorder:
         loss_fn: Callable[..., torch.Tensor] | None = None,
         probe_mode: str = "eval",
         max_bytes: int = DEFAULT_MAX_BYTES,
+        memory_per_snapshot: int = 8 << 20,
         max_frame_values: int = 1 << 24,
         flush_every: int = 50,
         path: str | os.PathLike | None = None,
@@ -132,12 +143,18 @@ class Recorder:
         self._closed = True  # until construction succeeds, close() has nothing to undo
         self._handles: list[Any] = []
         self._model = unwrap_model(model)
-        _check_arguments(probe_mode, loss_fn, optimizer, max_frame_values, flush_every)
+        _check_arguments(
+            probe_mode, loss_fn, optimizer, max_frame_values, flush_every, memory_per_snapshot
+        )
         self._optimizer = optimizer
         self._layers = RecordedLayers(self._model, layers)
         if optimizer is not None:
             _check_optimizer(optimizer, self._model)
-        capture = FrameCapture(max_frame_values)
+        self._rank = _rank()
+        # every frame whole until the probe's check has told the sizes a snapshot holds
+        capture = FrameCapture(
+            max_frame_values, max_frame_values, keep_full=path is not None and self._rank == 0
+        )
         self._probe: Probe | None = None
         if probe is not None:
             self._probe = Probe(
@@ -149,8 +166,8 @@ class Recorder:
         self.recording = Recording(max_bytes=max_bytes)
         """The :class:`~nnviz_widgets.Recording` this Recorder fills."""
         infos = self._declare_layers()
+        capture.memory_values = plan_memory_values(self._frame_sizes(infos), memory_per_snapshot)
 
-        self._rank = _rank()
         self._disk: DiskWriter | None = None
         if path is not None and self._rank == 0:
             self._disk = DiskWriter(
@@ -171,6 +188,19 @@ class Recorder:
             self.recording.set_probe(*self._probe.arrays())
         self.recording.set_layers(infos)
         return infos
+
+    def _frame_sizes(self, infos: dict[str, dict]) -> list[int]:
+        """How many values each frame of a snapshot holds: weight, gradient and update of each
+        parameter; activation and output gradient of each call of each layer; the saliency."""
+        sizes = [p.numel() for p in self._layers.parameters for _ in range(3)]
+        for name, info in infos.items():
+            if name == INPUT:
+                if self._probe is not None and self._probe.x.is_floating_point():
+                    sizes.append(self._probe.x.numel())
+                continue
+            for shape in info.get("output_shapes", []):
+                sizes += [math.prod(shape)] * 2
+        return sizes
 
     def _hook_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
         try:
@@ -361,6 +391,7 @@ def _check_arguments(
     optimizer: object,
     max_frame_values: object,
     flush_every: object,
+    memory_per_snapshot: object,
 ) -> None:
     if probe_mode not in ("eval", "train"):
         raise ValueError(f'probe_mode must be "eval" or "train", got {probe_mode!r}')
@@ -370,7 +401,11 @@ def _check_arguments(
         raise TypeError(
             f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
         )
-    for name, value in (("max_frame_values", max_frame_values), ("flush_every", flush_every)):
+    for name, value in (
+        ("max_frame_values", max_frame_values),
+        ("flush_every", flush_every),
+        ("memory_per_snapshot", memory_per_snapshot),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 

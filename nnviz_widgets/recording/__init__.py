@@ -1,8 +1,10 @@
 """The recording layer: what a Recorder captured, as plain numpy data (no torch, no widgets)."""
 
+from nnviz_widgets.recording.previews import block_slices, preview_note
 from nnviz_widgets.recording.recording import Recording
 from nnviz_widgets.recording.types import (
     DEFAULT_MAX_BYTES,
+    HISTOGRAM_BINS,
     INPUT,
     FrameMissingError,
     LazyFrame,
@@ -12,10 +14,13 @@ from nnviz_widgets.recording.types import (
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "HISTOGRAM_BINS",
     "INPUT",
     "FrameMissingError",
     "LazyFrame",
     "Recording",
     "RecordingBudgetWarning",
     "SnapshotData",
+    "block_slices",
+    "preview_note",
 ]

@@ -1,8 +1,12 @@
 """A Recording's frames: one series per (layer, quantity), kept within a memory budget.
 
-Each series holds one entry per snapshot: a read-only float32 array in memory, a
-:class:`~nnviz_widgets.recording.types.LazyFrame` whose data lies on disk (it costs no memory),
-or None where the frame is missing. Past the budget (``max_bytes``), memory is freed in this order:
+Each series holds one entry per snapshot: a read-only float32 array in memory (the tensor
+itself), a :class:`~nnviz_widgets.recording.previews.HalfFrame` (the block-mean preview of a
+larger tensor), a :class:`~nnviz_widgets.recording.types.LazyFrame` whose data lies on disk (it
+costs no memory), or None where the frame is missing. Beside it, per frame: the full tensor's
+shape and its place on disk when the entry is a preview, and the histogram of its values.
+
+Past the budget (``max_bytes``), memory is freed in this order:
 
 1. frames that are also on disk (the Recorder wrote them there) leave memory, oldest first, and
    stay readable from disk;
@@ -21,12 +25,13 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from nnviz_widgets.recording.previews import HalfFrame
 from nnviz_widgets.recording.types import LazyFrame
 
-__all__ = ["DROPPED", "FrameSeries", "as_frame", "dropped_message"]
+__all__ = ["DROPPED", "FrameSeries", "as_frame", "dropped_message", "entry_values"]
 
 Key = tuple[str, str]
-Entry = np.ndarray | LazyFrame | None
+Entry = np.ndarray | HalfFrame | LazyFrame | None
 
 #: The missing reason a saved snapshot gives for a frame it lost to the memory budget.
 DROPPED = "dropped to stay within the memory budget"
@@ -37,6 +42,15 @@ def as_frame(array: np.ndarray) -> np.ndarray:
     frame = np.ascontiguousarray(array, dtype=np.float32)
     frame.flags.writeable = False
     return frame
+
+
+def entry_values(entry: np.ndarray | HalfFrame | LazyFrame) -> np.ndarray:
+    """The values of an entry as a frame (a lazy one is read: call it outside any lock)."""
+    if isinstance(entry, HalfFrame):
+        return entry.values()
+    if isinstance(entry, LazyFrame):
+        return as_frame(entry.load())
+    return entry
 
 
 def dropped_message(max_bytes: int, epochs: list[float]) -> str:
@@ -74,6 +88,11 @@ class FrameSeries:
         self._thinned: set[int] = set()  # snapshots whose frames were dropped for memory
         self._stored: dict[int, dict[Key, LazyFrame]] = {}  # in memory and on disk too
         self._storing: set[int] = set()  # on their way to disk: not thinned meanwhile
+        # per frame that is a preview: the full tensor's shape, and the tensor on disk
+        self._reduced: dict[Key, dict[int, tuple[int, ...]]] = {}
+        self._full: dict[Key, dict[int, LazyFrame]] = {}
+        self._histograms: dict[Key, dict[int, np.ndarray | LazyFrame]] = {}
+        self._stored_histograms: dict[int, dict[Key, LazyFrame]] = {}
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
@@ -87,8 +106,21 @@ class FrameSeries:
         return iter(self._series)
 
     def get(self, key: Key, index: int) -> Entry:
-        """The entry of ``key`` at snapshot ``index``: an array, a lazy frame, or None."""
+        """The entry of ``key`` at snapshot ``index``: an array, a preview, a lazy frame, or
+        None."""
         return self._series[key][index]
+
+    def full_shape(self, key: Key, index: int) -> tuple[int, ...] | None:
+        """The tensor's shape when the entry is a preview of it, else None."""
+        return self._reduced.get(key, {}).get(index)
+
+    def full(self, key: Key, index: int) -> LazyFrame | None:
+        """The full tensor on disk, when the entry is a preview and the tensor was stored."""
+        return self._full.get(key, {}).get(index)
+
+    def histogram(self, key: Key, index: int) -> np.ndarray | LazyFrame | None:
+        """The histogram of the frame's values, if one was recorded."""
+        return self._histograms.get(key, {}).get(index)
 
     def why_missing(self, key: Key, index: int, epoch: float) -> str:
         """Why the frame of ``key`` at snapshot ``index`` (labelled ``epoch``) is missing, in
@@ -111,6 +143,14 @@ class FrameSeries:
         """The snapshots whose frames were dropped for memory, in order."""
         return tuple(sorted(self._thinned))
 
+    def extras(self, index: int) -> tuple[dict, dict, dict]:
+        """Snapshot ``index``'s full shapes of previews, full tensors on disk, and histograms,
+        each ``{key: value}`` (as :class:`~nnviz_widgets.recording.SnapshotData` holds them)."""
+        return tuple(
+            {key: found[index] for key, found in table.items() if index in found}
+            for table in (self._reduced, self._full, self._histograms)
+        )
+
     def snapshot(self, index: int) -> tuple[dict[Key, Entry], dict[Key, str]]:
         """Every key's entry at ``index``, and the reasons of those missing (as appended).
 
@@ -128,20 +168,46 @@ class FrameSeries:
 
     # ------------------------------------------------------------------ appending
     def append(
-        self, frames: Mapping[Key, Entry], missing: Mapping[Key, str], *, thinned: bool = False
+        self,
+        frames: Mapping[Key, Entry],
+        missing: Mapping[Key, str],
+        *,
+        thinned: bool = False,
+        reduced: Mapping[Key, tuple[int, ...]] | None = None,
+        full: Mapping[Key, object] | None = None,
+        histograms: Mapping[Key, np.ndarray | LazyFrame] | None = None,
     ) -> int:
-        """Add one snapshot: ``frames`` as made by :func:`as_frame` (or lazy, or None) and the
-        reasons of the missing ones; returns its index. Call :meth:`keep_within_budget` after.
+        """Add one snapshot; returns its index. Call :meth:`keep_within_budget` after.
+
+        ``frames`` as made by :func:`as_frame` (or lazy, or None), the reasons of the missing
+        ones, and (see :class:`~nnviz_widgets.recording.SnapshotData`) the full shapes of the
+        frames that are previews, the full tensors on disk (arrays are not kept: full tensors
+        belong on disk) and the histograms.
         """
         index = self._count
+        reduced, full, histograms = reduced or {}, full or {}, histograms or {}
         # in the order given, so that quantities are listed as the Recorder chose
         for key in dict.fromkeys([*frames, *missing]):
             entry = frames.get(key)
+            if key in reduced and isinstance(entry, np.ndarray):
+                entry = HalfFrame(entry)  # a preview: half the bytes
             self._series.setdefault(key, [None] * index).append(entry)
-            if isinstance(entry, np.ndarray):
-                self.nbytes += entry.nbytes
             if key in missing:
                 self._missing.setdefault(key, {})[index] = missing[key]
+            if entry is None:
+                continue
+            self.nbytes += _nbytes(entry)
+            if key in reduced:
+                self._reduced.setdefault(key, {})[index] = tuple(int(n) for n in reduced[key])
+            if isinstance(full.get(key), LazyFrame):
+                self._full.setdefault(key, {})[index] = full[key]
+            if histograms.get(key) is not None:
+                counts = histograms[key]
+                if isinstance(counts, np.ndarray):  # float32: exact up to 2**24 a bin, 4 bytes
+                    counts = np.asarray(counts, dtype=np.float32)
+                    counts.flags.writeable = False
+                    self.nbytes += counts.nbytes
+                self._histograms.setdefault(key, {})[index] = counts
         self._count += 1
         for series in self._series.values():  # quantities absent from this snapshot
             if len(series) == index:
@@ -159,22 +225,45 @@ class FrameSeries:
         """Snapshot ``index`` could not be written: it may be thinned again."""
         self._storing.discard(index)
 
-    def mark_stored(self, index: int, frames: Mapping[Key, LazyFrame]) -> None:
-        """Snapshot ``index``'s frames are also on disk, as these lazy frames.
+    def mark_stored(
+        self,
+        index: int,
+        frames: Mapping[Key, LazyFrame],
+        previews: Mapping[Key, LazyFrame] | None = None,
+        histograms: Mapping[Key, LazyFrame] | None = None,
+    ) -> None:
+        """Snapshot ``index``'s frames are also on disk: ``frames`` the full tensors (or the
+        frames themselves, where they are not previews), ``previews`` the previews.
 
         Frames already thinned out come back (read from disk when asked for); the others may
         leave memory first when the budget is reached.
         """
         self._storing.discard(index)
-        restored = False
+        previews, histograms = previews or {}, histograms or {}
+        on_disk = {}  # what stands for each in-memory entry once it leaves memory
         for key, lazy in frames.items():
+            if self.full_shape(key, index) is not None:
+                self._full.setdefault(key, {})[index] = lazy
+                if key in previews:
+                    on_disk[key] = previews[key]
+            else:
+                on_disk[key] = lazy
+        for key, lazy in previews.items():
+            on_disk.setdefault(key, lazy)
+        restored = False
+        for key, lazy in on_disk.items():
             series = self._series.get(key)
             if series is not None and series[index] is None and index in self._thinned:
                 series[index] = lazy
                 restored = True
+        for key, lazy in histograms.items():
+            found = self._histograms.setdefault(key, {})
+            if not isinstance(found.get(index), np.ndarray):
+                found[index] = lazy
         if restored:
             self._thinned.discard(index)
-        self._stored[index] = dict(frames)
+        self._stored[index] = on_disk
+        self._stored_histograms[index] = dict(histograms)
 
     # ------------------------------------------------------------------ the budget
     def keep_within_budget(self) -> list[int]:
@@ -211,10 +300,15 @@ class FrameSeries:
         dropped = False
         for series in self._series.values():
             entry = series[index]
-            if isinstance(entry, np.ndarray):
-                self.nbytes -= entry.nbytes
+            if isinstance(entry, np.ndarray | HalfFrame):
+                self.nbytes -= _nbytes(entry)
                 series[index] = None
                 dropped = True
+        for found in self._histograms.values():
+            counts = found.get(index)
+            if isinstance(counts, np.ndarray):
+                self.nbytes -= counts.nbytes
+                del found[index]
         return dropped
 
     def _swap_to_disk(self) -> None:
@@ -227,6 +321,16 @@ class FrameSeries:
                 continue
             for key, lazy in self._stored.pop(index).items():
                 series = self._series.get(key)
-                if series is not None and isinstance(series[index], np.ndarray):
-                    self.nbytes -= series[index].nbytes
+                if series is not None and isinstance(series[index], np.ndarray | HalfFrame):
+                    self.nbytes -= _nbytes(series[index])
                     series[index] = lazy
+            for key, lazy in self._stored_histograms.pop(index, {}).items():
+                found = self._histograms.get(key, {})
+                if isinstance(found.get(index), np.ndarray):
+                    self.nbytes -= found[index].nbytes
+                    found[index] = lazy
+
+
+def _nbytes(entry: Entry) -> int:
+    """Memory an entry holds (a lazy frame: none)."""
+    return entry.nbytes if isinstance(entry, np.ndarray | HalfFrame) else 0

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from nnviz_widgets.recording.columns import Columns
-from nnviz_widgets.recording.frames import FrameSeries, as_frame, dropped_message
+from nnviz_widgets.recording.frames import FrameSeries, as_frame, dropped_message, entry_values
 from nnviz_widgets.recording.types import (
     DEFAULT_MAX_BYTES,
     INPUT,
@@ -165,7 +165,15 @@ class Recording:
         return self._names(self._statistics, layer)
 
     def frame(self, layer: str, quantity: str, index: int = -1) -> np.ndarray:
-        """One recorded frame, as a float32 array (read-only).
+        """One recorded frame, as a float32 array (read-only), at the best size held.
+
+        The tensor itself where the recording has it: in memory for tensors small enough (see
+        ``Recorder(memory_per_snapshot=...)``), on disk for a recording made with
+        ``Recorder(path=...)`` or opened from a directory. Otherwise, for a large tensor
+        recorded in memory only, its block-mean preview (:meth:`preview`): then
+        :meth:`frame_shape` is larger than the array's shape, and :func:`block_slices` says
+        which block of the tensor each value is the mean of. A tensor past the Recorder's
+        ``max_frame_values`` is block-averaged even on disk (:meth:`note` says so).
 
         Parameters
         ----------
@@ -184,16 +192,56 @@ class Recording:
             The frame was not recorded at that snapshot, or was thinned; the message says why.
         """
         with self._lock:
-            key = self._check_quantity(layer, quantity)
-            i = self._check_index(index)
-            if key == (INPUT, "probe"):  # the same batch at every snapshot: stored once
-                return self._probe["input"]
-            entry = self._frames.get(key, i)
-            if entry is None:
-                raise FrameMissingError(self._why_missing(key, i))
-        if isinstance(entry, LazyFrame):  # read outside the lock: disk may be slow
-            return as_frame(entry.load())
-        return entry
+            key, i, entry = self._entry(layer, quantity, index)
+            full = self._frames.full(key, i)
+        # read outside the lock: disk may be slow
+        return entry_values(full if full is not None else entry)
+
+    def preview(self, layer: str, quantity: str, index: int = -1) -> np.ndarray:
+        """What the views draw: the frame kept in memory (the tensor itself, or its block-mean
+        preview), as float32; a recording opened from disk reads the preview, never the full
+        tensor. Same parameters and errors as :meth:`frame`."""
+        with self._lock:
+            _, _, entry = self._entry(layer, quantity, index)
+        return entry_values(entry)
+
+    def frame_shape(self, layer: str, quantity: str, index: int = -1) -> tuple[int, ...]:
+        """The shape of the recorded tensor, whatever size is held of it (no frame is read
+        where the recording knows the shape). Same parameters and errors as :meth:`frame`."""
+        with self._lock:
+            key, i, entry = self._entry(layer, quantity, index)
+            shape = self._frames.full_shape(key, i)
+        if shape is not None:
+            return shape
+        if isinstance(entry, LazyFrame) and entry.shape is not None:
+            return tuple(entry.shape)
+        return tuple(entry_values(entry).shape)
+
+    def histogram(self, layer: str, quantity: str, index: int = -1) -> np.ndarray | None:
+        """``HISTOGRAM_BINS`` counts of the tensor's finite values in equal bins from its
+        ``min_<quantity>`` to its ``max_<quantity>`` statistic (float32), or None where none was
+        recorded. Same parameters and errors as :meth:`frame`."""
+        with self._lock:
+            key, i, _ = self._entry(layer, quantity, index)
+            counts = self._frames.histogram(key, i)
+        if isinstance(counts, LazyFrame):
+            try:
+                counts = counts.load()
+            except FrameMissingError:
+                return None
+        return counts
+
+    def _entry(self, layer: str, quantity: str, index: int) -> tuple:
+        """``(key, index, entry)`` of a frame that is there (the lock held); FrameMissingError
+        naming why otherwise."""
+        key = self._check_quantity(layer, quantity)
+        i = self._check_index(index)
+        if key == (INPUT, "probe"):  # the same batch at every snapshot: stored once
+            return key, i, self._probe["input"]
+        entry = self._frames.get(key, i)
+        if entry is None:
+            raise FrameMissingError(self._why_missing(key, i))
+        return key, i, entry
 
     def missing_reason(self, layer: str, quantity: str, index: int = -1) -> str | None:
         """Why a frame is missing, in words, or None when it is there."""
@@ -287,6 +335,7 @@ class Recording:
         with self._lock:
             i = self._check_index(index)
             frames, missing = self._frames.snapshot(i)
+            reduced, full, histograms = self._frames.extras(i)
             data = SnapshotData(
                 epoch=self._epochs[i],
                 step=self._snapshot_steps[i],
@@ -296,14 +345,25 @@ class Recording:
                 metrics=self._metrics.row(i),
                 notes=dict(self._notes),
                 thinned=self._frames.is_thinned(i),
+                reduced=reduced,
+                full=full,
+                histograms=histograms,
             )
-        for key, entry in frames.items():  # read outside the lock: disk may be slow
-            if isinstance(entry, LazyFrame):
+        # read outside the lock: disk may be slow
+        for key, entry in frames.items():
+            if entry is None:
+                continue
+            try:
+                frames[key] = entry_values(entry)
+            except FrameMissingError as error:
+                frames[key] = None
+                missing[key] = str(error)
+        for table in (full, histograms):
+            for key, entry in list(table.items()):
                 try:
-                    frames[key] = as_frame(entry.load())
-                except FrameMissingError as error:
-                    frames[key] = None
-                    missing[key] = str(error)
+                    table[key] = entry.load() if isinstance(entry, LazyFrame) else entry
+                except FrameMissingError:
+                    del table[key]  # the preview still stands for the tensor
         return data
 
     def step_data(self) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]]:
@@ -364,7 +424,14 @@ class Recording:
         statistics = {key: float(value) for key, value in data.statistics.items()}
         metrics = {name: float(value) for name, value in data.metrics.items()}
         with self._lock:
-            index = self._frames.append(frames, data.missing, thinned=data.thinned)
+            index = self._frames.append(
+                frames,
+                data.missing,
+                thinned=data.thinned,
+                reduced=data.reduced,
+                full=data.full,
+                histograms=data.histograms,
+            )
             self._epochs.append(epoch)
             self._snapshot_steps.append(step)
             self._statistics.append(statistics)
@@ -394,14 +461,22 @@ class Recording:
             self._frames.mark_store_failed(index)
             self._keep_within_budget()
 
-    def mark_stored(self, index: int, frames: Mapping[tuple[str, str], LazyFrame]) -> None:
-        """Say that snapshot ``index``'s frames are also on disk, as these lazy frames.
+    def mark_stored(
+        self,
+        index: int,
+        frames: Mapping[tuple[str, str], LazyFrame],
+        previews: Mapping[tuple[str, str], LazyFrame] | None = None,
+        histograms: Mapping[tuple[str, str], LazyFrame] | None = None,
+    ) -> None:
+        """Say that snapshot ``index``'s frames are also on disk, as these lazy frames:
+        ``frames`` the tensors at full size, ``previews`` the previews of those kept as
+        previews, ``histograms`` their histograms.
 
         Past the memory budget, frames that are on disk leave memory first (they stay readable
         from disk); frames already thinned out come back, read from disk when asked for.
         """
         with self._lock:
-            self._frames.mark_stored(self._check_index(index), frames)
+            self._frames.mark_stored(self._check_index(index), frames, previews, histograms)
             self._keep_within_budget()
 
     # ------------------------------------------------------------------ helpers

@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "HISTOGRAM_BINS",
     "INPUT",
     "FrameMissingError",
     "LazyFrame",
@@ -29,6 +30,9 @@ INPUT = "<input>"
 
 #: The default memory budget of a Recording's frames, in bytes (1 GiB).
 DEFAULT_MAX_BYTES = 1 << 30
+
+#: Bins of the histogram kept with every frame, equal bins between its finite extremes.
+HISTOGRAM_BINS = 64
 
 
 class FrameMissingError(KeyError):
@@ -50,6 +54,7 @@ class LazyFrame:
     """
 
     nbytes = 0  # frames on disk do not count against a Recording's memory budget
+    shape: tuple[int, ...] | None = None  # known without reading, where the store recorded it
 
     def load(self) -> np.ndarray:
         """Read the frame."""
@@ -84,7 +89,8 @@ class SnapshotData:
         How many training steps had run when the snapshot was taken.
     frames : dict
         ``{(layer, quantity): float32 array}``, or a :class:`LazyFrame` for a frame on disk, or
-        None for a missing frame (its reason in ``missing``); quantities keep this order.
+        None for a missing frame (its reason in ``missing``); quantities keep this order. The
+        array is the tensor itself, or its block-mean preview when ``reduced`` names the key.
     missing : dict
         ``{(layer, quantity): reason}`` for quantities a layer has but could not record now.
     statistics : dict
@@ -96,6 +102,16 @@ class SnapshotData:
     thinned : bool
         The frames of this snapshot were dropped to stay within a memory budget before it was
         saved; a Recording explains its missing frames by its budget.
+    reduced : dict
+        ``{(layer, quantity): full shape}`` for the frames that are block-mean previews of a
+        larger tensor (see :func:`~nnviz_widgets.recording.block_slices`).
+    full : dict
+        ``{(layer, quantity): float32 array or LazyFrame}``: the tensor at full size, for frames
+        that are previews; it goes to disk, never into a Recording's memory.
+    histograms : dict
+        ``{(layer, quantity): counts}``, ``HISTOGRAM_BINS`` counts of the tensor's finite values
+        in equal bins from its statistic ``min_<quantity>`` to ``max_<quantity>`` (or a
+        :class:`LazyFrame` of them).
     """
 
     epoch: float
@@ -106,3 +122,6 @@ class SnapshotData:
     metrics: dict[str, float] = field(default_factory=dict)
     notes: dict[tuple[str, str], str] = field(default_factory=dict)
     thinned: bool = False
+    reduced: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    full: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    histograms: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnviz_widgets.recording.types import SnapshotData
+from nnviz_widgets.recording.types import HISTOGRAM_BINS, SnapshotData
 from nnviz_widgets.store.format import decode_float, encode_float
 from nnviz_widgets.store.stored_frame import StoredFrame
 
@@ -40,13 +40,23 @@ def frame_label(key: Key, index: int, epoch: float) -> str:
 
 # ---------------------------------------------------------------------------------------- writing
 def snapshot_record(
-    index: int, file: str, data: SnapshotData, frames: list, *, thinned: bool, lost: range
+    index: int,
+    file: str,
+    data: SnapshotData,
+    arrays: dict[str, list],
+    *,
+    thinned: bool,
+    lost: range,
 ) -> dict:
     """The log record of snapshot ``index``, stored in ``file`` (relative to the directory).
 
-    ``frames`` lists ``[layer, quantity, array name, shape]`` for each array in the file;
-    ``lost`` the run's snapshots before this one that were never written.
+    ``arrays`` lists what the file holds: ``"frames"``, ``[layer, quantity, array name, shape]``
+    for each tensor at full size (or a frame kept whole); ``"previews"``, ``[layer, quantity,
+    array name, shape, full shape]`` for each block-mean preview; ``"histograms"``, ``[layer,
+    quantity, array name]``. ``lost`` the run's snapshots before this one that were never
+    written.
     """
+    frames = arrays["frames"]
     record = {
         "kind": "snapshot",
         "index": int(index),
@@ -61,6 +71,9 @@ def snapshot_record(
         # the order quantities were given in, missing ones included
         "order": [[lay, q] for lay, q in dict.fromkeys([*data.frames, *data.missing])],
     }
+    for kind in ("previews", "histograms"):  # only where there are some: older readers
+        if arrays.get(kind):  # read the frames alone
+            record[kind] = arrays[kind]
     if thinned:
         record["thinned"] = True
     if lost:
@@ -118,14 +131,34 @@ def decode_snapshot(
     """
     epoch = decode_float(record["epoch"])
     data = SnapshotData(epoch=epoch, step=int(record["step"]), thinned=bool(record.get("thinned")))
+    previews = {
+        (lay, q): (name, shape, full) for lay, q, name, shape, full in record.get("previews", [])
+    }
     for layer, quantity, name, shape in record["frames"]:
         check_layer(layer)
         key = (layer, quantity)
         if damage:
             data.missing[key] = f"its file {target} is {damage}"
+        elif key in previews:  # the tensor whose preview is the frame
+            data.full[key] = StoredFrame(
+                target, str(name), tuple(shape), frame_label(key, index, epoch)
+            )
         else:
-            label = frame_label(key, index, epoch)
-            data.frames[key] = StoredFrame(target, str(name), tuple(shape), label)
+            data.frames[key] = StoredFrame(
+                target, str(name), tuple(shape), frame_label(key, index, epoch)
+            )
+    for key, (name, shape, full) in previews.items():
+        check_layer(key[0])
+        if damage:
+            data.missing[key] = f"its file {target} is {damage}"
+            continue
+        label = frame_label(key, index, epoch) + " (its preview)"
+        data.frames[key] = StoredFrame(target, str(name), tuple(shape), label)
+        data.reduced[key] = tuple(int(n) for n in full)
+    for layer, quantity, name in record.get("histograms", []) if not damage else []:
+        key = (layer, quantity)
+        label = frame_label(key, index, epoch) + " (its histogram)"
+        data.histograms[key] = StoredFrame(target, str(name), (HISTOGRAM_BINS,), label)
     for layer, quantity, reason in record["missing"]:
         check_layer(layer)
         data.missing[(layer, quantity)] = str(reason)

@@ -8,13 +8,14 @@ opening costs nothing per byte of frames.
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from nnviz_widgets.recording.types import FrameMissingError, LazyFrame
 
-__all__ = ["StoredFrame"]
+__all__ = ["StoredFrame", "StoredSnapshot"]
 
 
 class StoredFrame(LazyFrame):
@@ -66,3 +67,13 @@ class StoredFrame(LazyFrame):
                 f"the recording's log says shape {self.shape}, float32: the file is damaged"
             )
         return array
+
+
+@dataclass
+class StoredSnapshot:
+    """Where a written snapshot's arrays lie, by ``(layer, quantity)``: the tensors at full
+    size (or the frames kept whole), the previews, and the histograms."""
+
+    frames: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
+    previews: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
+    histograms: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)

@@ -41,7 +41,7 @@ from nnviz_widgets.store.format import (
 )
 from nnviz_widgets.store.log import frame_label, snapshot_record, steps_record
 from nnviz_widgets.store.manifest import make_manifest
-from nnviz_widgets.store.stored_frame import StoredFrame
+from nnviz_widgets.store.stored_frame import StoredFrame, StoredSnapshot
 
 __all__ = ["RecordingWriter", "save_recording"]
 
@@ -150,11 +150,11 @@ class RecordingWriter:
 
     def write_snapshot(
         self, index: int, data: SnapshotData, *, thinned: bool = False
-    ) -> dict[tuple[str, str], StoredFrame]:
+    ) -> StoredSnapshot:
         """Write one snapshot to its own file and commit it to the log.
 
-        Returns ``{(layer, quantity): StoredFrame}``: where each written frame now lies, so that
-        the in-memory copy can be let go.
+        Returns where each written frame, preview and histogram now lies, so that the in-memory
+        copies can be let go.
 
         Parameters
         ----------
@@ -186,12 +186,12 @@ class RecordingWriter:
                 )
             relative = f"{SNAPSHOT_DIR}/{index:06d}.npz"
             target = self.path / relative
-            arrays, frames, stored = self._snapshot_arrays(index, data, target)
+            arrays, listed, stored = self._snapshot_arrays(index, data, target)
             record = snapshot_record(
                 index,
                 relative,
                 data,
-                frames,
+                listed,
                 thinned=thinned or data.thinned,
                 lost=range(self._next_index, index),
             )
@@ -271,27 +271,40 @@ class RecordingWriter:
     # -------------------------------------------------------------------------- helpers
     def _snapshot_arrays(
         self, index: int, data: SnapshotData, target: Path
-    ) -> tuple[dict[str, np.ndarray], list, dict[tuple[str, str], StoredFrame]]:
-        """What snapshot ``index``'s file holds: its arrays by name, the ``frames`` entries of
-        its record, and where each frame will lie once written (``target``)."""
+    ) -> tuple[dict[str, np.ndarray], dict[str, list], StoredSnapshot]:
+        """What snapshot ``index``'s file holds: its arrays by name, the lists of them for its
+        record (see :func:`snapshot_record`), and where each will lie once written."""
         arrays: dict[str, np.ndarray] = {}
-        frames = []
-        stored: dict[tuple[str, str], StoredFrame] = {}
+        listed: dict[str, list] = {"frames": [], "previews": [], "histograms": []}
+        stored = StoredSnapshot()
         for number, (key, value) in enumerate(data.frames.items()):
             self._check_layer(key[0])
             if value is None:  # a missing frame: its reason is in data.missing
                 continue
-            if isinstance(value, LazyFrame):
-                value = value.load()
-            array = np.ascontiguousarray(value, dtype=np.float32)
-            name = f"f{number}"
-            arrays[name] = array
-            frames.append([*key, name, list(array.shape)])
             label = frame_label(key, index, data.epoch)
-            stored[key] = StoredFrame(target, name, array.shape, label)
+            if key in data.reduced:  # the frame is a preview: the tensor goes beside it
+                array = _loaded(value)
+                name = f"p{number}"
+                arrays[name] = array
+                full_shape = [int(n) for n in data.reduced[key]]
+                listed["previews"].append([*key, name, list(array.shape), full_shape])
+                stored.previews[key] = StoredFrame(target, name, array.shape, label)
+                value = data.full.get(key)
+            if value is not None:
+                array = _loaded(value)
+                name = f"f{number}"
+                arrays[name] = array
+                listed["frames"].append([*key, name, list(array.shape)])
+                stored.frames[key] = StoredFrame(target, name, array.shape, label)
+            counts = data.histograms.get(key)
+            if counts is not None:
+                name = f"h{number}"
+                arrays[name] = np.asarray(_loaded(counts), dtype=np.float64)
+                listed["histograms"].append([*key, name])
+                stored.histograms[key] = StoredFrame(target, name, arrays[name].shape, label)
         for layer, _ in data.missing:
             self._check_layer(layer)
-        return arrays, frames, stored
+        return arrays, listed, stored
 
     def _check_open(self) -> None:
         if self._closed:
@@ -387,3 +400,10 @@ def save_recording(
         steps, series = recording.step_data()
         if steps.size:
             writer.write_steps(steps, series)
+
+
+def _loaded(value: np.ndarray | LazyFrame) -> np.ndarray:
+    """An array to write: float32 (a lazy frame read first; FrameMissingError if it cannot be)."""
+    if isinstance(value, LazyFrame):
+        value = value.load()
+    return np.ascontiguousarray(value, dtype=np.float32)

@@ -33,6 +33,9 @@ class Worker:
         With a positive value, :meth:`submit` waits while this many jobs are queued: the
         submitting thread (training) is held back rather than memory growing without bound.
         0: no bound.
+    max_bytes : int
+        With a positive value, :meth:`submit` also waits while the jobs queued hold this many
+        bytes (as each submit says); a job larger than that alone still goes, on its own.
 
     Notes
     -----
@@ -42,9 +45,13 @@ class Worker:
 
     _STOP = object()
 
-    def __init__(self, name: str, *, max_pending: int = 0) -> None:
+    def __init__(self, name: str, *, max_pending: int = 0, max_bytes: int = 0) -> None:
         self.name = name
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._max_bytes = max_bytes
+        # guards the bytes queued: submit() waits on it, the worker thread releases them
+        self._room = threading.Condition()
+        self._bytes = 0
         self._closed = False
         self._thread = start_daemon(self._run, name)
 
@@ -53,11 +60,22 @@ class Worker:
         """Whether the thread still runs jobs."""
         return self._thread.is_alive() and not self._closed
 
-    def submit(self, job: Callable[[], object]) -> bool:
-        """Queue ``job``; False (and the job dropped) when the worker is closed or dead."""
+    def submit(self, job: Callable[[], object], *, nbytes: int = 0) -> bool:
+        """Queue ``job`` (which holds ``nbytes`` of memory until it has run); False (and the
+        job dropped) when the worker is closed or dead."""
         if not self.alive:
             return False
-        self._queue.put(job)
+        if self._max_bytes:
+            with self._room:
+                self._room.wait_for(
+                    lambda: (
+                        self._bytes == 0
+                        or self._bytes + nbytes <= self._max_bytes
+                        or not self.alive
+                    )
+                )
+                self._bytes += nbytes
+        self._queue.put((job, nbytes))
         return True
 
     def close(self, *, wait: bool = True, cancel_pending: bool = False) -> None:
@@ -71,16 +89,19 @@ class Worker:
         if cancel_pending:
             try:
                 while True:
-                    self._queue.get_nowait()
+                    _, nbytes = self._queue.get_nowait()
+                    self._release(nbytes)
             except queue.Empty:
                 pass
-        self._queue.put(self._STOP)
+        self._queue.put((self._STOP, 0))
+        with self._room:
+            self._room.notify_all()  # a submitter waiting for room gives up
         if wait and self._thread is not threading.current_thread():
             self._thread.join()
 
     def _run(self) -> None:
         while True:
-            job = self._queue.get()
+            job, nbytes = self._queue.get()
             if job is self._STOP:
                 return
             try:
@@ -89,6 +110,14 @@ class Worker:
                 warn_quietly(
                     f"a background job of {self.name} failed: {type(error).__name__}: {error}"
                 )
+            finally:
+                self._release(nbytes)
+
+    def _release(self, nbytes: int) -> None:
+        if self._max_bytes:
+            with self._room:
+                self._bytes -= nbytes
+                self._room.notify_all()
 
 
 class Repeater:
