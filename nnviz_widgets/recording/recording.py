@@ -220,7 +220,8 @@ class Recording:
     def histogram(self, layer: str, quantity: str, index: int = -1) -> np.ndarray | None:
         """``HISTOGRAM_BINS`` counts of the tensor's finite values in equal bins from its
         ``min_<quantity>`` to its ``max_<quantity>`` statistic (float32), or None where none was
-        recorded. Same parameters and errors as :meth:`frame`."""
+        recorded. Past 262,144 values the Recorder counts an evenly strided sample and scales
+        the counts to the tensor's size. Same parameters and errors as :meth:`frame`."""
         with self._lock:
             key, i, _ = self._entry(layer, quantity, index)
             counts = self._frames.histogram(key, i)

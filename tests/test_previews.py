@@ -1,0 +1,142 @@
+"""Large tensors kept small in memory: previews, exact facts, whole tensors on disk."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import nnviz_widgets as nv
+from nnviz_widgets.record.capture import FrameCapture, block_mean, plan_memory_values
+from nnviz_widgets.recording import HISTOGRAM_BINS, block_slices
+
+
+@pytest.mark.parametrize(
+    ("shape", "limit", "keep_first"),
+    [
+        ((64, 64), 100, False),
+        ((37, 53), 200, False),
+        ((4, 10, 9, 7), 300, True),
+        ((1000,), 9, False),
+    ],
+)
+def test_each_preview_value_is_the_mean_of_its_block(rng, shape, limit, keep_first):
+    tensor = torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+    preview = block_mean(tensor, limit, keep_first=keep_first).numpy()
+    assert preview.size <= limit or (keep_first and preview.shape[0] == shape[0])
+    if keep_first:
+        assert preview.shape[0] == shape[0]  # every sample kept
+    full = tensor.numpy()
+    for index in itertools.product(*(range(n) for n in preview.shape)):
+        block = full[block_slices(shape, preview.shape, index)]
+        assert block.size >= 1
+        np.testing.assert_allclose(preview[index], block.mean(), rtol=1e-4, atol=1e-6)
+
+
+def test_the_memory_plan_fills_the_budget_and_keeps_small_frames_whole():
+    sizes = [10] * 50 + [1000] * 5 + [100_000] * 3
+    level = plan_memory_values(sizes, 64 << 10)
+    cost = sum(4 * s if s <= level else 2 * level for s in sizes)
+    assert cost <= 64 << 10 and level >= 10
+    assert sum(4 * s if s <= level + 1 else 2 * (level + 1) for s in sizes) > 64 << 10
+    assert plan_memory_values([10, 20], 1 << 20) == 256  # all fit: the floor, whole frames
+    assert plan_memory_values([300, 20], 1 << 20) == 300
+
+
+def test_capture_keeps_exact_facts_of_the_whole_tensor(rng):
+    values = rng.standard_normal((300, 400)).astype(np.float32)
+    values[5, 7] = np.nan
+    values[9, 9] = np.inf
+    capture = FrameCapture(1000, 1 << 24, keep_full=True)
+    captured = capture(torch.from_numpy(values), keep_first=False)
+    assert captured.reduced and captured.array.size <= 1000
+    assert captured.full.shape == (300, 400)
+    np.testing.assert_array_equal(captured.full, values)
+    finite = values[np.isfinite(values)]
+    assert captured.nonfinite == 2
+    assert captured.minimum == finite.min() and captured.maximum == finite.max()
+    assert captured.histogram.shape == (HISTOGRAM_BINS,)
+    assert captured.histogram.sum() == pytest.approx(finite.size, rel=1e-9)
+
+
+def _wide_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(512, 384), nn.ReLU(), nn.Linear(384, 10))
+
+
+def test_a_large_weight_is_kept_as_a_preview_and_says_what_it_stands_for():
+    model = _wide_model()
+    with nv.Recorder(model, probe=torch.randn(4, 512), memory_per_snapshot=256 << 10) as rec:
+        rec.snapshot()
+    recording = rec.recording
+    weight = model[0].weight.detach().numpy()
+    assert recording.frame_shape("0", "weight") == (384, 512)
+    preview = recording.preview("0", "weight")
+    assert preview.size < weight.size
+    expected = block_mean(torch.from_numpy(weight), preview.size, keep_first=False).numpy()
+    # float16 scaled to the largest value: three digits of it
+    np.testing.assert_allclose(preview, expected, atol=2e-3 * np.abs(expected).max())
+    # without a directory the preview is all there is of it, and frame() says so by its shape
+    assert recording.frame("0", "weight").shape == preview.shape
+    assert recording.statistic("0", "min_weight")[0] == weight.min()
+    assert recording.statistic("0", "max_weight")[0] == weight.max()
+    assert recording.histogram("0", "weight").sum() == pytest.approx(weight.size)
+    # small frames stay whole and exact
+    np.testing.assert_array_equal(recording.frame("2", "weight"), model[2].weight.detach())
+    assert recording.frame_shape("2", "weight") == (10, 384)
+    assert recording.nbytes <= 256 << 10
+
+
+def test_with_a_directory_the_whole_tensor_is_read_from_disk(tmp_path):
+    model = _wide_model()
+    path = tmp_path / "run"
+    with nv.Recorder(
+        model, probe=torch.randn(4, 512), memory_per_snapshot=256 << 10, path=path
+    ) as rec:
+        rec.snapshot()
+    weight = model[0].weight.detach().numpy()
+    np.testing.assert_array_equal(rec.recording.frame("0", "weight"), weight)
+    small = rec.recording.preview("0", "weight")
+    opened = nv.Recording.open(path)
+    np.testing.assert_array_equal(opened.frame("0", "weight"), weight)
+    np.testing.assert_allclose(opened.preview("0", "weight"), small, rtol=1e-3, atol=1e-5)
+    assert opened.frame_shape("0", "weight") == (384, 512)
+    np.testing.assert_allclose(
+        opened.histogram("0", "weight"), rec.recording.histogram("0", "weight")
+    )
+    assert opened.statistic("0", "max_weight")[0] == weight.max()
+
+
+def test_saving_and_opening_keeps_previews_and_histograms(tmp_path):
+    model = _wide_model()
+    with nv.Recorder(model, probe=torch.randn(4, 512), memory_per_snapshot=256 << 10) as rec:
+        rec.snapshot()
+    rec.recording.save(tmp_path / "saved")
+    opened = nv.Recording.open(tmp_path / "saved")
+    np.testing.assert_allclose(
+        opened.preview("0", "weight"), rec.recording.preview("0", "weight"), rtol=1e-6
+    )
+    assert opened.frame_shape("0", "weight") == (384, 512)
+    np.testing.assert_allclose(
+        opened.histogram("0", "activation"), rec.recording.histogram("0", "activation")
+    )
+
+
+def test_previews_count_half_their_float32_bytes_and_thin_like_frames():
+    model = _wide_model()
+    rec = nv.Recorder(model, probe=torch.randn(4, 512), memory_per_snapshot=256 << 10)
+    rec.snapshot()
+    per_snapshot = rec.recording.nbytes
+    preview = rec.recording.preview("0", "weight")
+    assert per_snapshot < 256 << 10
+    recording = nv.Recording(max_bytes=int(per_snapshot * 2.5))
+    recording.set_layers(rec.recording.layer_infos())
+    with pytest.warns(nv.RecordingBudgetWarning):
+        for _ in range(4):
+            recording.append_snapshot(rec.recording.snapshot_data(0))
+    assert recording.thinned and recording.nbytes <= recording.max_bytes
+    np.testing.assert_allclose(recording.preview("0", "weight", -1), preview, rtol=1e-3)
+    rec.close()
