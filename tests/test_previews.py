@@ -140,3 +140,78 @@ def test_previews_count_half_their_float32_bytes_and_thin_like_frames():
     assert recording.thinned and recording.nbytes <= recording.max_bytes
     np.testing.assert_allclose(recording.preview("0", "weight", -1), preview, rtol=1e-3)
     rec.close()
+
+
+def _explorer_on(path=None):
+    from nnviz_widgets.widgets.explorer import TrainingExplorer
+
+    model = _wide_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = nv.Recorder(
+        model,
+        probe=torch.randn(4, 512),
+        optimizer=optimizer,
+        memory_per_snapshot=256 << 10,
+        path=path,
+    )
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(8, 512)).square().mean().backward()
+        optimizer.step()
+        rec.snapshot()
+    explorer = TrainingExplorer(rec.recording, min_interval=0.0)
+    explorer.layer, explorer.quantity = "0", "weight"
+    return rec, model, explorer
+
+
+def test_the_explorer_draws_a_preview_with_the_whole_tensors_range_and_histogram():
+    rec, _, explorer = _explorer_on()
+    recording = rec.recording
+    preview = recording.preview("0", "weight", explorer.index)
+    assert explorer.heatmap.picture.values.shape == preview.shape
+    highs = recording.statistic("0", "max_weight")
+    lows = recording.statistic("0", "min_weight")
+    bound = max(np.abs(lows).max(), np.abs(highs).max())
+    assert explorer.heatmap.colour_limits == pytest.approx((-bound, bound))
+    assert explorer.histogram.counts.sum() == pytest.approx(384 * 512, rel=1e-3)
+    assert "block-mean preview of the (384, 512) tensor" in explorer.note.value
+    explorer.heatmap._on_hover(0, 0, 1, 1)
+    assert "only a preview is kept" in explorer.readout.value
+    explorer.close(widget=True)
+    rec.close()
+
+
+def test_the_readout_reads_the_block_exactly_from_disk_and_scrubbing_never_does(
+    tmp_path, monkeypatch
+):
+    from nnviz_widgets.store.stored_frame import StoredFrame
+
+    rec, model, explorer = _explorer_on(tmp_path / "run")
+    rec.close()
+    weight = model[0].weight.detach().numpy()
+    preview_shape = rec.recording.preview("0", "weight", -1).shape
+    explorer.heatmap._on_hover(2, 3, 3, 4)
+    block = block_slices((384, 512), preview_shape, (2, 3))
+    values = weight[block]
+    text = explorer.readout.value
+    assert f"weight[{block[0].start}:{block[0].stop}, {block[1].start}:{block[1].stop}]" in text
+    assert f"max {values.max():.4g}" in text and f"min {values.min():.4g}" in text
+    # opened from disk, scrubbing reads previews only: the whole tensors are never loaded
+    opened = nv.Recording.open(tmp_path / "run")
+
+    def refuse(self):
+        if self.shape == (384, 512):
+            raise AssertionError("a scrub read a whole tensor")
+        return original(self)
+
+    original = StoredFrame.load
+    monkeypatch.setattr(StoredFrame, "load", refuse)
+    from nnviz_widgets.widgets.explorer import TrainingExplorer
+
+    other = TrainingExplorer(opened, min_interval=0.0)
+    other.layer, other.quantity = "0", "weight"
+    for index in (0, 1, 2, 0):
+        other.index = index
+        assert other.error.value == "", other.error.value
+    other.close(widget=True)
+    explorer.close(widget=True)

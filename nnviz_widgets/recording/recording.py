@@ -217,6 +217,22 @@ class Recording:
             return tuple(entry.shape)
         return tuple(entry_values(entry).shape)
 
+    def exact(self, layer: str, quantity: str, index: int, where: tuple) -> np.ndarray | None:
+        """The tensor's values in the block ``where`` (slices or integers over
+        :meth:`frame_shape`), exactly: from memory where the frame is the tensor itself, from
+        disk (reading that block alone) where the tensor is stored there; None where the
+        recording holds only a preview of it. Same parameters and errors as :meth:`frame`."""
+        with self._lock:
+            key, i, entry = self._entry(layer, quantity, index)
+            full = self._frames.full(key, i)
+            preview_only = full is None and self._frames.full_shape(key, i) is not None
+        if preview_only:
+            return None
+        source = full if full is not None else entry
+        if isinstance(source, LazyFrame):
+            return source.read(where)
+        return np.array(entry_values(source)[where])
+
     def histogram(self, layer: str, quantity: str, index: int = -1) -> np.ndarray | None:
         """``HISTOGRAM_BINS`` counts of the tensor's finite values in equal bins from its
         ``min_<quantity>`` to its ``max_<quantity>`` statistic (float32), or None where none was

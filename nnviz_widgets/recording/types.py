@@ -60,6 +60,11 @@ class LazyFrame:
         """Read the frame."""
         raise NotImplementedError
 
+    def read(self, where: tuple) -> np.ndarray:
+        """Read the block ``where`` (slices or integers) of the frame; by default, all of it
+        first."""
+        return np.array(self.load()[where])
+
 
 class RecordingBudgetWarning(UserWarning):
     """Frames were thinned out to keep a Recording within its memory budget."""

@@ -7,6 +7,7 @@ opening costs nothing per byte of frames.
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +62,61 @@ class StoredFrame(LazyFrame):
             raise FrameMissingError(
                 f"{self.label} could not be read from {self.path}: {type(error).__name__}: {error}"
             ) from error
-        if array.shape != self.shape or array.dtype.kind != "f":
+        self._check(array.shape, array.dtype)
+        return array
+
+    def read(self, where: tuple) -> np.ndarray:
+        """Read only the block ``where`` (a tuple of slices or integers) of the frame.
+
+        The writer stores frames uncompressed, so the block is read straight from the file
+        (memory-mapped) without reading the rest: what the explorer's readout needs, exact, from
+        a tensor of any size. The CRC-32 covers the whole array and is not checked here; a
+        member that is not stored uncompressed is read whole (and checked).
+
+        Raises
+        ------
+        FrameMissingError
+            The file is missing, damaged, or not what the log says.
+        """
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                member = archive.getinfo(f"{self.name}.npy")
+            if member.compress_type != zipfile.ZIP_STORED:
+                return np.array(self.load()[where])
+            with open(self.path, "rb") as file:
+                file.seek(member.header_offset)
+                local = file.read(30)  # the member's local header: its name and extra follow
+                if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                    raise ValueError("no local file header where the zip directory points")
+                name_length, extra_length = struct.unpack("<HH", local[26:30])
+                file.seek(member.header_offset + 30 + name_length + extra_length)
+                version = np.lib.format.read_magic(file)
+                shape, fortran, dtype = _array_header(file, version)
+                offset = file.tell()
+            self._check(shape, dtype)
+            mapped = np.memmap(
+                self.path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                order="F" if fortran else "C",
+            )  # fmt: skip
+            return np.array(mapped[where])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise FrameMissingError(
-                f"{self.label} in {self.path} has shape {array.shape} and dtype {array.dtype}; "
+                f"{self.label} could not be read from {self.path}: {type(error).__name__}: {error}"
+            ) from error
+
+    def _check(self, shape: tuple, dtype: np.dtype) -> None:
+        if tuple(shape) != self.shape or np.dtype(dtype).kind != "f":
+            raise FrameMissingError(
+                f"{self.label} in {self.path} has shape {tuple(shape)} and dtype {dtype}; "
                 f"the recording's log says shape {self.shape}, float32: the file is damaged"
             )
-        return array
+
+
+def _array_header(file: object, version: tuple[int, int]) -> tuple:
+    """``(shape, fortran order, dtype)`` from a ``.npy`` header of the given version."""
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(file)
+    return np.lib.format.read_array_header_2_0(file)
 
 
 @dataclass

@@ -73,6 +73,41 @@ class HistogramView:
             title += f", {outside} outside the colour range (in the end bins)"
         return centres, counts, title
 
+    @classmethod
+    def rebin(
+        cls, counts: np.ndarray, source_low: float, source_high: float, low: float, high: float
+    ) -> tuple:
+        """Counts recorded in equal bins over ``[source_low, source_high]`` (a Recorder's
+        histogram of a whole tensor), redistributed over ``[low, high]``: returns
+        ``(centres, counts, title)`` like :meth:`count`.
+
+        Within a recorded bin the values are taken as spread evenly; values outside the colour
+        range go to the end bins, as :meth:`count` puts them.
+        """
+        counts = np.asarray(counts, dtype=np.float64)
+        edges = np.linspace(low, high, cls.BINS + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
+        total = float(counts.sum())
+        if source_high > source_low:
+            source = np.linspace(source_low, source_high, counts.size + 1)
+            cumulative = np.concatenate([[0.0], np.cumsum(counts)])
+            below_edges = np.interp(edges, source, cumulative)  # mass below each edge
+            result = np.diff(below_edges)
+            below, above = below_edges[0], total - below_edges[-1]
+        else:  # one value, counted in bin 0: it sits where it is
+            result = np.zeros(cls.BINS)
+            below = total if source_low < low else 0.0
+            above = total if source_low > high else 0.0
+            if not (below or above):
+                result[min(int((source_low - low) / (high - low) * cls.BINS), cls.BINS - 1)] = total
+        result[0] += below
+        result[-1] += above
+        title = "histogram"
+        outside = round(float(below + above))
+        if outside:
+            title += f", {outside} outside the colour range (in the end bins)"
+        return centres, np.rint(result), title
+
     def show(self, frame: np.ndarray, low: float, high: float) -> None:
         """Histogram ``frame`` over ``[low, high]``."""
         self.show_counts(*self.count(frame, low, high))

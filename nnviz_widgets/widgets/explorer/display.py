@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterable
 import ipywidgets
 import numpy as np
 
-from nnviz_widgets.recording import Recording
+from nnviz_widgets.recording import Recording, preview_note
 from nnviz_widgets.views.gradients import GradientNormView
 from nnviz_widgets.views.heatmap import HeatmapView
 from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.views.metrics import MetricsView
-from nnviz_widgets.widgets.explorer.frame_cache import FrameCache
+from nnviz_widgets.widgets.explorer.exact import preview_readout
+from nnviz_widgets.widgets.explorer.frame_cache import FrameCache, PreparedFrame
 from nnviz_widgets.widgets.explorer.selection import Selection, layer_label
 from nnviz_widgets.widgets.explorer.text import (
     epoch_line,
@@ -71,6 +72,8 @@ class ExplorerDisplay:
         self.nonfinite.add_class("nnviz-nonfinite")
         self.error.add_class("nnviz-error")
         self._drawn: tuple[Selection, int] | None = None  # (selection, snapshots) on screen
+        # what the readout reads exact values from: the recording and the picture's frame
+        self._source: tuple[Recording, PreparedFrame] | None = None
 
     def rows(self) -> list[ipywidgets.Widget]:
         """The error line, the picture with its text beside histogram and metrics, and the
@@ -127,6 +130,7 @@ class ExplorerDisplay:
             self.nonfinite.value = ""
             return
         prepared = frames.prepare(selection)
+        self._source = (recording, prepared)
         low, high, _ = prepared.limits
         epoch = recording.snapshots[index]
         self.heatmap.show(
@@ -141,7 +145,11 @@ class ExplorerDisplay:
         )
         self.histogram.show_counts(*prepared.histogram)
         self.nonfinite.value = prepared.nonfinite
-        self.note.value = layout_line(prepared.picture.layout, recording.note(layer, quantity))
+        note = recording.note(layer, quantity)
+        if prepared.full_shape is not None:
+            kept = preview_note(prepared.full_shape, prepared.frame.shape)
+            note = kept if note is None else f"{note}; {kept}"
+        self.note.value = layout_line(prepared.picture.layout, note)
         frames.prefetch_around(selection, prepared)
 
     def _draw_metrics(self, recording: Recording, index: int) -> None:
@@ -163,8 +171,23 @@ class ExplorerDisplay:
             picture, drawn = self.heatmap.picture, self._drawn
             if picture is None or drawn is None:
                 return
-            quantity = drawn[0].quantity
-            self.readout.value = readout_text(picture, quantity, row, column, row_end, column_end)
+            selection, source = drawn[0], self._source
+            single = row_end - row == 1 and column_end - column == 1 and not picture.reduced
+            text = None
+            if single and source is not None and source[1].full_shape is not None:
+                recording, prepared = source
+                text = preview_readout(
+                    recording,
+                    selection,
+                    picture,
+                    prepared.full_shape,
+                    prepared.frame.shape,
+                    row,
+                    column,
+                )
+            if text is None:
+                text = readout_text(picture, selection.quantity, row, column, row_end, column_end)
+            self.readout.value = text
         except Exception as error:
             self.show_error("the readout failed", error)
 

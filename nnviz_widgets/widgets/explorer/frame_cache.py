@@ -1,8 +1,11 @@
 """Selections made ready to show, kept in memory and prepared ahead in the background.
 
-Preparing a selection is where a slider move's time goes: read the frame (from memory or disk),
-lay it out as a picture, reduce it to the view's size, find the colour range (over every
-snapshot in "fixed" mode), colour it, encode the PNG, count the histogram. A
+Preparing a selection is where a slider move's time goes: read the frame the recording keeps
+for views (:meth:`~nnviz_widgets.Recording.preview`: the tensor itself, or a block-mean preview
+of a large one; never a whole large tensor from disk), lay it out as a picture, reduce it to the
+view's size, find the colour range (over every snapshot in "fixed" mode, from the recorded
+extremes), colour it, encode the PNG, redistribute the recorded histogram over the colour
+range. A
 :class:`FrameCache` keeps what it prepared, bounded by count and by bytes, and prepares the
 other snapshots of the selection on screen in a background :class:`~nnviz_widgets.threads.Worker`,
 nearest first, so that stepping, playing and jumping find their pictures ready.
@@ -32,6 +35,7 @@ from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.render.reduce import reduce_picture
 from nnviz_widgets.threads import Worker
 from nnviz_widgets.views.histogram import HistogramView
+from nnviz_widgets.widgets.explorer.exact import preview_nonfinite
 from nnviz_widgets.widgets.explorer.selection import Selection, frame_shape
 from nnviz_widgets.widgets.explorer.text import nonfinite_line
 
@@ -60,6 +64,8 @@ class PreparedFrame:
     picture: Picture
     reduced: Picture
     nonfinite: str = ""
+    full_shape: tuple[int, ...] | None = None  # the tensor's, when ``frame`` is a preview
+    recorded_histogram: tuple | None = None  # (counts, low, high) the Recorder took
     limits: tuple = ()  # (low, high, signed); empty until coloured
     indices: np.ndarray | None = None
     png: bytes = b""
@@ -82,11 +88,15 @@ class PreparedFrame:
         low, high, _ = limits
         coloured = replace(self, limits=limits)  # which decides the colour map
         indices = colour_indices(self.reduced.values, low, high, gaps=self.reduced.gaps)
+        if self.recorded_histogram is not None:  # of the whole tensor, not of a preview
+            histogram = HistogramView.rebin(*self.recorded_histogram, low, high)
+        else:
+            histogram = HistogramView.count(self.frame, low, high)
         return replace(
             coloured,
             indices=indices,
             png=encode_png(indices, palette=coloured.colour_map.palette),
-            histogram=HistogramView.count(self.frame, low, high),
+            histogram=histogram,
         )
 
 
@@ -162,10 +172,7 @@ class FrameCache:
             prepared = self._prepared.get(selection)
         if prepared is None:
             prepared = self._lay_out(selection)
-        extremes = [
-            self._frame_extremes(selection.layer, selection.quantity, index)
-            for index in range(len(self.recording))
-        ]
+        extremes = self._all_extremes(selection.layer, selection.quantity)
         limits = colour_limits(extremes, prepared.reduced, selection.colour_range)
         if prepared.limits != limits:
             prepared = prepared.coloured(limits)
@@ -233,7 +240,8 @@ class FrameCache:
     # ------------------------------------------------------------------ in any thread
     def _lay_out(self, selection: Selection) -> PreparedFrame:
         layer, quantity, index = selection.layer, selection.quantity, selection.index
-        frame = self.recording.frame(layer, quantity, index)
+        frame = self.recording.preview(layer, quantity, index)
+        full_shape = self.recording.frame_shape(layer, quantity, index)
         probe = self.recording.probe.get("input")
         picture = layout_frame(
             frame,
@@ -244,16 +252,60 @@ class FrameCache:
             channel=selection.channel,
         )
         reduced = reduce_picture(picture, *self.max_cells)
-        return PreparedFrame(frame, picture, reduced, nonfinite=self._nonfinite(selection, frame))
+        preview = tuple(frame.shape) != tuple(full_shape)
+        return PreparedFrame(
+            frame,
+            picture,
+            reduced,
+            nonfinite=self._nonfinite(selection, frame, full_shape if preview else None),
+            full_shape=tuple(full_shape) if preview else None,
+            recorded_histogram=self._recorded_histogram(selection),
+        )
 
-    def _nonfinite(self, selection: Selection, frame: np.ndarray) -> str:
+    def _recorded_histogram(self, selection: Selection) -> tuple | None:
+        """``(counts, low, high)`` the Recorder took of the whole tensor, if it took them."""
+        layer, quantity, index = selection.layer, selection.quantity, selection.index
+        counts = self.recording.histogram(layer, quantity, index)
+        if counts is None or f"min_{quantity}" not in self.recording.statistics(layer):
+            return None
+        low = self.recording.statistic(layer, f"min_{quantity}")[index]
+        high = self.recording.statistic(layer, f"max_{quantity}")[index]
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return None
+        return counts, float(low), float(high)
+
+    def _all_extremes(self, layer: str, quantity: str) -> list[Extremes | None]:
+        """Every snapshot's finite (min, max) of a quantity: the Recorder's exact statistics
+        where it recorded them (no frame is read), else each frame's own (read once)."""
+        names = self.recording.statistics(layer)
+        count = len(self.recording)
+        if f"min_{quantity}" in names and f"max_{quantity}" in names:
+            lows = self.recording.statistic(layer, f"min_{quantity}")
+            highs = self.recording.statistic(layer, f"max_{quantity}")
+            if len(lows) == count:
+                return [
+                    (float(a), float(b)) if np.isfinite(a) else None for a, b in zip(lows, highs)
+                ]
+        return [self._frame_extremes(layer, quantity, index) for index in range(count)]
+
+    def _nonfinite(
+        self, selection: Selection, frame: np.ndarray, full_shape: tuple[int, ...] | None
+    ) -> str:
         """The NaN/Inf line; skips the scan when the Recorder counted none."""
         try:
             counted = self.recording.statistic(selection.layer, f"nonfinite_{selection.quantity}")
             counted = counted[selection.index]
         except (KeyError, IndexError):
             counted = np.nan
-        return "" if counted == 0 else nonfinite_line(frame)
+        if counted == 0:
+            return ""
+        if full_shape is None:
+            return nonfinite_line(frame)
+        if np.isfinite(frame).all():
+            return ""
+        return nonfinite_line(
+            frame, preview_nonfinite(selection.quantity, frame, full_shape, counted)
+        )
 
     def _frame_extremes(self, layer: str, quantity: str, index: int) -> Extremes | None:
         """Finite (min, max) of one recorded frame, cached (frames never change)."""
@@ -262,7 +314,7 @@ class FrameCache:
             if key in self._extremes:
                 return self._extremes[key]
         try:
-            extremes = finite_extremes(self.recording.frame(layer, quantity, index))
+            extremes = finite_extremes(self.recording.preview(layer, quantity, index))
         except FrameMissingError:
             return None  # not cached: a frame still being written comes later
         with self._lock:

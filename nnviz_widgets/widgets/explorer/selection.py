@@ -158,15 +158,16 @@ def default_quantity(quantities: list[str], current: str) -> str:
 
 # ---------------------------------------------------------------------------- samples, channels
 def frame_shape(recording: Recording, selection: Selection) -> tuple[int, ...] | None:
-    """The shape of the selected quantity's frames (from the selected snapshot, else the newest
-    one that has the frame); None when there is none yet."""
+    """The shape of the selected quantity's frames as drawn (from the selected snapshot, else the
+    newest one that has the frame): the preview's, for a tensor kept as one; None when there is
+    none yet."""
     layer, quantity, count = selection.layer, selection.quantity, len(recording)
     if not (layer and quantity) or not count:
         return None
     for index in (selection.index, *range(count - 1, -1, -1)):
         try:
             if 0 <= index < count and recording.missing_reason(layer, quantity, index) is None:
-                return tuple(recording.frame(layer, quantity, index).shape)
+                return tuple(recording.preview(layer, quantity, index).shape)
         except FrameMissingError:  # thinned since it was asked about: try another
             continue
         except KeyError:  # a half-made selection: a quantity this layer does not have

@@ -57,10 +57,10 @@ def _hex(colour: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*colour)
 
 
-def nonfinite_line(frame: np.ndarray) -> str:
-    """How many NaN and Inf values ``frame`` has, where, and the colours they are drawn in;
-    empty when every value is finite."""
-    text = describe_nonfinite(frame)
+def nonfinite_line(frame: np.ndarray, text: str | None = None) -> str:
+    """How many NaN and Inf values ``frame`` has, where (or ``text`` saying it), and the colours
+    they are drawn in; empty when every value is finite."""
+    text = describe_nonfinite(frame) if text is None else text
     if not text:
         return ""
     return (
