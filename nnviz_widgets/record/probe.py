@@ -2,11 +2,15 @@
 
 :class:`Probe` holds the batch (checked and copied to the model's device), runs it through the
 model with forward hooks that exist only for that pass, and records the activations, output
-gradients and saliency into a snapshot. The pass runs inside a forked RNG, in the chosen mode,
-restores every module's train/eval mode and every buffer (BatchNorm statistics) afterwards, and
-takes its gradients with ``torch.autograd.grad``, which never touches ``param.grad``. At
-construction the Recorder runs it once (:meth:`Probe.check`), so that a probe that does not fit
-the model fails there, with a message naming the layer, the shape it got and the one it expects.
+gradients and saliency into a snapshot; of sequence models also the attention maps of each
+``nn.MultiheadAttention`` and the row norms of each ``nn.Embedding``
+(:mod:`~nnviz_widgets.record.sequence`), with ``(tokens, samples, ...)`` outputs turned
+samples-first. The pass runs inside a forked RNG, in the chosen mode, restores every module's
+train/eval mode and every buffer (BatchNorm statistics) afterwards, and takes its gradients with
+``torch.autograd.grad``, which never touches ``param.grad``. At construction the Recorder runs
+it once (:meth:`Probe.check`), so that a probe that does not fit the model fails there, with a
+message naming the layer, the shape it got and the one it expects
+(:mod:`~nnviz_widgets.record.probe_check`).
 """
 
 from __future__ import annotations
@@ -21,10 +25,29 @@ import torch
 from torch import nn
 
 from nnviz_widgets.record.capture import Captured, FrameCapture, add_frame, add_missing
-from nnviz_widgets.record.layers import RecordedLayers, expected_input, unit_dim
+from nnviz_widgets.record.layers import CHANNEL_FIRST, RecordedLayers, unit_dim
+from nnviz_widgets.record.probe_check import (
+    ChannelOrder,
+    ProbeMismatch,
+    device_of,
+    first_float_tensor,
+    mismatch_message,
+    normalize_probe,
+    trace_hooks,
+)
+from nnviz_widgets.record.sequence import (
+    ATTENTION,
+    AttentionHooks,
+    row_norms,
+    samples_first,
+    sequence_first_layers,
+)
 from nnviz_widgets.recording import INPUT, SnapshotData
 
-__all__ = ["Probe", "ProbeFrames"]
+__all__ = ["MAX_PROBE_ROWS", "Probe", "ProbeFrames"]
+
+#: Most distinct rows of an Embedding the layer info lists as the ones the probe reads.
+MAX_PROBE_ROWS = 4096
 
 
 @dataclass
@@ -41,9 +64,16 @@ class ProbeFrames:
         The gradient of the probe loss with respect to the probe input.
     reason : str or None
         Why no gradient could be taken, if none could.
+    attention : dict
+        ``{layer: [captured attention weights, one per call]}`` of MultiheadAttention layers.
+    indices : dict
+        ``{layer: the distinct indices an Embedding layer was given}``, taken only by
+        :meth:`Probe.check`.
     """
 
     activations: dict[str, list[Captured]] = field(default_factory=dict)
+    attention: dict[str, list[Captured]] = field(default_factory=dict)
+    indices: dict[str, torch.Tensor] = field(default_factory=dict)
     grads: dict[tuple[str, int], Captured] = field(default_factory=dict)
     saliency: Captured | None = None
     reason: str | None = None
@@ -78,13 +108,19 @@ class Probe:
         loss_fn: Callable[..., torch.Tensor] | None,
         mode: str,
     ) -> None:
-        self.x, self.y = _normalize_probe(probe, _device_of(model))
+        self.x, self.y = normalize_probe(probe, device_of(model))
         self._model = model
         self._layers = layers
         self._capture = capture
         self._loss_fn = loss_fn
         self._mode = mode
         self._calls: dict[str, list[tuple[int, ...]]] = {}  # output shapes, set by check()
+        self._attention_calls: dict[str, int] = {}  # attention maps per pass, set by check()
+        self._order = ChannelOrder(layers.modules)  # learns more in check()
+        # outputs (tokens, samples, ...) are recorded samples-first, like every other frame
+        self._sequence_first = sequence_first_layers(model, layers.modules)
+        self._attending = [(n, m) for n, m in layers.modules if AttentionHooks.supports(m)]
+        self._embeddings = [(n, m) for n, m in layers.modules if isinstance(m, nn.Embedding)]
 
     # ------------------------------------------------------------------ at construction
     def check(self) -> dict[str, list[tuple[int, ...]]]:
@@ -94,8 +130,8 @@ class Probe:
         """
         try:
             frames = self.run(trace=True)
-        except _ProbeMismatch as mismatch:
-            raise ValueError(_mismatch_message(mismatch, self.x)) from mismatch.error
+        except ProbeMismatch as mismatch:
+            raise ValueError(mismatch_message(mismatch, self.x)) from mismatch.error
         except Exception as error:
             raise ValueError(
                 f"the probe loss could not be computed on the probe of shape "
@@ -106,6 +142,13 @@ class Probe:
         self._calls = {
             name: [c.array.shape for c in calls] for name, calls in frames.activations.items()
         }
+        self._attention_calls = {name: len(maps) for name, maps in frames.attention.items()}
+        for name, module in self._layers.modules:
+            if name in self._order.channel_first and not isinstance(module, CHANNEL_FIRST):
+                self._layers.note(name, channel_first=True)  # a ReLU after a Conv1d, ...
+        for name, indices in frames.indices.items():
+            if indices.numel() <= MAX_PROBE_ROWS:  # a list the layer info can carry
+                self._layers.note(name, probe_rows=indices.tolist())
         return self._calls
 
     def describe(self) -> dict:
@@ -123,8 +166,11 @@ class Probe:
     # ------------------------------------------------------------------ at a snapshot
     def record(self, data: SnapshotData) -> None:
         """Run the probe and add activations, output gradients and saliency to ``data``."""
+        for name, embedding in self._embeddings:  # no pass needed: first, in case the pass fails
+            add_frame(data, name, "row_norm", self._capture(row_norms(embedding), keep_first=False))
         frames = self.run()
         reason = frames.reason
+        self._record_attention(data, frames)
         for name, _ in self._layers.modules:
             calls = frames.activations.get(name, [])
             for k, activation in enumerate(calls):
@@ -146,6 +192,22 @@ class Probe:
         elif self.x.is_floating_point():
             add_missing(data, (INPUT, "saliency"), reason or "the probe loss does not depend on x")
 
+    def _record_attention(self, data: SnapshotData, frames: ProbeFrames) -> None:
+        """Add each attention layer's maps, or why one that had them at the check has none."""
+        for name, _ in self._attending:
+            maps = frames.attention.get(name, [])
+            for k in range(max(len(maps), self._attention_calls.get(name, 0))):
+                suffix = "" if k == 0 else f"[{k}]"
+                if k < len(maps):
+                    add_frame(data, name, ATTENTION + suffix, maps[k])
+                else:
+                    add_missing(
+                        data,
+                        (name, ATTENTION + suffix),
+                        "the layer was not called through its forward() this time (a fused "
+                        "fast path, or a different control flow), so no attention was captured",
+                    )
+
     def record_failure(self, data: SnapshotData, error: Exception) -> str:
         """Mark every probe frame of ``data`` missing because the pass failed; returns why."""
         reason = f"the probe pass failed: {type(error).__name__}: {error}"
@@ -154,6 +216,8 @@ class Probe:
                 suffix = "" if k == 0 else f"[{k}]"
                 for quantity in ("activation", "output_grad"):
                     add_missing(data, (name, quantity + suffix), reason)
+            for k in range(self._attention_calls.get(name, 0)):
+                add_missing(data, (name, ATTENTION + ("" if k == 0 else f"[{k}]")), reason)
         if self.x.is_floating_point():
             add_missing(data, (INPUT, "saliency"), reason)
         return reason
@@ -182,7 +246,7 @@ class Probe:
                     output = model(x)
                 except Exception as error:
                     if trace:
-                        raise _ProbeMismatch(error, list(stack)) from error
+                        raise ProbeMismatch(error, list(stack)) from error
                     raise
                 self._gradients(output, x, frames)
         return frames
@@ -205,14 +269,23 @@ class Probe:
         """Forward hooks on the recorded layers (and, to trace, on every module) for the
         duration of the ``with`` only."""
         handles = []
+        samples = self.x.shape[0]
         try:
+            for name, module in self._attending:
+                maps = frames.attention.setdefault(name, [])
+                keep = _keep_attention(self._capture, maps)
+                handles.extend(AttentionHooks(keep).register(module))
+            channel_first = self._order.channel_first
             for name, module in self._layers.modules:
-                hook = _capture_hook(self._capture, name, frames.activations, frames.grads)
+                turn = samples if name in self._sequence_first else None
+                hook = _capture_hook(self._capture, name, frames, turn, name in channel_first)
                 handles.append(module.register_forward_hook(hook))
             if stack is not None:
-                for name, module in self._model.named_modules():
-                    handles.append(module.register_forward_pre_hook(_enter(name, stack)))
-                    handles.append(module.register_forward_hook(_leave(stack)))
+                handles.extend(self._order.hooks())
+                for name, module in self._embeddings:
+                    hook = _note_indices(name, frames.indices)
+                    handles.append(module.register_forward_pre_hook(hook))
+                handles.extend(trace_hooks(self._model, stack))
             yield
         finally:
             for handle in handles:
@@ -229,7 +302,7 @@ class Probe:
         if self._loss_fn is not None:
             value = self._loss_fn(output, y) if y is not None else self._loss_fn(output)
         else:
-            tensor = _first_float_tensor(output)
+            tensor = first_float_tensor(output)
             if tensor is None:
                 raise TypeError(
                     f"the model's output ({type(output).__name__}) holds no floating-point "
@@ -270,21 +343,32 @@ def _restored(model: nn.Module) -> Iterator[None]:
                     buffer.copy_(saved)
 
 
-def _capture_hook(capture: FrameCapture, name: str, activations: dict, grads: dict) -> Callable:
+def _capture_hook(
+    capture: FrameCapture, name: str, frames: ProbeFrames, samples: int | None, first: bool
+) -> Callable:
+    """The forward hook that captures a layer's output and, later, its gradient; with
+    ``samples``, a ``(tokens, samples, ...)`` output is captured samples-first. ``first``: the
+    output keeps channels in dimension 1 (for the dead fraction's units)."""
+
+    def turned(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor if samples is None else samples_first(tensor, samples)
+
     def hook(module: nn.Module, args: object, output: object) -> None:
-        tensor = _first_float_tensor(output)
+        tensor = first_float_tensor(output)
         if tensor is None:
             return None
-        calls = activations.setdefault(name, [])
+        calls = frames.activations.setdefault(name, [])
         key = (name, len(calls))
         # copied to the host now: an in-place op after this module (ReLU(inplace=True)) would
         # change the values later
-        calls.append(capture(tensor, keep_first=True, unit_dim=unit_dim(module, tensor.ndim)))
+        shown = turned(tensor)
+        units = unit_dim(module, shown.ndim, channel_first=first)
+        calls.append(capture(shown, keep_first=True, unit_dim=units))
         if tensor.requires_grad:
             # a tensor hook gets the gradient of the output as this module returned it, even
             # when a later in-place op modifies it (pytorch #61519 is why not a module hook)
             def keep(grad: torch.Tensor) -> None:
-                grads[key] = capture(grad, keep_first=True)
+                frames.grads[key] = capture(turned(grad), keep_first=True)
                 return None
 
             tensor.register_hook(keep)
@@ -293,95 +377,22 @@ def _capture_hook(capture: FrameCapture, name: str, activations: dict, grads: di
     return hook
 
 
-def _enter(name: str, stack: list) -> Callable:
-    """A pre-hook that notes which module the forward pass is in, and its input shapes."""
+def _keep_attention(capture: FrameCapture, maps: list) -> Callable[[torch.Tensor], None]:
+    def keep(weights: torch.Tensor) -> None:
+        maps.append(capture(weights, keep_first=True))
+
+    return keep
+
+
+def _note_indices(name: str, indices: dict) -> Callable:
+    """A pre-hook that notes the distinct indices an Embedding is given (the rows it reads)."""
 
     def hook(module: nn.Module, args: tuple) -> None:
-        shapes = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
-        stack.append((name, module, shapes))
+        if args and isinstance(args[0], torch.Tensor) and not args[0].is_floating_point():
+            seen = torch.unique(args[0].detach()).cpu()
+            if name in indices:  # called more than once
+                seen = torch.unique(torch.cat([indices[name], seen]))
+            indices[name] = seen
         return None
 
     return hook
-
-
-def _leave(stack: list) -> Callable:
-    def hook(module: nn.Module, args: object, output: object) -> None:
-        if stack and stack[-1][1] is module:
-            stack.pop()
-        return None
-
-    return hook
-
-
-class _ProbeMismatch(Exception):
-    """The forward pass failed on the probe; ``stack`` holds the modules it was inside."""
-
-    def __init__(self, error: Exception, stack: list) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.stack = stack
-
-
-def _mismatch_message(mismatch: _ProbeMismatch, x: torch.Tensor) -> str:
-    text = f"the probe does not fit the model: the probe input has shape {tuple(x.shape)}"
-    innermost = [entry for entry in mismatch.stack if entry[0] != ""]
-    if innermost:
-        name, module, shapes = innermost[-1]
-        got = shapes[0] if len(shapes) == 1 else shapes
-        text += (
-            f", layer {name!r} ({type(module).__name__}) received input of shape {got}"
-            f" but expects {expected_input(module)}"
-        )
-    error = mismatch.error
-    return f"{text}. The model raised {type(error).__name__}: {error}"
-
-
-def _first_float_tensor(value: object) -> torch.Tensor | None:
-    """The first floating-point tensor in a tensor, tuple, list or dict output, depth-first."""
-    if isinstance(value, torch.Tensor):
-        return value if value.is_floating_point() else None
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, tuple | list):
-        for item in value:
-            found = _first_float_tensor(item)
-            if found is not None:
-                return found
-    return None
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
-
-
-def _normalize_probe(
-    probe: object, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Check ``x`` or ``(x, y)`` and copy them, detached, to ``device``."""
-    if isinstance(probe, torch.Tensor):
-        x, y = probe, None
-    elif isinstance(probe, tuple | list) and len(probe) == 2:
-        x, y = probe
-    else:
-        raise TypeError(
-            "probe must be a tensor x or a pair (x, y) of tensors, got "
-            + (f"a sequence of {len(probe)}" if isinstance(probe, tuple | list) else "")
-            + type(probe).__name__
-        )
-    for what, value in (("probe input x", x), ("probe target y", y)):
-        if value is not None and not isinstance(value, torch.Tensor):
-            raise TypeError(f"the {what} must be a torch.Tensor, got {type(value).__name__}")
-    if x.ndim == 0:
-        raise ValueError("the probe input must have a batch dimension, got a 0-d tensor")
-    if y is not None and (y.ndim == 0 or y.shape[0] != x.shape[0]):
-        raise ValueError(
-            f"the probe target has shape {tuple(y.shape)} but the input has {x.shape[0]} "
-            "samples: give one target per sample"
-        )
-    x = x.detach().to(device, copy=True)
-    y = None if y is None else y.detach().to(device, copy=True)
-    return x, y
