@@ -111,7 +111,7 @@ def layout_frame(
     if kind == "attention" and frame.ndim == 4:
         return attention_maps(frame, sample, channel)
     if kind == "parameter":
-        special = sequence_parameter(frame, parameter_name(quantity), layer_type, info)
+        special = sequence_parameter(frame, quantity, parameter_name(quantity), layer_type, info)
         if special is not None:
             return special
         return _layout_parameter(frame, layer_type, probe_shape, channel)

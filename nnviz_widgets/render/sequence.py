@@ -131,20 +131,21 @@ def attention_maps(frame: np.ndarray, sample: int, head: int) -> Picture:
 
 # --------------------------------------------------------------------------- parameters
 def sequence_parameter(
-    frame: np.ndarray, stem: str, layer_type: str, info: Mapping
+    frame: np.ndarray, quantity: str, stem: str, layer_type: str, info: Mapping
 ) -> Picture | None:
-    """A parameter (or its ``_grad``/``_update``) of an attention, recurrent or embedding layer
-    whose blocks read better apart; None when ``frame`` is none of those."""
+    """A parameter (or its ``_grad``/``_update``: ``quantity``, of the parameter ``stem``) of an
+    attention, recurrent or embedding layer whose blocks read better apart; None when
+    ``frame`` is none of those."""
     heads = int(info.get("heads") or 1)
     if stem in ("in_proj_weight", "in_proj_bias"):
-        return _query_key_value(frame, stem, heads)
+        return _query_key_value(frame, quantity, heads)
     if stem in _PROJECTIONS and frame.ndim == 2 and heads > 1:
         return _head_rows(frame, _PROJECTIONS[stem], heads)
     if stem == "weight" and frame.ndim == 2 and int(info.get("input_heads") or 1) > 1:
         return _head_columns(frame, int(info["input_heads"]))
     gates = tuple(info.get("gates") or ())
     if len(gates) > 1 and _GATED.match(stem):
-        return _gates(frame, stem, gates)
+        return _gates(frame, quantity, gates)
     if stem == "weight" and frame.ndim == 2 and layer_type == "Embedding":
         return _embedding_rows(frame, info)
     if stem == "row_norm" and frame.ndim == 1:
@@ -152,7 +153,7 @@ def sequence_parameter(
     return None
 
 
-def _query_key_value(frame: np.ndarray, stem: str, heads: int) -> Picture | None:
+def _query_key_value(frame: np.ndarray, name: str, heads: int) -> Picture | None:
     """``in_proj_weight`` (3E, E) or ``in_proj_bias`` (3E,): Q, K and V side by side, a grid row
     per head."""
     rows = frame.shape[0]
@@ -167,7 +168,7 @@ def _query_key_value(frame: np.ndarray, stem: str, heads: int) -> Picture | None
             tiles,
             row_label="head",
             column_label=f"Q | K | V ({size} values per head)",
-            layout=f"{stem}: the Q, K and V biases ({width} each), {per_head}",
+            layout=f"{name}: the Q, K and V biases ({width} each), {per_head}",
             index_of=lambda i, j, r, c: (j * width + i * size + c,),
         )
     columns = frame.shape[1]
@@ -176,7 +177,7 @@ def _query_key_value(frame: np.ndarray, stem: str, heads: int) -> Picture | None
         tiles,
         row_label=f"head ({size} output units each)",
         column_label=f"Q | K | V ({columns} input features each)",
-        layout=f"{stem}: the Q, K and V projections ({width}x{columns} each), "
+        layout=f"{name}: the Q, K and V projections ({width}x{columns} each), "
         f"{per_head} output units",
         index_of=lambda i, j, r, c: (j * width + i * size + r, c),
     )
@@ -215,7 +216,7 @@ def _head_columns(frame: np.ndarray, heads: int) -> Picture | None:
     )
 
 
-def _gates(frame: np.ndarray, stem: str, gates: tuple[str, ...]) -> Picture | None:
+def _gates(frame: np.ndarray, name: str, gates: tuple[str, ...]) -> Picture | None:
     """An LSTM or GRU weight (gates x hidden, inputs) or bias (gates x hidden,): a tile per gate."""
     count = len(gates)
     if frame.ndim not in (1, 2) or frame.shape[0] % count:
@@ -227,16 +228,16 @@ def _gates(frame: np.ndarray, stem: str, gates: tuple[str, ...]) -> Picture | No
             frame.reshape(count, 1, 1, hidden),
             row_label=f"gate: {', '.join(gates)}",
             column_label="hidden unit",
-            layout=f"{stem}: {count} gates ({', '.join(gates)}) of {hidden} hidden units",
+            layout=f"{name}: {count} gates ({', '.join(gates)}) of {hidden} hidden units",
             index_of=lambda i, j, r, c: (i * hidden + c,),
         )
     columns = frame.shape[1]
-    inputs = "hidden units" if "_hh_" in stem else "input features"
+    inputs = "hidden units" if "_hh_" in name else "input features"
     return grid_mosaic(
         frame.reshape(count, hidden, columns)[None],
         row_label="hidden unit",
         column_label=f"gate: {names} ({columns} {inputs} each)",
-        layout=f"{stem}: {count} gates of {hidden} hidden units x {columns} {inputs}",
+        layout=f"{name}: {count} gates of {hidden} hidden units x {columns} {inputs}",
         index_of=lambda i, j, r, c: (j * hidden + r, c),
     )
 
