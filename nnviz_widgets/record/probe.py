@@ -35,19 +35,10 @@ from nnviz_widgets.record.probe_check import (
     normalize_probe,
     trace_hooks,
 )
-from nnviz_widgets.record.sequence import (
-    ATTENTION,
-    AttentionHooks,
-    row_norms,
-    samples_first,
-    sequence_first_layers,
-)
+from nnviz_widgets.record.sequence import SequenceFrames, SequenceProbe, samples_first
 from nnviz_widgets.recording import INPUT, SnapshotData
 
-__all__ = ["MAX_PROBE_ROWS", "Probe", "ProbeFrames"]
-
-#: Most distinct rows of an Embedding the layer info lists as the ones the probe reads.
-MAX_PROBE_ROWS = 4096
+__all__ = ["Probe", "ProbeFrames"]
 
 
 @dataclass
@@ -64,16 +55,12 @@ class ProbeFrames:
         The gradient of the probe loss with respect to the probe input.
     reason : str or None
         Why no gradient could be taken, if none could.
-    attention : dict
-        ``{layer: [captured attention weights, one per call]}`` of MultiheadAttention layers.
-    indices : dict
-        ``{layer: the distinct indices an Embedding layer was given}``, taken only by
-        :meth:`Probe.check`.
+    sequence : SequenceFrames
+        Attention maps, and what the check pass learns of sequence models.
     """
 
     activations: dict[str, list[Captured]] = field(default_factory=dict)
-    attention: dict[str, list[Captured]] = field(default_factory=dict)
-    indices: dict[str, torch.Tensor] = field(default_factory=dict)
+    sequence: SequenceFrames = field(default_factory=SequenceFrames)
     grads: dict[tuple[str, int], Captured] = field(default_factory=dict)
     saliency: Captured | None = None
     reason: str | None = None
@@ -115,12 +102,8 @@ class Probe:
         self._loss_fn = loss_fn
         self._mode = mode
         self._calls: dict[str, list[tuple[int, ...]]] = {}  # output shapes, set by check()
-        self._attention_calls: dict[str, int] = {}  # attention maps per pass, set by check()
         self._order = ChannelOrder(layers.modules)  # learns more in check()
-        # outputs (tokens, samples, ...) are recorded samples-first, like every other frame
-        self._sequence_first = sequence_first_layers(model, layers.modules)
-        self._attending = [(n, m) for n, m in layers.modules if AttentionHooks.supports(m)]
-        self._embeddings = [(n, m) for n, m in layers.modules if isinstance(m, nn.Embedding)]
+        self._sequence = SequenceProbe(model, layers, capture, int(self.x.shape[0]))
 
     # ------------------------------------------------------------------ at construction
     def check(self) -> dict[str, list[tuple[int, ...]]]:
@@ -139,38 +122,45 @@ class Probe:
                 + ("" if self.y is None else f" with target {tuple(self.y.shape)}")
                 + f": {type(error).__name__}: {error}"
             ) from error
+        if self._sequence.learn(self.x, frames.sequence):
+            frames = self.run()  # the probe is (tokens, samples, ...): taken samples-first now
         self._calls = {
             name: [c.array.shape for c in calls] for name, calls in frames.activations.items()
         }
-        self._attention_calls = {name: len(maps) for name, maps in frames.attention.items()}
         for name, module in self._layers.modules:
             if name in self._order.channel_first and not isinstance(module, CHANNEL_FIRST):
                 self._layers.note(name, channel_first=True)  # a ReLU after a Conv1d, ...
-        for name, indices in frames.indices.items():
-            if indices.numel() <= MAX_PROBE_ROWS:  # a list the layer info can carry
-                self._layers.note(name, probe_rows=indices.tolist())
         return self._calls
 
     def describe(self) -> dict:
         """What the Recording is told of the input pseudo-layer."""
-        return {"type": "input", "calls": 1, "shape": list(self.x.shape)}
+        x = self._turned(self.x)
+        turned = {"sequence_first": True} if self._sequence.probe_turned else {}
+        return {"type": "input", "calls": 1, "shape": list(x.shape), **turned}
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """The probe input (float32 when floating-point) and target, on the host."""
-        x = self.x.detach()
+        """The probe input (float32 when floating-point) and target, on the host, samples
+        first."""
+        x = self._turned(self.x.detach())
+        y = None if self.y is None else self._turned(self.y.detach())
         return (
             x.float().cpu().numpy() if x.is_floating_point() else x.cpu().numpy(),
-            None if self.y is None else self.y.detach().cpu().numpy(),
+            None if y is None else y.cpu().numpy(),
         )
+
+    def _turned(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A probe tensor (or its saliency) samples-first when the probe is sequences-first."""
+        if self._sequence.probe_turned and tensor.dim() >= 2:
+            return tensor.transpose(0, 1)
+        return tensor
 
     # ------------------------------------------------------------------ at a snapshot
     def record(self, data: SnapshotData) -> None:
         """Run the probe and add activations, output gradients and saliency to ``data``."""
-        for name, embedding in self._embeddings:  # no pass needed: first, in case the pass fails
-            add_frame(data, name, "row_norm", self._capture(row_norms(embedding), keep_first=False))
+        self._sequence.record_row_norms(data)  # first: kept if the pass fails
         frames = self.run()
         reason = frames.reason
-        self._record_attention(data, frames)
+        self._sequence.record(data, frames.sequence)
         for name, _ in self._layers.modules:
             calls = frames.activations.get(name, [])
             for k, activation in enumerate(calls):
@@ -192,22 +182,6 @@ class Probe:
         elif self.x.is_floating_point():
             add_missing(data, (INPUT, "saliency"), reason or "the probe loss does not depend on x")
 
-    def _record_attention(self, data: SnapshotData, frames: ProbeFrames) -> None:
-        """Add each attention layer's maps, or why one that had them at the check has none."""
-        for name, _ in self._attending:
-            maps = frames.attention.get(name, [])
-            for k in range(max(len(maps), self._attention_calls.get(name, 0))):
-                suffix = "" if k == 0 else f"[{k}]"
-                if k < len(maps):
-                    add_frame(data, name, ATTENTION + suffix, maps[k])
-                else:
-                    add_missing(
-                        data,
-                        (name, ATTENTION + suffix),
-                        "the layer was not called through its forward() this time (a fused "
-                        "fast path, or a different control flow), so no attention was captured",
-                    )
-
     def record_failure(self, data: SnapshotData, error: Exception) -> str:
         """Mark every probe frame of ``data`` missing because the pass failed; returns why."""
         reason = f"the probe pass failed: {type(error).__name__}: {error}"
@@ -216,8 +190,7 @@ class Probe:
                 suffix = "" if k == 0 else f"[{k}]"
                 for quantity in ("activation", "output_grad"):
                     add_missing(data, (name, quantity + suffix), reason)
-            for k in range(self._attention_calls.get(name, 0)):
-                add_missing(data, (name, ATTENTION + ("" if k == 0 else f"[{k}]")), reason)
+        self._sequence.record_failure(data, reason)
         if self.x.is_floating_point():
             add_missing(data, (INPUT, "saliency"), reason)
         return reason
@@ -262,29 +235,22 @@ class Probe:
             return
         result = torch.autograd.grad(objective, wrt, allow_unused=True)
         if floating and result[0] is not None:
-            frames.saliency = self._capture(result[0], keep_first=True)
+            frames.saliency = self._capture(self._turned(result[0]), keep_first=True)
 
     @contextlib.contextmanager
     def _hooks(self, frames: ProbeFrames, stack: list | None) -> Iterator[None]:
         """Forward hooks on the recorded layers (and, to trace, on every module) for the
         duration of the ``with`` only."""
         handles = []
-        samples = self.x.shape[0]
         try:
-            for name, module in self._attending:
-                maps = frames.attention.setdefault(name, [])
-                keep = _keep_attention(self._capture, maps)
-                handles.extend(AttentionHooks(keep).register(module))
+            handles.extend(self._sequence.hooks(frames.sequence, trace=stack is not None))
             channel_first = self._order.channel_first
             for name, module in self._layers.modules:
-                turn = samples if name in self._sequence_first else None
+                turn = self._sequence.turned(name)
                 hook = _capture_hook(self._capture, name, frames, turn, name in channel_first)
                 handles.append(module.register_forward_hook(hook))
             if stack is not None:
                 handles.extend(self._order.hooks())
-                for name, module in self._embeddings:
-                    hook = _note_indices(name, frames.indices)
-                    handles.append(module.register_forward_pre_hook(hook))
                 handles.extend(trace_hooks(self._model, stack))
             yield
         finally:
@@ -372,27 +338,6 @@ def _capture_hook(
                 return None
 
             tensor.register_hook(keep)
-        return None
-
-    return hook
-
-
-def _keep_attention(capture: FrameCapture, maps: list) -> Callable[[torch.Tensor], None]:
-    def keep(weights: torch.Tensor) -> None:
-        maps.append(capture(weights, keep_first=True))
-
-    return keep
-
-
-def _note_indices(name: str, indices: dict) -> Callable:
-    """A pre-hook that notes the distinct indices an Embedding is given (the rows it reads)."""
-
-    def hook(module: nn.Module, args: tuple) -> None:
-        if args and isinstance(args[0], torch.Tensor) and not args[0].is_floating_point():
-            seen = torch.unique(args[0].detach()).cpu()
-            if name in indices:  # called more than once
-                seen = torch.unique(torch.cat([indices[name], seen]))
-            indices[name] = seen
         return None
 
     return hook
