@@ -49,8 +49,7 @@ INPUT_LABEL = "input"
 #: family is there ("weight" stands for the layer's main weight-like parameter: see
 #: :func:`default_quantity`).
 PREFERRED = ("weight", "activation", "saliency", "probe")
-#: Where the quantities with fixed names come in a layer's list (other parameters: 5, weights
-#: before biases).
+#: Where the quantities with fixed names come in a layer's list (other parameters: 5).
 READING_ORDER = {
     "weight": 0, "weight_grad": 1, "update": 2, "activation": 10, "output_grad": 11,
     "attention": 12, "probe": 20, "saliency": 21,
@@ -108,11 +107,11 @@ def _reading_order(quantity: str) -> tuple:
     base = re.sub(r"\[\d+\]$", "", quantity)
     calls = re.findall(r"\[(\d+)\]$", quantity)
     if base in READING_ORDER:
-        return (READING_ORDER[base], 0, "", int(calls[0]) if calls else 0)
-    # other parameters (in_proj_weight, bias, weight_ih_l0, ...): p, p_grad, p_update together,
-    # after the weight, weight-like ones before biases
-    stem, suffix = _parameter_role(base)
-    return (5, int("bias" in stem), stem, suffix)
+        return (READING_ORDER[base], "", int(calls[0]) if calls else 0)
+    # other parameters (bias, weight_ih_l0, ...): p, p_grad, p_update together, after weights
+    stem = re.sub(r"_(grad|update)$", "", base)
+    suffix = {"": 0, "_grad": 1, "_update": 2}[base[len(stem) :]]
+    return (5, stem, suffix)
 
 
 def _parameter_role(quantity: str) -> tuple[str, int]:
