@@ -12,7 +12,7 @@
   weights-returning path computes it with explicit matrix products instead of the fused
   ``scaled_dot_product_attention``: equal within float tolerance) and, in the weights slot,
   None, the head average or the per-head weights, as the caller asked. Training never sees
-  these hooks (``docs/recorder.md``, "Transformers and sequence models").
+  these hooks (``docs/explorer.md``, "Transformers and sequence models").
 - :func:`sequence_first_layers`: the recorded layers whose outputs are ``(tokens, samples, ...)``
   (``batch_first=False``), whose frames the probe turns samples-first.
 - :func:`row_norms`: an ``nn.Embedding``'s L2 norm per row (per token), a frame of its own.
