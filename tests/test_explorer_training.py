@@ -77,10 +77,10 @@ def shown_matches_recorded(explorer) -> bool:
     expected = layout_frame(
         frame,
         explorer.quantity,
-        layer_type=str(recording.layer_info(explorer.layer).get("type", "")),
         probe_shape=None if probe_input is None else probe_input.shape,
         sample=explorer.sample,
         channel=explorer.channel,
+        layer_info=recording.layer_info(explorer.layer),
     )
     shown = explorer.heatmap.picture
     return shown is not None and np.array_equal(shown.values, expected.values, equal_nan=True)

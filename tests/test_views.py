@@ -335,3 +335,176 @@ def test_histogram_counts_match_numpy(rng):
     assert counts.sum() == 4999
     np.testing.assert_allclose(centres, (edges[:-1] + edges[1:]) / 2)
     assert "outside the colour range" in title
+
+
+# ---------------------------------------------------------------------------- sequence models
+def _distinct(rng, *shape) -> np.ndarray:
+    """A frame whose values are all different, so a value names the element it came from."""
+    return rng.permutation(math.prod(shape)).reshape(shape).astype(np.float32)
+
+
+def _located(picture: Picture, frame: np.ndarray) -> set:
+    """Check every cell against the element its ``locate`` names (None exactly on gaps, no
+    element twice); returns the elements shown."""
+    shown = []
+    rows, columns = picture.values.shape
+    for r in range(rows):
+        for c in range(columns):
+            where = picture.locate(r, c)
+            if picture.gaps is not None and picture.gaps[r, c]:
+                assert where is None, (r, c)
+                continue
+            assert where is not None, (r, c)
+            assert picture.values[r, c] == frame[where], (r, c, where)
+            shown.append(tuple(int(i) for i in where))
+    assert len(shown) == len(set(shown))
+    return set(shown)
+
+
+def _everything(frame: np.ndarray) -> set:
+    return set(np.ndindex(frame.shape))
+
+
+@pytest.mark.parametrize(
+    "quantity", ["in_proj_weight", "in_proj_weight_grad", "in_proj_weight_update"]
+)
+def test_in_proj_weight_splits_q_k_v_with_a_row_of_tiles_per_head(rng, quantity):
+    weight = _distinct(rng, 3 * 8, 8)  # embed 8, 2 heads of 4
+    info = {"type": "MultiheadAttention", "heads": 2}
+    picture = layout_frame(weight, quantity, layer_info=info)
+    assert _located(picture, weight) == _everything(weight)
+    assert picture.values.shape == (2 * 5 - 1, 3 * 9 - 1)
+    assert picture.tile == (4, 8)
+    assert "head" in picture.row_label and "Q | K | V" in picture.column_label
+    assert picture.layout.startswith(quantity)
+    assert picture.locate(5, 0) == (4, 0)  # head 1's first query row
+    assert picture.locate(0, 9) == (8, 0)  # head 0's first key row
+    assert picture.locate(5, 18) == (20, 0)  # head 1's first value row
+
+
+def test_in_proj_bias_is_a_grid_of_heads_not_a_strip(rng):
+    bias = _distinct(rng, 3 * 12)  # 3 heads of 4
+    picture = layout_frame(bias, "in_proj_bias_update", layer_info={"heads": 3})
+    assert _located(picture, bias) == _everything(bias)
+    assert picture.values.shape == (5, 14)
+    assert picture.locate(2, 5) == (12 + 4,)  # head 1 of K
+    # heads that do not divide the rows: the plain row of values
+    plain = layout_frame(bias, "in_proj_bias", layer_info={"heads": 5})
+    assert plain.values.shape == (1, 36)
+
+
+def test_attention_projections_mark_their_heads(rng):
+    query = _distinct(rng, 8, 6)  # separate Q projection (kdim != embed_dim), 2 heads
+    picture = layout_frame(query, "q_proj_weight", layer_info={"heads": 2})
+    assert _located(picture, query) == _everything(query)
+    assert picture.values.shape == (9, 6) and "head" in picture.row_label
+    out = _distinct(rng, 8, 8)  # the output projection reads the heads' outputs side by side
+    info = {"type": "NonDynamicallyQuantizableLinear", "input_heads": 4}
+    picture = layout_frame(out, "weight_grad", layer_info=info)
+    assert _located(picture, out) == _everything(out)
+    assert picture.values.shape == (8, 11) and "head" in picture.column_label
+
+
+def test_recurrent_weights_and_biases_split_by_gate(rng):
+    lstm = {"type": "LSTM", "gates": ["input", "forget", "cell", "output"]}
+    weight = _distinct(rng, 4 * 3, 5)
+    picture = layout_frame(weight, "weight_ih_l0", layer_info=lstm)
+    assert _located(picture, weight) == _everything(weight)
+    assert picture.values.shape == (3, 4 * 6 - 1)
+    assert "forget" in picture.column_label and picture.row_label == "hidden unit"
+    bias = _distinct(rng, 12)
+    picture = layout_frame(bias, "bias_hh_l1_reverse_grad", layer_info=lstm)
+    assert _located(picture, bias) == _everything(bias)
+    assert picture.values.shape == (7, 3) and "forget" in picture.row_label
+    gru = {"type": "GRU", "gates": ["reset", "update", "new"]}
+    hidden = _distinct(rng, 9, 3)
+    picture = layout_frame(hidden, "weight_hh_l0_update", layer_info=gru)
+    assert _located(picture, hidden) == _everything(hidden)
+    assert "reset | update | new (3 hidden units each)" in picture.column_label
+    plain = layout_frame(hidden, "weight_hh_l0", layer_info={"type": "RNN", "gates": []})
+    np.testing.assert_array_equal(plain.values, hidden)
+
+
+def test_embedding_shows_the_rows_the_probe_reads(rng):
+    table = _distinct(rng, 20, 4)
+    info = {"type": "Embedding", "parameters": {"weight": [20, 4]}, "probe_rows": [2, 3, 11]}
+    for quantity in ("weight", "weight_grad", "update"):
+        picture = layout_frame(table, quantity, layer_info=info)
+        assert _located(picture, table) == {(t, f) for t in (2, 3, 11) for f in range(4)}
+        assert "probe reads" in picture.row_label and picture.column_label == "embedding feature"
+    whole = layout_frame(table, "weight", layer_info={**info, "probe_rows": []})
+    assert _located(whole, table) == _everything(table) and whole.row_label == "token"
+    # reduced to fit: a row is no longer a token, and the labels say so
+    reduced = layout_frame(table[:10], "weight", layer_info=info)
+    assert reduced.values.shape == (10, 4) and "block means" in reduced.row_label
+
+
+def test_row_norms_are_a_grid_of_token_ids(rng):
+    norms = _distinct(rng, 37)
+    picture = layout_frame(norms, "row_norm", layer_type="Embedding")
+    assert _located(picture, norms) == _everything(norms)
+    assert picture.values.shape == (8, 5)  # 5 tokens per row, 3 gap cells at the end
+    assert picture.gaps.sum() == 3 and picture.locate(7, 1) == (36,)
+    assert layout_frame(_distinct(rng, 8192), "row_norm").values.shape == (82, 100)
+
+
+@pytest.mark.parametrize(
+    "layer_type", ["Linear", "LayerNorm", "Embedding", "GELU", "MultiheadAttention"]
+)
+def test_tokens_by_features_for_modules_that_keep_features_last(rng, layer_type):
+    frame = _distinct(rng, 3, 5, 7)
+    info = {"type": layer_type, "channel_first": False}
+    picture = layout_frame(frame, "output_grad", layer_info=info, sample=1)
+    assert (picture.row_label, picture.column_label) == ("token", "feature")
+    assert "5 tokens x 7 features" in picture.layout
+    assert _located(picture, frame) == {i for i in _everything(frame) if i[0] == 1}
+    every = layout_frame(frame, "activation", layer_info=info, sample=-1)
+    assert _located(every, frame) == _everything(frame)
+    # without a layer info the type alone decides
+    assert layout_frame(frame, "activation", layer_type=layer_type).row_label == "token"
+
+
+def test_channel_first_outputs_keep_channels_by_positions(rng):
+    frame = _distinct(rng, 3, 4, 9)
+    for info in (
+        {"type": "Conv1d", "channel_first": True},
+        {"type": "ReLU", "channel_first": True},
+    ):
+        picture = layout_frame(frame, "activation", layer_info=info, sample=2)
+        assert (picture.row_label, picture.column_label) == ("channel", "position")
+    assert layout_frame(frame, "activation", layer_type="BatchNorm1d").row_label == "channel"
+    assert layout_frame(frame, "activation").row_label == "channel"  # nothing known: as before
+
+
+def test_recurrent_outputs_are_time_steps_by_hidden_units(rng):
+    frame = _distinct(rng, 2, 6, 8)
+    gru = layout_frame(frame, "activation", layer_info={"type": "GRU", "gates": ["r"]}, sample=0)
+    assert (gru.row_label, gru.column_label) == ("time step", "hidden unit")
+    info = {"type": "LSTM", "gates": ["i", "f", "g", "o"], "bidirectional": True}
+    both = layout_frame(frame, "activation", layer_info=info, sample=1)
+    assert _located(both, frame) == {i for i in _everything(frame) if i[0] == 1}
+    assert both.values.shape == (6, 9) and "forward | backward" in both.column_label
+    assert both.locate(0, 5) == (1, 0, 4)  # the backward direction's first unit
+
+
+def test_attention_maps_per_head_sample_and_both(rng):
+    frame = _distinct(rng, 2, 3, 4, 5)  # samples, heads, target, source
+    heads = layout_frame(frame, "attention", sample=1)
+    assert _located(heads, frame) == {i for i in _everything(frame) if i[0] == 1}
+    assert heads.tile == (4, 5) and "3 heads" in heads.layout
+    one = layout_frame(frame, "attention[1]", sample=1, channel=2)
+    assert _located(one, frame) == {i for i in _everything(frame) if i[:2] == (1, 2)}
+    assert (one.row_label, one.column_label) == ("target position (query)", "source position (key)")
+    grid = layout_frame(frame, "attention", sample=-1)
+    assert _located(grid, frame) == _everything(frame)
+    assert (grid.row_label, grid.column_label) == ("probe sample", "head")
+    across = layout_frame(frame, "attention", sample=-1, channel=0)
+    assert _located(across, frame) == {i for i in _everything(frame) if i[1] == 0}
+    assert quantity_kind("attention") == quantity_kind("attention[2]") == "attention"
+
+
+def test_an_integer_probe_shows_its_token_ids():
+    tokens = np.arange(64).reshape(4, 16)  # 16 = 4x4 but not an image: integers are tokens
+    picture = layout_frame(tokens, "probe", probe_shape=tokens.shape, sample=0)
+    assert picture.values.shape == (4, 16) and picture.column_label == "token position"
+    assert _located(picture, tokens) == _everything(tokens)

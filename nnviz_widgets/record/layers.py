@@ -4,7 +4,8 @@
 - :func:`select_layers`: the default rule (every module that does work) or the user's names,
   glob patterns and classes, with errors that list what the model does have.
 - :class:`RecordedLayers`: the chosen layers, the unique parameters they hold (tied weights
-  once), which parameter belongs to which layer, and each layer's description for the Recording.
+  once), which parameter belongs to which layer, and each layer's description for the Recording
+  (with what a picture needs of a sequence model: heads, gates, the rows the probe reads).
 - :func:`unit_dim` and :func:`expected_input`: where a layer's output keeps its units, and what
   input a layer expects (for the message of a probe that does not fit).
 """
@@ -20,6 +21,7 @@ from torch import nn
 
 __all__ = [
     "CHANNEL_FIRST",
+    "GATES",
     "LayerSpec",
     "RecordedLayers",
     "expected_input",
@@ -42,6 +44,9 @@ CHANNEL_FIRST = (
     nn.modules.pooling._AdaptiveMaxPoolNd,
     nn.GroupNorm,
 )
+
+#: The gates stacked in a recurrent layer's weights and biases, in PyTorch's order.
+GATES = {nn.LSTM: ("input", "forget", "cell", "output"), nn.GRU: ("reset", "update", "new")}
 
 #: What ``Recorder(layers=...)`` takes: names, glob patterns, module classes, or a list of them.
 LayerSpec = str | type | Iterable[str | type]
@@ -90,6 +95,8 @@ class RecordedLayers:
         parameters (not its children's).
     membership : numpy.ndarray
         ``(parameters, layers)`` 0/1 matrix: which parameters make up each layer.
+    notes : dict
+        ``{layer: {key: value}}``: what was learnt of a layer by running it (see :meth:`note`).
     """
 
     def __init__(self, model: nn.Module, spec: LayerSpec | None) -> None:
@@ -109,6 +116,12 @@ class RecordedLayers:
         for j, (name, _) in enumerate(self.modules):
             for _, i in self.entries[name]:
                 self.membership[i, j] = 1.0
+        self.notes: dict[str, dict] = {}
+
+    def note(self, layer: str, **facts: object) -> None:
+        """Add ``facts`` (JSON values) to ``layer``'s description: what the probe check learnt
+        of it, e.g. the rows of an Embedding the probe reads."""
+        self.notes.setdefault(layer, {}).update(facts)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -133,8 +146,30 @@ class RecordedLayers:
             if calls is not None:
                 info["calls"] = len(calls.get(name, []))
                 info["output_shapes"] = [list(s) for s in calls.get(name, [])]
+            info.update(_sequence_info(module))
+            info.update(self.notes.get(name, {}))
             infos[name] = info
+        for name, module in self.modules:  # an attention's output projection reads its heads
+            if isinstance(module, nn.MultiheadAttention):
+                out = f"{name}.out_proj" if name else "out_proj"
+                if out in infos:
+                    infos[out]["input_heads"] = module.num_heads
         return infos
+
+
+def _sequence_info(module: nn.Module) -> dict:
+    """What the pictures of attention and recurrent layers need: heads, gates, directions."""
+    if isinstance(module, nn.MultiheadAttention):
+        return {"heads": module.num_heads, "batch_first": bool(module.batch_first)}
+    if isinstance(module, nn.RNNBase):
+        gates = next((g for cls, g in GATES.items() if isinstance(module, cls)), ())
+        return {
+            "gates": list(gates),
+            "hidden_size": module.hidden_size,
+            "bidirectional": bool(module.bidirectional),
+            "batch_first": bool(module.batch_first),
+        }
+    return {}
 
 
 def select_layers(model: nn.Module, spec: LayerSpec | None) -> list[tuple[str, nn.Module]]:
@@ -221,11 +256,17 @@ def _first_names(named: list[tuple[str, nn.Module]]) -> str:
     return ", ".join(repr(n) for n in names[:15]) + (" ..." if len(names) > 15 else "")
 
 
-def unit_dim(module: nn.Module, ndim: int) -> int:
-    """Which dimension of an output holds its units: channels for images, features otherwise."""
+def unit_dim(module: nn.Module, ndim: int, *, channel_first: bool | None = None) -> int:
+    """Which dimension of an output holds its units: channels for images, features otherwise.
+
+    ``channel_first`` says how a 3-D output is ordered when it is known otherwise (a ReLU after
+    a Conv1d); by default, as the module's type says.
+    """
     if ndim <= 2 or ndim >= 4:
         return 1 if ndim >= 2 else 0
-    return 1 if isinstance(module, CHANNEL_FIRST) else 2
+    if channel_first is None:
+        channel_first = isinstance(module, CHANNEL_FIRST)
+    return 1 if channel_first else 2
 
 
 def expected_input(module: nn.Module) -> str:

@@ -2,11 +2,15 @@
 
 :class:`Probe` holds the batch (checked and copied to the model's device), runs it through the
 model with forward hooks that exist only for that pass, and records the activations, output
-gradients and saliency into a snapshot. The pass runs inside a forked RNG, in the chosen mode,
-restores every module's train/eval mode and every buffer (BatchNorm statistics) afterwards, and
-takes its gradients with ``torch.autograd.grad``, which never touches ``param.grad``. At
-construction the Recorder runs it once (:meth:`Probe.check`), so that a probe that does not fit
-the model fails there, with a message naming the layer, the shape it got and the one it expects.
+gradients and saliency into a snapshot; of sequence models also the attention maps of each
+``nn.MultiheadAttention`` and the row norms of each ``nn.Embedding``
+(:mod:`~nnviz_widgets.record.sequence`), with ``(tokens, samples, ...)`` outputs turned
+samples-first. The pass runs inside a forked RNG, in the chosen mode, restores every module's
+train/eval mode and every buffer (BatchNorm statistics) afterwards, and takes its gradients with
+``torch.autograd.grad``, which never touches ``param.grad``. At construction the Recorder runs
+it once (:meth:`Probe.check`), so that a probe that does not fit the model fails there, with a
+message naming the layer, the shape it got and the one it expects
+(:mod:`~nnviz_widgets.record.probe_check`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,17 @@ import torch
 from torch import nn
 
 from nnviz_widgets.record.capture import Captured, FrameCapture, add_frame, add_missing
-from nnviz_widgets.record.layers import RecordedLayers, expected_input, unit_dim
+from nnviz_widgets.record.layers import CHANNEL_FIRST, RecordedLayers, unit_dim
+from nnviz_widgets.record.probe_check import (
+    ChannelOrder,
+    ProbeMismatch,
+    device_of,
+    first_float_tensor,
+    mismatch_message,
+    normalize_probe,
+    trace_hooks,
+)
+from nnviz_widgets.record.sequence import SequenceFrames, SequenceProbe, samples_first
 from nnviz_widgets.recording import INPUT, SnapshotData
 
 __all__ = ["Probe", "ProbeFrames"]
@@ -41,9 +55,12 @@ class ProbeFrames:
         The gradient of the probe loss with respect to the probe input.
     reason : str or None
         Why no gradient could be taken, if none could.
+    sequence : SequenceFrames
+        Attention maps, and what the check pass learns of sequence models.
     """
 
     activations: dict[str, list[Captured]] = field(default_factory=dict)
+    sequence: SequenceFrames = field(default_factory=SequenceFrames)
     grads: dict[tuple[str, int], Captured] = field(default_factory=dict)
     saliency: Captured | None = None
     reason: str | None = None
@@ -78,13 +95,15 @@ class Probe:
         loss_fn: Callable[..., torch.Tensor] | None,
         mode: str,
     ) -> None:
-        self.x, self.y = _normalize_probe(probe, _device_of(model))
+        self.x, self.y = normalize_probe(probe, device_of(model))
         self._model = model
         self._layers = layers
         self._capture = capture
         self._loss_fn = loss_fn
         self._mode = mode
         self._calls: dict[str, list[tuple[int, ...]]] = {}  # output shapes, set by check()
+        self._order = ChannelOrder(layers.modules)  # learns more in check()
+        self._sequence = SequenceProbe(model, layers, capture, int(self.x.shape[0]))
 
     # ------------------------------------------------------------------ at construction
     def check(self) -> dict[str, list[tuple[int, ...]]]:
@@ -94,8 +113,8 @@ class Probe:
         """
         try:
             frames = self.run(trace=True)
-        except _ProbeMismatch as mismatch:
-            raise ValueError(_mismatch_message(mismatch, self.x)) from mismatch.error
+        except ProbeMismatch as mismatch:
+            raise ValueError(mismatch_message(mismatch, self.x)) from mismatch.error
         except Exception as error:
             raise ValueError(
                 f"the probe loss could not be computed on the probe of shape "
@@ -103,28 +122,45 @@ class Probe:
                 + ("" if self.y is None else f" with target {tuple(self.y.shape)}")
                 + f": {type(error).__name__}: {error}"
             ) from error
+        if self._sequence.learn(self.x, frames.sequence):
+            frames = self.run()  # the probe is (tokens, samples, ...): taken samples-first now
         self._calls = {
             name: [c.array.shape for c in calls] for name, calls in frames.activations.items()
         }
+        for name, module in self._layers.modules:
+            if name in self._order.channel_first and not isinstance(module, CHANNEL_FIRST):
+                self._layers.note(name, channel_first=True)  # a ReLU after a Conv1d, ...
         return self._calls
 
     def describe(self) -> dict:
         """What the Recording is told of the input pseudo-layer."""
-        return {"type": "input", "calls": 1, "shape": list(self.x.shape)}
+        x = self._turned(self.x)
+        turned = {"sequence_first": True} if self._sequence.probe_turned else {}
+        return {"type": "input", "calls": 1, "shape": list(x.shape), **turned}
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """The probe input (float32 when floating-point) and target, on the host."""
-        x = self.x.detach()
+        """The probe input (float32 when floating-point) and target, on the host, samples
+        first."""
+        x = self._turned(self.x.detach())
+        y = None if self.y is None else self._turned(self.y.detach())
         return (
             x.float().cpu().numpy() if x.is_floating_point() else x.cpu().numpy(),
-            None if self.y is None else self.y.detach().cpu().numpy(),
+            None if y is None else y.cpu().numpy(),
         )
+
+    def _turned(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A probe tensor (or its saliency) samples-first when the probe is sequences-first."""
+        if self._sequence.probe_turned and tensor.dim() >= 2:
+            return tensor.transpose(0, 1)
+        return tensor
 
     # ------------------------------------------------------------------ at a snapshot
     def record(self, data: SnapshotData) -> None:
         """Run the probe and add activations, output gradients and saliency to ``data``."""
+        self._sequence.record_row_norms(data)  # first: kept if the pass fails
         frames = self.run()
         reason = frames.reason
+        self._sequence.record(data, frames.sequence)
         for name, _ in self._layers.modules:
             calls = frames.activations.get(name, [])
             for k, activation in enumerate(calls):
@@ -154,6 +190,7 @@ class Probe:
                 suffix = "" if k == 0 else f"[{k}]"
                 for quantity in ("activation", "output_grad"):
                     add_missing(data, (name, quantity + suffix), reason)
+        self._sequence.record_failure(data, reason)
         if self.x.is_floating_point():
             add_missing(data, (INPUT, "saliency"), reason)
         return reason
@@ -182,7 +219,7 @@ class Probe:
                     output = model(x)
                 except Exception as error:
                     if trace:
-                        raise _ProbeMismatch(error, list(stack)) from error
+                        raise ProbeMismatch(error, list(stack)) from error
                     raise
                 self._gradients(output, x, frames)
         return frames
@@ -198,7 +235,7 @@ class Probe:
             return
         result = torch.autograd.grad(objective, wrt, allow_unused=True)
         if floating and result[0] is not None:
-            frames.saliency = self._capture(result[0], keep_first=True)
+            frames.saliency = self._capture(self._turned(result[0]), keep_first=True)
 
     @contextlib.contextmanager
     def _hooks(self, frames: ProbeFrames, stack: list | None) -> Iterator[None]:
@@ -206,13 +243,15 @@ class Probe:
         duration of the ``with`` only."""
         handles = []
         try:
+            handles.extend(self._sequence.hooks(frames.sequence, trace=stack is not None))
+            channel_first = self._order.channel_first
             for name, module in self._layers.modules:
-                hook = _capture_hook(self._capture, name, frames.activations, frames.grads)
+                turn = self._sequence.turned(name)
+                hook = _capture_hook(self._capture, name, frames, turn, name in channel_first)
                 handles.append(module.register_forward_hook(hook))
             if stack is not None:
-                for name, module in self._model.named_modules():
-                    handles.append(module.register_forward_pre_hook(_enter(name, stack)))
-                    handles.append(module.register_forward_hook(_leave(stack)))
+                handles.extend(self._order.hooks())
+                handles.extend(trace_hooks(self._model, stack))
             yield
         finally:
             for handle in handles:
@@ -229,7 +268,7 @@ class Probe:
         if self._loss_fn is not None:
             value = self._loss_fn(output, y) if y is not None else self._loss_fn(output)
         else:
-            tensor = _first_float_tensor(output)
+            tensor = first_float_tensor(output)
             if tensor is None:
                 raise TypeError(
                     f"the model's output ({type(output).__name__}) holds no floating-point "
@@ -270,118 +309,35 @@ def _restored(model: nn.Module) -> Iterator[None]:
                     buffer.copy_(saved)
 
 
-def _capture_hook(capture: FrameCapture, name: str, activations: dict, grads: dict) -> Callable:
+def _capture_hook(
+    capture: FrameCapture, name: str, frames: ProbeFrames, samples: int | None, first: bool
+) -> Callable:
+    """The forward hook that captures a layer's output and, later, its gradient; with
+    ``samples``, a ``(tokens, samples, ...)`` output is captured samples-first. ``first``: the
+    output keeps channels in dimension 1 (for the dead fraction's units)."""
+
+    def turned(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor if samples is None else samples_first(tensor, samples)
+
     def hook(module: nn.Module, args: object, output: object) -> None:
-        tensor = _first_float_tensor(output)
+        tensor = first_float_tensor(output)
         if tensor is None:
             return None
-        calls = activations.setdefault(name, [])
+        calls = frames.activations.setdefault(name, [])
         key = (name, len(calls))
         # copied to the host now: an in-place op after this module (ReLU(inplace=True)) would
         # change the values later
-        calls.append(capture(tensor, keep_first=True, unit_dim=unit_dim(module, tensor.ndim)))
+        shown = turned(tensor)
+        units = unit_dim(module, shown.ndim, channel_first=first)
+        calls.append(capture(shown, keep_first=True, unit_dim=units))
         if tensor.requires_grad:
             # a tensor hook gets the gradient of the output as this module returned it, even
             # when a later in-place op modifies it (pytorch #61519 is why not a module hook)
             def keep(grad: torch.Tensor) -> None:
-                grads[key] = capture(grad, keep_first=True)
+                frames.grads[key] = capture(turned(grad), keep_first=True)
                 return None
 
             tensor.register_hook(keep)
         return None
 
     return hook
-
-
-def _enter(name: str, stack: list) -> Callable:
-    """A pre-hook that notes which module the forward pass is in, and its input shapes."""
-
-    def hook(module: nn.Module, args: tuple) -> None:
-        shapes = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
-        stack.append((name, module, shapes))
-        return None
-
-    return hook
-
-
-def _leave(stack: list) -> Callable:
-    def hook(module: nn.Module, args: object, output: object) -> None:
-        if stack and stack[-1][1] is module:
-            stack.pop()
-        return None
-
-    return hook
-
-
-class _ProbeMismatch(Exception):
-    """The forward pass failed on the probe; ``stack`` holds the modules it was inside."""
-
-    def __init__(self, error: Exception, stack: list) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.stack = stack
-
-
-def _mismatch_message(mismatch: _ProbeMismatch, x: torch.Tensor) -> str:
-    text = f"the probe does not fit the model: the probe input has shape {tuple(x.shape)}"
-    innermost = [entry for entry in mismatch.stack if entry[0] != ""]
-    if innermost:
-        name, module, shapes = innermost[-1]
-        got = shapes[0] if len(shapes) == 1 else shapes
-        text += (
-            f", layer {name!r} ({type(module).__name__}) received input of shape {got}"
-            f" but expects {expected_input(module)}"
-        )
-    error = mismatch.error
-    return f"{text}. The model raised {type(error).__name__}: {error}"
-
-
-def _first_float_tensor(value: object) -> torch.Tensor | None:
-    """The first floating-point tensor in a tensor, tuple, list or dict output, depth-first."""
-    if isinstance(value, torch.Tensor):
-        return value if value.is_floating_point() else None
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, tuple | list):
-        for item in value:
-            found = _first_float_tensor(item)
-            if found is not None:
-                return found
-    return None
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
-
-
-def _normalize_probe(
-    probe: object, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Check ``x`` or ``(x, y)`` and copy them, detached, to ``device``."""
-    if isinstance(probe, torch.Tensor):
-        x, y = probe, None
-    elif isinstance(probe, tuple | list) and len(probe) == 2:
-        x, y = probe
-    else:
-        raise TypeError(
-            "probe must be a tensor x or a pair (x, y) of tensors, got "
-            + (f"a sequence of {len(probe)}" if isinstance(probe, tuple | list) else "")
-            + type(probe).__name__
-        )
-    for what, value in (("probe input x", x), ("probe target y", y)):
-        if value is not None and not isinstance(value, torch.Tensor):
-            raise TypeError(f"the {what} must be a torch.Tensor, got {type(value).__name__}")
-    if x.ndim == 0:
-        raise ValueError("the probe input must have a batch dimension, got a 0-d tensor")
-    if y is not None and (y.ndim == 0 or y.shape[0] != x.shape[0]):
-        raise ValueError(
-            f"the probe target has shape {tuple(y.shape)} but the input has {x.shape[0]} "
-            "samples: give one target per sample"
-        )
-    x = x.detach().to(device, copy=True)
-    y = None if y is None else y.detach().to(device, copy=True)
-    return x, y

@@ -4,42 +4,66 @@ A frame of any shape becomes one :class:`Picture`: a matrix, or a mosaic of smal
 one-cell gaps (:mod:`render.mosaic`), that knows what its rows and columns are and which tensor
 element each cell came from (``docs/architecture.md``, "Pictures"). Parameters (weights, biases,
 their gradients and updates) follow one set of rules, per-sample quantities (activations, output
-gradients, the probe and its saliency) another. Numpy only.
+gradients, the probe and its saliency) another, attention maps a third. What a layer's info says
+of it (``channel_first``, heads, gates) decides between them; the rules for transformers and
+recurrent layers are in :mod:`render.sequence`. Numpy only.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from nnviz_widgets.render.mosaic import grid_mosaic, mosaic
 from nnviz_widgets.render.picture import Picture
+from nnviz_widgets.render.sequence import (
+    attention_maps,
+    is_recurrent,
+    sequence_parameter,
+    tokens_by_features,
+)
 
 __all__ = ["INPUT_QUANTITIES", "Picture", "layout_frame", "quantity_kind"]
 
 #: Quantities that are laid out like the probe input (one image per sample).
 INPUT_QUANTITIES = ("probe", "saliency")
+#: Module types whose 3-D outputs are (samples, channels, positions), for layer infos that do
+#: not say (``channel_first``); with no type at all, 3-D outputs are taken as channels first.
+_CHANNEL_FIRST_TYPES = re.compile(r"Conv|BatchNorm|InstanceNorm|GroupNorm|Pool")
 
 #: ``index(sample, channel, r, c)``: the tensor index of a pixel of a per-sample image.
 _PixelIndex = Callable[[int, int, int, int], tuple]
 
 
 def quantity_kind(quantity: str) -> str:
-    """Which layout family a quantity belongs to: ``"parameter"``, ``"activation"`` or ``"input"``.
+    """Which layout family a quantity belongs to: ``"parameter"``, ``"activation"``,
+    ``"attention"`` or ``"input"``.
 
     ``activation``, ``output_grad`` and their ``[k]`` variants (a module called k times per
-    forward) are activations; ``probe`` and ``saliency`` are input-shaped; everything else
-    (``weight``, ``bias_grad``, ``weight_ih_l0_update``, ...) is shaped like a parameter.
+    forward) are activations; ``attention`` (and ``attention[k]``), a MultiheadAttention's
+    weights per head, is attention; ``probe`` and ``saliency`` are input-shaped; everything
+    else (``weight``, ``bias_grad``, ``weight_ih_l0_update``, ``row_norm``, ...) is shaped like
+    a parameter.
     """
     base = re.sub(r"\[\d+\]$", "", quantity)
     if base in ("activation", "output_grad"):
         return "activation"
+    if base == "attention":
+        return "attention"
     if base in INPUT_QUANTITIES:
         return "input"
     return "parameter"
+
+
+def parameter_name(quantity: str) -> str:
+    """The parameter a parameter quantity shows: ``weight`` for ``weight_grad`` and ``update``,
+    ``in_proj_bias`` for ``in_proj_bias_update``, ..."""
+    if quantity == "update":
+        return "weight"
+    return re.sub(r"_(grad|update)$", "", quantity)
 
 
 def layout_frame(
@@ -50,6 +74,7 @@ def layout_frame(
     probe_shape: Sequence[int] | None = None,
     sample: int = 0,
     channel: int = -1,
+    layer_info: Mapping | None = None,
 ) -> Picture:
     """Lay a recorded frame out as a 2-D picture, following the tensor-to-picture rules.
 
@@ -66,17 +91,53 @@ def layout_frame(
     sample : int
         The probe sample shown for per-sample layouts; -1 shows every sample.
     channel : int
-        A single channel (feature map, or output channel of a conv kernel); -1 shows all.
+        A single channel (feature map, output channel of a conv kernel, head of an attention
+        map); -1 shows all.
+    layer_info : mapping, optional
+        ``Recording.layer_info(layer)``: its ``type`` (when ``layer_type`` is not given),
+        ``channel_first``, ``heads``, ``gates``, ``probe_rows``, ... decide the layout of
+        sequence models (:mod:`render.sequence`).
 
     Returns
     -------
     Picture
     """
-    frame = np.asarray(frame, dtype=np.float32)
+    info = layer_info or {}
+    layer_type = layer_type or str(info.get("type", ""))
     kind = quantity_kind(quantity)
+    if kind == "input" and np.asarray(frame).dtype.kind in "iub" and np.ndim(frame) == 2:
+        return _token_ids(np.asarray(frame, dtype=np.float32))
+    frame = np.asarray(frame, dtype=np.float32)
+    if kind == "attention" and frame.ndim == 4:
+        return attention_maps(frame, sample, channel)
     if kind == "parameter":
+        special = sequence_parameter(frame, quantity, parameter_name(quantity), layer_type, info)
+        if special is not None:
+            return special
         return _layout_parameter(frame, layer_type, probe_shape, channel)
+    if frame.ndim == 3 and kind == "activation" and not _channel_first(layer_type, info):
+        return tokens_by_features(
+            frame,
+            min(sample, frame.shape[0] - 1),
+            recurrent=is_recurrent(layer_type, info),
+            bidirectional=bool(info.get("bidirectional")),
+        )
     return _layout_per_sample(frame, kind, sample, channel)
+
+
+def _channel_first(layer_type: str, info: Mapping) -> bool:
+    """Whether a layer's 3-D outputs are (samples, channels, positions)."""
+    if "channel_first" in info:
+        return bool(info["channel_first"])
+    return not layer_type or bool(_CHANNEL_FIRST_TYPES.search(layer_type))
+
+
+def _token_ids(frame: np.ndarray) -> Picture:
+    """An integer probe ``(samples, tokens)``: the token ids, a row per sample."""
+    samples, tokens = frame.shape
+    return Picture(
+        frame, None, "probe sample", "token position", f"{samples} samples x {tokens} token ids"
+    )
 
 
 def _count(n: int, word: str) -> str:

@@ -246,10 +246,10 @@ class FrameCache:
         picture = layout_frame(
             frame,
             quantity,
-            layer_type=str(self.recording.layer_info(layer).get("type", "")),
             probe_shape=None if probe is None else probe.shape,
             sample=selection.sample,
             channel=selection.channel,
+            layer_info=self.recording.layer_info(layer),  # its type, heads, gates, ...
         )
         reduced = reduce_picture(picture, *self.max_cells)
         preview = tuple(frame.shape) != tuple(full_shape)

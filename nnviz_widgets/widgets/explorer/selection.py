@@ -45,12 +45,14 @@ __all__ = [
 
 #: How the layer dropdown names the pseudo-layer that holds the probe input and the saliency.
 INPUT_LABEL = "input"
-#: Quantities preferred, in order, when a layer is chosen and the current quantity is absent.
+#: Quantities preferred, in order, when a layer is chosen and nothing of the current quantity's
+#: family is there ("weight" stands for the layer's main weight-like parameter: see
+#: :func:`default_quantity`).
 PREFERRED = ("weight", "activation", "saliency", "probe")
 #: Where the quantities with fixed names come in a layer's list (other parameters: 5).
 READING_ORDER = {
     "weight": 0, "weight_grad": 1, "update": 2, "activation": 10, "output_grad": 11,
-    "probe": 20, "saliency": 21,
+    "attention": 12, "probe": 20, "saliency": 21,
 }  # fmt: skip
 
 ShapeOf = Callable[["Selection"], "tuple[int, ...] | None"]
@@ -112,6 +114,28 @@ def _reading_order(quantity: str) -> tuple:
     return (5, stem, suffix)
 
 
+def _parameter_role(quantity: str) -> tuple[str, int]:
+    """A parameter quantity's parameter and role: 0 its value, 1 its gradient, 2 its update."""
+    if quantity in ("weight", "weight_grad", "update"):
+        return "weight", ("weight", "weight_grad", "update").index(quantity)
+    stem = re.sub(r"_(grad|update)$", "", quantity)
+    return stem, {"": 0, "_grad": 1, "_update": 2}[quantity[len(stem) :]]
+
+
+def _weight_rank(stem: str) -> int:
+    """How much a parameter reads as the layer's main weight: ``weight``, then a
+    MultiheadAttention's ``in_proj_weight``, an RNN's input weights, other weights, other
+    parameters, and biases last (a bias is often a one-row strip)."""
+    if "bias" in stem:
+        return 5
+    for rank, test in enumerate(
+        (stem == "weight", stem == "in_proj_weight", stem.startswith("weight_ih"), "weight" in stem)
+    ):
+        if test:
+            return rank
+    return 4
+
+
 def layer_quantities(recording: Recording, layer: str) -> list[str]:
     """The layer's quantities in reading order: weights, gradients, updates, then the rest."""
     return sorted(recording.quantities(layer), key=_reading_order)
@@ -142,18 +166,46 @@ def default_layer(recording: Recording, layers: list[str]) -> str:
 
 
 def default_quantity(quantities: list[str], current: str) -> str:
-    """``current`` if the layer has it, else the same family, else a preferred quantity."""
+    """``current`` if the layer has it, else the closest of its family, else a preferred one.
+
+    Families: parameters (weights, biases, their gradients and updates); what the probe
+    computes per sample (activations, output gradients, attention maps); the probe input. Among
+    parameters the closest keeps the role (value, gradient, update) and then prefers the main
+    weight-like parameter (:func:`_weight_rank`): from ``weight`` a MultiheadAttention opens on
+    ``in_proj_weight``, from ``bias`` on ``in_proj_bias``. Among per-sample quantities it keeps
+    the name (``activation[1]`` to ``activation``), else the reading order.
+    """
     if current in quantities:
         return current
-    # keep the same family when switching layers (activation -> activation, ...)
-    if current:
-        same = [q for q in quantities if quantity_kind(q) == quantity_kind(current)]
+    if current:  # keep the family when switching layers (activation -> activation, ...)
+        same = [q for q in quantities if _family(q) == _family(current)]
         if same:
-            return same[0]
+            return min(same, key=partial(_distance, current))
     for preferred in PREFERRED:
-        if preferred in quantities:
+        if preferred == "weight":
+            weights = [q for q in quantities if _family(q) == "parameter"]
+            weights = [q for q in weights if _parameter_role(q)[1] == 0 and _weight_rank(q) < 5]
+            if weights:
+                return min(weights, key=lambda q: (_weight_rank(q), _reading_order(q)))
+        elif preferred in quantities:
             return preferred
     return quantities[0] if quantities else ""
+
+
+def _family(quantity: str) -> str:
+    kind = quantity_kind(quantity)
+    return "activation" if kind == "attention" else kind
+
+
+def _distance(current: str, candidate: str) -> tuple:
+    """How far ``candidate`` is from ``current``, of the same family, as a sort key."""
+    if _family(current) == "parameter":
+        stem, role = _parameter_role(current)
+        other, other_role = _parameter_role(candidate)
+        bias = ("bias" in stem) != ("bias" in other)
+        return (other_role != role, bias, _weight_rank(other), _reading_order(candidate))
+    base = re.sub(r"\[\d+\]$", "", current)
+    return (re.sub(r"\[\d+\]$", "", candidate) != base, _reading_order(candidate))
 
 
 # ---------------------------------------------------------------------------- samples, channels
