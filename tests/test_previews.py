@@ -215,3 +215,21 @@ def test_the_readout_reads_the_block_exactly_from_disk_and_scrubbing_never_does(
         assert other.error.value == "", other.error.value
     other.close(widget=True)
     explorer.close(widget=True)
+
+
+def test_small_frames_measured_with_numpy_agree_with_the_torch_path(rng, monkeypatch):
+    from nnviz_widgets.record import capture as capture_module
+
+    values = rng.standard_normal((6, 5, 4)).astype(np.float32)
+    values[1, 2, 3] = np.nan
+    values[0, 0, 0] = -np.inf
+    tensor = torch.from_numpy(values)
+    capture = FrameCapture(1 << 20, 1 << 24, keep_full=False)
+    small = capture(tensor, keep_first=False, unit_dim=1)
+    monkeypatch.setattr(capture_module, "SMALL", 0)  # force the torch path
+    large = capture(tensor, keep_first=False, unit_dim=1)
+    np.testing.assert_array_equal(small.array, large.array)
+    for name in ("nonfinite", "minimum", "maximum", "dead_fraction"):
+        assert getattr(small, name) == getattr(large, name), name
+    assert small.squared_norm == pytest.approx(large.squared_norm, rel=1e-12, nan_ok=True)
+    np.testing.assert_array_equal(small.histogram, large.histogram)
