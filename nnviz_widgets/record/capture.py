@@ -46,7 +46,7 @@ MIN_PREVIEW_VALUES = 256
 #: Most values a frame's histogram counts (an evenly strided sample past that).
 HISTOGRAM_SAMPLE = 1 << 18
 #: Frames up to this many values kept whole on a CPU are measured with numpy, on the host copy.
-SMALL = 1 << 16
+SMALL = 1 << 18
 
 
 class Captured:
