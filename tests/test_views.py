@@ -20,7 +20,7 @@ from nnviz_widgets.render.export import compose_export, render_text
 from nnviz_widgets.render.layout import Picture, layout_frame, quantity_kind
 from nnviz_widgets.render.png import decode_png, encode_png
 from nnviz_widgets.render.reduce import reduce_picture
-from nnviz_widgets.views.gradients import GradientNormView
+from nnviz_widgets.views.gradients import MOST_TICKS, GradientNormView, layer_ticks
 from nnviz_widgets.views.heatmap import HOVER_CELLS, HeatmapView
 from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.views.metrics import MetricsView
@@ -298,6 +298,53 @@ def test_gradient_norm_log_axes_have_limits_and_decade_ticks_from_the_start():
     # nothing recorded any more (another recording): back to the empty limits, no error
     view.show(np.array([0.0]), {}, 0)
     np.testing.assert_allclose(view.norm_axes[1].tick_values, [1e-3, 1e-2, 1e-1, 1.0])
+
+
+def test_layer_ticks_are_names_when_they_fit_else_places():
+    assert layer_ticks(["conv", "fc", "out"]) == (["conv", "fc", "out"], None)
+    assert layer_ticks([]) == ([], None)
+    names = [f"layer{k // 10}.{k % 10}.conv" for k in range(60)]
+    places, ticks = layer_ticks(names)
+    assert places == [str(k) for k in range(1, 61)] and ticks == MOST_TICKS
+    assert layer_ticks(names[:8]) == ([str(k) for k in range(1, 9)], None)  # few: every place
+
+
+def test_gradient_norms_of_sixty_layers_have_no_legend_and_highlight_one():
+    chosen = []
+    view = GradientNormView(on_select=chosen.append)
+    layers = [f"block{k}.conv" for k in range(60)]
+    norms = {layer: np.array([10.0 ** -(k % 6), 2.0]) for k, layer in enumerate(layers)}
+    view.show(np.array([0.0, 1.0]), norms, 0, selected="block7.conv")
+    assert not view.history.display_legend and view.history.colors == ["#8c8c8c"]
+    assert len(view.history.opacities) == 60 and max(view.history.opacities) <= 0.25
+    assert view.history.labels == layers  # named on hover (the tooltip's "name")
+    assert list(view.across_points.names) == layers and view.layer_axis.num_ticks == MOST_TICKS
+    assert list(view.across_selected.x) == ["8"]
+    np.testing.assert_allclose(view.across_selected.y, [0.1])
+    np.testing.assert_allclose(view.history_selected.y, [0.1, 2.0])
+    assert view.history_selected.labels == ["block7.conv"]
+    assert view.history_figure.title == "gradient norm history: block7.conv"
+    # another layer selected, the same data: only the highlight moves
+    history = view.history.y
+    view.show(np.array([0.0, 1.0]), norms, 1, selected="block9.conv")
+    assert view.history.y is history
+    assert list(view.across_selected.x) == ["10"]
+    # clicks report the layer: a point (across), a line (history); nonsense is ignored
+    view.across_points._handle_custom_msgs(None, {"event": "element_click", "data": {"index": 3}})
+    view.history._handle_custom_msgs(None, {"event": "element_click", "data": {"index": 59}})
+    view.history._handle_custom_msgs(None, {"event": "element_click", "data": {"index": 60}})
+    view.history._handle_custom_msgs(None, {"event": "element_click", "data": {}})
+    assert chosen == ["block3.conv", "block59.conv"]
+    # a layer without norms (the input, a ReLU): nothing highlighted
+    view.show(np.array([0.0, 1.0]), norms, 1, selected="relu")
+    assert len(view.across_selected.x) == 0 and len(view.history_selected.y) == 0
+    assert view.layer_axis.label == "60 layers with gradients, input to output"
+    # three layers: their names on the axis; then nothing at all
+    view.show(np.array([0.0]), {k: np.array([1.0]) for k in ("a", "b", "c")}, 0, selected="b")
+    assert list(view.across.x) == ["a", "b", "c"] and view.layer_axis.num_ticks is None
+    view.show(np.array([0.0]), {}, 0, selected="b")
+    assert view.across_figure.title == "no gradient norms recorded"
+    assert len(view.across_selected.x) == 0 and view.layers == ()
 
 
 def test_metrics_click_selects_a_snapshot():

@@ -1,15 +1,40 @@
-"""Gradient norms on a log scale: across the layers at one snapshot, and their history."""
+"""Gradient norms on a log scale: across the layers at one snapshot, and their history.
+
+Readable from three layers to hundreds: no chart draws one text label per layer unless every
+name fits. The across chart places the layers by their names when every name fits under its
+point, else by their places 1 to n with a label every few places; a point's name shows on
+hover. The history draws every layer's line light and without a legend (forty entries covered
+the plot), the selected layer's line strong on top; a line's name shows on hover. The selected
+layer stands out in both charts, and clicking a point or a line selects that layer
+(``on_select``).
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 import bqplot
 import numpy as np
 
 from nnviz_widgets.views.chart import chart_figure
 
-__all__ = ["GradientNormView"]
+__all__ = ["GradientNormView", "layer_ticks"]
+
+#: Every layer's points and line across the network.
+LAYER_COLOUR = "#4c78a8"
+#: Every layer's history: a mid grey, drawn light, readable on light and dark themes.
+HISTORY_COLOUR = "#8c8c8c"
+#: The selected layer, in both charts.
+SELECTED_COLOUR = "#f58518"
+#: Width of the charts' plotting area in pixels (the figure's 445 less its margins).
+PLOT_WIDTH = 445 - 65 - 15
+#: Pixels a character of a tick label takes (10 px sans-serif), to tell whether names fit.
+CHARACTER_PIXELS = 6.5
+#: At most this many numbered ticks on the across chart.
+MOST_TICKS = 10
+#: Log-scale limits shown before any gradient norm is recorded.
+_EMPTY_DECADES = (1e-3, 1.0)
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -17,10 +42,6 @@ def _positive(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64).copy()
     values[~(np.isfinite(values) & (values > 0))] = np.nan
     return values
-
-
-#: Log-scale limits shown before any gradient norm is recorded.
-_EMPTY_DECADES = (1e-3, 1.0)
 
 
 def _decades(values: np.ndarray) -> tuple[float, float]:
@@ -39,17 +60,28 @@ def _decade_ticks(low: float, high: float, most: int = 6) -> np.ndarray:
     return 10.0 ** np.arange(first, last + 1, step, dtype=np.float64)
 
 
+def layer_ticks(labels: list[str], width: float = PLOT_WIDTH) -> tuple[list[str], int | None]:
+    """Where the across chart places layers named ``labels``: (x values, the axis' num_ticks).
+
+    The names themselves when the longest fits its share of ``width`` (every one labelled);
+    else the layers' places "1" to "n", labelled every few places: bqplot labels an ordinal
+    axis' domain at 0, k, 2k, ... with k = n // (num_ticks - 1), at most :data:`MOST_TICKS`.
+    """
+    if not labels or max(map(len, labels)) * CHARACTER_PIXELS <= width / len(labels) - 4:
+        return list(labels), None
+    places = [str(k + 1) for k in range(len(labels))]
+    return places, (MOST_TICKS if len(places) > MOST_TICKS else None)
+
+
 def _norm_figure(
     marks: list[bqplot.Mark],
-    x_scale: bqplot.Scale,
-    x_label: str,
+    x_axis: bqplot.Axis,
     norm_scale: bqplot.LogScale,
     *,
     title: str,
     css_class: str,
-    **options: object,
 ) -> bqplot.Figure:
-    """A chart of gradient norms on ``norm_scale`` (log) against ``x_scale``."""
+    """A chart of gradient norms on ``norm_scale`` (log) against ``x_axis``."""
     norm_axis = bqplot.Axis(
         scale=norm_scale,
         side="left",
@@ -58,13 +90,16 @@ def _norm_figure(
     )
     return chart_figure(
         marks,
-        [bqplot.Axis(scale=x_scale, label=x_label), norm_axis],
+        [x_axis, norm_axis],
         title=title,
         css_class=css_class,
         width="445px",
         margin={"top": 30, "bottom": 45, "left": 65, "right": 15},
-        **options,
     )
+
+
+def _tooltip(fields: list[str], labels: list[str], formats: list[str]) -> bqplot.Tooltip:
+    return bqplot.Tooltip(fields=fields, labels=labels, formats=formats)
 
 
 class GradientNormView:
@@ -72,92 +107,176 @@ class GradientNormView:
 
     Both on a log scale, so vanishing (orders of magnitude smaller towards the input) and
     exploding gradients show at a glance.
+
+    Parameters
+    ----------
+    on_select : callable, optional
+        ``on_select(layer)`` when a layer's point (across) or line (history) is clicked.
     """
 
-    def __init__(self) -> None:
-        self.layer_scale = bqplot.OrdinalScale()
+    def __init__(self, on_select: Callable[[str], None] | None = None) -> None:
+        self._on_select = on_select
+        self.layer_scale = bqplot.OrdinalScale()  # by name, or by place (layer_ticks)
         # both log scales get explicit limits and ticks at powers of ten, from the start
         # (_set_limits at the end): bqplot 0.13 cannot render a log axis with num_ticks over an
         # empty domain (the figure's axes then never appear, nor later titles: seen in
         # JupyterLab when the explorer is shown before the first snapshot), and automatic
         # ticks crowd when norms span many decades
         self.norm_scale = bqplot.LogScale()
+        across = {"x": self.layer_scale, "y": self.norm_scale}
         self.across = bqplot.Lines(
-            x=np.zeros(0),
-            y=np.zeros(0),
-            scales={"x": self.layer_scale, "y": self.norm_scale},
-            marker="circle",
-            colors=["#d62728"],
+            x=[], y=np.zeros(0), scales=across, colors=[LAYER_COLOUR], stroke_width=1.5
         )
+        # the tooltip names a point by its ``names`` (not drawn: display_names=False)
+        self.across_points = bqplot.Scatter(
+            x=[], y=np.zeros(0), scales=across, colors=[LAYER_COLOUR], default_size=30,
+            names=[], display_names=False,
+            tooltip=_tooltip(["name", "y"], ["layer", "gradient norm"], ["", ".3g"]),
+        )  # fmt: skip
+        # drawn over its point, so it names itself on hover too
+        self.across_selected = bqplot.Scatter(
+            x=[], y=np.zeros(0), scales=across, colors=[SELECTED_COLOUR], default_size=120,
+            stroke="white", stroke_width=1.5, names=[], display_names=False,
+            tooltip=_tooltip(["name", "y"], ["layer", "gradient norm"], ["", ".3g"]),
+        )  # fmt: skip
+        self.across_points.on_element_click(self._clicked_point)
+        self.layer_axis = bqplot.Axis(scale=self.layer_scale, label="layer (input to output)")
         self.across_figure = _norm_figure(
-            [self.across],
-            self.layer_scale,
-            "layer (input to output)",
+            [self.across, self.across_points, self.across_selected],
+            self.layer_axis,
             self.norm_scale,
             title="gradient norm per layer",
             css_class="nnviz-gradnorm",
         )
         self.epoch_scale = bqplot.LinearScale()
         self.history_scale = bqplot.LogScale()
+        history = {"x": self.epoch_scale, "y": self.history_scale}
         self.history = bqplot.Lines(
-            x=np.zeros(0),
-            y=np.zeros((0, 0)),
-            scales={"x": self.epoch_scale, "y": self.history_scale},
-            display_legend=True,
-        )
+            x=np.zeros(0), y=np.zeros((0, 0)), scales=history, colors=[HISTORY_COLOUR],
+            opacities=[], stroke_width=1.5, tooltip=_tooltip(["name"], ["layer"], [""]),
+        )  # fmt: skip
+        self.history_selected = bqplot.Lines(
+            x=np.zeros(0), y=np.zeros(0), scales=history, colors=[SELECTED_COLOUR],
+            stroke_width=2.5, tooltip=_tooltip(["name"], ["layer"], [""]),
+        )  # fmt: skip
+        self.history.on_element_click(self._clicked_line)
         self.cursor = bqplot.Lines(
-            x=np.zeros(0),
-            y=np.zeros(0),
-            scales={"x": self.epoch_scale, "y": self.history_scale},
-            colors=["#555555"],
-            line_style="dashed",
-        )
+            x=np.zeros(0), y=np.zeros(0), scales=history, colors=["#888888"],
+            line_style="dashed", enable_hover=False,
+        )  # fmt: skip
         self.history_figure = _norm_figure(
-            [self.history, self.cursor],
-            self.epoch_scale,
-            "epoch",
+            [self.history, self.history_selected, self.cursor],
+            bqplot.Axis(scale=self.epoch_scale, label="epoch"),
             self.history_scale,
             title="gradient norm history",
             css_class="nnviz-gradhistory",
-            legend_location="top-left",  # early epochs sit low on a log scale: room for it
         )
         self.norm_axes = [self.across_figure.axes[1], self.history_figure.axes[1]]
+        self.layers: tuple[str, ...] = ()
+        """The layers drawn, in order (what a click reports)."""
         self._key: tuple = ()
         self._limits: tuple[float, float] | None = None
+        self._history = np.zeros((0, 0))
+        self._places: list[str] = []  # the layers' x values (layer_ticks)
         self._set_limits(*_EMPTY_DECADES)
 
-    def show(self, epochs: np.ndarray, norms: dict[str, np.ndarray], index: int) -> None:
-        """``norms`` maps layer to its gradient norm per snapshot; ``index`` is the current one."""
-        layers = list(norms)
+    def show(
+        self,
+        epochs: np.ndarray,
+        norms: dict[str, np.ndarray],
+        index: int,
+        selected: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """Draw ``norms`` (layer -> gradient norm per snapshot) at snapshot ``index``.
+
+        ``selected`` is the layer to highlight (none if it has no norms); ``labels`` names
+        layers for a person (each layer's own name by default).
+        """
+        layers = tuple(norms)
         if not layers or not len(epochs):
-            with self.across.hold_sync():
-                self.across.x, self.across.y = np.zeros(0), np.zeros(0)
-            self.across_figure.title = "no gradient norms recorded"
-            self._key = ()
-            self._set_limits(*_EMPTY_DECADES)
+            self._clear()
             return
+        names = [(labels or {}).get(layer, layer) for layer in layers]
+        if len(set(names)) < len(names):  # an ordinal scale needs distinct names
+            names = list(layers)
         history = np.stack([_positive(norms[layer]) for layer in layers])
-        key = (tuple(layers), history.shape, history.tobytes())
+        key = (layers, tuple(names), history.shape, history.tobytes())
         if key != self._key:
-            with self.history.hold_sync():
-                self.history.x = np.asarray(epochs, dtype=np.float64)
-                self.history.y = history
-                self.history.labels = layers
+            self._draw_history(np.asarray(epochs, dtype=np.float64), history, layers, names)
             self._key = key
-            # one range for both figures, over every snapshot: scrubbing never rescales
-            finite = history[np.isfinite(history)]
-            self._set_limits(*_decades(finite) if finite.size else _EMPTY_DECADES)
         current = history[:, index] if 0 <= index < history.shape[1] else np.full(len(layers), 1.0)
-        with self.across.hold_sync():
-            self.across.x = np.array(layers, dtype=object)
-            self.across.y = current
+        for mark in (self.across, self.across_points):
+            with mark.hold_sync():
+                mark.x, mark.y = np.array(self._places, dtype=object), current
         finite = history[np.isfinite(history)]
         if finite.size:
-            low, high = float(finite.min()), float(finite.max())
             with self.cursor.hold_sync():
                 self.cursor.x = np.full(2, float(epochs[index]))
-                self.cursor.y = np.array([low, high])
+                self.cursor.y = np.array([float(finite.min()), float(finite.max())])
         self.across_figure.title = f"gradient norm per layer, epoch {float(epochs[index]):g}"
+        self._highlight(layers.index(selected) if selected in layers else None, names, current)
+
+    def _draw_history(
+        self, epochs: np.ndarray, history: np.ndarray, layers: tuple[str, ...], names: list[str]
+    ) -> None:
+        """Every layer's history (light lines), the axis of layer places, and the log limits."""
+        with self.history.hold_sync():
+            self.history.x = epochs
+            self.history.y = history
+            self.history.labels = names
+            # fainter as there are more lines, so that the crowd stays a background
+            self.history.opacities = [max(0.25, min(0.8, 6.0 / len(layers)))] * len(layers)
+        self._places, self.layer_axis.num_ticks = layer_ticks(names)
+        self.across_points.names = np.array(names, dtype=object)
+        self.layers, self._history = layers, history
+        # one range for both figures, over every snapshot: scrubbing never rescales
+        finite = history[np.isfinite(history)]
+        self._set_limits(*_decades(finite) if finite.size else _EMPTY_DECADES)
+
+    def _highlight(self, row: int | None, names: list[str], current: np.ndarray) -> None:
+        """Mark layer ``row`` (None: none) in both charts and name it under the across chart."""
+        count = len(names)
+        if row is None:
+            x, y, history, label = np.zeros(0), np.zeros(0), np.zeros(0), []
+            self.layer_axis.label = f"{count} layers with gradients, input to output"
+            self.history_figure.title = "gradient norm history"
+        else:
+            x, y = np.array([self._places[row]], dtype=object), current[row : row + 1]
+            history, label = self._history[row], [names[row]]
+            # its place among the layers with gradients (the picker counts every layer)
+            self.layer_axis.label = f"{names[row]}: {row + 1} of {count} with gradients"
+            self.history_figure.title = f"gradient norm history: {names[row]}"
+        with self.across_selected.hold_sync():
+            self.across_selected.x, self.across_selected.y = x, y
+            self.across_selected.names = label
+        with self.history_selected.hold_sync():
+            self.history_selected.x = self.history.x if row is not None else np.zeros(0)
+            self.history_selected.y = history
+            self.history_selected.labels = label
+
+    def _clear(self) -> None:
+        """Nothing recorded: empty marks, the empty limits, a title that says so."""
+        for mark in (self.across, self.across_points, self.across_selected):
+            with mark.hold_sync():
+                mark.x, mark.y = [], np.zeros(0)
+        with self.history_selected.hold_sync():
+            self.history_selected.x, self.history_selected.y = np.zeros(0), np.zeros(0)
+        self.across_figure.title = "no gradient norms recorded"
+        self.layer_axis.label = "layer (input to output)"
+        self.history_figure.title = "gradient norm history"
+        self.layers, self._key = (), ()
+        self._set_limits(*_EMPTY_DECADES)
+
+    def _clicked_point(self, _mark: bqplot.Mark, content: dict) -> None:
+        self._report((content.get("data") or {}).get("index"))
+
+    def _clicked_line(self, _mark: bqplot.Mark, content: dict) -> None:
+        self._report((content.get("data") or {}).get("index"))
+
+    def _report(self, row: object) -> None:
+        if self._on_select is not None and isinstance(row, int) and 0 <= row < len(self.layers):
+            self._on_select(self.layers[row])
 
     def _set_limits(self, low: float, high: float) -> None:
         """Both log scales from ``low`` to ``high`` (powers of ten), ticks at decades."""

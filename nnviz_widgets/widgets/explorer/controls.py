@@ -8,7 +8,13 @@ there is no "the explorer itself is moving it" flag to get wrong.
 
 A Dropdown selects its first option whenever its options change; that transient value must not
 reach the explorer. :meth:`ExplorerControls.offering` drops the link of a dropdown while its
-options change and the explorer sets its traits to match, and links it anew after.
+options change and the explorer sets its traits to match, and links it anew after; the layer
+picker's filter changes the layer dropdown's options the same way.
+
+The layer dropdown comes with a :class:`~.layer_picker.LayerPicker` (a filter and a type
+dropdown on large models, and a line saying where the selected layer sits). The layer ``""`` is
+a real layer (the model's own parameters): the dropdown's value is None only when it offers
+nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import traitlets
 
 from nnviz_widgets.threads.controls import Link, LockedCheckbox, LockedDropdown, LockedIntSlider
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES
+from nnviz_widgets.widgets.explorer.layer_picker import LayerPicker
 from nnviz_widgets.widgets.explorer.selection import Choices
 
 __all__ = ["ExplorerControls"]
@@ -36,7 +43,7 @@ COLOUR_LABELS = {
 
 
 def _or_none(name: str) -> str | None:
-    return name or None  # an empty Dropdown's value
+    return name or None  # an empty Dropdown's value (no quantity is called "")
 
 
 def _or_empty(name: str | None) -> str:
@@ -44,13 +51,14 @@ def _or_empty(name: str | None) -> str:
 
 
 class ExplorerControls:
-    """The time controls (Play, slider, follow latest) and the selection dropdowns.
+    """The time controls (Play, slider, follow latest), the selection dropdowns, the layer picker.
 
     Parameters
     ----------
     owner : traitlets.HasTraits
         The explorer: its traits ``index``, ``follow_latest``, ``layer``, ``quantity``,
-        ``sample``, ``channel`` and ``colour_range`` are bound to the controls.
+        ``sample``, ``channel`` and ``colour_range`` are bound to the controls; the picker
+        reads its ``recording`` (the layers' types and shapes).
     lock : threading.RLock
         The owner's lock: browser updates and every copy between a control and a trait
         happen holding it.
@@ -81,7 +89,15 @@ class ExplorerControls:
             lock, value=True, description="follow latest", indent=False,
             layout=ipywidgets.Layout(width="auto"),
         )  # fmt: skip
-        self.layer_box = self._dropdown("layer", ())
+        # no wider than 340 px: a long label ("...out_proj · NonDynamicallyQuantizableLinear")
+        # is cut in the closed dropdown and whole in its list
+        self.layer_box = self._dropdown(
+            "layer",
+            (),
+            layout=ipywidgets.Layout(width="auto", max_width="340px", margin="2px 10px 2px 0"),
+        )
+        self.layer_box.add_class("nnviz-layer")
+        self.picker = LayerPicker(self.layer_box, on_filter=self._filter_changed)
         self.quantity_box = self._dropdown("quantity", ())
         self.sample_box = self._dropdown("sample", (("all", -1),))
         self.channel_box = self._dropdown("channel", (("all", -1),))
@@ -99,7 +115,8 @@ class ExplorerControls:
             # moves the slider, which moves the index: Play's own value is not read back
             "play": ("index", int, lambda _value: owner.index),
             "follow_box": ("follow_latest", bool, bool),
-            "layer_box": ("layer", _or_none, _or_empty),
+            # "" is a layer too (the model's own parameters): None only when nothing is offered
+            "layer_box": ("layer", self._offered_layer, _or_empty),
             "quantity_box": ("quantity", _or_none, _or_empty),
             # a sample the quantity has no choice of (weights, dense activations) shows "all"
             "sample_box": ("sample", self._offered_sample, int),
@@ -108,18 +125,22 @@ class ExplorerControls:
         }
 
     def rows(self, epoch_label: ipywidgets.Widget) -> list[ipywidgets.Widget]:
-        """The time row (with ``epoch_label`` beside the slider) and the selection row."""
+        """The time row (with ``epoch_label`` beside the slider), the selection row and the
+        line saying where the selected layer sits.
+
+        The selection row starts with the picker's filter and type (shown on large models
+        only: they narrow the layer dropdown that follows them); it wraps where the page is
+        too narrow, sample, channel and colours together.
+        """
+        picker = self.picker
+        details = ipywidgets.HBox([self.sample_box, self.channel_box, self.colour_box])
         return [
             ipywidgets.HBox([self.play, self.slider, epoch_label, self.follow_box]),
             ipywidgets.HBox(
-                [
-                    self.layer_box,
-                    self.quantity_box,
-                    self.sample_box,
-                    self.channel_box,
-                    self.colour_box,
-                ]
+                [picker.search, picker.type_box, self.layer_box, self.quantity_box, details],
+                layout=ipywidgets.Layout(flex_flow="row wrap"),
             ),
+            picker.where,
         ]
 
     def show_range(self, count: int) -> None:
@@ -136,34 +157,56 @@ class ExplorerControls:
                 self._relink(name)
 
     @contextlib.contextmanager
-    def offering(self, choices: Choices) -> Iterator[None]:
+    def offering(self, choices: Choices, layer: str) -> Iterator[None]:
         """Give the dropdowns ``choices`` while the owner sets its traits to a selection they
-        offer (inside the ``with``); each dropdown whose options change shows its trait after."""
+        offer, with ``layer`` selected (inside the ``with``); each dropdown whose options
+        change shows its trait after."""
         with self._lock:
+            self.picker.set_layers(choices.layers, self._owner.recording)
+            self.picker.describe(layer)
             options = {
-                "layer_box": choices.layers,
+                "layer_box": self.picker.options(layer),
                 "quantity_box": choices.quantities,
                 "sample_box": choices.samples,
                 "channel_box": choices.channels,
             }
-            changed = [
-                name
-                for name, new in options.items()
-                if list(getattr(self, name).options) != list(new)
-            ]
-            for name in changed:
-                # unlinked first: the first option the Dropdown selects now must not reach
-                # the trait
-                self._links.pop(name).unlink()
-                getattr(self, name).options = options[name]
             # only "all" to choose: nothing to choose
             self.sample_box.disabled = len(choices.samples) == 1
             self.channel_box.disabled = len(choices.channels) == 1
-            try:
+            with self._offered(options):
                 yield
-            finally:
-                for name in changed:
-                    self._links[name] = self._link(name)
+
+    @contextlib.contextmanager
+    def _offered(self, options: dict[str, tuple]) -> Iterator[None]:
+        """Set the controls' ``options``, each changed one unlinked until the ``with`` ends."""
+        changed = [
+            name for name, new in options.items() if list(getattr(self, name).options) != list(new)
+        ]
+        for name in changed:
+            # unlinked first: the first option the Dropdown selects now must not reach the trait
+            self._links.pop(name).unlink()
+            getattr(self, name).options = options[name]
+        try:
+            yield
+        finally:
+            for name in changed:
+                self._links[name] = self._link(name)
+
+    def _filter_changed(self, text: bool) -> None:
+        """The picker's filter (``text``) or type changed, in the thread that applies browser
+        updates: select the layer the text names, if any, and offer what the filter keeps
+        (the selected layer too)."""
+        with self._lock:
+            named = self.picker.named() if text else None
+            if named is not None:
+                try:
+                    self._owner.layer = named
+                except Exception as error:  # shown, never raised into the comm thread
+                    self._on_error(error)
+            layer = self._owner.layer
+            self.picker.describe(layer)
+            with self._offered({"layer_box": self.picker.options(layer)}):
+                pass
 
     def _relink(self, name: str) -> None:
         """Link the control anew: it shows its trait's value again."""
@@ -180,16 +223,20 @@ class ExplorerControls:
             on_error=self._on_error,
         )
 
+    def _offered_layer(self, layer: str) -> str | None:
+        offered = [value for _, value in self.layer_box.options]
+        return layer if layer in offered else None
+
     def _offered_sample(self, sample: int) -> int:
         offered = [value for _, value in self.sample_box.options]
         return sample if sample in offered else -1
 
     def _dropdown(self, description: str, options: tuple, **kwargs: Any) -> LockedDropdown:
+        kwargs.setdefault("layout", self._narrow)
         return LockedDropdown(
             self._lock,
             description=description,
             options=options,
-            layout=self._narrow,
             style={"description_width": "initial"},
             **kwargs,
         )

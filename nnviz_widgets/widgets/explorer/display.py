@@ -25,7 +25,7 @@ from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.views.metrics import MetricsView
 from nnviz_widgets.widgets.explorer.exact import preview_readout
 from nnviz_widgets.widgets.explorer.frame_cache import FrameCache, PreparedFrame
-from nnviz_widgets.widgets.explorer.selection import Selection, layer_label
+from nnviz_widgets.widgets.explorer.selection import Selection, has_layer, layer_label
 from nnviz_widgets.widgets.explorer.text import (
     epoch_line,
     error_line,
@@ -46,6 +46,8 @@ class ExplorerDisplay:
         Largest picture the heatmap shows cell for cell.
     on_select : callable
         ``on_select(index)`` when a snapshot is clicked in the metrics view.
+    on_select_layer : callable
+        ``on_select_layer(layer)`` when a layer is clicked in a gradient-norm chart.
 
     Attributes
     ----------
@@ -56,11 +58,17 @@ class ExplorerDisplay:
         frame was laid out, and what failed.
     """
 
-    def __init__(self, max_cells: tuple[int, int], *, on_select: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        max_cells: tuple[int, int],
+        *,
+        on_select: Callable[[int], None],
+        on_select_layer: Callable[[str], None],
+    ) -> None:
         self.heatmap = HeatmapView(max_cells=max_cells, on_hover=self._show_readout)
         self.histogram = HistogramView(self.heatmap.colour_scale)
         self.metrics_view = MetricsView(on_select=on_select)
-        self.gradients = GradientNormView()
+        self.gradients = GradientNormView(on_select=on_select_layer)
         self.epoch_label = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="260px"))
         self.readout = ipywidgets.HTML("move the pointer over the picture to read values")
         self.nonfinite = ipywidgets.HTML("")
@@ -74,6 +82,7 @@ class ExplorerDisplay:
         self._drawn: tuple[Selection, int] | None = None  # (selection, snapshots) on screen
         # what the readout reads exact values from: the recording and the picture's frame
         self._source: tuple[Recording, PreparedFrame] | None = None
+        self._norms: tuple = (None, {}, {})  # (state, gradient norms, labels): _draw_gradients
 
     def rows(self) -> list[ipywidgets.Widget]:
         """The error line, the picture with its text beside histogram and metrics, and the
@@ -104,7 +113,7 @@ class ExplorerDisplay:
         self.epoch_label.value = epoch_line(epoch, index, count, step)
         self._guarded("main view", lambda: self._draw_main(recording, selection, frames))
         self._guarded("metrics", lambda: self._draw_metrics(recording, index))
-        self._guarded("gradient norms", lambda: self._draw_gradients(recording, index))
+        self._guarded("gradient norms", lambda: self._draw_gradients(recording, selection))
 
     def show_error(self, what: str, error: BaseException) -> None:
         """Add a line to the error box: what failed, and the exception's words."""
@@ -121,7 +130,7 @@ class ExplorerDisplay:
 
     def _draw_main(self, recording: Recording, selection: Selection, frames: FrameCache) -> None:
         layer, quantity, index = selection.layer, selection.quantity, selection.index
-        if not (layer and quantity):
+        if not has_layer(selection):  # the layer "" is a real one: the model's own parameters
             self.heatmap.clear("nothing recorded for any layer yet")
             return
         reason = recording.missing_reason(layer, quantity, index)
@@ -156,14 +165,20 @@ class ExplorerDisplay:
         epochs = np.asarray(recording.snapshots, dtype=np.float64)
         self.metrics_view.show(epochs, recording.metrics, index)
 
-    def _draw_gradients(self, recording: Recording, index: int) -> None:
+    def _draw_gradients(self, recording: Recording, selection: Selection) -> None:
+        # read once per snapshot count: Recording.statistics reads every column's key, so
+        # asking it of each of 500 layers took ~20 ms a slider move (docs/explorer.md)
+        state = (len(recording), recording.layers)
+        if self._norms[0] != state:
+            norms = {
+                layer: recording.statistic(layer, "grad_norm")
+                for layer in recording.layers
+                if "grad_norm" in recording.statistics(layer)
+            }
+            self._norms = (state, norms, {layer: layer_label(layer) for layer in norms})
+        _, norms, labels = self._norms
         epochs = np.asarray(recording.snapshots, dtype=np.float64)
-        norms = {
-            layer: recording.statistic(layer, "grad_norm")
-            for layer in recording.layers
-            if "grad_norm" in recording.statistics(layer)
-        }
-        self.gradients.show(epochs, norms, index)
+        self.gradients.show(epochs, norms, selection.index, selection.layer, labels)
 
     def _show_readout(self, row: int, column: int, row_end: int, column_end: int) -> None:
         """Write the value(s) under the pointer: cells ``[row:row_end, column:column_end]``."""

@@ -139,7 +139,9 @@ class TrainingExplorer(ipywidgets.VBox):
         self._synced_count = 0  # snapshots the slider and dropdowns were last brought up to
         self._live = Throttle(self._apply_live, float(min_interval))
         self._frames = FrameCache(self.recording, max_cells)
-        self._display = ExplorerDisplay(max_cells, on_select=self._select_from_metrics)
+        self._display = ExplorerDisplay(
+            max_cells, on_select=self._select_from_metrics, on_select_layer=self._select_layer
+        )
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
         display, controls = self._display, self._controls
         # every control and view under its own name too: notebooks and tests reach them so
@@ -149,6 +151,7 @@ class TrainingExplorer(ipywidgets.VBox):
         self.nonfinite, self.note, self.error = display.nonfinite, display.note, display.error
         self.play, self.slider, self.play_link = controls.play, controls.slider, controls.play_link
         self.follow_box, self.layer_box = controls.follow_box, controls.layer_box
+        self.layer_picker = controls.picker
         self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
         self.channel_box, self.colour_box = controls.channel_box, controls.colour_box
         self.loop: TrainingLoop | None = None
@@ -274,7 +277,7 @@ class TrainingExplorer(ipywidgets.VBox):
             # one change: validators and observers run once the traits agree, and the observers
             # draw that once. Kept short: while it lasts, a trait set by another thread is held
             # with these (traitlets holds notifications per object, not per thread)
-            with self._controls.offering(offered), self.hold_trait_notifications():
+            with self._controls.offering(offered, fitted.layer), self.hold_trait_notifications():
                 for name in ("layer", "quantity", "sample", "channel", "index"):
                     setattr(self, name, getattr(fitted, name))
 
@@ -295,6 +298,14 @@ class TrainingExplorer(ipywidgets.VBox):
         if 0 <= index < len(self.recording):
             try:
                 self.index = index
+            except Exception as error:  # a click must never leave a traceback in the page
+                self._could_not_apply(error)
+
+    def _select_layer(self, layer: str) -> None:
+        """A layer clicked in a gradient chart: show it."""
+        with self._lock:
+            try:
+                self.layer = layer
             except Exception as error:  # a click must never leave a traceback in the page
                 self._could_not_apply(error)
 

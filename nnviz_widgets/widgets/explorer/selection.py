@@ -1,8 +1,14 @@
 """What the explorer shows (a :class:`Selection`) and what a recording lets it select.
 
 Everything here is a pure function of a :class:`~nnviz_widgets.Recording` and a selection: no
-widget, no lock, no cache. The explorer validates its traits with :func:`checked`, makes a
-selection whole with :func:`fit_selection` and fills its dropdowns from :func:`choices`.
+widget, no lock, no cache (one exception: :func:`selectable_layers` remembers its answer per
+recording until the recording changes). The explorer validates its traits with :func:`checked`,
+makes a selection whole with :func:`fit_selection` and fills its dropdowns from
+:func:`choices`.
+
+A selection without a quantity selects nothing yet (before the first snapshot); its layer ``""``
+is then unset. Once a quantity is chosen, the layer ``""`` is a real layer: the model's own
+parameters (``Recorder`` names the root module ``""``), shown as "(model)".
 
 Reading a frame's shape may read the frame from disk; the functions that need a shape take a
 ``shape_of(selection)`` function so that the caller can cache it (the explorer's frame cache
@@ -12,6 +18,7 @@ does), and read it directly by default.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from functools import partial
@@ -24,6 +31,7 @@ from nnviz_widgets.render.layout import quantity_kind
 
 __all__ = [
     "INPUT_LABEL",
+    "MODEL_LABEL",
     "Choices",
     "Selection",
     "channel_count",
@@ -34,6 +42,7 @@ __all__ = [
     "default_quantity",
     "fit_selection",
     "frame_shape",
+    "has_layer",
     "is_half_made",
     "layer_label",
     "layer_options",
@@ -45,6 +54,8 @@ __all__ = [
 
 #: How the layer dropdown names the pseudo-layer that holds the probe input and the saliency.
 INPUT_LABEL = "input"
+#: How the layer dropdown names the layer ``""``: the parameters the model itself owns.
+MODEL_LABEL = "(model)"
 #: Quantities preferred, in order, when a layer is chosen and nothing of the current quantity's
 #: family is there ("weight" stands for the layer's main weight-like parameter: see
 #: :func:`default_quantity`).
@@ -56,6 +67,8 @@ READING_ORDER = {
 }  # fmt: skip
 
 ShapeOf = Callable[["Selection"], "tuple[int, ...] | None"]
+#: What selectable_layers found for each recording, with the state it found it in.
+_SELECTABLE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,24 @@ class Choices:
 
 # ---------------------------------------------------------------------------- layers, quantities
 def layer_label(layer: str) -> str:
-    """The name a person sees for ``layer`` (the probe pseudo-layer is called "input")."""
-    return INPUT_LABEL if layer == INPUT else layer
+    """The name a person sees for ``layer``: the probe pseudo-layer is "input", the model's
+    own parameters (the layer ``""``) "(model)"."""
+    if layer == INPUT:
+        return INPUT_LABEL
+    return layer or MODEL_LABEL
+
+
+def has_layer(selection: Selection) -> bool:
+    """Whether ``selection`` selects a layer: it has a quantity (``""`` may be a real layer)."""
+    return bool(selection.quantity)
+
+
+def _offered_quantities(recording: Recording, layer: str) -> list[str]:
+    """The layer's quantities, or none for a name the recording does not know (yet)."""
+    try:
+        return layer_quantities(recording, layer)
+    except KeyError:
+        return []
 
 
 def _reading_order(quantity: str) -> tuple:
@@ -143,12 +172,20 @@ def layer_quantities(recording: Recording, layer: str) -> list[str]:
 
 def selectable_layers(recording: Recording) -> list[str]:
     """The layers with something recorded, the probe pseudo-layer first when there is one."""
+    # remembered per recording until a snapshot, a layer or the probe is added:
+    # Recording.quantities reads every frame key, so asking it of each of 500 layers took
+    # ~80 ms, twice per layer change (docs/explorer.md, "Large models")
+    state = (len(recording), recording.layers, "input" in recording.probe)
+    remembered = _SELECTABLE.get(recording)
+    if remembered is not None and remembered[0] == state:
+        return list(remembered[1])
     layers = [layer for layer in recording.layers if recording.quantities(layer)]
     try:
         if recording.quantities(INPUT):
             layers.insert(0, INPUT)
     except KeyError:  # no input pseudo-layer was declared
         pass
+    _SELECTABLE[recording] = (state, tuple(layers))
     return layers
 
 
@@ -214,7 +251,7 @@ def frame_shape(recording: Recording, selection: Selection) -> tuple[int, ...] |
     newest one that has the frame): the preview's, for a tensor kept as one; None when there is
     none yet."""
     layer, quantity, count = selection.layer, selection.quantity, len(recording)
-    if not (layer and quantity) or not count:
+    if not has_layer(selection) or not count:
         return None
     for index in (selection.index, *range(count - 1, -1, -1)):
         try:
@@ -268,11 +305,11 @@ def fit_selection(
     a sample and channel its frames have. What is already whole is kept."""
     shape_of = shape_of or partial(frame_shape, recording)
     layer = selection.layer
-    if not layer and len(recording):
+    if not has_layer(selection) and len(recording):
         # chosen once the first snapshot is in, when every layer's quantities are known
         layers = selectable_layers(recording)
         layer = default_layer(recording, layers) if layers else ""
-    quantities = layer_quantities(recording, layer) if layer else []
+    quantities = _offered_quantities(recording, layer)
     fitted = replace(
         selection, layer=layer, quantity=default_quantity(quantities, selection.quantity)
     )
@@ -290,7 +327,7 @@ def choices(recording: Recording, selection: Selection, shape_of: ShapeOf | None
     layer, quantity = selection.layer, selection.quantity
     return Choices(
         layers=layer_options(recording),
-        quantities=tuple(layer_quantities(recording, layer)) if layer else (),
+        quantities=tuple(_offered_quantities(recording, layer)) if has_layer(selection) else (),
         samples=sample_options(recording, sample_count(quantity, shape)),
         channels=channel_options(channel_count(quantity, shape)),
     )
@@ -299,7 +336,7 @@ def choices(recording: Recording, selection: Selection, shape_of: ShapeOf | None
 def is_half_made(recording: Recording, selection: Selection) -> bool:
     """True when the layer is set but the quantity is not yet one of its own: a thread set
     ``layer`` and has not yet chosen a quantity for it (the explorer's observer does)."""
-    if not (selection.layer and selection.quantity):
+    if not has_layer(selection):
         return False
     try:
         return selection.quantity not in recording.quantities(selection.layer)
@@ -318,24 +355,28 @@ def checked(
     """``value`` made the ``name`` of ``selection`` (a layer, quantity, index, sample or
     channel), or :class:`ValueError` saying what the recording offers instead.
 
-    The layer "input" is the probe pseudo-layer's name as the dropdown shows it.
+    The layers "input" and "(model)" are the probe pseudo-layer's and the model's own
+    parameters' names as the dropdown shows them.
     """
     if name == "layer":
         valid = selectable_layers(recording)
         if value == INPUT_LABEL and INPUT in valid:
             return INPUT
+        if value == MODEL_LABEL and "" in valid:
+            return ""
         if value in valid or (value == "" and not valid):
             return value
         names = ", ".join(repr(layer_label(v)) for v in valid) or "none yet"
         raise ValueError(f"unknown layer {value!r}; valid layers: {names}")
     if name == "quantity":
         layer = selection.layer
-        valid = layer_quantities(recording, layer) if layer else []
+        valid = _offered_quantities(recording, layer)
         if value in valid or (value == "" and not valid):
             return value
         names = ", ".join(repr(v) for v in valid) or "none"
         raise ValueError(
-            f"unknown quantity {value!r} for layer {layer!r}; valid quantities: {names}"
+            f"unknown quantity {value!r} for layer {layer_label(layer)!r}; "
+            f"valid quantities: {names}"
         )
     problem = _range_problem(name, value, _count(recording, selection, name, shape_of))
     if problem is not None:

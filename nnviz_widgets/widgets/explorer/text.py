@@ -26,17 +26,26 @@ __all__ = [
     "layout_line",
     "nonfinite_line",
     "picture_title",
+    "quiet",
     "readout_text",
     "strip_tags",
 ]
 
 #: The colour of warnings and errors.
 WARNING_RED = "#b00020"
+#: Secondary text: JupyterLab's own secondary font colour (grey on light and dark themes alike),
+#: a fixed grey where the page has no theme.
+QUIET_COLOUR = "var(--jp-ui-font-color2, #616161)"
 
 
 def escape(text: str) -> str:
     """``text`` safe to put in HTML."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quiet(html: str) -> str:
+    """``html`` as secondary text (grey, readable on light and dark themes)."""
+    return f"<span style='color:{QUIET_COLOUR}'>{html}</span>"
 
 
 def strip_tags(html: str) -> str:
@@ -92,7 +101,7 @@ def epoch_line(epoch: float, index: int, count: int, step: int) -> str:
 def layout_line(layout: str, note: str | None) -> str:
     """How the frame was laid out, and how it was reduced when recorded (if it was)."""
     text = layout + (f"; recorded as: {note}" if note else "")
-    return f"<span style='color:#555'>{escape(text)}</span>"
+    return quiet(escape(text))
 
 
 def readout_text(
