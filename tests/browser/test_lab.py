@@ -262,6 +262,38 @@ def test_explorer_trains_from_its_buttons_while_the_user_scrubs(page, lab_kernel
     expect(root.get_by_text("paused after")).to_be_visible(timeout=30_000)
 
 
+def test_layer_picker_filters_picks_and_follows_a_gradient_click(page, lab_kernels):
+    """43 layers: the filter narrows the layer dropdown without changing the picture, a full
+    name selects its layer, and a click on the gradient chart selects the layer clicked."""
+    open_notebook(page, lab_kernels, "picker.ipynb")
+    run_all(page)
+    root = page.locator(".t-picker")
+    title = root.locator(".nnviz-heatmap .mainheading")
+    where, search = root.locator(".nnviz-layer-where"), root.locator(".nnviz-layer-search input")
+    layers = root.locator(".nnviz-layer select")
+    expect(title).to_contain_text("stem · weight")
+    expect(layers.locator("option")).to_have_count(43)
+    search.fill("blocks.3")
+    expect(layers.locator("option")).to_have_count(6)  # block 3's five, and stem (selected)
+    expect(where).to_contain_text("5 of 43 listed")
+    expect(title).to_contain_text("stem · weight")
+    layers.select_option("blocks.3.conv2 · Conv2d")
+    expect(title).to_contain_text("blocks.3.conv2 · weight")
+    expect(where).to_contain_text("blocks › 3 › conv2 · Conv2d")
+    shoot(root, "lab_picker_1_filtered")
+    search.fill("blocks.6.norm1")  # a layer's full name selects it
+    expect(title).to_contain_text("blocks.6.norm1 · weight")
+    search.fill("")
+    expect(layers.locator("option")).to_have_count(43)
+    # the first point across layers is the model's own parameter
+    root.locator(".nnviz-gradnorm").scroll_into_view_if_needed()
+    root.locator(".nnviz-gradnorm .object_grp").first.click()
+    expect(title).to_contain_text("(model) · scale")
+    expect(layers).to_have_value("(model) · Net")
+    expect(root.locator(".nnviz-gradhistory .mainheading")).to_contain_text("(model)")
+    shoot(root, "lab_picker_2_model_clicked")
+
+
 # ---------------------------------------------------------------------------- quickstart
 def run_quickstart(page, lab):
     open_notebook(page, lab, "01_quickstart.ipynb")
