@@ -102,6 +102,18 @@ def _tooltip(fields: list[str], labels: list[str], formats: list[str]) -> bqplot
     return bqplot.Tooltip(fields=fields, labels=labels, formats=formats)
 
 
+def _named_points(
+    scales: dict[str, bqplot.Scale], colour: str, size: int, **options: object
+) -> bqplot.Scatter:
+    """Empty points of ``colour`` and ``size`` (square pixels) whose tooltip names each by its
+    ``names`` entry (not drawn beside it) and gives its norm."""
+    return bqplot.Scatter(
+        x=[], y=np.zeros(0), scales=scales, colors=[colour], default_size=size,
+        names=[], display_names=False,
+        tooltip=_tooltip(["name", "y"], ["layer", "gradient norm"], ["", ".3g"]), **options,
+    )  # fmt: skip
+
+
 class GradientNormView:
     """Gradient norms: across the network at the current snapshot, and their history.
 
@@ -123,54 +135,10 @@ class GradientNormView:
         # JupyterLab when the explorer is shown before the first snapshot), and automatic
         # ticks crowd when norms span many decades
         self.norm_scale = bqplot.LogScale()
-        across = {"x": self.layer_scale, "y": self.norm_scale}
-        self.across = bqplot.Lines(
-            x=[], y=np.zeros(0), scales=across, colors=[LAYER_COLOUR], stroke_width=1.5
-        )
-        # the tooltip names a point by its ``names`` (not drawn: display_names=False)
-        self.across_points = bqplot.Scatter(
-            x=[], y=np.zeros(0), scales=across, colors=[LAYER_COLOUR], default_size=30,
-            names=[], display_names=False,
-            tooltip=_tooltip(["name", "y"], ["layer", "gradient norm"], ["", ".3g"]),
-        )  # fmt: skip
-        # drawn over its point, so it names itself on hover too
-        self.across_selected = bqplot.Scatter(
-            x=[], y=np.zeros(0), scales=across, colors=[SELECTED_COLOUR], default_size=120,
-            stroke="white", stroke_width=1.5, names=[], display_names=False,
-            tooltip=_tooltip(["name", "y"], ["layer", "gradient norm"], ["", ".3g"]),
-        )  # fmt: skip
-        self.across_points.on_element_click(self._clicked_point)
-        self.layer_axis = bqplot.Axis(scale=self.layer_scale, label="layer (input to output)")
-        self.across_figure = _norm_figure(
-            [self.across, self.across_points, self.across_selected],
-            self.layer_axis,
-            self.norm_scale,
-            title="gradient norm per layer",
-            css_class="nnviz-gradnorm",
-        )
+        self.across_figure = self._across_chart()
         self.epoch_scale = bqplot.LinearScale()
         self.history_scale = bqplot.LogScale()
-        history = {"x": self.epoch_scale, "y": self.history_scale}
-        self.history = bqplot.Lines(
-            x=np.zeros(0), y=np.zeros((0, 0)), scales=history, colors=[HISTORY_COLOUR],
-            opacities=[], stroke_width=1.5, tooltip=_tooltip(["name"], ["layer"], [""]),
-        )  # fmt: skip
-        self.history_selected = bqplot.Lines(
-            x=np.zeros(0), y=np.zeros(0), scales=history, colors=[SELECTED_COLOUR],
-            stroke_width=2.5, tooltip=_tooltip(["name"], ["layer"], [""]),
-        )  # fmt: skip
-        self.history.on_element_click(self._clicked_line)
-        self.cursor = bqplot.Lines(
-            x=np.zeros(0), y=np.zeros(0), scales=history, colors=["#888888"],
-            line_style="dashed", enable_hover=False,
-        )  # fmt: skip
-        self.history_figure = _norm_figure(
-            [self.history, self.history_selected, self.cursor],
-            bqplot.Axis(scale=self.epoch_scale, label="epoch"),
-            self.history_scale,
-            title="gradient norm history",
-            css_class="nnviz-gradhistory",
-        )
+        self.history_figure = self._history_chart()
         self.norm_axes = [self.across_figure.axes[1], self.history_figure.axes[1]]
         self.layers: tuple[str, ...] = ()
         """The layers drawn, in order (what a click reports)."""
@@ -179,6 +147,51 @@ class GradientNormView:
         self._history = np.zeros((0, 0))
         self._places: list[str] = []  # the layers' x values (layer_ticks)
         self._set_limits(*_EMPTY_DECADES)
+
+    def _across_chart(self) -> bqplot.Figure:
+        """The norms across the layers: a line through every layer's point, the selected
+        layer's point over it; each names itself on hover (``names``, not drawn)."""
+        scales = {"x": self.layer_scale, "y": self.norm_scale}
+        self.across = bqplot.Lines(
+            x=[], y=np.zeros(0), scales=scales, colors=[LAYER_COLOUR], stroke_width=1.5
+        )
+        self.across_points = _named_points(scales, LAYER_COLOUR, 30)
+        self.across_selected = _named_points(
+            scales, SELECTED_COLOUR, 120, stroke="white", stroke_width=1.5
+        )
+        self.across_points.on_element_click(self._clicked)
+        self.layer_axis = bqplot.Axis(scale=self.layer_scale, label="layer (input to output)")
+        marks = [self.across, self.across_points, self.across_selected]
+        return _norm_figure(
+            marks, self.layer_axis, self.norm_scale,
+            title="gradient norm per layer", css_class="nnviz-gradnorm",
+        )  # fmt: skip
+
+    def _history_chart(self) -> bqplot.Figure:
+        """The norms over the snapshots: every layer's line light, the selected layer's
+        strong over them, the current snapshot as a dashed line; a line names itself on hover."""
+        scales = {"x": self.epoch_scale, "y": self.history_scale}
+        named = _tooltip(["name"], ["layer"], [""])
+        self.history = bqplot.Lines(
+            x=np.zeros(0), y=np.zeros((0, 0)), scales=scales, colors=[HISTORY_COLOUR],
+            opacities=[], stroke_width=1.5, tooltip=named,
+        )  # fmt: skip
+        self.history_selected = bqplot.Lines(
+            x=np.zeros(0), y=np.zeros(0), scales=scales, colors=[SELECTED_COLOUR],
+            stroke_width=2.5, tooltip=_tooltip(["name"], ["layer"], [""]),
+        )  # fmt: skip
+        self.history.on_element_click(self._clicked)
+        self.cursor = bqplot.Lines(
+            x=np.zeros(0), y=np.zeros(0), scales=scales, colors=["#888888"],
+            line_style="dashed", enable_hover=False,
+        )  # fmt: skip
+        return _norm_figure(
+            [self.history, self.history_selected, self.cursor],
+            bqplot.Axis(scale=self.epoch_scale, label="epoch"),
+            self.history_scale,
+            title="gradient norm history",
+            css_class="nnviz-gradhistory",
+        )
 
     def show(
         self,
@@ -268,13 +281,9 @@ class GradientNormView:
         self.layers, self._key = (), ()
         self._set_limits(*_EMPTY_DECADES)
 
-    def _clicked_point(self, _mark: bqplot.Mark, content: dict) -> None:
-        self._report((content.get("data") or {}).get("index"))
-
-    def _clicked_line(self, _mark: bqplot.Mark, content: dict) -> None:
-        self._report((content.get("data") or {}).get("index"))
-
-    def _report(self, row: object) -> None:
+    def _clicked(self, _mark: bqplot.Mark, content: dict) -> None:
+        """A point (across) or a line (history) clicked: its index is the layer's row."""
+        row = (content.get("data") or {}).get("index")
         if self._on_select is not None and isinstance(row, int) and 0 <= row < len(self.layers):
             self._on_select(self.layers[row])
 

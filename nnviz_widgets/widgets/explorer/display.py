@@ -61,7 +61,6 @@ class ExplorerDisplay:
     def __init__(
         self,
         max_cells: tuple[int, int],
-        *,
         on_select: Callable[[int], None],
         on_select_layer: Callable[[str], None],
     ) -> None:
