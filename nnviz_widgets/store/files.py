@@ -87,8 +87,11 @@ def open_for_append(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _BINARY, 0o644)
 
 
-def append_whole(fd: int, data: bytes, *, sync: bool) -> None:
-    """Append ``data`` to the file open as ``fd`` in one write; on failure cut the file back."""
+def append_whole(fd: int, data: bytes, *, sync: bool) -> int:
+    """Append ``data`` to the file open as ``fd`` in one write; on failure cut the file back.
+
+    Returns the offset it was written at.
+    """
     start = os.lseek(fd, 0, os.SEEK_END)
     try:
         written = os.write(fd, data)
@@ -100,6 +103,7 @@ def append_whole(fd: int, data: bytes, *, sync: bool) -> None:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, start)
         raise
+    return start
 
 
 def write_at(path: Path, data: bytes, offset: int, *, sync: bool) -> None:

@@ -1,7 +1,13 @@
 """Reading a recording directory into a Recording, and later whatever was added to it.
 
-Opening reads the manifest and the log (small JSON) and one file of step series; it never reads
-a snapshot file, so it costs the same whether frames total megabytes or terabytes. Frames are
+Opening reads the manifest, the probe and the index of the log (``index.bin``: one small row per
+record, read in one call): a snapshot's epoch, step, statistics and metrics are known from it
+without reading its log record, its statistics and metrics are read a column at a time when
+asked for (:mod:`~nnviz_widgets.store.stored_columns`), and its record (frames, missing
+reasons) the first time the snapshot is asked about (:mod:`~nnviz_widgets.store.records`).
+Opening therefore costs about the same whatever the number of snapshots. Records without a
+sound index row (a recording written before the index existed, a row not written yet, a damaged
+one) are read from the log as before: parsed, decoded and appended whole. Frames are
 :class:`~nnviz_widgets.store.stored_frame.StoredFrame` objects read when asked for. Nothing is
 ever unpickled: every array is read with ``allow_pickle=False``, and every path written in the
 manifest or log must stay inside the recording directory (``docs/format.md``, "Reading and
@@ -16,7 +22,6 @@ from __future__ import annotations
 
 import gc
 import os
-import stat
 import threading
 import warnings
 import weakref
@@ -27,15 +32,22 @@ from typing import Protocol
 
 import numpy as np
 
-from nnviz_widgets.recording.types import DEFAULT_MAX_BYTES, SnapshotData
+from nnviz_widgets.recording.types import (
+    DEFAULT_MAX_BYTES,
+    SnapshotData,
+    StoredSnapshots,
+    StoredSteps,
+)
+from nnviz_widgets.store.catalog import Catalog
 from nnviz_widgets.store.format import (
     LOG,
     MANIFEST,
     RecordingFormatError,
     RecordingStoreWarning,
     inside_directory,
-    relative_path,
 )
+from nnviz_widgets.store.index import ROW, SNAPSHOT, plan
+from nnviz_widgets.store.indexed import IndexedParts
 from nnviz_widgets.store.log import (
     decode_snapshot,
     decode_steps,
@@ -44,6 +56,7 @@ from nnviz_widgets.store.log import (
     step_span,
 )
 from nnviz_widgets.store.manifest import manifest_stamp, read_manifest
+from nnviz_widgets.store.records import SnapshotFiles
 from nnviz_widgets.threads import Repeater, warn_quietly
 
 __all__ = ["RecordingReader", "open_recording"]
@@ -61,6 +74,8 @@ class FilledRecording(Protocol):
     def set_probe(self, input: np.ndarray, target: np.ndarray | None = None) -> None: ...
     def append_snapshot(self, data: SnapshotData) -> int: ...
     def append_steps(self, steps: np.ndarray, series: Mapping) -> None: ...
+    def append_stored(self, stored: StoredSnapshots) -> int: ...
+    def append_stored_steps(self, stored: StoredSteps) -> None: ...
 
 
 #: Builds the Recording to fill, given its memory budget and its source (the reader).
@@ -86,9 +101,12 @@ class RecordingReader:
         # turns; re-entrant because a listener may call refresh() again
         self._lock = threading.RLock()
         self._recording: weakref.ref[FilledRecording] | None = None
-        self._log_offset = 0  # bytes of the log already read
+        self._log_offset = 0  # bytes of the log already read (through the index or not)
+        self._index_offset = 0  # bytes of the index already read
+        self._last_run = -1  # the run's index of the last snapshot read
         self._layers: set[str] = set()
-        self._checked_directories: set[str] = set()  # resolved once: symbolic links
+        self._files = SnapshotFiles(self.path)
+        self._indexed: IndexedParts | None = None  # None: the recording has no index
         self._follower: Repeater | None = None
         self.manifest, self._manifest_stamp = read_manifest(self.path)
 
@@ -146,6 +164,7 @@ class RecordingReader:
             infos[str(entry["name"])] = dict(entry.get("info") or {})
         recording.set_layers(infos)
         self._layers = set(infos)
+        self._apply_index()
         probe = self.manifest.get("probe")
         if probe is not None and probe.get("arrays") and not recording.probe:
             target = inside_directory(self.path, probe["file"], "the probe file")
@@ -159,6 +178,28 @@ class RecordingReader:
                     "the recording opens without it"
                 )
 
+    def _apply_index(self) -> None:
+        """Take the names the manifest's index knows; a malformed index is read as none."""
+        entry = self.manifest.get("index")
+        if entry is None:
+            return
+        try:
+            catalog = Catalog.from_json(entry)
+            if not (isinstance(entry.get("file"), str) and isinstance(entry.get("scalars"), str)):
+                raise ValueError("'file' and 'scalars' must name files")
+        except ValueError as error:
+            self._warn(
+                f"the index entry of {self.path / MANIFEST} is malformed ({error}); the log is "
+                "read instead, which is slower"
+            )
+            return
+        if self._indexed is None:
+            self._indexed = IndexedParts(
+                self.path, self.manifest, catalog, self._files, lambda: self._layers
+            )
+        else:
+            self._indexed.use(catalog)
+
     def _reload_manifest(self, recording: FilledRecording) -> None:
         self.manifest, self._manifest_stamp = read_manifest(self.path)
         self._apply_manifest(recording)
@@ -171,26 +212,90 @@ class RecordingReader:
             if layer not in self._layers:
                 raise ValueError(f"layer {layer!r} is not declared in {MANIFEST}")
 
-    # -------------------------------------------------------------------------- log
+    # -------------------------------------------------------------------------- reading
     def _refresh(self, recording: FilledRecording, *, initial: bool) -> int:
         with self._lock:
             if not initial and manifest_stamp(self.path) not in (None, self._manifest_stamp):
                 self._reload_manifest(recording)
             log = inside_directory(self.path, self.manifest["log"], "the log")
             try:
-                with open(log, "rb") as file:
-                    file.seek(self._log_offset)
-                    data = file.read()
+                size = os.stat(log).st_size
             except FileNotFoundError:
-                data = b""
-            end = data.rfind(b"\n") + 1  # a line without its newline is still being written
-            self._log_offset += end
-            records, damaged = parse_lines(data[:end])
-            for number, error in damaged:
-                self._warn(
-                    f"line {number} of the new part of {log} is damaged ({error}); it was skipped"
-                )
-            return self._replay(recording, records, self._read_steps(records), initial=initial)
+                size = 0
+            added = 0
+            for segment in self._plan(recording, size):
+                if segment[0] == "log":
+                    added += self._read_log(recording, log, *segment[1:], initial=initial)
+                else:
+                    added += self._take_rows(recording, segment[1], initial=initial)
+            return added
+
+    def _plan(self, recording: FilledRecording, log_size: int) -> list[tuple]:
+        """What to read, in the log's order: ``("rows", index rows)`` and ``("log", start,
+        end)`` (see :func:`~nnviz_widgets.store.index.plan`)."""
+        if self._indexed is None:
+            return [("log", self._log_offset, log_size)] if log_size > self._log_offset else []
+        rows, sound = self._indexed.read(self._index_offset)
+        usable = self._indexed.usable(rows, sound)
+        if (sound & ~usable).any() and manifest_stamp(self.path) != self._manifest_stamp:
+            # rows that need names our copy of the manifest is too old to have
+            self._reload_manifest(recording)
+            usable = self._indexed.usable(rows, sound)
+        planned = plan(rows, usable, self._log_offset, log_size)
+        self._index_offset += planned.rows_read * ROW.itemsize
+        return [
+            ("rows", rows[segment[1]]) if segment[0] == "rows" else segment
+            for segment in planned.segments
+        ]
+
+    def _take_rows(self, recording: FilledRecording, rows: np.ndarray, *, initial: bool) -> int:
+        """Append the snapshots and steps of index rows without reading their records: all at
+        once when opening, one snapshot at a time (listeners called for each) after."""
+        indexed = self._indexed
+        snapshots = rows[rows["kind"] == SNAPSHOT]
+        self._warn_lost(snapshots["count"].astype(np.int64), len(recording))
+        for batch in indexed.snapshots(snapshots, each=not initial):
+            recording.append_stored(batch)
+        steps = indexed.step_blocks(rows)
+        if steps is not None:
+            recording.append_stored_steps(steps)
+        self._log_offset = int(rows["log_offset"][-1]) + int(rows["log_length"][-1])
+        return len(snapshots)
+
+    def _warn_lost(self, runs: np.ndarray, count: int) -> None:
+        """Warn of snapshots of the run never written, before any of these (the run's indices
+        of snapshots ``count`` onwards)."""
+        expected = np.concatenate(([self._last_run + 1], runs[:-1] + 1))
+        for i in np.flatnonzero(runs > expected):
+            self._warn_lost_before(range(int(expected[i]), int(runs[i])), count + int(i))
+        if runs.size:
+            self._last_run = int(runs[-1])
+
+    def _warn_lost_before(self, lost: range | list, position: int) -> None:
+        self._warn(
+            f"snapshot(s) {', '.join(map(str, lost))} of the run were never written to "
+            f"{self.path} (a write failed at the time); snapshot {position} here is the run's "
+            f"snapshot {lost[-1] + 1}"
+        )
+
+    def _read_log(
+        self, recording: FilledRecording, log: Path, start: int, end: int, *, initial: bool
+    ) -> int:
+        """Parse the log's complete lines from ``start`` to ``end`` and append what they commit."""
+        try:
+            with open(log, "rb") as file:
+                file.seek(start)
+                data = file.read(end - start)
+        except FileNotFoundError:
+            data = b""
+        complete = data.rfind(b"\n") + 1  # a line without its newline is still being written
+        self._log_offset = start + complete
+        records, damaged = parse_lines(data[:complete])
+        for number, error in damaged:
+            self._warn(
+                f"line {number} of the new part of {log} is damaged ({error}); it was skipped"
+            )
+        return self._replay(recording, records, self._read_steps(records), initial=initial)
 
     def _replay(
         self,
@@ -209,7 +314,9 @@ class RecordingReader:
                 data = self._snapshot(record, recording, refuse=initial)
                 if data is not None:
                     recording.append_snapshot(data)
-                    self._after_snapshot(record, recording)
+                    if record.get("lost"):
+                        self._warn_lost_before(record["lost"], len(recording) - 1)
+                    self._last_run = int(record.get("index", self._last_run + 1))
                     added += 1
             elif record.get("kind") == "steps":
                 block = self._steps(record, *step_bytes)
@@ -221,14 +328,6 @@ class RecordingReader:
             recording.append_steps(*merge_step_blocks(step_blocks))
         return added
 
-    def _after_snapshot(self, record: dict, recording: FilledRecording) -> None:
-        if record.get("lost"):
-            self._warn(
-                f"snapshot(s) {', '.join(map(str, record['lost']))} of the run were never written "
-                f"to {self.path} (a write failed at the time); snapshot {len(recording) - 1} here "
-                f"is the run's snapshot {record.get('index')}"
-            )
-
     def _snapshot(
         self, record: dict, recording: FilledRecording, *, refuse: bool
     ) -> SnapshotData | None:
@@ -238,7 +337,7 @@ class RecordingReader:
         otherwise (while following) it is reported and the records after it still count.
         """
         try:
-            target, damage = self._snapshot_file(record)
+            target, damage = self._files.check(record)
             if damage:
                 self._warn(
                     f"the snapshot file {target} is {damage}; its frames are reported missing, "
@@ -259,35 +358,6 @@ class RecordingReader:
         except (KeyError, TypeError, ValueError) as error:
             self._warn(f"a snapshot record in {self.path / LOG} is malformed ({error!r}); skipped")
             return None
-
-    def _snapshot_file(self, record: dict) -> tuple[Path, str | None]:
-        """The snapshot's file, checked to stay inside the recording, and what is wrong with it.
-
-        Opening a long recording does this for every snapshot, so the cheap checks come first:
-        the text of the path, each directory resolved once, and one ``lstat`` for the file.
-        """
-        what = "a snapshot file in the log"
-        relative = record["file"]
-        target = relative_path(self.path, relative, what)
-        parent = os.path.dirname(relative) or "."
-        if parent not in self._checked_directories:
-            inside_directory(self.path, parent, what)
-            self._checked_directories.add(parent)
-        try:
-            status = os.lstat(target)
-            if stat.S_ISLNK(status.st_mode):
-                inside_directory(self.path, relative, what)  # a link may stay inside
-                status = os.stat(target)
-        except FileNotFoundError:
-            return target, "missing"
-        except OSError as error:
-            return target, f"unreadable ({error.strerror})"
-        expected = record.get("bytes")
-        if expected is not None and status.st_size != expected:
-            return target, (
-                f"truncated or damaged ({status.st_size} bytes; {expected} were written)"
-            )
-        return target, None
 
     def _read_steps(self, records: list[dict]) -> tuple[int, bytes]:
         """Read, in one go, the part of the step file these records commit: (offset, bytes)."""
