@@ -90,6 +90,8 @@ class Columns:
         self._names: dict[Hashable, None] = {}
         self._parts: list[_Appended | _Stored] = []
         self._starts: list[int] = []  # the first row of each part
+        self._grouped: dict[Hashable, tuple] = {}  # see names_of
+        self._grouped_count = 0  # the number of names when _grouped was made
 
     def __len__(self) -> int:
         """The number of rows."""
@@ -101,6 +103,18 @@ class Columns:
 
     def __contains__(self, name: object) -> bool:
         return name in self._names
+
+    def names_of(self, first: Hashable) -> tuple:
+        """Of the names that are pairs (a layer and a name), the second of those whose first is
+        ``first``, in order of first appearance."""
+        if self._grouped_count != len(self._names):
+            grouped: dict[Hashable, list] = {}
+            for name in self._names:
+                if isinstance(name, tuple) and len(name) == 2:
+                    grouped.setdefault(name[0], []).append(name[1])
+            self._grouped = {key: tuple(names) for key, names in grouped.items()}
+            self._grouped_count = len(self._names)
+        return self._grouped.get(first, ())
 
     def column(self, name: Hashable) -> np.ndarray:
         """One column as a new float64 array, one value per row; KeyError if unknown."""

@@ -551,7 +551,7 @@ class Recording:
         """The names of ``layer``'s columns in a table keyed by (layer, name)."""
         self._check_layer(layer)
         with self._lock:
-            return tuple(n for (lay, n) in columns if lay == layer)
+            return columns.names_of(layer)
 
     def _column(self, columns: Columns, layer: str, name: str, what: str) -> np.ndarray:
         """``layer``'s column ``name``; a KeyError naming the known ones if there is none."""

@@ -92,14 +92,17 @@ class Catalog:
 
     # ------------------------------------------------------------------ the manifest
     def to_json(self) -> dict[str, Any]:
-        """The manifest's ``"index"`` entry."""
+        """The manifest's ``"index"`` entry. Names that are pairs are written in runs of one
+        layer, ``[layer, name, name, ...]``, in order: half the text to parse at each open."""
+        notes = [[*key, note] for key, note in self.keys.items() if note is not None]
         return {
             "file": INDEX,
             "scalars": SCALARS,
-            "frames": [[layer, quantity, note] for (layer, quantity), note in self.keys.items()],
-            "statistics": [list(key) for key in self.statistics],
+            "frames": _runs(self.keys),
+            "notes": notes,
+            "statistics": _runs(self.statistics),
             "metrics": list(self.metrics),
-            "steps": [list(key) for key in self.steps],
+            "steps": _runs(self.steps),
         }
 
     @classmethod
@@ -108,23 +111,41 @@ class Catalog:
         if not isinstance(entry, dict):
             raise ValueError(f"'index' must be an object, got {type(entry).__name__}")
         catalog = cls()
-        for item in _list(entry, "frames"):
-            if not (
-                isinstance(item, list)
-                and len(item) == 3
-                and all(isinstance(text, str) for text in item[:2])
-                and (item[2] is None or isinstance(item[2], str))
-            ):
-                raise ValueError(f"'frames' entries must be [layer, quantity, note], got {item!r}")
-            catalog.keys[(item[0], item[1])] = item[2]
-        for field, names in (("statistics", catalog.statistics), ("steps", catalog.steps)):
-            for item in _list(entry, field):
-                if not (isinstance(item, list) and len(item) == 2):
-                    raise ValueError(f"{field!r} entries must be [layer, name], got {item!r}")
-                names.setdefault((str(item[0]), str(item[1])), len(names))
-        for name in _list(entry, "metrics"):
-            catalog.metrics.setdefault(str(name), len(catalog.metrics))
+        try:  # a long list of names is read at every open: one pass each
+            catalog.keys = dict.fromkeys(_pairs(entry, "frames"))
+            for layer, quantity, note in _list(entry, "notes"):
+                if (layer, quantity) in catalog.keys:
+                    catalog.keys[(layer, quantity)] = str(note)
+            for field in ("statistics", "steps"):
+                names = dict.fromkeys(_pairs(entry, field))
+                setattr(catalog, field, dict(zip(names, range(len(names)), strict=True)))
+            metrics = dict.fromkeys(str(name) for name in _list(entry, "metrics"))
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                "'frames', 'statistics' and 'steps' must be lists of [layer, name, ...], "
+                f"'notes' of [layer, quantity, note], 'metrics' of names ({error})"
+            ) from error
+        catalog.metrics = dict(zip(metrics, range(len(metrics)), strict=True))
         return catalog
+
+
+def _runs(pairs: Iterable[Key]) -> list[list[str]]:
+    """``(layer, name)`` pairs in order as runs of one layer: ``[[layer, name, ...], ...]``."""
+    runs: list[list[str]] = []
+    for layer, name in pairs:
+        if runs and runs[-1][0] == layer:
+            runs[-1].append(name)
+        else:
+            runs.append([layer, name])
+    return runs
+
+
+def _pairs(entry: dict, field: str) -> list[Key]:
+    """The pairs written by :func:`_runs` in ``entry[field]``."""
+    runs = _list(entry, field)
+    if not all(isinstance(run, list) and run and isinstance(run[0], str) for run in runs):
+        raise ValueError(f"{field!r} holds something other than [layer, name, ...]")
+    return [(run[0], name) for run in runs for name in run[1:]]
 
 
 def _learn(known: dict, names: list) -> None:

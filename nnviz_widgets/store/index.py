@@ -4,7 +4,7 @@ A row says where its record lies in ``log.jsonl`` and what a reader must know of
 reading it: a snapshot's epoch, step, place in the run, whether it was thinned, and where its
 scalars lie in ``scalars.bin``; a block of steps' place in ``steps.bin``. The writer appends a
 row after the record's log line is committed; a reader reads every row in one call, checks them
-(an Adler-32 per row, computed for all rows at once) and plans which records it takes from the
+(a check word per row, computed for all rows at once) and plans which records it takes from the
 index and which parts of the log it must still parse: a record whose row is missing, damaged or
 not written yet is read from the log as a recording without an index is (``docs/format.md``,
 "index.bin"). Pure: no file is touched here.
@@ -12,7 +12,6 @@ not written yet is read from the log as a recording without an index is (``docs/
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 from nnviz_widgets.store.catalog import Catalog
 
 __all__ = [
+    "MAX_METRICS",
     "ROW",
     "SNAPSHOT",
     "STEPS",
@@ -32,12 +32,12 @@ __all__ = [
     "usable_rows",
 ]
 
-#: One row, 64 bytes, little-endian (``docs/format.md`` has the meaning of each field by kind).
+#: One row: eight 64-bit little-endian words (``docs/format.md`` has each field's meaning by kind).
 ROW = np.dtype(
     [
         ("kind", "u1"),
         ("flags", "u1"),
-        ("reserved", "<u2"),
+        ("metrics", "<u2"),
         ("names", "<u4"),
         ("log_offset", "<u8"),
         ("log_length", "<u4"),
@@ -46,27 +46,35 @@ ROW = np.dtype(
         ("step", "<i8"),
         ("data_offset", "<u8"),
         ("statistics", "<u4"),
-        ("metrics", "<u4"),
         ("crc32", "<u4"),
-        ("check", "<u4"),
+        ("check", "<u8"),
     ]
 )
 assert ROW.itemsize == 64
 
 SNAPSHOT, STEPS = 1, 2  # kinds of row
 THINNED = 1  # flag: the snapshot's frames were dropped for memory before it was saved
-_CHECKED = ROW.itemsize - 4  # the Adler-32 covers the bytes before it
-# Adler-32 of each row at once: a = 1 + sum of the bytes, b = n + sum of (n - i) * byte i
-_WEIGHTS = np.arange(_CHECKED, 0, -1, dtype=np.int64)
+MAX_METRICS = 2**16 - 1  # what a row's count of metrics can say
+# The check word: the sum, modulo 2**64, of the seven words before it, word i times 2i + 1, plus
+# a constant (so that a row of zeros fails). Any change to one word changes it (an odd factor
+# is invertible modulo 2**64), and it is computed for every row at once: a CRC per row would
+# cost more than the rest of opening
+_FACTORS = np.arange(1, 15, 2, dtype=np.uint64)
+_OFFSET = np.uint64(0x6E6E76697A)  # "nnviz"
+
+
+def _checks(words: np.ndarray) -> np.ndarray:
+    """The check word of each row of ``words`` (rows of eight uint64; the last is ignored)."""
+    with np.errstate(over="ignore"):
+        return (words[:, :7] * _FACTORS).sum(axis=1, dtype=np.uint64) + _OFFSET
 
 
 def _row(**fields: object) -> bytes:
     row = np.zeros(1, dtype=ROW)
     for name, value in fields.items():
         row[name] = value
-    raw = bytearray(row.tobytes())
-    raw[_CHECKED:] = zlib.adler32(raw[:_CHECKED]).to_bytes(4, "little")
-    return bytes(raw)
+    row["check"] = _checks(row.view("<u8").reshape(1, 8))
+    return row.tobytes()
 
 
 def snapshot_row(
@@ -116,18 +124,14 @@ def steps_row(
 
 
 def check_rows(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The whole rows in ``data``, and whether each is sound: its Adler-32 matches, its kind is
-    known, its log line not empty, its data 8-byte aligned."""
+    """The whole rows in ``data``, and whether each is sound: its check word matches, its kind
+    is known, its log line not empty, its data 8-byte aligned."""
     count = len(data) // ROW.itemsize
     rows = np.frombuffer(data, dtype=ROW, count=count)
-    raw = np.frombuffer(data, dtype=np.uint8, count=count * ROW.itemsize)
-    raw = raw.reshape(count, ROW.itemsize)
-    raw = raw[:, :_CHECKED].astype(np.int64)
-    low = (1 + raw.sum(axis=1)) % 65521
-    high = (_CHECKED + raw @ _WEIGHTS) % 65521
+    words = np.frombuffer(data, dtype="<u8", count=count * 8).reshape(count, 8)
     sound = (
-        ((high << 16) | low == rows["check"])
-        & np.isin(rows["kind"], (SNAPSHOT, STEPS))
+        (_checks(words) == rows["check"])
+        & ((rows["kind"] == SNAPSHOT) | (rows["kind"] == STEPS))
         & (rows["log_length"] > 0)
         & (rows["data_offset"] % 8 == 0)
     )
@@ -158,11 +162,11 @@ def usable_rows(
 class Plan:
     """What a reader takes from the index and from the log, in the log's order.
 
-    ``segments`` holds ``("rows", positions)``: rows (positions in the array planned) whose
-    records lie end to end in the log; and ``("log", start, end)``: bytes of the log to parse
-    (records without a usable row; the last segment may end in a line still being written).
-    ``rows_read`` is how many rows of the array were taken or skipped (a later look starts
-    after them).
+    ``segments`` holds ``("rows", positions)``: rows (a slice, or positions, of the array
+    planned) whose records lie end to end in the log; and ``("log", start, end)``: bytes of the
+    log to parse (records without a usable row; the last segment may end in a line still being
+    written). ``rows_read`` is how many rows of the array were taken or skipped (a later look
+    starts after them).
     """
 
     segments: list[tuple]
@@ -198,7 +202,8 @@ def plan(rows: np.ndarray, usable: np.ndarray, consumed: int, log_size: int) -> 
         for run in np.split(taken, breaks):
             if starts[run[0]] > position:
                 segments.append(("log", position, int(starts[run[0]])))
-            segments.append(("rows", run))
+            rows_taken = slice(run[0], run[-1] + 1) if run[-1] - run[0] + 1 == run.size else run
+            segments.append(("rows", rows_taken))
             position = int(ends[run[-1]])
     if position < log_size:
         segments.append(("log", position, log_size))

@@ -20,7 +20,7 @@ import numpy as np
 
 from nnviz_widgets.recording.types import StoredSnapshots, StoredSteps
 from nnviz_widgets.store.catalog import Catalog
-from nnviz_widgets.store.index import ROW, SNAPSHOT, STEPS, THINNED, check_rows, usable_rows
+from nnviz_widgets.store.index import ROW, THINNED, check_rows, usable_rows
 from nnviz_widgets.store.records import SnapshotFiles, SnapshotRecords
 from nnviz_widgets.store.stored_columns import ScalarFile, StepFile
 
@@ -98,7 +98,6 @@ class IndexedParts:
 
     def snapshots(self, rows: np.ndarray, *, each: bool) -> list[StoredSnapshots]:
         """The snapshots of snapshot rows, as one batch, or one batch each (``each``)."""
-        rows = rows[rows["kind"] == SNAPSHOT]
         if not len(rows):
             return []
         first = self.records.add(rows)
@@ -126,8 +125,7 @@ class IndexedParts:
         )
 
     def step_blocks(self, rows: np.ndarray) -> StoredSteps | None:
-        """The per-step series of the steps rows among ``rows``."""
-        rows = rows[rows["kind"] == STEPS]
+        """The per-step series of steps rows."""
         if not len(rows):
             return None
         first = self.steps.add(rows)

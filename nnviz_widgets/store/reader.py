@@ -187,6 +187,9 @@ class RecordingReader:
             catalog = Catalog.from_json(entry)
             if not (isinstance(entry.get("file"), str) and isinstance(entry.get("scalars"), str)):
                 raise ValueError("'file' and 'scalars' must name files")
+            unknown = {layer for layer, _ in catalog.keys} - self._layers
+            if unknown:
+                raise ValueError(f"it names layers the manifest does not: {sorted(unknown)}")
         except ValueError as error:
             self._warn(
                 f"the index entry of {self.path / MANIFEST} is malformed ({error}); the log is "
@@ -252,11 +255,12 @@ class RecordingReader:
         """Append the snapshots and steps of index rows without reading their records: all at
         once when opening, one snapshot at a time (listeners called for each) after."""
         indexed = self._indexed
-        snapshots = rows[rows["kind"] == SNAPSHOT]
+        is_snapshot = rows["kind"] == SNAPSHOT
+        snapshots = np.compress(is_snapshot, rows)  # many times faster than rows[is_snapshot]
         self._warn_lost(snapshots["count"].astype(np.int64), len(recording))
         for batch in indexed.snapshots(snapshots, each=not initial):
             recording.append_stored(batch)
-        steps = indexed.step_blocks(rows)
+        steps = indexed.step_blocks(np.compress(~is_snapshot, rows))
         if steps is not None:
             recording.append_stored_steps(steps)
         self._log_offset = int(rows["log_offset"][-1]) + int(rows["log_length"][-1])

@@ -16,6 +16,8 @@ grow while mapped: the writer writes past their committed end and never truncate
 
 from __future__ import annotations
 
+import mmap
+import os
 import threading
 import warnings
 import zlib
@@ -40,9 +42,15 @@ class _Mapped:
         self._values = np.empty(0, dtype="<f8")
 
     def values(self, end: int) -> np.ndarray:
-        """The file's first ``end`` bytes (a multiple of 8) as little-endian float64."""
+        """At least the file's first ``end`` bytes (a multiple of 8) as little-endian float64;
+        ValueError or OSError if the file is shorter."""
         if end > 8 * self._values.size:
-            self._values = np.memmap(self.path, dtype="<f8", mode="r", shape=(end // 8,))
+            with open(self.path, "rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                if size < end:
+                    raise ValueError(f"{self.path} has {size} bytes, {end} were committed")
+                mapped = mmap.mmap(file.fileno(), size - size % 8, access=mmap.ACCESS_READ)
+            self._values = np.frombuffer(mapped, dtype="<f8")  # the array keeps the map open
         return self._values
 
 

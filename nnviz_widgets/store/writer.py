@@ -44,7 +44,7 @@ from nnviz_widgets.store.format import (
     jsonable,
     write_error,
 )
-from nnviz_widgets.store.index import snapshot_row, steps_row
+from nnviz_widgets.store.index import MAX_METRICS, snapshot_row, steps_row
 from nnviz_widgets.store.log import snapshot_record, steps_record
 from nnviz_widgets.store.manifest import make_manifest
 from nnviz_widgets.store.stored_frame import StoredSnapshot, snapshot_arrays
@@ -204,6 +204,8 @@ class RecordingWriter:
             )
             catalog = self._catalog.copy()
             named = catalog.add_snapshot(data)
+            if len(catalog.metrics) > MAX_METRICS:
+                raise ValueError(f"a recording holds at most {MAX_METRICS} metrics by name")
             # the snapshot file carries its own record too, so it can be understood alone
             arrays["meta"] = np.array(dumps(record))
             record["bytes"] = self._write_npz(target, arrays)
