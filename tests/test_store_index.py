@@ -18,8 +18,8 @@ import pytest
 
 from nnviz_widgets.recording import INPUT, FrameMissingError, Recording, SnapshotData
 from nnviz_widgets.store import RecordingStoreWarning, RecordingWriter
+from nnviz_widgets.store import files as files_module
 from nnviz_widgets.store import index as index_module
-from nnviz_widgets.store import writer as writer_module
 
 WITHOUT_INDEX = Path(__file__).parent / "data" / "recording-without-index"
 
@@ -251,7 +251,7 @@ def test_damaged_scalars_read_as_nan_when_read_whole(example):
 
 
 def test_a_failed_index_write_is_retried_and_reported_once(tmp_path, monkeypatch):
-    real_write_at = writer_module.write_at
+    real_write_at = files_module.write_at
     failures = []
 
     def failing_on_the_index(path, data, offset, *, sync):
@@ -260,7 +260,7 @@ def test_a_failed_index_write_is_retried_and_reported_once(tmp_path, monkeypatch
             raise OSError(28, "No space left on device")
         real_write_at(path, data, offset, sync=sync)
 
-    monkeypatch.setattr(writer_module, "write_at", failing_on_the_index)
+    monkeypatch.setattr(files_module, "write_at", failing_on_the_index)
     with pytest.warns(RecordingStoreWarning, match="could not write the index") as caught:
         write_example(tmp_path / "run")
     assert len(caught) == 1, "reported once"

@@ -15,16 +15,24 @@ import os
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from nnviz_widgets.recording.types import StoredSnapshots, StoredSteps
 from nnviz_widgets.store.catalog import Catalog
-from nnviz_widgets.store.index import ROW, THINNED, check_rows, usable_rows
+from nnviz_widgets.store.index import ROW, SNAPSHOT, THINNED, check_rows, plan, usable_rows
 from nnviz_widgets.store.records import SnapshotFiles, SnapshotRecords
 from nnviz_widgets.store.stored_columns import ScalarFile, StepFile
 
-__all__ = ["IndexedParts"]
+__all__ = ["IndexedParts", "catalog_of"]
+
+
+class Filled(Protocol):
+    """What :meth:`IndexedParts.append` needs of a Recording."""
+
+    def append_stored(self, stored: StoredSnapshots) -> int: ...
+    def append_stored_steps(self, stored: StoredSteps) -> None: ...
 
 
 def _size(path: Path) -> int:
@@ -32,6 +40,18 @@ def _size(path: Path) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+def catalog_of(manifest: dict, layers: set[str]) -> Catalog:
+    """The catalog of a manifest's ``"index"`` entry; ValueError naming what is malformed."""
+    entry = manifest["index"]
+    catalog = Catalog.from_json(entry)
+    if not (isinstance(entry.get("file"), str) and isinstance(entry.get("scalars"), str)):
+        raise ValueError("'file' and 'scalars' must name files")
+    unknown = {layer for layer, _ in catalog.keys} - layers
+    if unknown:
+        raise ValueError(f"it names layers the manifest does not: {sorted(unknown)}")
+    return catalog
 
 
 class IndexedParts:
@@ -80,6 +100,37 @@ class IndexedParts:
 
     def _known(self) -> tuple[set[str], list[tuple[str, str]]]:
         return self._layers(), list(self.catalog.keys)
+
+    def plan(
+        self, offset: int, consumed: int, log_size: int, newer_names: Callable[[], bool]
+    ) -> tuple[list[tuple], int]:
+        """Plan reading the log from byte ``consumed`` to ``log_size`` with the index's rows from
+        byte ``offset`` (:func:`~nnviz_widgets.store.index.plan`); return the segments, with
+        the rows themselves, and the bytes of the index read. ``newer_names()`` is called when
+        rows need names the catalog lacks: whether it took a newer manifest's."""
+        rows, sound = self.read(offset)
+        usable = self.usable(rows, sound)
+        if (sound & ~usable).any() and newer_names():
+            usable = self.usable(rows, sound)
+        planned = plan(rows, usable, consumed, log_size)
+        segments = [
+            ("rows", rows[segment[1]]) if segment[0] == "rows" else segment
+            for segment in planned.segments
+        ]
+        return segments, planned.rows_read * ROW.itemsize
+
+    def append(self, recording: Filled, rows: np.ndarray, *, each: bool) -> np.ndarray:
+        """Append the snapshots and steps of index rows to ``recording`` without reading their
+        records: in one batch, or a snapshot at a time (``each``); return the run's index of
+        each snapshot."""
+        is_snapshot = rows["kind"] == SNAPSHOT
+        snapshots = np.compress(is_snapshot, rows)  # many times faster than rows[is_snapshot]
+        for batch in self.snapshots(snapshots, each=each):
+            recording.append_stored(batch)
+        steps = self.step_blocks(np.compress(~is_snapshot, rows))
+        if steps is not None:
+            recording.append_stored_steps(steps)
+        return snapshots["count"].astype(np.int64)
 
     def read(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
         """The whole rows of the index from byte ``offset``, and which are sound."""

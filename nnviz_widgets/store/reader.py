@@ -1,21 +1,18 @@
 """Reading a recording directory into a Recording, and later whatever was added to it.
 
-Opening reads the manifest, the probe and the index of the log (``index.bin``: one small row per
-record, read in one call): a snapshot's epoch, step, statistics and metrics are known from it
-without reading its log record, its statistics and metrics are read a column at a time when
-asked for (:mod:`~nnviz_widgets.store.stored_columns`), and its record (frames, missing
-reasons) the first time the snapshot is asked about (:mod:`~nnviz_widgets.store.records`).
-Opening therefore costs about the same whatever the number of snapshots. Records without a
-sound index row (a recording written before the index existed, a row not written yet, a damaged
-one) are read from the log as before: parsed, decoded and appended whole. Frames are
-:class:`~nnviz_widgets.store.stored_frame.StoredFrame` objects read when asked for. Nothing is
-ever unpickled: every array is read with ``allow_pickle=False``, and every path written in the
-manifest or log must stay inside the recording directory (``docs/format.md``, "Reading and
-following").
+Opening reads the manifest, the probe and the index of the log (``index.bin``, read in one
+call): each snapshot's epoch, step and the names of its statistics, metrics and quantities are
+known from them; a statistic or metric is read a column at a time when asked for, a snapshot's
+record (frames, missing reasons) the first time the snapshot is (see
+:mod:`~nnviz_widgets.store.indexed`). Opening therefore costs about the same whatever the number
+of snapshots. A record without a sound index row (written before the index existed, its row not
+written yet or damaged) is read from the log as before, parsed and appended whole
+(:mod:`~nnviz_widgets.store.replay`). Nothing is ever unpickled, and every path in the manifest
+or log must stay inside the recording directory (``docs/format.md``, "Reading and following").
 
-The reader builds the Recording it is given the class of (or a factory), fills it through its
-public writing methods, and is kept by it as its source: ``Recording.refresh`` and
-``Recording.close`` call :meth:`RecordingReader.refresh` and :meth:`RecordingReader.close`.
+The reader fills the Recording it builds through its public writing methods and is kept by it
+as its source: ``Recording.refresh`` and ``Recording.close`` call :meth:`RecordingReader.refresh`
+and :meth:`RecordingReader.close`.
 """
 
 from __future__ import annotations
@@ -38,25 +35,15 @@ from nnviz_widgets.recording.types import (
     StoredSnapshots,
     StoredSteps,
 )
-from nnviz_widgets.store.catalog import Catalog
 from nnviz_widgets.store.format import (
-    LOG,
     MANIFEST,
-    RecordingFormatError,
     RecordingStoreWarning,
     inside_directory,
 )
-from nnviz_widgets.store.index import ROW, SNAPSHOT, plan
-from nnviz_widgets.store.indexed import IndexedParts
-from nnviz_widgets.store.log import (
-    decode_snapshot,
-    decode_steps,
-    merge_step_blocks,
-    parse_lines,
-    step_span,
-)
+from nnviz_widgets.store.indexed import IndexedParts, catalog_of
 from nnviz_widgets.store.manifest import manifest_stamp, read_manifest
 from nnviz_widgets.store.records import SnapshotFiles
+from nnviz_widgets.store.replay import LogReplay
 from nnviz_widgets.threads import Repeater, warn_quietly
 
 __all__ = ["RecordingReader", "open_recording"]
@@ -180,16 +167,10 @@ class RecordingReader:
 
     def _apply_index(self) -> None:
         """Take the names the manifest's index knows; a malformed index is read as none."""
-        entry = self.manifest.get("index")
-        if entry is None:
+        if self.manifest.get("index") is None:
             return
         try:
-            catalog = Catalog.from_json(entry)
-            if not (isinstance(entry.get("file"), str) and isinstance(entry.get("scalars"), str)):
-                raise ValueError("'file' and 'scalars' must name files")
-            unknown = {layer for layer, _ in catalog.keys} - self._layers
-            if unknown:
-                raise ValueError(f"it names layers the manifest does not: {sorted(unknown)}")
+            catalog = catalog_of(self.manifest, self._layers)
         except ValueError as error:
             self._warn(
                 f"the index entry of {self.path / MANIFEST} is malformed ({error}); the log is "
@@ -238,33 +219,27 @@ class RecordingReader:
         end)`` (see :func:`~nnviz_widgets.store.index.plan`)."""
         if self._indexed is None:
             return [("log", self._log_offset, log_size)] if log_size > self._log_offset else []
-        rows, sound = self._indexed.read(self._index_offset)
-        usable = self._indexed.usable(rows, sound)
-        if (sound & ~usable).any() and manifest_stamp(self.path) != self._manifest_stamp:
-            # rows that need names our copy of the manifest is too old to have
+
+        def newer_names() -> bool:  # rows need names our copy of the manifest may lack
+            if manifest_stamp(self.path) == self._manifest_stamp:
+                return False
             self._reload_manifest(recording)
-            usable = self._indexed.usable(rows, sound)
-        planned = plan(rows, usable, self._log_offset, log_size)
-        self._index_offset += planned.rows_read * ROW.itemsize
-        return [
-            ("rows", rows[segment[1]]) if segment[0] == "rows" else segment
-            for segment in planned.segments
-        ]
+            return True
+
+        segments, read = self._indexed.plan(
+            self._index_offset, self._log_offset, log_size, newer_names
+        )
+        self._index_offset += read
+        return segments
 
     def _take_rows(self, recording: FilledRecording, rows: np.ndarray, *, initial: bool) -> int:
         """Append the snapshots and steps of index rows without reading their records: all at
         once when opening, one snapshot at a time (listeners called for each) after."""
-        indexed = self._indexed
-        is_snapshot = rows["kind"] == SNAPSHOT
-        snapshots = np.compress(is_snapshot, rows)  # many times faster than rows[is_snapshot]
-        self._warn_lost(snapshots["count"].astype(np.int64), len(recording))
-        for batch in indexed.snapshots(snapshots, each=not initial):
-            recording.append_stored(batch)
-        steps = indexed.step_blocks(np.compress(~is_snapshot, rows))
-        if steps is not None:
-            recording.append_stored_steps(steps)
+        count = len(recording)
+        runs = self._indexed.append(recording, rows, each=not initial)
+        self._warn_lost(runs, count)
         self._log_offset = int(rows["log_offset"][-1]) + int(rows["log_length"][-1])
-        return len(snapshots)
+        return runs.size
 
     def _warn_lost(self, runs: np.ndarray, count: int) -> None:
         """Warn of snapshots of the run never written, before any of these (the run's indices
@@ -286,104 +261,17 @@ class RecordingReader:
         self, recording: FilledRecording, log: Path, start: int, end: int, *, initial: bool
     ) -> int:
         """Parse the log's complete lines from ``start`` to ``end`` and append what they commit."""
-        try:
-            with open(log, "rb") as file:
-                file.seek(start)
-                data = file.read(end - start)
-        except FileNotFoundError:
-            data = b""
-        complete = data.rfind(b"\n") + 1  # a line without its newline is still being written
-        self._log_offset = start + complete
-        records, damaged = parse_lines(data[:complete])
-        for number, error in damaged:
-            self._warn(
-                f"line {number} of the new part of {log} is damaged ({error}); it was skipped"
-            )
-        return self._replay(recording, records, self._read_steps(records), initial=initial)
 
-    def _replay(
-        self,
-        recording: FilledRecording,
-        records: list[dict],
-        step_bytes: tuple[int, bytes],
-        *,
-        initial: bool,
-    ) -> int:
-        """Append what the records commit; when opening (``initial``), a record naming a path
-        outside the directory refuses the whole recording, and steps make one append."""
-        step_blocks = []
-        added = 0
-        for record in records:
-            if record.get("kind") == "snapshot":
-                data = self._snapshot(record, recording, refuse=initial)
-                if data is not None:
-                    recording.append_snapshot(data)
-                    if record.get("lost"):
-                        self._warn_lost_before(record["lost"], len(recording) - 1)
-                    self._last_run = int(record.get("index", self._last_run + 1))
-                    added += 1
-            elif record.get("kind") == "steps":
-                block = self._steps(record, *step_bytes)
-                if block is not None and initial:
-                    step_blocks.append(block)  # one call, whatever the number of blocks
-                elif block is not None:
-                    recording.append_steps(*block)
-        if step_blocks:
-            recording.append_steps(*merge_step_blocks(step_blocks))
+        def committed(record: dict, position: int) -> None:
+            if record.get("lost"):
+                self._warn_lost_before(record["lost"], position)
+            self._last_run = int(record.get("index", self._last_run + 1))
+
+        replay = LogReplay(
+            self.path, self.manifest, self._files, lambda layer: self._known_layer(layer, recording)
+        )
+        added, self._log_offset = replay.read(recording, log, start, end, initial, committed)
         return added
-
-    def _snapshot(
-        self, record: dict, recording: FilledRecording, *, refuse: bool
-    ) -> SnapshotData | None:
-        """The snapshot a record commits; None (and a warning) if it cannot be read.
-
-        A path outside the directory raises :class:`RecordingFormatError` when ``refuse``;
-        otherwise (while following) it is reported and the records after it still count.
-        """
-        try:
-            target, damage = self._files.check(record)
-            if damage:
-                self._warn(
-                    f"the snapshot file {target} is {damage}; its frames are reported missing, "
-                    "the other snapshots are intact"
-                )
-            return decode_snapshot(
-                record,
-                target,
-                damage,
-                len(recording),
-                lambda layer: self._known_layer(layer, recording),
-            )
-        except RecordingFormatError as error:
-            if refuse:
-                raise
-            self._warn(f"{error}; the snapshot was skipped")
-            return None
-        except (KeyError, TypeError, ValueError) as error:
-            self._warn(f"a snapshot record in {self.path / LOG} is malformed ({error!r}); skipped")
-            return None
-
-    def _read_steps(self, records: list[dict]) -> tuple[int, bytes]:
-        """Read, in one go, the part of the step file these records commit: (offset, bytes)."""
-        span = step_span(records)
-        if span is None:
-            return 0, b""
-        start, end = span
-        target = inside_directory(self.path, self.manifest["steps"], "the step series file")
-        try:
-            with open(target, "rb") as file:
-                file.seek(start)
-                return start, file.read(end - start)
-        except OSError as error:
-            self._warn(f"the step series file {target} could not be read ({error})")
-            return start, b""
-
-    def _steps(self, record: dict, base: int, buffer: bytes) -> Steps | None:
-        try:
-            return decode_steps(record, base, buffer, self.path / self.manifest["steps"])
-        except (KeyError, TypeError, ValueError) as error:
-            self._warn(f"a block of step series could not be read ({error}); it was skipped")
-            return None
 
     # -------------------------------------------------------------------------- helpers
     def _follow_once(self) -> bool:

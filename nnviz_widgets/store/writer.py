@@ -24,6 +24,7 @@ import numpy as np
 from nnviz_widgets.recording.types import SnapshotData
 from nnviz_widgets.store.catalog import Catalog
 from nnviz_widgets.store.files import (
+    Appender,
     append_whole,
     open_for_append,
     prepare_directory,
@@ -96,8 +97,9 @@ class RecordingWriter:
         self._steps_end = 0  # bytes of steps.bin committed in the log
         self._scalars_end = 0  # bytes of scalars.bin committed in the log
         self._catalog = Catalog()  # the names the index knows, in the manifest
-        self._index_end = 0  # bytes of index.bin written
-        self._rows: list[bytes] = []  # index rows a failed write left waiting
+        # not flushed to disk: after a power cut a reader checks each row of the index and
+        # parses the log past the last sound one
+        self._rows = Appender(self.path / INDEX, sync=False)
         self._index_failed = False
         self._layers: dict[str, dict] = {}
         self._probe: list[str] = []
@@ -363,28 +365,18 @@ class RecordingWriter:
                 raise
 
     def _index(self, row: bytes) -> None:
-        """Write an index row after its record is committed, with any a failed write left.
-
-        A failure costs readers time, never data (they parse the log where the index stops):
-        it is reported once, and the rows are written again with the next. Not flushed to disk:
-        after a power cut a reader checks each row and parses the log past the last sound one.
-        """
-        self._rows.append(row)
-        rows = b"".join(self._rows)
-        try:
-            write_at(self.path / INDEX, rows, self._index_end, sync=False)
-        except OSError as error:
-            if not self._index_failed:
-                warnings.warn(
-                    f"could not write the index of {self.path} ({error}); readers will parse "
-                    "the log instead, which is slower",
-                    RecordingStoreWarning,
-                    stacklevel=4,
-                )
+        """Write an index row after its record is committed. A failure costs readers time, never
+        data (they parse the log where the index stops): it is reported once, and the row
+        written again with the next (:class:`~nnviz_widgets.store.files.Appender`)."""
+        error = self._rows.append(row)
+        if error is not None and not self._index_failed:
             self._index_failed = True
-            return
-        self._index_end += len(rows)
-        self._rows.clear()
+            warnings.warn(
+                f"could not write the index of {self.path} ({error}); readers will parse the "
+                "log instead, which is slower",
+                RecordingStoreWarning,
+                stacklevel=4,
+            )
 
     def _write_manifest(self, *, closed: bool = False) -> None:
         text = make_manifest(
