@@ -615,6 +615,12 @@ class Recording:
     ) -> Recording:
         """Open a recording directory; frames stay on disk until ``frame()`` reads them.
 
+        Opening costs about the same whatever the number of snapshots (``docs/format.md``,
+        "Reading and following"): epochs, steps and the names of statistics, metrics and
+        quantities are known at once; a statistic's or metric's values are read when first
+        asked for, and a snapshot's frame list and missing reasons when the snapshot is first
+        asked about (a damaged snapshot file is reported then, by a warning).
+
         Parameters
         ----------
         path : str or os.PathLike
