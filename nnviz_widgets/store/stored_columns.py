@@ -242,10 +242,13 @@ class StepFile:
     def labels(self, start: int, stop: int) -> np.ndarray:
         """The step numbers of steps ``start`` to ``stop``: -1 in a damaged block."""
         with self._lock:
-            labels = np.full(self.rows, -1, dtype=np.int64)
-            if self._blocks.count:
-                file, positions, present = self._gather(-1)
-                labels[present] = file.view("<i8")[positions[present]]
+            labels = self._cache.get(None)
+            if labels is None or labels.size < stop:
+                labels = np.full(self.rows, -1, dtype=np.int64)
+                if self._blocks.count:
+                    file, positions, present = self._gather(-1)
+                    labels[present] = file.view("<i8")[positions[present]]
+                self._cache[None] = labels
             return labels[start:stop]
 
     def row(self, index: int) -> dict[Hashable, float]:
