@@ -90,13 +90,13 @@ class _LinkingWriter(RecordingWriter):
     """A RecordingWriter whose snapshot files after the second are hard links to the second's
     (the first may lack frames: nothing was recorded before the first step)."""
 
-    _written: list[tuple[Path, int]] = []
+    _written: tuple[tuple[Path, int], ...] = ()  # the files written, and their sizes
 
     def _write_npz(self, target: Path, arrays: dict) -> int:
         if target.parent.name != "snapshots":
             return super()._write_npz(target, arrays)
         if len(self._written) < 2:
-            self._written = [*self._written, (target, super()._write_npz(target, arrays))]
+            self._written = (*self._written, (target, super()._write_npz(target, arrays)))
             return self._written[-1][1]
         os.link(self._written[-1][0], target)
         return self._written[-1][1]
