@@ -317,7 +317,7 @@ def test_lazy_snapshots_are_read_safely_from_many_threads_while_following(tmp_pa
     for index in range(40):
         snapshot(index)
     recording = Recording.open(tmp_path / "run", follow=True, poll_interval=0.01)
-    stop, problems = threading.Event(), []
+    stop, problems, reads = threading.Event(), [], []
 
     def read(seed: int) -> None:
         choose = random.Random(seed)
@@ -331,6 +331,7 @@ def test_lazy_snapshots_are_read_safely_from_many_threads_while_following(tmp_pa
                     problems.append((index, a[0, 0], b[0, 0]))
                 if recording.missing_reason("b", "activation", index) is not None:
                     problems.append((index, "missing"))
+                reads.append(index)
             except Exception as error:  # any failure in a reader is the finding
                 problems.append((index, repr(error)))
 
@@ -339,6 +340,8 @@ def test_lazy_snapshots_are_read_safely_from_many_threads_while_following(tmp_pa
         thread.start()
     for index in range(40, 120):
         snapshot(index)
+        if index % 10 == 0:
+            threading.Event().wait(0.01)  # let the follower take some while readers read
     writer.close()
     deadline = threading.Event()
     for _ in range(500):
@@ -351,6 +354,7 @@ def test_lazy_snapshots_are_read_safely_from_many_threads_while_following(tmp_pa
     recording.close()
     assert len(recording) == 120
     assert problems == []
+    assert len(reads) > 100 and max(reads) >= 40, "the readers read while snapshots came in"
 
 
 def test_a_directory_with_an_index_is_replaced_whole(example, tmp_path):
