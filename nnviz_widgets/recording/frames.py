@@ -1,10 +1,16 @@
-"""A Recording's frames: one series per (layer, quantity), kept within a memory budget.
+"""A Recording's frames: one entry per snapshot and (layer, quantity), kept within a memory budget.
 
-Each series holds one entry per snapshot: a read-only float32 array in memory (the tensor
+Each snapshot holds, per (layer, quantity), a read-only float32 array in memory (the tensor
 itself), a :class:`~nnviz_widgets.recording.previews.HalfFrame` (the block-mean preview of a
 larger tensor), a :class:`~nnviz_widgets.recording.types.LazyFrame` whose data lies on disk (it
-costs no memory), or None where the frame is missing. Beside it, per frame: the full tensor's
-shape and its place on disk when the entry is a preview, and the histogram of its values.
+costs no memory), or nothing where the frame is missing (and the reason given). Beside it, per
+frame: the full tensor's shape and its place on disk when the entry is a preview, and the
+histogram of its values.
+
+Snapshots of a recording opened from disk are appended as
+:class:`~nnviz_widgets.recording.types.StoredSnapshots`: a place each, filled from the store the
+first time one of their frames is asked about, so that opening costs nothing per snapshot
+(``docs/format.md``, "Reading and following").
 
 Past the budget (``max_bytes``), memory is freed in this order:
 
@@ -21,12 +27,13 @@ elsewhere (:mod:`~nnviz_widgets.recording.columns`).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Mapping
 
 import numpy as np
 
 from nnviz_widgets.recording.previews import HalfFrame
-from nnviz_widgets.recording.types import LazyFrame
+from nnviz_widgets.recording.types import LazyFrame, StoredSnapshots
 
 __all__ = ["DROPPED", "FrameSeries", "as_frame", "dropped_message", "entry_values"]
 
@@ -65,6 +72,24 @@ def dropped_message(max_bytes: int, epochs: list[float]) -> str:
     )
 
 
+class _Snapshot:
+    """One snapshot's frames: the entries present, the reasons given for missing ones, and per
+    frame that is a preview, the tensor's shape and its place on disk; the histograms."""
+
+    __slots__ = ("entries", "full", "histograms", "missing", "reduced")
+
+    def __init__(self) -> None:
+        self.entries: dict[Key, Entry] = {}
+        self.missing: dict[Key, str] = {}
+        self.reduced: dict[Key, tuple[int, ...]] = {}
+        self.full: dict[Key, LazyFrame] = {}
+        self.histograms: dict[Key, np.ndarray | LazyFrame] = {}
+
+
+#: The place of a snapshot whose frames are on disk and not read yet (see ``append_stored``).
+_PENDING = object()
+
+
 class FrameSeries:
     """The frames of every snapshot, per (layer, quantity), within ``max_bytes`` of memory.
 
@@ -76,51 +101,50 @@ class FrameSeries:
     Notes
     -----
     Not locked: its owner (the Recording) calls every method under its own lock. Indices are
-    non-negative snapshot positions, already checked by the owner.
+    non-negative snapshot positions, already checked by the owner. Snapshots appended with
+    :meth:`append_stored` are read from their store the first time one of their frames is asked
+    about, under that lock (once each).
     """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.nbytes = 0  # bytes of the frames held in memory
-        self._count = 0  # snapshots appended: every series has this many entries
-        self._series: dict[Key, list[Entry]] = {}
-        self._missing: dict[Key, dict[int, str]] = {}  # the reasons given when appended
+        self._keys: dict[Key, None] = {}  # in the order they first appeared
+        self._snapshots: list[_Snapshot | object] = []  # a _Snapshot, or _PENDING
+        self._stored_starts: list[int] = []  # where each batch of stored snapshots starts
+        self._stored_batches: list[StoredSnapshots] = []
         self._thinned: set[int] = set()  # snapshots whose frames were dropped for memory
         self._stored: dict[int, dict[Key, LazyFrame]] = {}  # in memory and on disk too
-        self._storing: set[int] = set()  # on their way to disk: not thinned meanwhile
-        # per frame that is a preview: the full tensor's shape, and the tensor on disk
-        self._reduced: dict[Key, dict[int, tuple[int, ...]]] = {}
-        self._full: dict[Key, dict[int, LazyFrame]] = {}
-        self._histograms: dict[Key, dict[int, np.ndarray | LazyFrame]] = {}
         self._stored_histograms: dict[int, dict[Key, LazyFrame]] = {}
+        self._storing: set[int] = set()  # on their way to disk: not thinned meanwhile
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
-        return self._count
+        return len(self._snapshots)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._series
+        return key in self._keys
 
     def __iter__(self) -> Iterator[Key]:
         """The (layer, quantity) keys, in the order they first appeared."""
-        return iter(self._series)
+        return iter(self._keys)
 
     def get(self, key: Key, index: int) -> Entry:
         """The entry of ``key`` at snapshot ``index``: an array, a preview, a lazy frame, or
         None."""
-        return self._series[key][index]
+        return self._at(index).entries.get(key)
 
     def full_shape(self, key: Key, index: int) -> tuple[int, ...] | None:
         """The tensor's shape when the entry is a preview of it, else None."""
-        return self._reduced.get(key, {}).get(index)
+        return self._at(index).reduced.get(key)
 
     def full(self, key: Key, index: int) -> LazyFrame | None:
         """The full tensor on disk, when the entry is a preview and the tensor was stored."""
-        return self._full.get(key, {}).get(index)
+        return self._at(index).full.get(key)
 
     def histogram(self, key: Key, index: int) -> np.ndarray | LazyFrame | None:
         """The histogram of the frame's values, if one was recorded."""
-        return self._histograms.get(key, {}).get(index)
+        return self._at(index).histograms.get(key)
 
     def why_missing(self, key: Key, index: int, epoch: float) -> str:
         """Why the frame of ``key`` at snapshot ``index`` (labelled ``epoch``) is missing, in
@@ -131,7 +155,7 @@ class FrameSeries:
                 f"{where} was dropped to keep the recording within its memory budget of "
                 f"{self.max_bytes / 2**20:.0f} MiB"
             )
-        reason = self._missing.get(key, {}).get(index)
+        reason = self._at(index).missing.get(key)
         return f"{where} is missing: {reason or 'it was not recorded at this snapshot'}"
 
     def is_thinned(self, index: int) -> bool:
@@ -146,20 +170,19 @@ class FrameSeries:
     def extras(self, index: int) -> tuple[dict, dict, dict]:
         """Snapshot ``index``'s full shapes of previews, full tensors on disk, and histograms,
         each ``{key: value}`` (as :class:`~nnviz_widgets.recording.SnapshotData` holds them)."""
-        return tuple(
-            {key: found[index] for key, found in table.items() if index in found}
-            for table in (self._reduced, self._full, self._histograms)
-        )
+        found = self._at(index)
+        return dict(found.reduced), dict(found.full), dict(found.histograms)
 
     def snapshot(self, index: int) -> tuple[dict[Key, Entry], dict[Key, str]]:
         """Every key's entry at ``index``, and the reasons of those missing (as appended).
 
         A frame dropped for memory is missing with :data:`DROPPED` as its reason.
         """
-        frames = {key: series[index] for key, series in self._series.items()}
+        found = self._at(index)
+        frames = {key: found.entries.get(key) for key in self._keys}
         missing = {}
         for key, entry in frames.items():
-            reason = self._missing.get(key, {}).get(index)
+            reason = found.missing.get(key)
             if entry is None and reason is None and index in self._thinned:
                 reason = DROPPED
             if entry is None and reason is not None:
@@ -184,37 +207,38 @@ class FrameSeries:
         frames that are previews, the full tensors on disk (arrays are not kept: full tensors
         belong on disk) and the histograms.
         """
-        index = self._count
-        reduced, full, histograms = reduced or {}, full or {}, histograms or {}
+        index = len(self._snapshots)
         # in the order given, so that quantities are listed as the Recorder chose
-        for key in dict.fromkeys([*frames, *missing]):
-            entry = frames.get(key)
-            if key in reduced and isinstance(entry, np.ndarray):
-                entry = HalfFrame(entry)  # a preview: half the bytes
-            self._series.setdefault(key, [None] * index).append(entry)
-            if key in missing:
-                self._missing.setdefault(key, {})[index] = missing[key]
-            if entry is None:
-                continue
-            self.nbytes += _nbytes(entry)
-            if key in reduced:
-                self._reduced.setdefault(key, {})[index] = tuple(int(n) for n in reduced[key])
-            if isinstance(full.get(key), LazyFrame):
-                self._full.setdefault(key, {})[index] = full[key]
-            if histograms.get(key) is not None:
-                counts = histograms[key]
-                if isinstance(counts, np.ndarray):  # float32: exact up to 2**24 a bin, 4 bytes
-                    counts = np.asarray(counts, dtype=np.float32)
-                    counts.flags.writeable = False
-                    self.nbytes += counts.nbytes
-                self._histograms.setdefault(key, {})[index] = counts
-        self._count += 1
-        for series in self._series.values():  # quantities absent from this snapshot
-            if len(series) == index:
-                series.append(None)
+        self._keys.update(dict.fromkeys([*frames, *missing]))
+        found = _Snapshot()
+        self.nbytes += _fill(found, frames, missing, reduced or {}, full or {}, histograms or {})
+        self._snapshots.append(found)
         if thinned:  # read back from a saved recording that had dropped them
             self._thinned.add(index)
         return index
+
+    def append_stored(self, stored: StoredSnapshots) -> None:
+        """Add snapshots whose frames are on disk, read the first time one is asked about."""
+        start = len(self._snapshots)
+        self._keys.update(dict.fromkeys(stored.keys))
+        self._snapshots.extend([_PENDING] * len(stored.epochs))
+        self._stored_starts.append(start)
+        self._stored_batches.append(stored)
+        self._thinned.update((start + np.flatnonzero(stored.thinned)).tolist())
+
+    def _at(self, index: int) -> _Snapshot:
+        """Snapshot ``index``'s frames, read from its store first if they were not yet."""
+        found = self._snapshots[index]
+        if found is not _PENDING:
+            return found
+        batch = bisect.bisect_right(self._stored_starts, index) - 1
+        stored = self._stored_batches[batch]
+        data = stored.details(stored.first + index - self._stored_starts[batch], index)
+        found = _Snapshot()
+        # frames on disk cost no memory: nothing to count against the budget
+        _fill(found, data.frames, data.missing, data.reduced, data.full, data.histograms)
+        self._snapshots[index] = found
+        return found
 
     # ------------------------------------------------------------------ on the way to disk
     def mark_storing(self, index: int) -> None:
@@ -240,10 +264,11 @@ class FrameSeries:
         """
         self._storing.discard(index)
         previews, histograms = previews or {}, histograms or {}
+        found = self._at(index)
         on_disk = {}  # what stands for each in-memory entry once it leaves memory
         for key, lazy in frames.items():
-            if self.full_shape(key, index) is not None:
-                self._full.setdefault(key, {})[index] = lazy
+            if key in found.reduced:
+                found.full[key] = lazy
                 if key in previews:
                     on_disk[key] = previews[key]
             else:
@@ -251,15 +276,14 @@ class FrameSeries:
         for key, lazy in previews.items():
             on_disk.setdefault(key, lazy)
         restored = False
-        for key, lazy in on_disk.items():
-            series = self._series.get(key)
-            if series is not None and series[index] is None and index in self._thinned:
-                series[index] = lazy
-                restored = True
+        if index in self._thinned:
+            for key, lazy in on_disk.items():
+                if key in self._keys and found.entries.get(key) is None:
+                    found.entries[key] = lazy
+                    restored = True
         for key, lazy in histograms.items():
-            found = self._histograms.setdefault(key, {})
-            if not isinstance(found.get(index), np.ndarray):
-                found[index] = lazy
+            if not isinstance(found.histograms.get(key), np.ndarray):
+                found.histograms[key] = lazy
         if restored:
             self._thinned.discard(index)
         self._stored[index] = on_disk
@@ -279,7 +303,8 @@ class FrameSeries:
         # snapshots with nothing in memory to drop, or on their way to disk
         skipped: set[int] = set(self._storing)
         while self.nbytes > self.max_bytes:
-            kept = [i for i in range(self._count) if i not in self._thinned and i not in skipped]
+            count = len(self._snapshots)
+            kept = [i for i in range(count) if i not in self._thinned and i not in skipped]
             # candidates: every other kept snapshot, never the first or the newest
             candidates = kept[1:-1][::2]
             if not candidates:
@@ -297,38 +322,71 @@ class FrameSeries:
 
     def _drop(self, index: int) -> bool:
         """Drop the in-memory frames of snapshot ``index``; whether there were any."""
+        found = self._snapshots[index]
+        if found is _PENDING:
+            return False  # on disk, never read: nothing in memory
         dropped = False
-        for series in self._series.values():
-            entry = series[index]
+        for key, entry in list(found.entries.items()):
             if isinstance(entry, np.ndarray | HalfFrame):
                 self.nbytes -= _nbytes(entry)
-                series[index] = None
+                found.entries[key] = None
                 dropped = True
-        for found in self._histograms.values():
-            counts = found.get(index)
+        for key, counts in list(found.histograms.items()):
             if isinstance(counts, np.ndarray):
                 self.nbytes -= counts.nbytes
-                del found[index]
+                del found.histograms[key]
         return dropped
 
     def _swap_to_disk(self) -> None:
         """Let in-memory frames that are also on disk go, oldest first, the newest kept."""
-        newest = self._count - 1
+        newest = len(self._snapshots) - 1
         for index in sorted(self._stored):
             if self.nbytes <= self.max_bytes:
                 return
             if index == newest:
                 continue
+            found = self._at(index)
             for key, lazy in self._stored.pop(index).items():
-                series = self._series.get(key)
-                if series is not None and isinstance(series[index], np.ndarray | HalfFrame):
-                    self.nbytes -= _nbytes(series[index])
-                    series[index] = lazy
+                entry = found.entries.get(key)
+                if key in self._keys and isinstance(entry, np.ndarray | HalfFrame):
+                    self.nbytes -= _nbytes(entry)
+                    found.entries[key] = lazy
             for key, lazy in self._stored_histograms.pop(index, {}).items():
-                found = self._histograms.get(key, {})
-                if isinstance(found.get(index), np.ndarray):
-                    self.nbytes -= found[index].nbytes
-                    found[index] = lazy
+                if isinstance(found.histograms.get(key), np.ndarray):
+                    self.nbytes -= found.histograms[key].nbytes
+                    found.histograms[key] = lazy
+
+
+def _fill(
+    found: _Snapshot,
+    frames: Mapping[Key, Entry],
+    missing: Mapping[Key, str],
+    reduced: Mapping[Key, tuple[int, ...]],
+    full: Mapping[Key, object],
+    histograms: Mapping[Key, np.ndarray | LazyFrame],
+) -> int:
+    """Put one snapshot's frames into ``found``; return the bytes they hold in memory."""
+    nbytes = 0
+    found.missing.update(missing)
+    for key, entry in frames.items():
+        if entry is None:
+            continue
+        if key in reduced and isinstance(entry, np.ndarray):
+            entry = HalfFrame(entry)  # a preview: half the bytes
+        found.entries[key] = entry
+        nbytes += _nbytes(entry)
+        if key in reduced:
+            found.reduced[key] = tuple(int(n) for n in reduced[key])
+        if isinstance(full.get(key), LazyFrame):
+            found.full[key] = full[key]
+        counts = histograms.get(key)
+        if counts is not None:
+            if isinstance(counts, np.ndarray):  # float32: exact up to 2**24 a bin, 4 bytes
+                counts = np.asarray(counts, dtype=np.float32)
+                counts.flags.writeable = False
+                nbytes += counts.nbytes
+            found.histograms[key] = counts
+    return nbytes
 
 
 def _nbytes(entry: Entry) -> int:

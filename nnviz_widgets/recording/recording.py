@@ -37,6 +37,8 @@ from nnviz_widgets.recording.types import (
     RecordingBudgetWarning,
     RecordingSource,
     SnapshotData,
+    StoredSnapshots,
+    StoredSteps,
 )
 from nnviz_widgets.threads import Listeners, warn_quietly
 
@@ -107,8 +109,7 @@ class Recording:
         self._notes: dict[tuple[str, str], str] = {}
         self._statistics = Columns("statistic", "snapshots")
         self._metrics = Columns("metric", "snapshots")
-        self._steps: list[int] = []
-        self._step_series = Columns("step series", "steps")
+        self._step_series = Columns("step series", "steps")  # labelled by step number
         self._probe: dict[str, np.ndarray] = {}
         self._listeners = Listeners("a Recording listener")
         self._source = source
@@ -121,7 +122,7 @@ class Recording:
         with self._lock:
             return (
                 f"Recording({len(self._epochs)} snapshots, {len(self._layer_info)} layers, "
-                f"{len(self._steps)} steps, {self._frames.nbytes / 2**20:.1f} MiB of frames)"
+                f"{len(self._step_series)} steps, {self._frames.nbytes / 2**20:.1f} MiB of frames)"
             )
 
     @property
@@ -301,7 +302,7 @@ class Recording:
     def steps(self) -> np.ndarray:
         """The step number of each entry of the per-step series (int64)."""
         with self._lock:
-            return np.asarray(self._steps, dtype=np.int64)
+            return self._step_series.labels()
 
     def step_statistics(self, layer: str) -> tuple[str, ...]:
         """Names of the per-step series recorded for ``layer``."""
@@ -388,7 +389,7 @@ class Recording:
         values})``, float64 with NaN where a series has no value."""
         with self._lock:
             series = {key: self._step_series.column(key) for key in self._step_series}
-            return np.asarray(self._steps, dtype=np.int64), series
+            return self._step_series.labels(), series
 
     # ------------------------------------------------------------------ listening
     def add_listener(self, callback: Callable[[Recording], None]) -> None:
@@ -462,8 +463,46 @@ class Recording:
         """Add per-step statistics: ``steps`` (n,) and ``{(layer, name): values (n,)}``."""
         steps = np.asarray(steps, dtype=np.int64).ravel()
         with self._lock:
-            self._step_series.extend(steps.size, series)
-            self._steps.extend(steps.tolist())
+            self._step_series.extend(steps.size, series, labels=steps)
+        self._listeners.emit(self)
+
+    def append_stored(self, stored: StoredSnapshots) -> int:
+        """Add snapshots kept on disk without reading them; returns the index of the first.
+
+        What ``Recording.open`` appends. Their epochs, steps and the names of their statistics,
+        metrics and quantities are known at once; the values of a statistic or metric are read
+        from disk the first time it is asked for, and a snapshot's frames, missing reasons and
+        histograms the first time one of them is (:class:`StoredSnapshots`). Listeners are
+        called once.
+        """
+        for layer, _ in stored.keys:
+            if layer not in self._layer_info:
+                raise KeyError(f"layer {layer!r} was not declared with set_layers()")
+        count = len(stored.epochs)
+        with self._lock:
+            first = len(self._epochs)
+            if count:
+                self._frames.append_stored(stored)
+                self._epochs.extend(np.asarray(stored.epochs, dtype=np.float64).tolist())
+                self._snapshot_steps.extend(np.asarray(stored.steps, dtype=np.int64).tolist())
+                end = stored.first + count
+                self._statistics.attach(
+                    stored.statistics, stored.first, end, stored.statistic_names
+                )
+                self._metrics.attach(stored.metrics, stored.first, end, stored.metric_names)
+                self._notes.update(stored.notes)
+        if count:
+            self._listeners.emit(self)
+        return first
+
+    def append_stored_steps(self, stored: StoredSteps) -> None:
+        """Add per-step series kept on disk without reading them (:class:`StoredSteps`): a
+        series is read the first time it is asked for. Listeners are called once."""
+        if not stored.rows:
+            return
+        with self._lock:
+            end = stored.first + stored.rows
+            self._step_series.attach(stored.source, stored.first, end, stored.names)
         self._listeners.emit(self)
 
     def mark_storing(self, index: int) -> None:
@@ -512,7 +551,7 @@ class Recording:
         """The names of ``layer``'s columns in a table keyed by (layer, name)."""
         self._check_layer(layer)
         with self._lock:
-            return tuple(n for (lay, n) in columns if lay == layer)
+            return columns.names_of(layer)
 
     def _column(self, columns: Columns, layer: str, name: str, what: str) -> np.ndarray:
         """``layer``'s column ``name``; a KeyError naming the known ones if there is none."""
@@ -575,6 +614,12 @@ class Recording:
         cls, path: str | os.PathLike, follow: bool = False, *, poll_interval: float = 0.5
     ) -> Recording:
         """Open a recording directory; frames stay on disk until ``frame()`` reads them.
+
+        Opening costs about the same whatever the number of snapshots (``docs/format.md``,
+        "Reading and following"): epochs, steps and the names of statistics, metrics and
+        quantities are known at once; a statistic's or metric's values are read when first
+        asked for, and a snapshot's frame list and missing reasons when the snapshot is first
+        asked about (a damaged snapshot file is reported then, by a warning).
 
         Parameters
         ----------

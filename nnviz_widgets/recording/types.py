@@ -3,11 +3,14 @@
 The Recorder (torch) builds :class:`SnapshotData`, the Recording (numpy) keeps it, and the store
 writes and reads it; all three speak these types, and none of them needs the others' classes.
 :class:`RecordingSource` is what a Recording opened from disk delegates ``refresh()`` and
-``close()`` to (the store's reader). Numpy and the standard library only.
+``close()`` to (the store's reader); :class:`StoredSnapshots` and :class:`StoredSteps` are what
+it appends without reading them whole (``docs/format.md``, "Reading and following"), their
+scalars in a :class:`ColumnSource`. Numpy and the standard library only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,11 +20,14 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "HISTOGRAM_BINS",
     "INPUT",
+    "ColumnSource",
     "FrameMissingError",
     "LazyFrame",
     "RecordingBudgetWarning",
     "RecordingSource",
     "SnapshotData",
+    "StoredSnapshots",
+    "StoredSteps",
 ]
 
 #: Pseudo-layer name under which input-level quantities live: the probe input (``"probe"``) and
@@ -130,3 +136,79 @@ class SnapshotData:
     reduced: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
     full: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     histograms: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+
+
+class ColumnSource(Protocol):
+    """Rows of named float columns kept elsewhere (a file), read a column at a time.
+
+    Rows are numbered by the source; a Recording holds ranges of them. Methods may be called from
+    any thread.
+    """
+
+    def column(self, name: Hashable, start: int, stop: int) -> np.ndarray | None:
+        """Rows ``start`` to ``stop`` of column ``name`` as a float64 array (NaN where a row has no
+        value), or None where none of them has one. The caller does not change it."""
+        ...
+
+    def row(self, index: int) -> dict[Hashable, float]:
+        """The values row ``index`` has, by name."""
+        ...
+
+    def labels(self, start: int, stop: int) -> np.ndarray:
+        """The integer label of each of rows ``start`` to ``stop`` (int64): the step number of a
+        row of step series."""
+        ...
+
+
+@dataclass
+class StoredSnapshots:
+    """Snapshots on disk, appended whole by ``Recording.append_stored``: what is known of them at
+    once, and where the rest is read from the first time it is asked for.
+
+    They are rows ``first`` to ``first + len(epochs)`` of ``statistics`` and ``metrics``.
+
+    Attributes
+    ----------
+    first : int
+        The row of the first of them in the sources.
+    epochs, steps : numpy.ndarray
+        Their epoch labels (float64) and step counts (int64).
+    thinned : numpy.ndarray
+        Per snapshot, whether a saved Recording's memory budget had taken its frames (bool).
+    keys : list of (layer, quantity)
+        Every frame key of these snapshots (missing ones included), in order of first appearance.
+    notes : dict
+        ``{(layer, quantity): text}``, the newest note of each key.
+    statistics, metrics : ColumnSource
+        Their statistics (named ``(layer, name)``) and metrics (named by text).
+    statistic_names, metric_names : list
+        The names of the columns, in order of first appearance.
+    details : callable
+        ``details(row, position)``: the :class:`SnapshotData` of row ``row``, which is snapshot
+        ``position`` of the Recording; only its frames, missing reasons, ``reduced``, ``full``
+        and ``histograms`` are used. Called at most once per snapshot that is asked about (from
+        any thread, the Recording's lock held); it reports damage as missing frames.
+    """
+
+    first: int
+    epochs: np.ndarray
+    steps: np.ndarray
+    thinned: np.ndarray
+    keys: list[tuple[str, str]]
+    notes: dict[tuple[str, str], str]
+    statistics: ColumnSource
+    statistic_names: list[tuple[str, str]]
+    metrics: ColumnSource
+    metric_names: list[str]
+    details: Callable[[int, int], SnapshotData]
+
+
+@dataclass
+class StoredSteps:
+    """Per-step series on disk, appended by ``Recording.append_stored_steps``: rows ``first`` to
+    ``first + rows`` of ``source`` (labelled by their step numbers), read when asked for."""
+
+    first: int
+    rows: int
+    source: ColumnSource
+    names: list[tuple[str, str]]

@@ -5,7 +5,9 @@
 - :func:`append_whole`: a line appended to the log whole, or cut back off (a torn line would hide
   every later record from readers).
 - :func:`write_at`: bytes written at an offset (the step series, written at the end of their
-  committed part so that bytes a failed write left behind are overwritten).
+  committed part so that bytes a failed write left behind are overwritten);
+  :class:`Appender`: records appended that way to a file readers can do without (the index),
+  those a failed write left written again with the next.
 - :func:`prepare_directory`: a directory made ready for a new recording, removing an old one only
   when asked and only the files the format names.
 
@@ -33,6 +35,7 @@ from nnviz_widgets.store.format import (
 )
 
 __all__ = [
+    "Appender",
     "append_whole",
     "fsync_directory",
     "open_for_append",
@@ -87,8 +90,11 @@ def open_for_append(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _BINARY, 0o644)
 
 
-def append_whole(fd: int, data: bytes, *, sync: bool) -> None:
-    """Append ``data`` to the file open as ``fd`` in one write; on failure cut the file back."""
+def append_whole(fd: int, data: bytes, *, sync: bool) -> int:
+    """Append ``data`` to the file open as ``fd`` in one write; on failure cut the file back.
+
+    Returns the offset it was written at.
+    """
     start = os.lseek(fd, 0, os.SEEK_END)
     try:
         written = os.write(fd, data)
@@ -100,6 +106,7 @@ def append_whole(fd: int, data: bytes, *, sync: bool) -> None:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, start)
         raise
+    return start
 
 
 def write_at(path: Path, data: bytes, offset: int, *, sync: bool) -> None:
@@ -117,6 +124,36 @@ def write_at(path: Path, data: bytes, offset: int, *, sync: bool) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class Appender:
+    """Appends records to a file at the end of those written, keeping those a failed write
+    left to write again with the next.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (created when first written).
+    sync : bool
+        Flush each write to disk.
+    """
+
+    def __init__(self, path: Path, *, sync: bool) -> None:
+        self.path, self._sync = path, sync
+        self.end = 0  # bytes written
+        self._waiting: list[bytes] = []
+
+    def append(self, record: bytes) -> OSError | None:
+        """Write ``record`` (and any waiting); return the error of a failed write (it waits)."""
+        self._waiting.append(record)
+        data = b"".join(self._waiting)
+        try:
+            write_at(self.path, data, self.end, sync=self._sync)
+        except OSError as error:
+            return error
+        self.end += len(data)
+        self._waiting.clear()
+        return None
 
 
 def prepare_directory(path: Path, *, overwrite: bool) -> None:

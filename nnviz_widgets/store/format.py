@@ -27,10 +27,12 @@ import numpy as np
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "INDEX",
     "LOG",
     "MANIFEST",
     "OWN_FILES",
     "PROBE",
+    "SCALARS",
     "SNAPSHOT_DIR",
     "SNAPSHOT_NAME",
     "STEPS",
@@ -59,11 +61,13 @@ LOG = "log.jsonl"
 SNAPSHOT_DIR = "snapshots"
 STEPS = "steps.bin"
 PROBE = "probe.npz"
+INDEX = "index.bin"
+SCALARS = "scalars.bin"
 #: The name of a snapshot file in ``SNAPSHOT_DIR``.
 SNAPSHOT_NAME = re.compile(r"^\d{6,}\.npz$")
 #: The files a writer creates at the top of the directory; ``overwrite=True`` removes these, the
 #: snapshot files and nothing else.
-OWN_FILES = (MANIFEST, LOG, STEPS, PROBE)
+OWN_FILES = (MANIFEST, LOG, STEPS, PROBE, INDEX, SCALARS)
 
 
 # ---------------------------------------------------------------------------------------- errors

@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 Key = tuple[str, str]
+_BINS = (HISTOGRAM_BINS,)
 
 
 def frame_label(key: Key, index: int, epoch: float) -> str:
@@ -122,15 +123,19 @@ def decode_snapshot(
     damage: str | None,
     index: int,
     check_layer: Callable[[str], None],
+    *,
+    scalars: bool = True,
 ) -> SnapshotData:
     """Snapshot ``index`` of the opened recording from its record; its frames stay on disk.
 
     ``target`` is the snapshot's file, ``damage`` what is wrong with it (its frames are then
     missing, with that reason); ``check_layer(layer)`` raises ValueError for an unknown layer.
+    Without ``scalars``, its statistics, metrics and notes are left out (the index has them).
     A malformed record raises KeyError, TypeError or ValueError.
     """
     epoch = decode_float(record["epoch"])
     data = SnapshotData(epoch=epoch, step=int(record["step"]), thinned=bool(record.get("thinned")))
+    where = f" at snapshot {index} (epoch {epoch:g})"  # frame_label, made once
     previews = {
         (lay, q): (name, shape, full) for lay, q, name, shape, full in record.get("previews", [])
     }
@@ -139,31 +144,32 @@ def decode_snapshot(
         key = (layer, quantity)
         if damage:
             data.missing[key] = f"its file {target} is {damage}"
-        elif key in previews:  # the tensor whose preview is the frame
-            data.full[key] = StoredFrame(
-                target, str(name), tuple(shape), frame_label(key, index, epoch)
-            )
+            continue
+        frame = StoredFrame(
+            target, str(name), tuple(shape), f"{quantity!r} of layer {layer!r}{where}"
+        )
+        if key in previews:  # the tensor whose preview is the frame
+            data.full[key] = frame
         else:
-            data.frames[key] = StoredFrame(
-                target, str(name), tuple(shape), frame_label(key, index, epoch)
-            )
+            data.frames[key] = frame
     for key, (name, shape, full) in previews.items():
         check_layer(key[0])
         if damage:
             data.missing[key] = f"its file {target} is {damage}"
             continue
-        label = frame_label(key, index, epoch) + " (its preview)"
+        label = f"{key[1]!r} of layer {key[0]!r}{where} (its preview)"
         data.frames[key] = StoredFrame(target, str(name), tuple(shape), label)
         data.reduced[key] = tuple(int(n) for n in full)
     for layer, quantity, name in record.get("histograms", []) if not damage else []:
-        key = (layer, quantity)
-        label = frame_label(key, index, epoch) + " (its histogram)"
-        data.histograms[key] = StoredFrame(target, str(name), (HISTOGRAM_BINS,), label)
+        label = f"{quantity!r} of layer {layer!r}{where} (its histogram)"
+        data.histograms[(layer, quantity)] = StoredFrame(target, str(name), _BINS, label)
     for layer, quantity, reason in record["missing"]:
         check_layer(layer)
         data.missing[(layer, quantity)] = str(reason)
     if "order" in record:  # restore the order the quantities were recorded in
         data.frames = {(lay, q): data.frames.get((lay, q)) for lay, q in record["order"]}
+    if not scalars:
+        return data
     for layer, name, value in record["statistics"]:
         data.statistics[(layer, name)] = decode_float(value)
     data.metrics = {str(k): decode_float(v) for k, v in record["metrics"].items()}

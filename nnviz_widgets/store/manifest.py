@@ -1,9 +1,10 @@
 """The manifest (``manifest.json``): what a recording directory is, made and checked.
 
-The writer rewrites it whole (atomically) whenever layers or the probe change and when it
-closes; the reader reads it when it opens a directory and again when it changes. Reading refuses
-anything this version cannot read safely: another format, an unknown version, a malformed
-field, or a path that leads outside the directory (``docs/format.md``, "manifest.json").
+The writer rewrites it whole (atomically) whenever layers, the probe or the names its index
+knows (:mod:`~nnviz_widgets.store.catalog`) change, and when it closes; the reader reads it when
+it opens a directory and again when it changes. Reading refuses anything this version cannot
+read safely: another format, an unknown version, a malformed field, or a path that leads outside
+the directory (``docs/format.md``, "manifest.json").
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def make_manifest(
     probe: list[str],
     max_bytes: int | None,
     closed: bool,
+    index: dict | None = None,
 ) -> bytes:
-    """The manifest's text (UTF-8) for a recording with these layers and probe arrays."""
+    """The manifest's text (UTF-8) for a recording with these layers and probe arrays, and the
+    ``index`` entry (the catalog's) if it has an index; one line per field."""
     manifest = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -53,7 +56,14 @@ def make_manifest(
         "max_bytes": max_bytes,
         "closed": closed,
     }
-    return json.dumps(manifest, allow_nan=False, ensure_ascii=False, indent=1).encode("utf-8")
+    if index is not None:
+        manifest["index"] = index
+    # one line per field, each compact: the index's lists of names parse fast that way
+    fields = [
+        f" {json.dumps(key)}: {json.dumps(value, allow_nan=False, ensure_ascii=False)}"
+        for key, value in manifest.items()
+    ]
+    return ("{\n" + ",\n".join(fields) + "\n}\n").encode("utf-8")
 
 
 def manifest_stamp(path: Path) -> Stamp | None:
@@ -113,6 +123,11 @@ def _check_fields(path: Path, manifest: dict) -> None:
     target = path / MANIFEST
     for key in ("log", "steps", "snapshots"):
         inside_directory(path, manifest.get(key), f"{key!r} of {MANIFEST}")
+    index = manifest.get("index")
+    if isinstance(index, dict):  # a malformed index is ignored where it is read (reader.py)
+        for key in ("file", "scalars"):
+            if isinstance(index.get(key), str):
+                inside_directory(path, index[key], f"the index's {key!r} in {MANIFEST}")
     probe = manifest.get("probe")
     if probe is not None:
         if not isinstance(probe, dict) or not isinstance(probe.get("arrays"), list):

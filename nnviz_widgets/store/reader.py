@@ -1,22 +1,24 @@
 """Reading a recording directory into a Recording, and later whatever was added to it.
 
-Opening reads the manifest and the log (small JSON) and one file of step series; it never reads
-a snapshot file, so it costs the same whether frames total megabytes or terabytes. Frames are
-:class:`~nnviz_widgets.store.stored_frame.StoredFrame` objects read when asked for. Nothing is
-ever unpickled: every array is read with ``allow_pickle=False``, and every path written in the
-manifest or log must stay inside the recording directory (``docs/format.md``, "Reading and
-following").
+Opening reads the manifest, the probe and the index of the log (``index.bin``, read in one
+call): each snapshot's epoch, step and the names of its statistics, metrics and quantities are
+known from them; a statistic or metric is read a column at a time when asked for, a snapshot's
+record (frames, missing reasons) the first time the snapshot is (see
+:mod:`~nnviz_widgets.store.indexed`). Opening therefore costs about the same whatever the number
+of snapshots. A record without a sound index row (written before the index existed, its row not
+written yet or damaged) is read from the log as before, parsed and appended whole
+(:mod:`~nnviz_widgets.store.replay`). Nothing is ever unpickled, and every path in the manifest
+or log must stay inside the recording directory (``docs/format.md``, "Reading and following").
 
-The reader builds the Recording it is given the class of (or a factory), fills it through its
-public writing methods, and is kept by it as its source: ``Recording.refresh`` and
-``Recording.close`` call :meth:`RecordingReader.refresh` and :meth:`RecordingReader.close`.
+The reader fills the Recording it builds through its public writing methods and is kept by it
+as its source: ``Recording.refresh`` and ``Recording.close`` call :meth:`RecordingReader.refresh`
+and :meth:`RecordingReader.close`.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import stat
 import threading
 import warnings
 import weakref
@@ -27,23 +29,21 @@ from typing import Protocol
 
 import numpy as np
 
-from nnviz_widgets.recording.types import DEFAULT_MAX_BYTES, SnapshotData
+from nnviz_widgets.recording.types import (
+    DEFAULT_MAX_BYTES,
+    SnapshotData,
+    StoredSnapshots,
+    StoredSteps,
+)
 from nnviz_widgets.store.format import (
-    LOG,
     MANIFEST,
-    RecordingFormatError,
     RecordingStoreWarning,
     inside_directory,
-    relative_path,
 )
-from nnviz_widgets.store.log import (
-    decode_snapshot,
-    decode_steps,
-    merge_step_blocks,
-    parse_lines,
-    step_span,
-)
+from nnviz_widgets.store.indexed import IndexedParts, catalog_of
 from nnviz_widgets.store.manifest import manifest_stamp, read_manifest
+from nnviz_widgets.store.records import SnapshotFiles
+from nnviz_widgets.store.replay import LogReplay
 from nnviz_widgets.threads import Repeater, warn_quietly
 
 __all__ = ["RecordingReader", "open_recording"]
@@ -61,6 +61,8 @@ class FilledRecording(Protocol):
     def set_probe(self, input: np.ndarray, target: np.ndarray | None = None) -> None: ...
     def append_snapshot(self, data: SnapshotData) -> int: ...
     def append_steps(self, steps: np.ndarray, series: Mapping) -> None: ...
+    def append_stored(self, stored: StoredSnapshots) -> int: ...
+    def append_stored_steps(self, stored: StoredSteps) -> None: ...
 
 
 #: Builds the Recording to fill, given its memory budget and its source (the reader).
@@ -86,9 +88,12 @@ class RecordingReader:
         # turns; re-entrant because a listener may call refresh() again
         self._lock = threading.RLock()
         self._recording: weakref.ref[FilledRecording] | None = None
-        self._log_offset = 0  # bytes of the log already read
+        self._log_offset = 0  # bytes of the log already read (through the index or not)
+        self._index_offset = 0  # bytes of the index already read
+        self._last_run = -1  # the run's index of the last snapshot read
         self._layers: set[str] = set()
-        self._checked_directories: set[str] = set()  # resolved once: symbolic links
+        self._files = SnapshotFiles(self.path)
+        self._indexed: IndexedParts | None = None  # None: the recording has no index
         self._follower: Repeater | None = None
         self.manifest, self._manifest_stamp = read_manifest(self.path)
 
@@ -146,6 +151,7 @@ class RecordingReader:
             infos[str(entry["name"])] = dict(entry.get("info") or {})
         recording.set_layers(infos)
         self._layers = set(infos)
+        self._apply_index()
         probe = self.manifest.get("probe")
         if probe is not None and probe.get("arrays") and not recording.probe:
             target = inside_directory(self.path, probe["file"], "the probe file")
@@ -159,6 +165,25 @@ class RecordingReader:
                     "the recording opens without it"
                 )
 
+    def _apply_index(self) -> None:
+        """Take the names the manifest's index knows; a malformed index is read as none."""
+        if self.manifest.get("index") is None:
+            return
+        try:
+            catalog = catalog_of(self.manifest, self._layers)
+        except ValueError as error:
+            self._warn(
+                f"the index entry of {self.path / MANIFEST} is malformed ({error}); the log is "
+                "read instead, which is slower"
+            )
+            return
+        if self._indexed is None:
+            self._indexed = IndexedParts(
+                self.path, self.manifest, catalog, self._files, lambda: self._layers
+            )
+        else:
+            self._indexed.use(catalog)
+
     def _reload_manifest(self, recording: FilledRecording) -> None:
         self.manifest, self._manifest_stamp = read_manifest(self.path)
         self._apply_manifest(recording)
@@ -171,145 +196,82 @@ class RecordingReader:
             if layer not in self._layers:
                 raise ValueError(f"layer {layer!r} is not declared in {MANIFEST}")
 
-    # -------------------------------------------------------------------------- log
+    # -------------------------------------------------------------------------- reading
     def _refresh(self, recording: FilledRecording, *, initial: bool) -> int:
         with self._lock:
             if not initial and manifest_stamp(self.path) not in (None, self._manifest_stamp):
                 self._reload_manifest(recording)
             log = inside_directory(self.path, self.manifest["log"], "the log")
             try:
-                with open(log, "rb") as file:
-                    file.seek(self._log_offset)
-                    data = file.read()
+                size = os.stat(log).st_size
             except FileNotFoundError:
-                data = b""
-            end = data.rfind(b"\n") + 1  # a line without its newline is still being written
-            self._log_offset += end
-            records, damaged = parse_lines(data[:end])
-            for number, error in damaged:
-                self._warn(
-                    f"line {number} of the new part of {log} is damaged ({error}); it was skipped"
-                )
-            return self._replay(recording, records, self._read_steps(records), initial=initial)
+                size = 0
+            added = 0
+            for segment in self._plan(recording, size):
+                if segment[0] == "log":
+                    added += self._read_log(recording, log, *segment[1:], initial=initial)
+                else:
+                    added += self._take_rows(recording, segment[1], initial=initial)
+            return added
 
-    def _replay(
-        self,
-        recording: FilledRecording,
-        records: list[dict],
-        step_bytes: tuple[int, bytes],
-        *,
-        initial: bool,
+    def _plan(self, recording: FilledRecording, log_size: int) -> list[tuple]:
+        """What to read, in the log's order: ``("rows", index rows)`` and ``("log", start,
+        end)`` (see :func:`~nnviz_widgets.store.index.plan`)."""
+        if self._indexed is None:
+            return [("log", self._log_offset, log_size)] if log_size > self._log_offset else []
+
+        def newer_names() -> bool:  # rows need names our copy of the manifest may lack
+            if manifest_stamp(self.path) == self._manifest_stamp:
+                return False
+            self._reload_manifest(recording)
+            return True
+
+        segments, read = self._indexed.plan(
+            self._index_offset, self._log_offset, log_size, newer_names
+        )
+        self._index_offset += read
+        return segments
+
+    def _take_rows(self, recording: FilledRecording, rows: np.ndarray, *, initial: bool) -> int:
+        """Append the snapshots and steps of index rows without reading their records: all at
+        once when opening, one snapshot at a time (listeners called for each) after."""
+        count = len(recording)
+        runs = self._indexed.append(recording, rows, each=not initial)
+        self._warn_lost(runs, count)
+        self._log_offset = int(rows["log_offset"][-1]) + int(rows["log_length"][-1])
+        return runs.size
+
+    def _warn_lost(self, runs: np.ndarray, count: int) -> None:
+        """Warn of snapshots of the run never written, before any of these (the run's indices
+        of snapshots ``count`` onwards)."""
+        expected = np.concatenate(([self._last_run + 1], runs[:-1] + 1))
+        for i in np.flatnonzero(runs > expected):
+            self._warn_lost_before(range(int(expected[i]), int(runs[i])), count + int(i))
+        if runs.size:
+            self._last_run = int(runs[-1])
+
+    def _warn_lost_before(self, lost: range | list, position: int) -> None:
+        self._warn(
+            f"snapshot(s) {', '.join(map(str, lost))} of the run were never written to "
+            f"{self.path} (a write failed at the time); snapshot {position} here is the run's "
+            f"snapshot {lost[-1] + 1}"
+        )
+
+    def _read_log(
+        self, recording: FilledRecording, log: Path, start: int, end: int, *, initial: bool
     ) -> int:
-        """Append what the records commit; when opening (``initial``), a record naming a path
-        outside the directory refuses the whole recording, and steps make one append."""
-        step_blocks = []
-        added = 0
-        for record in records:
-            if record.get("kind") == "snapshot":
-                data = self._snapshot(record, recording, refuse=initial)
-                if data is not None:
-                    recording.append_snapshot(data)
-                    self._after_snapshot(record, recording)
-                    added += 1
-            elif record.get("kind") == "steps":
-                block = self._steps(record, *step_bytes)
-                if block is not None and initial:
-                    step_blocks.append(block)  # one call, whatever the number of blocks
-                elif block is not None:
-                    recording.append_steps(*block)
-        if step_blocks:
-            recording.append_steps(*merge_step_blocks(step_blocks))
+        """Parse the log's complete lines from ``start`` to ``end`` and append what they commit."""
+
+        def committed(record: dict, position: int) -> None:
+            if record.get("lost"):
+                self._warn_lost_before(record["lost"], position)
+            self._last_run = int(record.get("index", self._last_run + 1))
+
+        replay = LogReplay(
+            self.path, self.manifest, self._files, lambda layer: self._known_layer(layer, recording)
+        )
+        added, self._log_offset = replay.read(recording, log, start, end, initial, committed)
         return added
-
-    def _after_snapshot(self, record: dict, recording: FilledRecording) -> None:
-        if record.get("lost"):
-            self._warn(
-                f"snapshot(s) {', '.join(map(str, record['lost']))} of the run were never written "
-                f"to {self.path} (a write failed at the time); snapshot {len(recording) - 1} here "
-                f"is the run's snapshot {record.get('index')}"
-            )
-
-    def _snapshot(
-        self, record: dict, recording: FilledRecording, *, refuse: bool
-    ) -> SnapshotData | None:
-        """The snapshot a record commits; None (and a warning) if it cannot be read.
-
-        A path outside the directory raises :class:`RecordingFormatError` when ``refuse``;
-        otherwise (while following) it is reported and the records after it still count.
-        """
-        try:
-            target, damage = self._snapshot_file(record)
-            if damage:
-                self._warn(
-                    f"the snapshot file {target} is {damage}; its frames are reported missing, "
-                    "the other snapshots are intact"
-                )
-            return decode_snapshot(
-                record,
-                target,
-                damage,
-                len(recording),
-                lambda layer: self._known_layer(layer, recording),
-            )
-        except RecordingFormatError as error:
-            if refuse:
-                raise
-            self._warn(f"{error}; the snapshot was skipped")
-            return None
-        except (KeyError, TypeError, ValueError) as error:
-            self._warn(f"a snapshot record in {self.path / LOG} is malformed ({error!r}); skipped")
-            return None
-
-    def _snapshot_file(self, record: dict) -> tuple[Path, str | None]:
-        """The snapshot's file, checked to stay inside the recording, and what is wrong with it.
-
-        Opening a long recording does this for every snapshot, so the cheap checks come first:
-        the text of the path, each directory resolved once, and one ``lstat`` for the file.
-        """
-        what = "a snapshot file in the log"
-        relative = record["file"]
-        target = relative_path(self.path, relative, what)
-        parent = os.path.dirname(relative) or "."
-        if parent not in self._checked_directories:
-            inside_directory(self.path, parent, what)
-            self._checked_directories.add(parent)
-        try:
-            status = os.lstat(target)
-            if stat.S_ISLNK(status.st_mode):
-                inside_directory(self.path, relative, what)  # a link may stay inside
-                status = os.stat(target)
-        except FileNotFoundError:
-            return target, "missing"
-        except OSError as error:
-            return target, f"unreadable ({error.strerror})"
-        expected = record.get("bytes")
-        if expected is not None and status.st_size != expected:
-            return target, (
-                f"truncated or damaged ({status.st_size} bytes; {expected} were written)"
-            )
-        return target, None
-
-    def _read_steps(self, records: list[dict]) -> tuple[int, bytes]:
-        """Read, in one go, the part of the step file these records commit: (offset, bytes)."""
-        span = step_span(records)
-        if span is None:
-            return 0, b""
-        start, end = span
-        target = inside_directory(self.path, self.manifest["steps"], "the step series file")
-        try:
-            with open(target, "rb") as file:
-                file.seek(start)
-                return start, file.read(end - start)
-        except OSError as error:
-            self._warn(f"the step series file {target} could not be read ({error})")
-            return start, b""
-
-    def _steps(self, record: dict, base: int, buffer: bytes) -> Steps | None:
-        try:
-            return decode_steps(record, base, buffer, self.path / self.manifest["steps"])
-        except (KeyError, TypeError, ValueError) as error:
-            self._warn(f"a block of step series could not be read ({error}); it was skipped")
-            return None
 
     # -------------------------------------------------------------------------- helpers
     def _follow_once(self) -> bool:

@@ -2,21 +2,23 @@
 
 The writer returns these for the frames it has just written, so that the Recording can let the
 in-memory copies go; the reader makes them for every frame of a recording it opens, so that
-opening costs nothing per byte of frames.
+opening costs nothing per byte of frames. :func:`snapshot_arrays` says what a snapshot's file
+holds and where each of its arrays will lie.
 """
 
 from __future__ import annotations
 
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nnviz_widgets.recording.types import FrameMissingError, LazyFrame
+from nnviz_widgets.recording.types import FrameMissingError, LazyFrame, SnapshotData
 
-__all__ = ["StoredFrame", "StoredSnapshot"]
+__all__ = ["StoredFrame", "StoredSnapshot", "snapshot_arrays"]
 
 
 class StoredFrame(LazyFrame):
@@ -127,3 +129,50 @@ class StoredSnapshot:
     frames: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
     previews: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
     histograms: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
+
+
+def snapshot_arrays(
+    index: int, data: SnapshotData, target: Path, check_layer: Callable[[str], None]
+) -> tuple[dict[str, np.ndarray], dict[str, list], StoredSnapshot]:
+    """What snapshot ``index``'s file ``target`` holds: its arrays by name, the lists of them for
+    its log record (see :func:`~nnviz_widgets.store.log.snapshot_record`), and where each will
+    lie once written. ``check_layer(layer)`` raises for a layer that was not declared."""
+    arrays: dict[str, np.ndarray] = {}
+    listed: dict[str, list] = {"frames": [], "previews": [], "histograms": []}
+    stored = StoredSnapshot()
+    where = f" at snapshot {index} (epoch {data.epoch:g})"  # as frame_label words it
+    for number, (key, value) in enumerate(data.frames.items()):
+        check_layer(key[0])
+        if value is None:  # a missing frame: its reason is in data.missing
+            continue
+        label = f"{key[1]!r} of layer {key[0]!r}{where}"
+        if key in data.reduced:  # the frame is a preview: the tensor goes beside it
+            array = _loaded(value)
+            name = f"p{number}"
+            arrays[name] = array
+            full_shape = [int(n) for n in data.reduced[key]]
+            listed["previews"].append([*key, name, list(array.shape), full_shape])
+            stored.previews[key] = StoredFrame(target, name, array.shape, label)
+            value = data.full.get(key)
+        if value is not None:
+            array = _loaded(value)
+            name = f"f{number}"
+            arrays[name] = array
+            listed["frames"].append([*key, name, list(array.shape)])
+            stored.frames[key] = StoredFrame(target, name, array.shape, label)
+        counts = data.histograms.get(key)
+        if counts is not None:
+            name = f"h{number}"
+            arrays[name] = np.asarray(_loaded(counts), dtype=np.float64)
+            listed["histograms"].append([*key, name])
+            stored.histograms[key] = StoredFrame(target, name, arrays[name].shape, label)
+    for layer, _ in data.missing:
+        check_layer(layer)
+    return arrays, listed, stored
+
+
+def _loaded(value: np.ndarray | LazyFrame) -> np.ndarray:
+    """An array to write: float32 (a lazy frame read first; FrameMissingError if it cannot be)."""
+    if isinstance(value, LazyFrame):
+        value = value.load()
+    return np.ascontiguousarray(value, dtype=np.float32)

@@ -2,9 +2,9 @@
 
 :class:`RecordingWriter` commits each snapshot whole or not at all (``docs/format.md``, "How
 writing stays safe"): the snapshot's ``.npz`` file is written under a temporary name, flushed and
-renamed, and only then is its line appended to the log. :func:`save_recording` writes a whole
-Recording through the same writer (``Recording.save``), reading the Recording through its public
-API only.
+renamed, its statistics and metrics are written past the end of ``scalars.bin``, and only then is
+its line appended to the log; a row of the index (``index.bin``) follows, so that a reader can
+open the recording without reading the log.
 """
 
 from __future__ import annotations
@@ -14,14 +14,17 @@ import datetime
 import errno
 import os
 import threading
+import warnings
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from nnviz_widgets.recording.types import LazyFrame, SnapshotData
+from nnviz_widgets.recording.types import SnapshotData
+from nnviz_widgets.store.catalog import Catalog
 from nnviz_widgets.store.files import (
+    Appender,
     append_whole,
     open_for_append,
     prepare_directory,
@@ -29,21 +32,25 @@ from nnviz_widgets.store.files import (
     write_at,
 )
 from nnviz_widgets.store.format import (
+    INDEX,
     LOG,
     MANIFEST,
     PROBE,
+    SCALARS,
     SNAPSHOT_DIR,
     STEPS,
+    RecordingStoreWarning,
     RecordingWriteError,
     dumps,
     jsonable,
     write_error,
 )
-from nnviz_widgets.store.log import frame_label, snapshot_record, steps_record
+from nnviz_widgets.store.index import MAX_METRICS, snapshot_row, steps_row
+from nnviz_widgets.store.log import snapshot_record, steps_record
 from nnviz_widgets.store.manifest import make_manifest
-from nnviz_widgets.store.stored_frame import StoredFrame, StoredSnapshot
+from nnviz_widgets.store.stored_frame import StoredSnapshot, snapshot_arrays
 
-__all__ = ["RecordingWriter", "save_recording"]
+__all__ = ["RecordingWriter"]
 
 
 class RecordingWriter:
@@ -88,6 +95,12 @@ class RecordingWriter:
         self._closed = False
         self._next_index = 0
         self._steps_end = 0  # bytes of steps.bin committed in the log
+        self._scalars_end = 0  # bytes of scalars.bin committed in the log
+        self._catalog = Catalog()  # the names the index knows, in the manifest
+        # not flushed to disk: after a power cut a reader checks each row of the index and
+        # parses the log past the last sound one
+        self._rows = Appender(self.path / INDEX, sync=False)
+        self._index_failed = False
         self._layers: dict[str, dict] = {}
         self._probe: list[str] = []
         self._max_bytes = int(max_bytes) if max_bytes is not None else None
@@ -186,20 +199,38 @@ class RecordingWriter:
                 )
             relative = f"{SNAPSHOT_DIR}/{index:06d}.npz"
             target = self.path / relative
-            arrays, listed, stored = self._snapshot_arrays(index, data, target)
+            arrays, listed, stored = snapshot_arrays(index, data, target, self._check_layer)
+            thinned = thinned or data.thinned
             record = snapshot_record(
-                index,
-                relative,
-                data,
-                listed,
-                thinned=thinned or data.thinned,
-                lost=range(self._next_index, index),
+                index, relative, data, listed, thinned=thinned, lost=range(self._next_index, index)
             )
+            catalog = self._catalog.copy()
+            named = catalog.add_snapshot(data)
+            if len(catalog.metrics) > MAX_METRICS:
+                raise ValueError(f"a recording holds at most {MAX_METRICS} metrics by name")
             # the snapshot file carries its own record too, so it can be understood alone
             arrays["meta"] = np.array(dumps(record))
             record["bytes"] = self._write_npz(target, arrays)
-            self._append_log(record, target)
+            scalars = catalog.scalars(data)
+            start = self._scalars_end
+            self._write_at(self.path / SCALARS, scalars.tobytes(), start, "append statistics to")
+            self._take_names(catalog, named)
+            offset, length = self._append_log(record, target)
+            self._scalars_end += scalars.nbytes
             self._next_index = index + 1
+            self._index(
+                snapshot_row(
+                    log_offset=offset,
+                    log_length=length,
+                    index=index,
+                    epoch=data.epoch,
+                    step=data.step,
+                    thinned=thinned,
+                    catalog=self._catalog,
+                    scalars_offset=start,
+                    crc32=zlib.crc32(scalars.tobytes()),
+                )
+            )
             return stored
 
     def write_steps(self, steps: np.ndarray, series: Mapping[tuple[str, str], np.ndarray]) -> None:
@@ -213,28 +244,38 @@ class RecordingWriter:
             A series whose length differs from ``steps``.
         """
         steps = np.asarray(steps, dtype="<i8").ravel()
-        columns = list(series)
-        block = np.empty((len(columns), steps.size), dtype="<f8")
-        for row, key in enumerate(columns):
-            values = np.asarray(series[key], dtype=np.float64).ravel()
-            if values.shape != steps.shape:
+        checked = {}
+        for key, values in series.items():
+            checked[key] = np.asarray(values, dtype=np.float64).ravel()
+            if checked[key].shape != steps.shape:
                 raise ValueError(
-                    f"step series {key} has {values.size} values for {steps.size} steps"
+                    f"step series {key} has {checked[key].size} values for {steps.size} steps"
                 )
-            block[row] = values
-        payload = steps.tobytes() + block.tobytes()
         with self._lock:
             self._check_open()
-            target = self.path / STEPS
-            try:
-                # written at the committed end, not appended: bytes a failed write left past it
-                # were never committed and are overwritten here
-                write_at(target, payload, self._steps_end, sync=self._sync)
-            except OSError as error:
-                raise write_error(error, target, "append step series to") from error
-            record = steps_record(self._steps_end, int(steps.size), columns, payload)
-            self._append_log(record, target)
+            catalog = self._catalog.copy()
+            named = catalog.add_steps(checked)
+            # every series known, in the catalog's order: the index names a block's columns by
+            # their number alone (a series absent from this block is NaN in it)
+            block = catalog.step_block(steps, checked)
+            payload = steps.tobytes() + block.tobytes()
+            target, start = self.path / STEPS, self._steps_end
+            self._write_at(target, payload, start, "append step series to")
+            self._take_names(catalog, named)
+            columns = list(catalog.steps)
+            record = steps_record(start, int(steps.size), columns, payload)
+            offset, length = self._append_log(record, target)
             self._steps_end += len(payload)
+            self._index(
+                steps_row(
+                    log_offset=offset,
+                    log_length=length,
+                    rows=int(steps.size),
+                    columns=len(columns),
+                    offset=start,
+                    crc32=record["crc32"],
+                )
+            )
 
     def close(self) -> None:
         """Mark the recording complete in its manifest; calling it again does nothing.
@@ -269,43 +310,6 @@ class RecordingWriter:
         return f"RecordingWriter({str(self.path)!r}, {self._next_index} snapshots, {state})"
 
     # -------------------------------------------------------------------------- helpers
-    def _snapshot_arrays(
-        self, index: int, data: SnapshotData, target: Path
-    ) -> tuple[dict[str, np.ndarray], dict[str, list], StoredSnapshot]:
-        """What snapshot ``index``'s file holds: its arrays by name, the lists of them for its
-        record (see :func:`snapshot_record`), and where each will lie once written."""
-        arrays: dict[str, np.ndarray] = {}
-        listed: dict[str, list] = {"frames": [], "previews": [], "histograms": []}
-        stored = StoredSnapshot()
-        for number, (key, value) in enumerate(data.frames.items()):
-            self._check_layer(key[0])
-            if value is None:  # a missing frame: its reason is in data.missing
-                continue
-            label = frame_label(key, index, data.epoch)
-            if key in data.reduced:  # the frame is a preview: the tensor goes beside it
-                array = _loaded(value)
-                name = f"p{number}"
-                arrays[name] = array
-                full_shape = [int(n) for n in data.reduced[key]]
-                listed["previews"].append([*key, name, list(array.shape), full_shape])
-                stored.previews[key] = StoredFrame(target, name, array.shape, label)
-                value = data.full.get(key)
-            if value is not None:
-                array = _loaded(value)
-                name = f"f{number}"
-                arrays[name] = array
-                listed["frames"].append([*key, name, list(array.shape)])
-                stored.frames[key] = StoredFrame(target, name, array.shape, label)
-            counts = data.histograms.get(key)
-            if counts is not None:
-                name = f"h{number}"
-                arrays[name] = np.asarray(_loaded(counts), dtype=np.float64)
-                listed["histograms"].append([*key, name])
-                stored.histograms[key] = StoredFrame(target, name, arrays[name].shape, label)
-        for layer, _ in data.missing:
-            self._check_layer(layer)
-        return arrays, listed, stored
-
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"the RecordingWriter for {self.path} is closed")
@@ -329,14 +333,50 @@ class RecordingWriter:
         except OSError as error:
             raise write_error(error, target, "write") from error
 
-    def _append_log(self, record: dict, data_path: Path) -> None:
+    def _append_log(self, record: dict, data_path: Path) -> tuple[int, int]:
+        """Commit a record: its line appended to the log; return where it lies (offset, bytes)."""
         log = self.path / LOG
+        line = (dumps(record) + "\n").encode("utf-8")
         try:
             if self._log_fd is None:
                 raise OSError(errno.EBADF, "the log is not open")
-            append_whole(self._log_fd, (dumps(record) + "\n").encode("utf-8"), sync=self._sync)
+            return append_whole(self._log_fd, line, sync=self._sync), len(line)
         except OSError as error:
             raise write_error(error, log, f"commit {data_path.name} to") from error
+
+    def _write_at(self, target: Path, payload: bytes, offset: int, doing: str) -> None:
+        # written at the committed end, not appended: bytes a failed write left past it were
+        # never committed and are overwritten here
+        try:
+            write_at(target, payload, offset, sync=self._sync)
+        except OSError as error:
+            raise write_error(error, target, doing) from error
+
+    def _take_names(self, catalog: Catalog, named: bool) -> None:
+        """Take the catalog with a record's names, just before the record is committed; if any
+        is new (``named``), write the manifest first: a reader never meets an index row that
+        needs a name its manifest lacks."""
+        previous, self._catalog = self._catalog, catalog
+        if named:
+            try:
+                self._write_manifest()
+            except RecordingWriteError:
+                self._catalog = previous
+                raise
+
+    def _index(self, row: bytes) -> None:
+        """Write an index row after its record is committed. A failure costs readers time, never
+        data (they parse the log where the index stops): it is reported once, and the row
+        written again with the next (:class:`~nnviz_widgets.store.files.Appender`)."""
+        error = self._rows.append(row)
+        if error is not None and not self._index_failed:
+            self._index_failed = True
+            warnings.warn(
+                f"could not write the index of {self.path} ({error}); readers will parse the "
+                "log instead, which is slower",
+                RecordingStoreWarning,
+                stacklevel=4,
+            )
 
     def _write_manifest(self, *, closed: bool = False) -> None:
         text = make_manifest(
@@ -345,6 +385,7 @@ class RecordingWriter:
             probe=self._probe,
             max_bytes=self._max_bytes,
             closed=closed,
+            index=self._catalog.to_json(),
         )
         target = self.path / MANIFEST
         try:
@@ -357,53 +398,3 @@ class RecordingWriter:
             with contextlib.suppress(OSError):
                 os.close(self._log_fd)
             self._log_fd = None
-
-
-class SavedRecording(Protocol):
-    """What :func:`save_recording` reads of a Recording: its public reading API."""
-
-    max_bytes: int
-    probe: dict[str, np.ndarray]
-
-    def __len__(self) -> int: ...
-    def layer_infos(self) -> dict[str, dict]: ...
-    def snapshot_data(self, index: int) -> SnapshotData: ...
-    def step_data(self) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]]: ...
-
-
-def save_recording(
-    recording: SavedRecording, path: str | os.PathLike, *, overwrite: bool = False
-) -> None:
-    """Write a whole Recording to a new directory; what ``Recording.save`` does.
-
-    Frames kept on disk (a recording opened from elsewhere) are read and written again; one
-    that cannot be read is saved as missing, with the reason. A recording still growing is
-    saved as far as it had got when this began (its step series as far as they got by the end).
-
-    Raises
-    ------
-    RecordingWriteError
-        ``path`` is not empty or not writable, or a write failed.
-    """
-    count = len(recording)
-    layers = recording.layer_infos()  # declared before any snapshot that uses them
-    probe = recording.probe
-    with RecordingWriter(path, overwrite=overwrite, max_bytes=recording.max_bytes) as writer:
-        writer.write_layers(layers)
-        if probe:
-            writer.write_probe(probe["input"], probe.get("target"))
-        for index in range(count):
-            data = recording.snapshot_data(index)
-            if index:
-                data.notes = {}  # notes are per quantity, not per snapshot: written once
-            writer.write_snapshot(index, data)
-        steps, series = recording.step_data()
-        if steps.size:
-            writer.write_steps(steps, series)
-
-
-def _loaded(value: np.ndarray | LazyFrame) -> np.ndarray:
-    """An array to write: float32 (a lazy frame read first; FrameMissingError if it cannot be)."""
-    if isinstance(value, LazyFrame):
-        value = value.load()
-    return np.ascontiguousarray(value, dtype=np.float32)

@@ -1,0 +1,182 @@
+"""A snapshot's record and file: checked, and for a recording opened from its index, read from the
+log only when the snapshot is first asked about.
+
+:class:`SnapshotFiles` checks that the file a record names stays inside the recording directory
+and has the size the record says (``docs/format.md``, "Reading and following").
+:class:`SnapshotRecords` holds where the record of each snapshot an index names lies in the log,
+and gives the snapshot's details (frames, missing reasons, previews, histograms) the first time
+a Recording asks: one line read and parsed. Damage found then (a missing or truncated file, a
+record that is not where the index says) costs that snapshot's frames and gives a warning, never
+more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from nnviz_widgets.recording.types import SnapshotData
+from nnviz_widgets.store.format import (
+    LOG,
+    RecordingFormatError,
+    RecordingStoreWarning,
+    inside_directory,
+    relative_path,
+)
+from nnviz_widgets.store.log import decode_snapshot
+
+__all__ = ["SnapshotFiles", "SnapshotRecords"]
+
+Key = tuple[str, str]
+
+
+class SnapshotFiles:
+    """Checks of the snapshot files records name, each directory resolved once.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The recording directory.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._checked_directories: set[str] = set()  # resolved once: symbolic links
+
+    def check(self, record: dict) -> tuple[Path, str | None]:
+        """The snapshot's file, checked to stay inside the recording, and what is wrong with it.
+
+        The cheap checks come first: the text of the path, each directory resolved once, and
+        one ``lstat`` for the file. A path outside raises :class:`RecordingFormatError`.
+        """
+        what = "a snapshot file in the log"
+        relative = record["file"]
+        target = relative_path(self.root, relative, what)
+        parent = os.path.dirname(relative) or "."
+        if parent not in self._checked_directories:
+            inside_directory(self.root, parent, what)
+            self._checked_directories.add(parent)
+        try:
+            status = os.lstat(target)
+            if stat.S_ISLNK(status.st_mode):
+                inside_directory(self.root, relative, what)  # a link may stay inside
+                status = os.stat(target)
+        except FileNotFoundError:
+            return target, "missing"
+        except OSError as error:
+            return target, f"unreadable ({error.strerror})"
+        expected = record.get("bytes")
+        if expected is not None and status.st_size != expected:
+            return target, (
+                f"truncated or damaged ({status.st_size} bytes; {expected} were written)"
+            )
+        return target, None
+
+
+class SnapshotRecords:
+    """Where the records of the snapshots an index names lie in the log; their details read the
+    first time they are asked for.
+
+    Parameters
+    ----------
+    log : pathlib.Path
+        The log, already checked to stay inside the directory.
+    files : SnapshotFiles
+        Checks the file a record names.
+    known : callable
+        ``known()``: the layers and the frame keys the manifest declares now (the reader's).
+
+    Notes
+    -----
+    Thread-safe: the reader adds rows while Recordings read details (its lock is a leaf, never
+    held while a record is read).
+    """
+
+    def __init__(
+        self, log: Path, files: SnapshotFiles, known: Callable[[], tuple[set, list[Key]]]
+    ) -> None:
+        self.log = log
+        self._files = files
+        self._known = known
+        self._lock = threading.Lock()
+        self._rows: list[np.ndarray] = []  # chunks of index rows
+        self._starts: list[int] = []
+        self.count = 0
+
+    def add(self, rows: np.ndarray) -> int:
+        """Add the snapshots of index rows; return the number of the first."""
+        with self._lock:
+            first = self.count
+            self._rows.append(rows)
+            self._starts.append(first)
+            self.count += len(rows)
+            return first
+
+    def details(self, row: int, position: int) -> SnapshotData:
+        """The frames, missing reasons, previews and histograms of snapshot row ``row``, which
+        is snapshot ``position`` of the Recording (for messages)."""
+        with self._lock:
+            chunk = np.searchsorted(self._starts, row, side="right") - 1
+            found = self._rows[chunk][row - self._starts[chunk]]
+        start, length = int(found["log_offset"]), int(found["log_length"])
+        try:
+            record = self._record(start, length, int(found["count"]))
+            target, damage = self._files.check(record)
+            if damage:
+                self._warn(
+                    f"the snapshot file {target} is {damage}; its frames are reported missing, "
+                    "the other snapshots are intact"
+                )
+            layers, _ = self._known()
+            return decode_snapshot(
+                record, target, damage, position, _checker(layers), scalars=False
+            )
+        except RecordingFormatError as error:
+            reason = f"its record names a file outside the recording directory ({error})"
+        except (OSError, KeyError, TypeError, ValueError) as error:
+            where = f"{self.log} (bytes {start} to {start + length})"
+            reason = f"its record in {where} is unreadable ({error})"
+        self._warn(f"snapshot {position}: {reason}; its frames are reported missing")
+        keys = self._known()[1][: int(found["names"])]  # every key it may have
+        return SnapshotData(
+            epoch=float(found["epoch"]),
+            step=int(found["step"]),
+            frames=dict.fromkeys(keys),
+            missing=dict.fromkeys(keys, reason),
+        )
+
+    def _record(self, start: int, length: int, index: int) -> dict:
+        """The snapshot record at byte ``start`` of the log; ValueError if there is none."""
+        with open(self.log, "rb") as file:
+            file.seek(start)
+            line = file.read(length)
+        if len(line) != length or not line.endswith(b"\n"):
+            raise ValueError(f"the {LOG} is shorter than its index says")
+        record = json.loads(line)
+        if not isinstance(record, dict) or record.get("kind") != "snapshot":
+            raise ValueError("the index points at something other than a snapshot record")
+        if record.get("index") != index:
+            raise ValueError(
+                f"the index points at the record of the run's snapshot {record.get('index')!r}, "
+                f"not {index}"
+            )
+        return record
+
+    @staticmethod
+    def _warn(message: str) -> None:
+        warnings.warn(message, RecordingStoreWarning, stacklevel=3)
+
+
+def _checker(layers: set) -> Callable[[str], None]:
+    def check_layer(layer: str) -> None:
+        if layer not in layers:
+            raise ValueError(f"layer {layer!r} is not declared in the manifest")
+
+    return check_layer
