@@ -161,8 +161,8 @@ class Bfloat16Parameters(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.fc1 = nn.Linear(6, 512).to(torch.bfloat16)  # 3072 weights: a strided sample
-        self.fc2 = nn.Linear(512, 3).to(torch.bfloat16)
+        self.fc1 = nn.Linear(6, 2048).to(torch.bfloat16)  # 12,288 weights: a strided sample
+        self.fc2 = nn.Linear(2048, 3).to(torch.bfloat16)
 
     def forward(self, x):
         return self.fc2(torch.tanh(self.fc1(x.to(torch.bfloat16)))).float()
@@ -173,8 +173,8 @@ class StridedParameters(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.transposed = nn.Parameter(torch.randn(6, 512).t() * 0.1)  # strides (1, 512)
-        self.gapped = nn.Parameter((torch.randn(512, 96) * 0.05)[:, :40])  # rows 96 apart
+        self.transposed = nn.Parameter(torch.randn(6, 2048).t() * 0.1)  # strides (1, 2048)
+        self.gapped = nn.Parameter((torch.randn(2048, 96) * 0.05)[:, :40])  # rows 96 apart
         self.head = nn.Linear(40, 3)
 
     def forward(self, x):

@@ -2,13 +2,14 @@
 
 The exact norm of a step's update needs the weights from before the step, a full copy of every
 parameter. Instead, :class:`UpdateSample` keeps a fixed subset of each parameter's elements: a
-strided sample, with a stride ``s`` near ``numel / 128`` (at least :data:`MINIMUM` elements) chosen
+strided sample, with a stride ``s`` near ``numel / 64`` (at least :data:`MINIMUM` elements) chosen
 coprime to the length of a row (so the sample visits every column, every input channel and
 kernel position alike), and an offset drawn once at random in ``[0, s)``; the few elements past
 the last whole stride (the tail) are always included, and a parameter of at most ``2 x MINIMUM``
 elements is kept whole. Before a step the sampled values are gathered into one flat buffer per
 (device, dtype); after it they are gathered again and subtracted, and one fused norm gives each
-piece's norm. No index is stored: the sample is a strided view of the parameter.
+piece's norm. No index is stored: the sample is a strided view of the parameter (only a
+parameter whose elements do not fill one block of memory, which is rare, is gathered by index).
 
 The estimate of a parameter's squared update norm is ``s * |sampled update|^2 + |tail update|^2``:
 every element is in the sample with probability ``1/s`` under the random offset, so the estimate
@@ -26,9 +27,9 @@ import torch
 __all__ = ["MINIMUM", "SAMPLE_STRIDE", "UpdateSample"]
 
 #: Elements sampled from a parameter at least; a parameter of up to twice this is kept whole.
-MINIMUM = 1024
+MINIMUM = 4096
 #: The sample keeps about one element in this many (memory: 2 / SAMPLE_STRIDE of the parameter).
-SAMPLE_STRIDE = 128
+SAMPLE_STRIDE = 64
 #: The sample is the same for every Recorder of a model of the same shapes.
 SEED = 0
 
