@@ -70,7 +70,10 @@ class StepStatistics:
         self._manual = manual
         self.schedule = StatsSchedule(stats_every)
         self._sample = UpdateSample(params) if params else None
-        self._zeros = [torch.zeros((), device=p.device) for p in params]
+        self._zeros: dict[torch.device, torch.Tensor] = {}  # stand-ins for missing gradients
+        # norms in float32 (a bf16 norm keeps 3 digits), asked for only where it is not already
+        all_float32 = all(p.dtype == torch.float32 for p in params)
+        self._norm_dtype = None if all_float32 else torch.float32
         # the gradient sum since the last snapshot and on how many steps each parameter had one
         self._grad_sum: list[torch.Tensor] | None = None
         if mean_gradient:
@@ -128,12 +131,13 @@ class StepStatistics:
         if not self._stats_now:
             return
         start = self.schedule.now()
-        grads = [p.grad for p in self._layers.parameters]
+        params = self._layers.parameters
+        grads = [p.grad for p in params]
         present = None
         if not all(g is not None for g in grads):
             present = np.array([g is not None for g in grads])
-            grads = [self._zeros[i] if g is None else g for i, g in enumerate(grads)]
-        self._grad_norms = (torch._foreach_norm(grads, 2, dtype=torch.float32), present)
+            grads = [self._zero(p) if g is None else g for p, g in zip(params, grads)]
+        self._grad_norms = (torch._foreach_norm(grads, 2, dtype=self._norm_dtype), present)
         if not self._manual:
             self._sample.gather()
         self._cost = self.schedule.now() - start
@@ -151,7 +155,7 @@ class StepStatistics:
             grad_norms, present = self._grad_norms
             params = self._layers.parameters
             after = torch._foreach_norm(
-                [*params, *self._sample.differences()], 2, dtype=torch.float32
+                [*params, *self._sample.differences()], 2, dtype=self._norm_dtype
             )
             norms = torch.stack([*grad_norms, *after])
             cost = self._cost + self.schedule.now() - now
@@ -168,6 +172,13 @@ class StepStatistics:
                 if present is not None:
                     self._pending_present[len(self._pending) - 1] = present
             return len(self._pending) >= self._flush_every
+
+    def _zero(self, param: torch.Tensor) -> torch.Tensor:
+        """A zero on the parameter's device: the norm of a gradient that is None."""
+        zero = self._zeros.get(param.device)
+        if zero is None:
+            zero = self._zeros[param.device] = torch.zeros((), device=param.device)
+        return zero
 
     def _add_gradients(self) -> None:
         """Add this step's gradients to the sums (``mean_gradient=True``)."""

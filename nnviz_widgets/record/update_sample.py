@@ -104,11 +104,17 @@ class UpdateSample:
     Call :meth:`gather` before the step and :meth:`differences` after it; pass the latter to
     ``torch._foreach_norm`` (one fused norm together with the weights) and the norms, on the
     host, to :meth:`squared_updates`. If a parameter's storage is replaced (``param.data = ...``,
-    ``model.to(...)``), the views are made again at the next :meth:`gather`.
+    ``model.to(...)``), the sample is made again at the next :meth:`gather` (on the parameter's
+    device, in its dtype).
     """
 
     def __init__(self, params: list[torch.nn.Parameter]) -> None:
         self._params = params
+        self._build()
+
+    def _build(self) -> None:
+        """Choose the sample and make its buffers and views (again when a parameter moved)."""
+        params = self._params
         rng = np.random.default_rng(SEED)
         by_kind: dict[tuple, list[_Piece]] = {}
         for i, param in enumerate(params):
@@ -121,13 +127,9 @@ class UpdateSample:
         for row, piece in enumerate(ordered):
             self._weights[row, piece.param] = piece.weight
         self._differences = [d for group in self._groups for d in group.differences]
-        self._pointers: list[int] = []
-        self._bind()
-
-    def _bind(self) -> None:
-        self._pointers = [p.data_ptr() for p in self._params]
+        self._pointers = [p.data_ptr() for p in params]
         for group in self._groups:
-            group.bind(self._params)
+            group.bind(params)
 
     @property
     def pieces(self) -> int:
@@ -149,7 +151,7 @@ class UpdateSample:
     def gather(self) -> None:
         """Keep the sampled values as they are now (before the step)."""
         if [p.data_ptr() for p in self._params] != self._pointers:
-            self._bind()
+            self._build()  # param.data was replaced: model.to(...), load into a new tensor
         for group in self._groups:
             group.gather(group.before)
 
