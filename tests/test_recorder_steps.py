@@ -131,6 +131,18 @@ def test_the_estimate_is_unbiased_over_the_random_offset(shape):
     assert np.mean(estimates) == pytest.approx(float(flat.square().sum()), rel=1e-9)
 
 
+def test_the_stride_is_coprime_to_a_row_in_memory_order():
+    for param, row in (
+        (torch.zeros(300, 48), 48),
+        (torch.zeros(48, 300).t(), 300),  # transposed (300, 48): memory rows of 300
+        (torch.zeros(64, 32, 3, 3).to(memory_format=torch.channels_last), 288),
+        (torch.zeros(300, 60)[:, :48], 48),  # gathered by index, in logical order
+    ):
+        assert update_sample._row_length(param) == row
+        (piece, *_) = update_sample._pieces(0, param, _Offsets([0]))
+        assert math.gcd(piece.step, row) == 1
+
+
 def test_small_parameters_are_kept_whole_and_large_ones_sampled():
     whole = 2 * update_sample.MINIMUM
     params = [nn.Parameter(torch.zeros(whole)), nn.Parameter(torch.zeros(1024, 1024))]

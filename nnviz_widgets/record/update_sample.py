@@ -176,7 +176,7 @@ def _pieces(index: int, param: torch.Tensor, rng: np.random.Generator) -> list[_
     if n <= 2 * MINIMUM:
         return [_Piece(index, 0, n, 1, 1.0)] if n else []
     stride = max(2, n // max(MINIMUM, math.ceil(n / SAMPLE_STRIDE)))
-    row = n // param.shape[0] if param.ndim >= 2 else n
+    row = _row_length(param)
     while math.gcd(stride, row) != 1:  # coprime: every column is visited alike
         stride += 1
     count = n // stride
@@ -185,6 +185,17 @@ def _pieces(index: int, param: torch.Tensor, rng: np.random.Generator) -> list[_
     if count * stride < n:
         pieces.append(_Piece(index, count * stride, n, 1, 1.0))
     return pieces
+
+
+def _row_length(param: torch.Tensor) -> int:
+    """How many elements one step along the outermost dimension spans, in the order the sample
+    walks them: memory order for a view (a transposed weight's rows are its columns)."""
+    if param.ndim < 2:
+        return param.numel()
+    outer = 0
+    if not param.is_contiguous() and _flat_view(param) is not None:
+        outer = max(range(param.ndim), key=param.stride)
+    return param.numel() // param.shape[outer]
 
 
 def _flat_view(tensor: torch.Tensor) -> torch.Tensor | None:
