@@ -122,14 +122,17 @@ class StepStatistics:
         }
 
     # ------------------------------------------------------------------ every step
-    @torch.no_grad()
     def before_step(self) -> None:
         """Read this step's gradients, and keep the weights' sample (the weights unchanged)."""
         if self._grad_sum is not None:
             self._add_gradients()
         self._stats_now = self._sample is not None and self.schedule.due(self._step_count + 1)
-        if not self._stats_now:
-            return
+        if self._stats_now:
+            with torch.no_grad():
+                self._read_gradients()
+
+    def _read_gradients(self) -> None:
+        """The gradient norms and the weights' sample of a step with statistics."""
         start = self.schedule.now()
         params = self._layers.parameters
         grads = [p.grad for p in params]
@@ -142,7 +145,6 @@ class StepStatistics:
             self._sample.gather()
         self._cost = self.schedule.now() - start
 
-    @torch.no_grad()
     def after_step(self) -> bool:
         """Take this step's weight and update norms (the weights changed) and count the step.
 
@@ -153,11 +155,13 @@ class StepStatistics:
         norms, present, cost = None, None, None
         if self._stats_now and self._grad_norms is not None:
             grad_norms, present = self._grad_norms
-            params = self._layers.parameters
-            after = torch._foreach_norm(
-                [*params, *self._sample.differences()], 2, dtype=self._norm_dtype
-            )
-            norms = torch.stack([*grad_norms, *after])
+            with torch.no_grad():
+                after = torch._foreach_norm(
+                    [*self._layers.parameters, *self._sample.differences()],
+                    2,
+                    dtype=self._norm_dtype,
+                )
+                norms = torch.stack([*grad_norms, *after])
             cost = self._cost + self.schedule.now() - now
         self._stats_now, self._grad_norms = False, None
         self.schedule.step_ended(step, now, cost)

@@ -2,14 +2,16 @@
 
 The exact norm of a step's update needs the weights from before the step, a full copy of every
 parameter. Instead, :class:`UpdateSample` keeps a fixed subset of each parameter's elements: a
-strided sample, with a stride ``s`` near ``numel / 64`` (at least :data:`MINIMUM` elements) chosen
-coprime to the length of a row (so the sample visits every column, every input channel and
+strided sample, with a stride ``s`` near ``numel / 64`` (at least :data:`MINIMUM` elements)
+chosen coprime to the length of a row (so the sample visits every column, every input channel and
 kernel position alike), and an offset drawn once at random in ``[0, s)``; the few elements past
-the last whole stride (the tail) are always included, and a parameter of at most ``2 x MINIMUM``
-elements is kept whole. Before a step the sampled values are gathered into one flat buffer per
-(device, dtype); after it they are gathered again and subtracted, and one fused norm gives each
-piece's norm. No index is stored: the sample is a strided view of the parameter (only a
-parameter whose elements do not fill one block of memory, which is rare, is gathered by index).
+the last whole stride (the tail) are always included. A parameter of at most ``2 x MINIMUM``
+elements (or one whose coprime stride would leave fewer than ``MINIMUM / 2``) is kept whole.
+Before a step the sampled values are gathered into one flat buffer per (device, dtype); after it
+they are gathered again (into a transient buffer) and subtracted in place, and one fused norm
+gives each piece's norm. No index is
+stored: the sample is a strided view of the parameter (only a parameter whose elements do not
+fill one block of memory, which is rare, is gathered by index).
 
 The estimate of a parameter's squared update norm is ``s * |sampled update|^2 + |tail update|^2``:
 every element is in the sample with probability ``1/s`` under the random offset, so the estimate
@@ -28,7 +30,7 @@ __all__ = ["MINIMUM", "SAMPLE_STRIDE", "UpdateSample"]
 
 #: Elements sampled from a parameter at least; a parameter of up to twice this is kept whole.
 MINIMUM = 4096
-#: The sample keeps about one element in this many (memory: 2 / SAMPLE_STRIDE of the parameter).
+#: The sample keeps about one element in this many (memory: 1 / SAMPLE_STRIDE of the parameter).
 SAMPLE_STRIDE = 64
 #: The sample is the same for every Recorder of a model of the same shapes.
 SEED = 0
@@ -51,14 +53,14 @@ class _Piece:
 
 
 class _Group:
-    """The pieces of one (device, dtype): their views and two flat buffers."""
+    """The pieces of one (device, dtype): their views and one flat buffer."""
 
     def __init__(self, pieces: list[_Piece], like: torch.Tensor) -> None:
         self.pieces = pieces
         total = sum(piece.size for piece in pieces)
         self.before = torch.empty(total, dtype=like.dtype, device=like.device)
-        self.after = torch.empty_like(self.before)
-        self.differences = list(self.after.split([piece.size for piece in pieces]))
+        # after the step the buffer holds before - after: minus the update, piece by piece
+        self.differences = list(self.before.split([piece.size for piece in pieces]))
         self.views: list[torch.Tensor] = []
         self.gathered: list[tuple[int, torch.Tensor, torch.Tensor]] = []
 
@@ -77,18 +79,18 @@ class _Group:
             else:
                 self.views.append(flat[piece.start : piece.stop : piece.step])
 
-    def gather(self, out: torch.Tensor) -> None:
+    def gather(self, out: torch.Tensor | None = None) -> torch.Tensor:
         views = self.views
         if self.gathered:
             views = list(views)
             for position, param, index in self.gathered:
                 views[position] = torch.take(param, index)
-        torch.cat(views, out=out)
+        return torch.cat(views, out=out)
 
     @property
     def nbytes(self) -> int:
         indices = sum(p.index.nbytes for p in self.pieces if p.index is not None)
-        return self.before.nbytes + self.after.nbytes + indices
+        return self.before.nbytes + indices
 
 
 class UpdateSample:
@@ -112,6 +114,7 @@ class UpdateSample:
         self._params = params
         self._build()
 
+    @torch.no_grad()  # views of the parameters without autograd history
     def _build(self) -> None:
         """Choose the sample and make its buffers and views (again when a parameter moved)."""
         params = self._params
@@ -143,8 +146,8 @@ class UpdateSample:
 
     @property
     def nbytes(self) -> int:
-        """Device bytes held: the two flat buffers (and the index of a parameter with no flat
-        view, if any)."""
+        """Device bytes held: the flat buffers (and the index of a parameter with no flat view,
+        if any). :meth:`differences` also needs as many bytes again while it runs."""
         return sum(group.nbytes for group in self._groups)
 
     @torch.no_grad()
@@ -157,10 +160,10 @@ class UpdateSample:
 
     @torch.no_grad()
     def differences(self) -> list[torch.Tensor]:
-        """The sampled values' change since :meth:`gather`, one tensor per piece."""
+        """The sampled values' change since :meth:`gather` (with its sign flipped: the norm is
+        the same), one tensor per piece, in the buffer :meth:`gather` filled."""
         for group in self._groups:
-            group.gather(group.after)
-            group.after.sub_(group.before)
+            group.before.sub_(group.gather())  # the gather is a transient buffer of that size
         return self._differences
 
     def squared_updates(self, piece_norms: np.ndarray) -> np.ndarray:
@@ -175,16 +178,27 @@ def _pieces(index: int, param: torch.Tensor, rng: np.random.Generator) -> list[_
     n = param.numel()
     if n <= 2 * MINIMUM:
         return [_Piece(index, 0, n, 1, 1.0)] if n else []
-    stride = max(2, n // max(MINIMUM, math.ceil(n / SAMPLE_STRIDE)))
-    row = _row_length(param)
-    while math.gcd(stride, row) != 1:  # coprime: every column is visited alike
-        stride += 1
+    stride = _coprime_stride(max(2, n // max(MINIMUM, math.ceil(n / SAMPLE_STRIDE))), param)
     count = n // stride
+    if count < MINIMUM // 2:  # a small parameter whose rows share the small strides' factors
+        return [_Piece(index, 0, n, 1, 1.0)]
     offset = int(rng.integers(stride))
     pieces = [_Piece(index, offset, offset + stride * (count - 1) + 1, stride, float(stride))]
     if count * stride < n:
         pieces.append(_Piece(index, count * stride, n, 1, 1.0))
     return pieces
+
+
+def _coprime_stride(stride: int, param: torch.Tensor) -> int:
+    """The stride nearest ``stride`` (smaller first, down to half: more elements) that is coprime
+    to the length of a row, so that the sample visits every column alike."""
+    row = _row_length(param)
+    for smaller in range(stride, max(1, stride // 2), -1):  # at most twice the elements
+        if math.gcd(smaller, row) == 1:
+            return smaller
+    while math.gcd(stride, row) != 1:
+        stride += 1
+    return stride
 
 
 def _row_length(param: torch.Tensor) -> int:
