@@ -156,6 +156,31 @@ class Frozen(nn.Module):
         return self.head(F.relu(self.features(x)))
 
 
+class Bfloat16Parameters(nn.Module):
+    """Parameters stored in bf16 (not autocast): the update sample keeps bf16 values."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 2048).to(torch.bfloat16)  # 12,288 weights: a strided sample
+        self.fc2 = nn.Linear(2048, 3).to(torch.bfloat16)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x.to(torch.bfloat16)))).float()
+
+
+class StridedParameters(nn.Module):
+    """A transposed (non-contiguous) weight and one with gaps between its rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.transposed = nn.Parameter(torch.randn(6, 2048).t() * 0.1)  # strides (1, 2048)
+        self.gapped = nn.Parameter((torch.randn(2048, 96) * 0.05)[:, :40])  # rows 96 apart
+        self.head = nn.Linear(40, 3)
+
+    def forward(self, x):
+        return self.head(torch.tanh(torch.tanh(x @ self.transposed.t()) @ self.gapped))
+
+
 def classification(shape, classes=3):
     def make(generator, n):
         return torch.randn(n, *shape, generator=generator), torch.randint(
@@ -226,11 +251,24 @@ ZOO = [
     ),
     Case("transformer_encoder", EncoderClassifier, classification((4, 5)), "adam"),
     Case("gru", BidirectionalGRU, classification((4, 5))),
+    Case("bf16_parameters", Bfloat16Parameters, classification((6,)), "adam"),
+    Case("strided_parameters", StridedParameters, classification((6,)), "adam"),
 ]
 
 
-def train(case: Case, *, record: bool, steps: int = 24, every: int = 6, manual: bool = False):
-    """Train one zoo model; returns (model, optimizer, recording or None, final RNG state)."""
+def train(
+    case: Case,
+    *,
+    record: bool,
+    steps: int = 24,
+    every: int = 6,
+    manual: bool = False,
+    options: dict | None = None,
+):
+    """Train one zoo model; returns (model, optimizer, recording or None, final RNG state).
+
+    ``options`` are the Recorder's; by default statistics on every step (the most hook work).
+    """
     torch.manual_seed(0)
     model = case.model()
     data = torch.Generator().manual_seed(1)
@@ -248,6 +286,7 @@ def train(case: Case, *, record: bool, steps: int = 24, every: int = 6, manual: 
             probe=probe,
             optimizer=None if manual else optimizer,
             loss_fn=case.loss_fn,
+            **({"stats_every": 1} if options is None else options),
         )
     try:
         if recorder is not None:
@@ -314,6 +353,42 @@ def test_manual_steps_are_bit_identical_too(case, deterministic):
     recorded = train(case, record=True, manual=True)
     assert_identical(bare, recorded)
     assert recorded[2].steps.size == 24
+
+
+OTHER_OPTIONS = {
+    "defaults": ({}, False),  # stats_every="auto": the steps with statistics vary with timing
+    "every_5_mean_gradient": ({"stats_every": 5, "mean_gradient": True}, False),
+    "manual_every_4": ({"stats_every": 4}, True),
+}
+SOME = [
+    case
+    for case in ZOO
+    if case.name
+    in (
+        "lenet5_inplace",
+        "tied_weights",
+        "frozen",
+        "transformer_lm",
+        "bf16_parameters",
+        "strided_parameters",
+    )
+]
+
+
+@pytest.mark.parametrize("options", OTHER_OPTIONS.values(), ids=list(OTHER_OPTIONS))
+@pytest.mark.parametrize("case", SOME, ids=[c.name for c in SOME])
+def test_other_step_options_are_bit_identical_too(case, options, deterministic):
+    options, manual = options
+    bare = train(case, record=False)
+    recorded = train(case, record=True, manual=manual, options=options)
+    assert_identical(bare, recorded)
+    steps = recorded[2].steps.tolist()
+    every = options.get("stats_every", "auto")
+    if every == "auto":  # the first step, then at least the first after each snapshot
+        assert {1, 7, 13, 19} <= set(steps) <= set(range(1, 25))
+    else:
+        assert steps == list(range(every, 25, every))
+    assert hooks_left(recorded[0], recorded[1]) == []
 
 
 def test_module_called_twice_gets_one_frame_per_call(deterministic):

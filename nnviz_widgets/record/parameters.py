@@ -1,10 +1,13 @@
-"""The parameter half of a snapshot: weights, mean gradients, updates and their statistics.
+"""The parameter half of a snapshot: weights, gradients, updates and their statistics.
 
-At each snapshot every recorded parameter is copied to the host (float32), its mean gradient
-since the previous snapshot is taken from the :class:`~nnviz_widgets.record.steps.StepStatistics`
-sums, and its update is the difference with the host copy kept from the previous snapshot. Per
-layer it adds the frames ``weight``, ``weight_grad``, ``update`` (``bias``, ``bias_grad``,
-``bias_update``, ...) and the statistics ``weight_norm``, ``update_ratio`` and ``grad_norm``.
+At each snapshot every recorded parameter is copied to the host (float32); its gradient is the
+one ``param.grad`` holds then (the last step's, in the usual loop), or with
+``Recorder(mean_gradient=True)`` the mean since the previous snapshot, taken from the
+:class:`~nnviz_widgets.record.steps.StepStatistics` sums; its update is the difference with the
+host copy kept from the previous snapshot. Per layer it adds the frames ``weight``,
+``weight_grad``, ``update`` (``bias``, ``bias_grad``, ``bias_update``, ...) and the statistics
+``weight_norm``, ``update_ratio`` and ``grad_norm`` (the mean of the per-step gradient norms
+since the previous snapshot).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ class ParameterSnapshots:
     layers : RecordedLayers
         The recorded layers and their parameters.
     steps : StepStatistics
-        Where the gradient sums and gradient norms since the previous snapshot are.
+        Where the gradient norms (and, with ``mean_gradient=True``, sums) since the previous
+        snapshot are.
     capture : FrameCapture
         How a tensor becomes a frame.
     """
@@ -48,6 +52,12 @@ class ParameterSnapshots:
         self._capture = capture
         # host float32 copies of the weights at the previous snapshot, for `update`
         self._previous: dict[int, torch.Tensor] = {}
+        self._noted: set[tuple[str, str]] = set()  # gradient quantities whose note was given
+
+    @property
+    def host_bytes(self) -> int:
+        """Bytes held on the host: the weights kept from the previous snapshot."""
+        return sum(t.nbytes for t in self._previous.values())
 
     @torch.no_grad()
     def record(self, data: SnapshotData) -> None:
@@ -64,32 +74,57 @@ class ParameterSnapshots:
         self._previous = {}
 
     def _capture_parameters(self) -> tuple[dict, dict]:
-        """Each parameter's host copy, and its captured weight and mean gradient (or the reason
+        """Each parameter's host copy, and its captured weight and gradient (or the reason
         there is none)."""
         weights: dict[int, torch.Tensor] = {}
         captured: dict[int, tuple[Captured, Captured | str]] = {}
+        mean = self._steps.keeps_gradient_sum
         for i, param in enumerate(self._layers.parameters):
             host = param.detach().to("cpu", torch.float32, copy=True)
             weights[i] = host
-            grad = self._steps.mean_gradient(i)
+            grad = self._steps.mean_gradient(i) if mean else param.grad
             if grad is not None:
                 grad_or_reason = self._capture(grad, keep_first=False)
                 self._steps.clear_gradient(i)
             else:
-                grad_or_reason = self._no_gradient(param)
+                grad_or_reason = self._no_gradient(param, mean=mean)
             captured[i] = (self._capture(host, keep_first=False), grad_or_reason)
         return weights, captured
 
-    def _no_gradient(self, param: torch.nn.Parameter) -> str:
-        """Why a parameter has no mean gradient at this snapshot."""
+    def _no_gradient(self, param: torch.nn.Parameter, *, mean: bool) -> str:
+        """Why a parameter has no gradient at this snapshot."""
         steps = self._steps.steps_since_snapshot
         if not param.requires_grad:
             return "the parameter is frozen (requires_grad=False)"
         if self._steps.step_count == 0:
             return "no training step had run yet, so there is no gradient"
+        if not mean:
+            return (
+                "param.grad was None when the snapshot was taken: the training loop set it to "
+                "None after the step (optimizer.zero_grad() before snapshot()), or no gradient "
+                "reached this parameter. Take the snapshot before zero_grad(), or pass "
+                "Recorder(mean_gradient=True) to record the mean gradient over the steps since "
+                "the previous snapshot"
+            )
         if steps == 0:
             return "no training step ran since the previous snapshot"
         return f"no gradient reached this parameter in the last {steps} step(s)"
+
+    def _note_gradient(self, data: SnapshotData, key: tuple[str, str]) -> None:
+        """Say once which gradient ``weight_grad`` (``bias_grad``, ...) is; again when the
+        frame's reduction note would otherwise stand alone."""
+        reduction = data.notes.get(key)
+        if key in self._noted and reduction is None:
+            return
+        self._noted.add(key)
+        which = (
+            "the mean of the gradients over the optimizer steps since the previous snapshot"
+            if self._steps.keeps_gradient_sum
+            else "the gradient in param.grad when the snapshot was taken (in the usual loop, "
+            "the last step's); Recorder(mean_gradient=True) records the mean over the steps "
+            "since the previous snapshot instead"
+        )
+        data.notes[key] = which if reduction is None else f"{which}; {reduction}"
 
     def _capture_updates(self, weights: dict[int, torch.Tensor]) -> dict:
         """``{index: (captured update, its squared norm, the previous weights' squared norm)}``
@@ -121,6 +156,7 @@ class ParameterSnapshots:
                 add_missing(data, (name, grad_key), grad)
             else:
                 add_frame(data, name, grad_key, grad)
+            self._note_gradient(data, (name, grad_key))
             if i in updates:
                 update, squared, previous_squared = updates[i]
                 add_frame(data, name, update_key, update)

@@ -2,11 +2,13 @@
 
 How it stays invisible and cheap:
 
-- During training it places **no hook on the model**. Per optimizer step it reads the gradients
-  and weights from the optimizer's step hooks (or from :meth:`Recorder.step` when there is no
-  optimizer), reduces them on their device to a few numbers per layer, and copies those to the
-  host only every ``flush_every`` steps (:mod:`~nnviz_widgets.record.steps`).
-- At :meth:`Recorder.snapshot` it copies the chosen layers' weights and mean gradients
+- During training it places **no hook on the model**. On the optimizer steps that
+  ``stats_every`` picks it reads the gradients and weights from the optimizer's step hooks (or
+  from :meth:`Recorder.step` when there is no optimizer), reduces them on their device to a few
+  numbers per layer (the update's norm estimated from a fixed sample of the weights, so no copy
+  of the parameters is kept), and copies those to the host only every ``flush_every`` such
+  steps (:mod:`~nnviz_widgets.record.steps`); other steps are only counted.
+- At :meth:`Recorder.snapshot` it copies the chosen layers' weights and gradients
   (:mod:`~nnviz_widgets.record.parameters`), then runs the fixed probe batch through the model
   once, with forward hooks that exist only during that pass (:mod:`~nnviz_widgets.record.probe`).
   The probe pass runs in eval mode inside a forked RNG, restores every module's mode and every
@@ -95,7 +97,20 @@ class Recorder:
         reduction.
     flush_every : int
         Per-step statistics wait on the device and are copied to the host in one go every this
-        many steps (and at each snapshot).
+        many steps with statistics (and at each snapshot).
+    stats_every : int or "auto"
+        Which optimizer steps get per-step statistics (gradient norm, weight norm, update ratio):
+        every this many steps (``k, 2k, ...``), or with "auto" (default) as many as keep the step
+        hooks' host time near 1% of the time between steps (measured on the host, without
+        waiting for the device; at least one step in 100, the first steps and the first step
+        after each snapshot). Steps without statistics cost a counter. ``recording.steps`` lists
+        the steps that have them.
+    mean_gradient : bool
+        Record as ``weight_grad`` (``bias_grad``, ...) the mean gradient over the optimizer steps
+        since the previous snapshot. It costs a float32 copy of the recorded parameters on their
+        device and one more pass over the gradients every step. By default (False) a snapshot
+        records the gradient ``param.grad`` holds when it is taken (the last step's, when the
+        loop zeroes gradients before ``backward()``).
     path : str or os.PathLike, optional
         Also write the recording to this directory as it records (format in
         ``docs/format.md``; open it elsewhere with ``Recording.open(path, follow=True)``).
@@ -137,6 +152,8 @@ class Recorder:
         memory_per_snapshot: int = 8 << 20,
         max_frame_values: int = 1 << 24,
         flush_every: int = 50,
+        stats_every: int | str = "auto",
+        mean_gradient: bool = False,
         path: str | os.PathLike | None = None,
         overwrite: bool = False,
     ) -> None:
@@ -146,6 +163,7 @@ class Recorder:
         _check_arguments(
             probe_mode, loss_fn, optimizer, max_frame_values, flush_every, memory_per_snapshot
         )
+        _check_step_options(stats_every, mean_gradient)
         self._optimizer = optimizer
         self._layers = RecordedLayers(self._model, layers)
         if optimizer is not None:
@@ -160,7 +178,13 @@ class Recorder:
             self._probe = Probe(
                 probe, self._model, self._layers, capture, loss_fn=loss_fn, mode=probe_mode
             )
-        self._steps = StepStatistics(self._layers, flush_every, manual=optimizer is None)
+        self._steps = StepStatistics(
+            self._layers,
+            flush_every,
+            manual=optimizer is None,
+            stats_every=stats_every,
+            mean_gradient=mean_gradient,
+        )
         self._parameters = ParameterSnapshots(self._layers, self._steps, capture)
 
         self.recording = Recording(max_bytes=max_bytes)
@@ -266,6 +290,38 @@ class Recorder:
         """
         return self.step_count
 
+    @property
+    def stats_every(self) -> int:
+        """Steps from one step with per-step statistics to the next, as now chosen (with
+        ``stats_every="auto"`` it follows the measured cost)."""
+        return self._steps.schedule.stride
+
+    def memory(self) -> dict:
+        """What the Recorder holds besides its Recording's frames, in bytes.
+
+        Returns
+        -------
+        dict
+            ``device_bytes``: held on the model's device(s), in all; ``parameter_bytes``: the
+            recorded parameters' own bytes (each once), to compare with; ``host_bytes``: held on
+            the host, in all; ``device`` and ``host``: the same bytes by what they are for
+            (``"update sample"``: the weights' fixed sample, two flat buffers; ``"gradient
+            sum"``: ``mean_gradient=True``'s float32 sum; ``"norms waiting for the host"``;
+            ``"probe"``: the probe batch; ``"weights at the last snapshot"``: host float32
+            copies, for the next snapshot's ``update``). ``recording.nbytes`` counts the frames.
+        """
+        device = self._steps.device_bytes()
+        if self._probe is not None:
+            device["probe"] = sum(t.nbytes for t in (self._probe.x, self._probe.y) if t is not None)
+        host = {"weights at the last snapshot": self._parameters.host_bytes}
+        return {
+            "device_bytes": sum(device.values()),
+            "parameter_bytes": sum(p.nbytes for p in self._layers.parameters),
+            "host_bytes": sum(host.values()),
+            "device": device,
+            "host": host,
+        }
+
     def close(self) -> None:
         """Remove every hook, copy pending statistics into the Recording, free buffers.
 
@@ -298,15 +354,14 @@ class Recorder:
                 "this Recorder counts steps from its optimizer's hooks; calling step() as well "
                 "would count every step twice. Build it without optimizer= to call step()."
             )
-        self._steps.read_gradients()
+        self._steps.before_step()
         self._read_update()
 
     def _before_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
         if self._closed:
             return None
         try:
-            self._steps.read_gradients()
-            self._steps.keep_weights()
+            self._steps.before_step()
         except Exception:
             if not self._closed:  # closed from another thread mid-step: nothing to record
                 raise
@@ -323,7 +378,7 @@ class Recorder:
         return None
 
     def _read_update(self) -> None:
-        if self._steps.read_update():  # flush_every steps wait on the device
+        if self._steps.after_step():  # flush_every steps' norms wait on the device
             self.flush()
 
     def flush(self) -> None:
@@ -408,6 +463,15 @@ def _check_arguments(
     ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_step_options(stats_every: object, mean_gradient: object) -> None:
+    if stats_every != "auto" and (
+        isinstance(stats_every, bool) or not isinstance(stats_every, int) or stats_every < 1
+    ):
+        raise ValueError(f'stats_every must be a positive integer or "auto", got {stats_every!r}')
+    if not isinstance(mean_gradient, bool):
+        raise TypeError(f"mean_gradient must be True or False, got {mean_gradient!r}")
 
 
 def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
