@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import os
 import statistics
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -167,6 +168,11 @@ def lenet_epoch_ratio() -> tuple[float, bool]:
     return medians["recorder"] / medians["bare"], identical
 
 
+def _progress(what: str) -> None:
+    if what:  # a run takes minutes: say where it is
+        print(f"  bench_scale: {what} ...", file=sys.stderr, flush=True)
+
+
 def _mib(nbytes: float) -> str:
     return f"{nbytes / MIB:,.1f} MiB"
 
@@ -276,7 +282,7 @@ def _goals(scales: list[Scale], lenet: tuple[float, bool] | None, scrubs: list) 
     ]
     if scrubs:
         worst = max(
-            (r[case][0], case, f"{shape[0]} x {shape[1]}", source)
+            (r[case][0], case, f"Linear({shape[1]}, {shape[0]})", source)
             for shape, source, r in scrubs
             for case, _, _ in SCRUB_CASES
         )
@@ -309,9 +315,13 @@ def run(
     load = os.getloadavg()[0]
     scales = []
     for make in workloads:
-        scales.append(measure_training(make(), steps, snapshot_steps, disk_snapshots))
+        workload = make()
+        _progress(f"{workload.name}: bare and recorded copies alternating")
+        scales.append(measure_training(workload, steps, snapshot_steps, disk_snapshots))
         gc.collect()
+    _progress("LeNet-5 digits epochs" if lenet else "")
     lenet_result = lenet_epoch_ratio() if lenet else None
+    _progress("scrub moves" if scrub_shapes else "")
     scrubs = measure_scrubs(scrub_shapes, scrub_snapshots) if scrub_shapes else []
     lines = [
         "## Real-size networks on the CPU (issue 12)",
@@ -343,8 +353,9 @@ def run(
             "### Scrub move in the kernel, large Linear weights",
             "",
             f"A `Linear` layer recorded by a Recorder with default settings and `path=`, "
-            f"{scrub_snapshots} snapshots; the explorer shows its `weight`, from the Recorder's "
-            "own Recording and from the directory opened again (`Recording.open`). A move is "
+            f"{scrub_snapshots} snapshots; the explorer shows its `weight` from the Recorder's "
+            "own Recording (as during training: frames past the memory budget are read back "
+            "from disk) and from the directory opened again (`Recording.open`). A move is "
             "timed from `explorer.index = i` until every message is JSON-serialized "
             f"(`bench_scrub`'s method), stepping from the first snapshot to the last. First "
             f"visit: nothing prepared, no prefetch. Stepping: {1000 * PAUSE:.0f} ms between "

@@ -139,7 +139,7 @@ def measure_scrubs(shapes=SCRUB_SHAPES, snapshots=SCRUB_SNAPSHOTS) -> list[tuple
 def scrub_table(scrubs: list[tuple]) -> list[str]:
     """The Markdown table of :func:`measure_scrubs`'s results."""
     lines = [
-        "| weight | frame kept | shown | from | explorer made | "
+        "| layer | `frame()` | shown | from | explorer made | "
         + " | ".join(case for case, _, _ in SCRUB_CASES)
         + " |",
         "| --- " * (5 + len(SCRUB_CASES)) + "|",
@@ -147,7 +147,7 @@ def scrub_table(scrubs: list[tuple]) -> list[str]:
     for (out_features, in_features), source, r in scrubs:
         cells = [f"{r[case][0]:.1f} / {r[case][1]:.1f}" for case, _, _ in SCRUB_CASES]
         lines.append(
-            f"| {out_features} x {in_features} | {'x'.join(map(str, r['frame']))} | "
+            f"| Linear({in_features}, {out_features}) | {'x'.join(map(str, r['frame']))} | "
             f"{'x'.join(map(str, r['shown']))} | {source} | {r['open']:.0f} | "
             + " | ".join(cells)
             + " |"

@@ -54,7 +54,9 @@ def test_bench_scale_runs_on_tiny_models(one_thread):
     )
     assert section.startswith("## Real-size networks on the CPU")
     assert "| | transformer LM | MLP |" in section
-    scrub_rows = [line for line in section.splitlines() if line.startswith("| 24 x 16 | 24x16 |")]
+    scrub_rows = [
+        line for line in section.splitlines() if line.startswith("| Linear(16, 24) | 24x16 |")
+    ]
     assert len(scrub_rows) == 2
     assert "| Recorder's |" in scrub_rows[0] and "| opened |" in scrub_rows[1]
     goals = section.split("### Goals")[1]
