@@ -234,7 +234,12 @@ def _training_table(scales: list[Scale]) -> list[str]:
     ]
     for i, (label, _) in enumerate(columns[0]):
         lines.append(f"| {label} | " + " | ".join(c[i][1] for c in columns) + " |")
-    lines += ["", "How the device memory was found:", ""]
+    lines += [
+        "",
+        "How the device memory was found (on a CPU, host copies count too: they are the same "
+        "memory; the parts are named so that a GPU's share can be read off):",
+        "",
+    ]
     lines += [f"- {s.workload.name}: {s.memory_how}." for s in scales]
     return lines
 
