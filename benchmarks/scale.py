@@ -233,24 +233,16 @@ def held_tensors(rec: nv.Recorder, *, exclude=()) -> dict[str, int]:
 
 
 def recorder_memory(rec: nv.Recorder, *, exclude=()) -> tuple[int, str]:
-    """Device bytes the Recorder holds, and how they were found: ``Recorder.memory()`` when the
-    Recorder has it, else :func:`held_tensors` (whose breakdown is given either way)."""
+    """Device bytes the Recorder holds besides the probe batch (``Recorder.memory()``), and how
+    they were found: its parts, and :func:`held_tensors`'s walk as a cross-check (on a CPU the
+    walk also finds the host copies, which there are the same memory)."""
+    reported = rec.memory()
+    device = {k: v for k, v in reported["device"].items() if k != "probe"}
+    parts = ", ".join(f"{k} {v / MIB:.2f}" for k, v in device.items())
     held = held_tensors(rec, exclude=exclude)
-    parts = ", ".join(f"{k} {v / MIB:.1f}" for k, v in sorted(held.items(), key=lambda i: -i[1]))
-    walk = f"tensors reachable from the Recorder, MiB: {parts or 'none'}"
-    memory = getattr(rec, "memory", None)
-    if not callable(memory):
-        return sum(held.values()), f"no `Recorder.memory()` yet; {walk}"
-    reported = memory()
-    if isinstance(reported, int | float):
-        return int(reported), f"`Recorder.memory()`; {walk}"
-    if isinstance(reported, dict):
-        for key in ("device", "total"):
-            if isinstance(reported.get(key), int | float):
-                return int(reported[key]), f"`Recorder.memory()[{key!r}]` of {reported}; {walk}"
-        numbers = [v for v in reported.values() if isinstance(v, int | float)]
-        return int(sum(numbers)), f"sum of `Recorder.memory()` = {reported}; {walk}"
-    for name in ("device", "nbytes", "total"):  # an object with named fields
-        if isinstance(getattr(reported, name, None), int | float):
-            return int(getattr(reported, name)), f"`Recorder.memory().{name}`; {walk}"
-    return sum(held.values()), f"`Recorder.memory()` gave {reported!r}, not read; {walk}"
+    walk = ", ".join(f"{k} {v / MIB:.2f}" for k, v in sorted(held.items(), key=lambda i: -i[1]))
+    how = (
+        f"`Recorder.memory()['device']` less the probe, MiB: {parts or 'none'}; "
+        f"tensors reachable from the Recorder, MiB: {walk or 'none'}"
+    )
+    return sum(device.values()), how
