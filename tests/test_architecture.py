@@ -200,3 +200,28 @@ def test_no_module_reads_another_modules_private_attributes():
                 continue  # a library's own internals (torch._foreach_norm, ...): not ours
             wrong.append(f"{name}:{node.lineno} reads .{attr} of {ast.unparse(node.value)}")
     assert not wrong, "\n".join(wrong)
+
+
+#: numpy functions that hand the work to BLAS (OpenBLAS here): its threads keep spinning after
+#: each call and slow torch's on the same cores (docs/architecture.md, "Facts the code relies on")
+BLAS_CALLS = {"dot", "vdot", "inner", "matmul", "tensordot", "outer_product", "linalg", "kron"}
+
+
+def test_no_module_calls_numpy_blas():
+    wrong = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            line = f"{name}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.BinOp | ast.AugAssign) and isinstance(node.op, ast.MatMult):
+                wrong.append(f"{line} uses @")
+            if isinstance(node, ast.Attribute) and node.attr in BLAS_CALLS:
+                root = node.value
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if not (isinstance(root, ast.Name) and root.id == "torch"):  # torch's own pool
+                    wrong.append(f"{line} calls .{node.attr}")
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("einsum"):
+                optimize = [k for k in node.keywords if k.arg == "optimize"]
+                if optimize:  # einsum's optimized paths go through tensordot
+                    wrong.append(f"{line} einsum with optimize=")
+    assert not wrong, "use np.einsum (no optimize=) or ufuncs instead of BLAS: " + "; ".join(wrong)

@@ -108,6 +108,17 @@ def test_with_a_directory_the_whole_tensor_is_read_from_disk(tmp_path):
         opened.histogram("0", "weight"), rec.recording.histogram("0", "weight")
     )
     assert opened.statistic("0", "max_weight")[0] == weight.max()
+    # a frame kept whole has no histogram recorded: its values are counted when asked, in
+    # memory and from disk alike
+    small_weight = model[2].weight.detach().numpy()
+    expected, _ = np.histogram(
+        small_weight, bins=64, range=(small_weight.min(), small_weight.max())
+    )
+    for recording in (rec.recording, opened):
+        counts = recording.histogram("2", "weight")
+        assert counts.sum() == small_weight.size
+        # equal bins from the smallest value to the largest (edges rounded in float32)
+        assert np.abs(counts - expected).sum() <= 0.01 * small_weight.size
 
 
 def test_saving_and_opening_keeps_previews_and_histograms(tmp_path):
@@ -219,6 +230,7 @@ def test_the_readout_reads_the_block_exactly_from_disk_and_scrubbing_never_does(
 
 def test_small_frames_measured_with_numpy_agree_with_the_torch_path(rng, monkeypatch):
     from nnviz_widgets.record import capture as capture_module
+    from nnviz_widgets.recording.histogram import histogram_counts
 
     values = rng.standard_normal((6, 5, 4)).astype(np.float32)
     values[1, 2, 3] = np.nan
@@ -232,4 +244,7 @@ def test_small_frames_measured_with_numpy_agree_with_the_torch_path(rng, monkeyp
     for name in ("nonfinite", "minimum", "maximum", "dead_fraction"):
         assert getattr(small, name) == getattr(large, name), name
     assert small.squared_norm == pytest.approx(large.squared_norm, rel=1e-12, nan_ok=True)
-    np.testing.assert_array_equal(small.histogram, large.histogram)
+    # a frame kept whole has no recorded histogram: the Recording counts its values when asked,
+    # into the same bins the device path fills
+    assert small.histogram is None
+    np.testing.assert_array_equal(histogram_counts(small.array), large.histogram)

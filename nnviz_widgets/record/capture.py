@@ -67,9 +67,10 @@ class Captured:
     full : numpy.ndarray or None
         The tensor at full size (block-averaged past ``full_values``) when it goes to disk and
         ``array`` is a preview; None otherwise.
-    histogram : numpy.ndarray
+    histogram : numpy.ndarray or None
         ``HISTOGRAM_BINS`` counts (float64) of the finite values, in equal bins from
-        ``minimum`` to ``maximum``.
+        ``minimum`` to ``maximum``, for a tensor kept as a preview; None for one kept whole
+        (the Recording counts its values when asked).
     nonfinite, squared_norm, minimum, maximum, dead_fraction : float
         NaN and Inf count; squared L2 norm (NaN for per-sample frames, where it is not used);
         smallest and largest finite values (NaN when there are none); the share of units (along
@@ -115,8 +116,8 @@ class Captured:
         return self._values().get("full")
 
     @property
-    def histogram(self) -> np.ndarray:
-        return self._values()["histogram"]
+    def histogram(self) -> np.ndarray | None:
+        return self._values().get("histogram")
 
     @property
     def nonfinite(self) -> float:
@@ -180,8 +181,8 @@ class FrameCapture:
                 # kept whole: one copy, then numpy, whose calls cost a few microseconds where
                 # torch's cost tens (a LeNet snapshot is forty such frames)
                 array = np.array(tensor.numpy())
-                facts, counts = _small_facts(array, keep_first, unit_dim)
-                pending = {"facts": facts, "histogram": counts, "frame": array}
+                # no histogram: the Recording counts the whole frame's values when asked
+                pending = {"facts": _small_facts(array, keep_first, unit_dim), "frame": array}
                 return Captured(pending, shape, shape, None)
             facts = _facts(tensor, keep_first, unit_dim)
             pending = {"facts": facts}
@@ -231,10 +232,8 @@ def _facts(tensor: torch.Tensor, keep_first: bool, unit_dim: int | None) -> torc
     return torch.tensor([nonfinite, norm, minimum, maximum, dead], dtype=torch.float64)
 
 
-def _small_facts(
-    array: np.ndarray, keep_first: bool, unit_dim: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """What :func:`_facts` and :func:`_histogram` take, for a small array on the host."""
+def _small_facts(array: np.ndarray, keep_first: bool, unit_dim: int | None) -> np.ndarray:
+    """What :func:`_facts` takes, for a small array on the host."""
     nan = math.nan
     minimum = maximum = nan
     nonfinite = 0.0
@@ -249,20 +248,14 @@ def _small_facts(
             maximum = float(values.max()) if values.size else nan
     norm = nan
     if not keep_first:
-        wide = array.reshape(-1).astype(np.float64)
-        norm = float(np.dot(wide, wide))
+        # squares summed in float64 by a ufunc: np.dot would call BLAS, whose threads then spin
+        # against torch's (docs/architecture.md, "Facts")
+        norm = float(np.square(array.reshape(-1), dtype=np.float64).sum())
     dead = nan
     if unit_dim is not None and array.ndim >= 2:
         others = tuple(d for d in range(array.ndim) if d != unit_dim)
         dead = float((array.max(axis=others) <= 0).mean())
-    counts = np.zeros(HISTOGRAM_BINS, dtype=np.float64)
-    if values.size and math.isfinite(minimum):
-        scale = HISTOGRAM_BINS / (maximum - minimum) if maximum > minimum else 0.0
-        bins = ((values - np.float32(minimum)) * np.float32(scale)).astype(np.intp)
-        np.clip(bins, 0, HISTOGRAM_BINS - 1, out=bins)
-        counts = np.bincount(bins, minlength=HISTOGRAM_BINS).astype(np.float64)
-    facts = np.array([nonfinite, norm, minimum, maximum, dead], dtype=np.float64)
-    return facts, counts
+    return np.array([nonfinite, norm, minimum, maximum, dead], dtype=np.float64)
 
 
 def _histogram(tensor: torch.Tensor, low: float, high: float, *, finite_only: bool) -> torch.Tensor:
@@ -312,7 +305,8 @@ def add_frame(data: SnapshotData, layer: str, quantity: str, captured: Captured)
     """
     key = (layer, quantity)
     data.frames[key] = captured.array
-    data.histograms[key] = captured.histogram
+    if captured.histogram is not None:
+        data.histograms[key] = captured.histogram
     if captured.reduced:
         data.reduced[key] = captured.full_shape
         if captured.full is not None:

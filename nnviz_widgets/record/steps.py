@@ -210,13 +210,16 @@ class StepStatistics:
         membership = self._layers.membership
         n = len(self._layers.parameters)
         norms = torch.stack(pending).cpu().numpy().astype(np.float64)
-        grad_sq = norms[:, :n] ** 2 @ membership  # (steps, layers)
-        weight_sq = norms[:, n : 2 * n] ** 2 @ membership
-        update_sq = self._sample.squared_updates(norms[:, 2 * n :]) @ membership
+        # einsum, not @: no BLAS call in the training thread (docs/architecture.md, "Facts")
+        grad_sq = np.einsum("sp,pl->sl", norms[:, :n] ** 2, membership)  # (steps, layers)
+        weight_sq = np.einsum("sp,pl->sl", norms[:, n : 2 * n] ** 2, membership)
+        update_sq = np.einsum(
+            "sp,pl->sl", self._sample.squared_updates(norms[:, 2 * n :]), membership
+        )
         has_grad = np.ones((len(pending), n))
         for row, mask in present.items():
             has_grad[row] = mask
-        has_grad = (has_grad @ membership) > 0
+        has_grad = np.einsum("sp,pl->sl", has_grad, membership) > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             grad_norm = np.where(has_grad, np.sqrt(grad_sq), np.nan)
             weight_norm = np.sqrt(weight_sq)

@@ -169,7 +169,8 @@ class UpdateSample:
     def squared_updates(self, piece_norms: np.ndarray) -> np.ndarray:
         """Estimated squared update norms per parameter, from the norms of
         :meth:`differences` (``(..., pieces)`` to ``(..., parameters)``)."""
-        return piece_norms.astype(np.float64) ** 2 @ self._weights
+        # einsum, not @: no BLAS call in the training thread (docs/architecture.md, "Facts")
+        return np.einsum("...q,qp->...p", piece_norms.astype(np.float64) ** 2, self._weights)
 
 
 def _pieces(index: int, param: torch.Tensor, rng: np.random.Generator) -> list[_Piece]:

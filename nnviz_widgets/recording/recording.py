@@ -29,6 +29,7 @@ import numpy as np
 
 from nnviz_widgets.recording.columns import Columns
 from nnviz_widgets.recording.frames import FrameSeries, as_frame, dropped_message, entry_values
+from nnviz_widgets.recording.histogram import histogram_counts
 from nnviz_widgets.recording.types import (
     DEFAULT_MAX_BYTES,
     INPUT,
@@ -238,10 +239,15 @@ class Recording:
         """``HISTOGRAM_BINS`` counts of the tensor's finite values in equal bins from its
         ``min_<quantity>`` to its ``max_<quantity>`` statistic (float32), or None where none was
         recorded. Past 262,144 values the Recorder counts an evenly strided sample and scales
-        the counts to the tensor's size. Same parameters and errors as :meth:`frame`."""
+        the counts to the tensor's size. A tensor kept whole has its values counted when asked
+        (:func:`~nnviz_widgets.recording.histogram.histogram_counts`). Same parameters and
+        errors as :meth:`frame`."""
         with self._lock:
-            key, i, _ = self._entry(layer, quantity, index)
+            key, i, entry = self._entry(layer, quantity, index)
             counts = self._frames.histogram(key, i)
+            whole = self._frames.full_shape(key, i) is None
+        if counts is None:
+            return histogram_counts(entry_values(entry)) if whole else None
         if isinstance(counts, LazyFrame):
             try:
                 counts = counts.load()

@@ -84,7 +84,9 @@ def forward(
     outputs = [np.asarray(points, dtype=np.float32)]
     last = len(weights) - 1
     for i, (w, b) in enumerate(zip(weights, biases)):
-        z = outputs[-1] @ np.asarray(w, dtype=np.float32).T + np.asarray(b, dtype=np.float32)
+        # einsum, not @: no BLAS call while a run trains (docs/architecture.md, "Facts")
+        z = np.einsum("nk,jk->nj", outputs[-1], np.asarray(w, dtype=np.float32))
+        z += np.asarray(b, dtype=np.float32)
         outputs.append(z if i == last else activate(activation, z).astype(np.float32))
     return outputs
 
