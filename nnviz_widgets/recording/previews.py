@@ -82,6 +82,7 @@ class HalfFrame:
 
     def values(self) -> np.ndarray:
         """The preview as float32 (read-only)."""
-        values = self._half.astype(np.float32) * np.float32(self.scale)
+        values = self._half.astype(np.float32)
+        values *= np.float32(self.scale)  # in place: no second array
         values.flags.writeable = False
         return values
