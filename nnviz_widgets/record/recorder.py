@@ -321,7 +321,7 @@ class Recorder:
         """
         device = self._steps.device_bytes()
         if self._probe is not None:
-            device["probe"] = sum(t.nbytes for t in (self._probe.x, self._probe.y) if t is not None)
+            device["probe"] = self._probe.batch.nbytes
         host = {"weights at the last snapshot": self._parameters.host_bytes}
         return {
             "device_bytes": sum(device.values()),
