@@ -25,6 +25,7 @@ ALLOWED = {
     "views": {"render"},
     "datasets": set(),
     "models": set(),
+    "integrations": {"threads", "recording", "record"},
     "widgets": {
         "threads", "training", "recording", "record", "render", "views", "datasets",
     },

@@ -433,7 +433,9 @@ def test_bad_probe_target_and_loss_fail_at_construction():
         nv.Recorder(model, probe=(torch.zeros(4, 3), torch.full((4,), 7)))
     with pytest.raises(ValueError, match="must be a scalar tensor"):
         nv.Recorder(model, probe=torch.zeros(4, 3), loss_fn=lambda out: out)
-    with pytest.raises(TypeError, match="probe must be a tensor x or a pair"):
+    with pytest.raises(
+        TypeError, match=r"probe must be a tensor x, a pair \(x, y\).*got a list of 3"
+    ):
         nv.Recorder(model, probe=[torch.zeros(4, 3)] * 3)
 
 

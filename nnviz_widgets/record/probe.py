@@ -16,7 +16,7 @@ message naming the layer, the shape it got and the one it expects
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +95,8 @@ class Probe:
         loss_fn: Callable[..., torch.Tensor] | None,
         mode: str,
     ) -> None:
-        self.x, self.y = normalize_probe(probe, device_of(model))
+        self.batch = normalize_probe(probe, device_of(model))
+        self.x, self.y = self.batch.x, self.batch.y
         self._model = model
         self._layers = layers
         self._capture = capture
@@ -216,7 +217,7 @@ class Probe:
                 if x.is_floating_point():
                     x.requires_grad_(True)
                 try:
-                    output = model(x)
+                    output = self.batch.call(model, x)
                 except Exception as error:
                     if trace:
                         raise ProbeMismatch(error, list(stack)) from error
@@ -261,12 +262,16 @@ class Probe:
         """The scalar probe loss of the model's ``output``.
 
         ``loss_fn(output, y)`` (or ``loss_fn(output)``) when given; otherwise the summed
-        cross-entropy for integer targets, the summed squared error for float targets, and
-        without targets the sum of each sample's largest output.
+        cross-entropy for integer targets, the summed squared error for float targets; without
+        targets, the loss the model returned (a Hugging Face output's ``loss``, given ``labels``
+        in a dict probe), else the sum of each sample's largest output.
         """
         y = self.y
+        returned = _returned_loss(output) if y is None else None
         if self._loss_fn is not None:
             value = self._loss_fn(output, y) if y is not None else self._loss_fn(output)
+        elif returned is not None:
+            value = returned
         else:
             tensor = first_float_tensor(output)
             if tensor is None:
@@ -291,6 +296,15 @@ class Probe:
                 )
             )
         return value.reshape(())
+
+
+def _returned_loss(output: Any) -> torch.Tensor | None:
+    """The scalar ``loss`` a model returned with its output (a mapping's ``"loss"`` or a
+    ``.loss`` attribute, as Hugging Face models give when called with ``labels``), else None."""
+    loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
+    if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+        return loss
+    return None
 
 
 @contextlib.contextmanager

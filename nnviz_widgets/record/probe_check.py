@@ -1,7 +1,8 @@
 """The probe batch checked, and what the check pass learns of the model.
 
-:func:`normalize_probe` checks ``x`` or ``(x, y)`` as ``Recorder(probe=...)`` takes it and copies
-it to the model's device. In the check pass (:meth:`Probe.check
+:func:`normalize_probe` checks ``x``, ``(x, y)`` or a dict of keyword inputs (a Hugging Face
+batch) as ``Recorder(probe=...)`` takes it and copies it to the model's device, as a
+:class:`ProbeBatch`. In the check pass (:meth:`Probe.check
 <nnviz_widgets.record.probe.Probe.check>`), :func:`trace_hooks` note which module the forward
 pass is in, so that :func:`mismatch_message` can name the layer that failed, the shape it got and
 the one it expects; :class:`ChannelOrder` learns which layers' 3-D outputs are channels-first
@@ -12,7 +13,8 @@ features)``.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -20,7 +22,9 @@ from torch import nn
 from nnviz_widgets.record.layers import CHANNEL_FIRST, expected_input
 
 __all__ = [
+    "MAIN_INPUTS",
     "ChannelOrder",
+    "ProbeBatch",
     "ProbeMismatch",
     "device_of",
     "first_float_tensor",
@@ -166,19 +170,52 @@ def device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def normalize_probe(
-    probe: object, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Check ``x`` or ``(x, y)`` and copy them, detached, to ``device``."""
+#: The keyword of a mapping probe's main input, in order of preference (Hugging Face names):
+#: the input shown as the probe, whose gradient is the saliency when it is floating-point.
+MAIN_INPUTS = ("input_ids", "pixel_values", "input_values", "inputs_embeds", "input", "x")
+
+
+@dataclass(frozen=True)
+class ProbeBatch:
+    """A checked probe on the model's device: ``x`` (the main input), ``y`` (the target, or
+    None) and, for a mapping probe such as a Hugging Face batch, the other keyword inputs and
+    the keyword ``x`` goes by."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    others: dict[str, object] = field(default_factory=dict)
+    key: str | None = None
+
+    def call(self, model: nn.Module, x: torch.Tensor) -> object:
+        """The model's output on the probe, with ``x`` as the main input."""
+        if self.key is None:
+            return model(x)
+        return model(**{**self.others, self.key: x})
+
+    @property
+    def nbytes(self) -> int:
+        tensors = [self.x, self.y, *self.others.values()]
+        return sum(t.nbytes for t in tensors if isinstance(t, torch.Tensor))
+
+
+def normalize_probe(probe: object, device: torch.device) -> ProbeBatch:
+    """Check ``x``, ``(x, y)`` or a mapping of keyword inputs, and copy the tensors, detached,
+    to ``device``."""
+    if isinstance(probe, Mapping):
+        return _mapping_probe(probe, device)
     if isinstance(probe, torch.Tensor):
         x, y = probe, None
     elif isinstance(probe, tuple | list) and len(probe) == 2:
         x, y = probe
     else:
         raise TypeError(
-            "probe must be a tensor x or a pair (x, y) of tensors, got "
-            + (f"a sequence of {len(probe)}" if isinstance(probe, tuple | list) else "")
-            + type(probe).__name__
+            "probe must be a tensor x, a pair (x, y) of tensors or a dict of the model's keyword "
+            "inputs, got "
+            + (
+                f"a {type(probe).__name__} of {len(probe)}"
+                if isinstance(probe, tuple | list)
+                else type(probe).__name__
+            )
         )
     for what, value in (("probe input x", x), ("probe target y", y)):
         if value is not None and not isinstance(value, torch.Tensor):
@@ -192,4 +229,26 @@ def normalize_probe(
         )
     x = x.detach().to(device, copy=True)
     y = None if y is None else y.detach().to(device, copy=True)
-    return x, y
+    return ProbeBatch(x, y)
+
+
+def _mapping_probe(probe: Mapping, device: torch.device) -> ProbeBatch:
+    """A dict of keyword inputs (``input_ids``, ``attention_mask``, ``labels``, ...), called as
+    ``model(**probe)``; its tensors must share the batch dimension."""
+    if not probe or not all(isinstance(k, str) for k in probe):
+        raise TypeError("a dict probe must map keyword names (str) to the model's inputs")
+    tensors = {k: v for k, v in probe.items() if isinstance(v, torch.Tensor)}
+    key = next((k for k in MAIN_INPUTS if k in tensors), next(iter(tensors), None))
+    if key is None:
+        raise TypeError(f"a dict probe must hold at least one tensor, got keys {list(probe)}")
+    batch = {k: v.shape[0] for k, v in tensors.items() if v.ndim}
+    if len(set(batch.values())) > 1 or tensors[key].ndim == 0:
+        raise ValueError(
+            f"the probe's tensors must share their first (batch) dimension, got {batch}"
+        )
+    others = {
+        k: v.detach().to(device, copy=True) if isinstance(v, torch.Tensor) else v
+        for k, v in probe.items()
+        if k != key
+    }
+    return ProbeBatch(tensors[key].detach().to(device, copy=True), None, others, key)

@@ -120,6 +120,11 @@ class Recorder:
         An unusable path fails here, at construction.
     overwrite : bool
         Replace a recording already in ``path``.
+    recording : Recording, optional
+        An empty :class:`~nnviz_widgets.Recording` to fill instead of a new one: one a view
+        already shows before training starts (the framework callbacks of
+        :mod:`nnviz_widgets.integrations` make their Recorder at the start of training). Its
+        own ``max_bytes`` applies.
 
     Notes
     -----
@@ -156,6 +161,7 @@ class Recorder:
         mean_gradient: bool = False,
         path: str | os.PathLike | None = None,
         overwrite: bool = False,
+        recording: Recording | None = None,
     ) -> None:
         self._closed = True  # until construction succeeds, close() has nothing to undo
         self._handles: list[Any] = []
@@ -164,6 +170,7 @@ class Recorder:
             probe_mode, loss_fn, optimizer, max_frame_values, flush_every, memory_per_snapshot
         )
         _check_step_options(stats_every, mean_gradient)
+        _check_recording(recording)
         self._optimizer = optimizer
         self._layers = RecordedLayers(self._model, layers)
         if optimizer is not None:
@@ -187,7 +194,9 @@ class Recorder:
         )
         self._parameters = ParameterSnapshots(self._layers, self._steps, capture)
 
-        self.recording = Recording(max_bytes=max_bytes)
+        if recording is not None:
+            max_bytes = recording.max_bytes
+        self.recording = recording if recording is not None else Recording(max_bytes=max_bytes)
         """The :class:`~nnviz_widgets.Recording` this Recorder fills."""
         infos = self._declare_layers()
         capture.memory_values = plan_memory_values(self._frame_sizes(infos), memory_per_snapshot)
@@ -312,7 +321,7 @@ class Recorder:
         """
         device = self._steps.device_bytes()
         if self._probe is not None:
-            device["probe"] = sum(t.nbytes for t in (self._probe.x, self._probe.y) if t is not None)
+            device["probe"] = self._probe.batch.nbytes
         host = {"weights at the last snapshot": self._parameters.host_bytes}
         return {
             "device_bytes": sum(device.values()),
@@ -472,6 +481,18 @@ def _check_step_options(stats_every: object, mean_gradient: object) -> None:
         raise ValueError(f'stats_every must be a positive integer or "auto", got {stats_every!r}')
     if not isinstance(mean_gradient, bool):
         raise TypeError(f"mean_gradient must be True or False, got {mean_gradient!r}")
+
+
+def _check_recording(recording: object) -> None:
+    if recording is None:
+        return
+    if not isinstance(recording, Recording):
+        raise TypeError(f"recording must be a Recording, got {type(recording).__name__}")
+    if len(recording) or recording.layers:
+        raise ValueError(
+            "recording must be an empty Recording (nv.Recording()); this one already holds "
+            f"{len(recording)} snapshot(s) of layers {list(recording.layers)[:5]}"
+        )
 
 
 def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
