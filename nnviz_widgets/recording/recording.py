@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from nnviz_widgets.recording.columns import Columns
+from nnviz_widgets.recording.export import write_csv, write_npz
 from nnviz_widgets.recording.frames import FrameSeries, as_frame, dropped_message, entry_values
 from nnviz_widgets.recording.histogram import histogram_counts
 from nnviz_widgets.recording.types import (
@@ -341,6 +342,22 @@ class Recording:
             return self._frames.thinned
 
     # ------------------------------------------------------------------ reading it whole
+    def to_npz(self, path: str | os.PathLike, *, frames: Iterable[tuple[str, str]] = ()) -> None:
+        """Write every number to one ``.npz`` file: per snapshot ``snapshots/epoch``,
+        ``snapshots/step``, ``snapshots/metric/<name>``, ``snapshots/statistic/<layer>/<name>``;
+        per step ``steps/step`` and ``steps/step/<layer>/<name>``; and for each ``(layer,
+        quantity)`` in ``frames``, ``frames/<layer>/<quantity>``, its frames with a row per
+        snapshot (NaN where missing). Read it with ``numpy.load(path)``; nothing in it needs
+        pickle. See :mod:`nnviz_widgets.recording.export`."""
+        write_npz(self, path, frames)
+
+    def to_csv(self, path: str | os.PathLike, *, per: str = "snapshot") -> None:
+        """Write one table as CSV: a row per snapshot (``per="snapshot"``: epoch, step, every
+        metric and statistic) or per step with statistics (``per="step"``: every per-step
+        series); columns named as in :meth:`to_npz`, e.g. ``metric/loss``,
+        ``statistic/conv1/grad_norm``. ``pandas.read_csv(path)`` reads it."""
+        write_csv(self, path, per=per)
+
     def snapshot_data(self, index: int = -1) -> SnapshotData:
         """One snapshot's whole content, as :meth:`append_snapshot` takes it; what
         ``Recording.save`` writes.
