@@ -120,7 +120,7 @@ def test_scrubbing_hundreds_of_times_while_training_tears_nothing_and_changes_no
     # the same training without a widget, in a plain loop
     bare_model, bare_optimizer = make()
     train = epoch_function(bare_model, bare_optimizer)
-    for epoch in range(12):
+    for epoch in range(1, 13):  # the explorer numbers epochs from 1, as its snapshots
         train(epoch)
     for a, b in zip(model.parameters(), bare_model.parameters()):
         assert torch.equal(a, b)
@@ -158,10 +158,14 @@ def test_an_exception_in_train_epoch_shows_and_keeps_the_snapshots():
     assert explorer.loop.wait(30)
     assert explorer.loop.state == "failed"
     assert "ValueError: a corrupt batch in epoch 2" in explorer.training.error.value
-    assert explorer.recording.snapshots == (0.0, 1.0, 2.0)
+    assert "failed in epoch 2" in explorer.training.status.value
+    # epochs count from 1 in train_epoch, the status and the snapshots alike: the failed
+    # epoch 2 left no snapshot labelled 2 (issue 13)
+    assert explorer.recording.snapshots == (0.0, 1.0)
+    assert explorer.loop.failed_epoch == 2
     assert hooks_left(model, optimizer) == []
     explorer._drain()
-    assert explorer.index == 2
+    assert explorer.index == 1
     explorer.close()
 
 

@@ -52,12 +52,16 @@ def test_buttons_follow_the_state_and_drive_the_loop():
     assert loop.wait(10)
     assert loop.epoch == 1
     assert enabled(controls) == (True, False, True, True)
-    assert controls.train_button.description == "Resume"
+    # the epoch asked for is done: "done", and Train (not Resume) trains more (issue 13)
+    assert controls.train_button.description == "Train"
     assert controls.progress.value == 1
-    assert "paused after 1 epoch" in controls.status.value
+    assert "done: 1 epoch(s) trained" in controls.status.value
     controls.train_button.click()  # two more epochs, then pause
     assert loop.wait(10)
     assert loop.epoch == 3
+    assert "done: 3 epoch(s) trained" in controls.status.value
+    assert (controls.progress.value, controls.progress.max) == (3, 3)
+    assert controls.train_button.description == "Train"
     assert controls.progress.description == "epoch 3"
     assert controls.step_progress.description == "step 4/4"
     controls.stop_button.click()

@@ -64,14 +64,16 @@ class TrainingExplorer(ipywidgets.VBox):
     optimizer : torch.optim.Optimizer, optional
         Only with a model: passed to the Recorder.
     train_epoch : callable, optional
-        ``train_epoch(epoch) -> dict of metrics | None``: trains one epoch (``epoch`` counts
-        from 0). Given it, the explorer shows Train / Pause / Step / Stop buttons and a progress
-        bar and trains in a background thread, so that scrubbing stays live meanwhile. It takes
-        a snapshot of the untrained network (epoch 0) if the recording is empty, and one after
-        each epoch, labelled with the number of epochs done and the metrics returned. Pause acts
-        at the next optimizer step; an exception in ``train_epoch`` stops training and shows
-        its traceback; closing the explorer (or running its cell again) stops training and
-        removes every hook. Needs a model or a Recorder.
+        ``train_epoch(epoch) -> dict of metrics | None``: trains epoch ``epoch``, counted from
+        1 (after the last snapshot's epoch when the recording has some). Given it, the explorer
+        shows Train / Pause / Step / Stop buttons and a progress bar and trains in a background
+        thread, so that scrubbing stays live meanwhile. It takes a snapshot of the untrained
+        network (epoch 0) if the recording is empty, and one after each epoch, labelled with
+        that epoch's number and the metrics returned (numbers: Python, numpy, 0-d arrays or
+        tensors; a metric named ``epoch`` is recorded as ``epoch_metric``). Pause acts at the
+        next optimizer step; an exception in ``train_epoch`` stops training and shows its
+        traceback, and its epoch leaves no snapshot; closing the explorer (or running its cell
+        again) stops training and removes every hook. Needs a model or a Recorder.
     epochs : int, optional
         With ``train_epoch``: how many epochs the Train button runs before pausing (by default
         it trains until paused or stopped).
@@ -187,21 +189,28 @@ class TrainingExplorer(ipywidgets.VBox):
         return self.recorder.snapshot(**kwargs)
 
     def close(self, *, widget: bool = False) -> None:
-        """Stop following the recording; release the Recorder (or directory) the explorer opened.
+        """Stop training, live updates, background threads and following the directory;
+        release the Recorder the explorer opened (its hooks).
 
-        The widget stays on screen and scrubbing keeps working on what was recorded. Pass
-        ``widget=True`` to close the widget (and its figures) as well. Calling it twice is fine.
+        Every widget stays open: the explorer on screen keeps scrubbing what was recorded, its
+        training buttons show that training is closed, and a page still building the widget
+        (Voila builds widgets only once the whole notebook ran) builds it whole. Pass
+        ``widget=True`` to close the widget (and its figures) as well. Returns within about a
+        second even if an epoch never ends (see ``TrainingLoop.close``). Calling it twice is
+        fine.
         """
         if not getattr(self, "_closed", True):  # True also when construction failed early
             self._closed = True
             if self.loop is not None:  # training first: it writes into the recorder
                 self.loop.close()
-                self.training.close()
+                self.training.close(widget=False)
             self.recording.remove_listener(self._on_recording_update)
             self._live.close()
             self._frames.close()
             if self._owns_recorder and self.recorder is not None:
-                self.recorder.close()
+                # an epoch still running closes it as its thread ends (source.start_training)
+                if self.loop is None or not self.loop.alive:
+                    self.recorder.close()
             elif self._owns_recorder:
                 self.recording.close()  # opened from a path: stop following the directory
         if widget:
