@@ -18,8 +18,10 @@ widget instead of being raised into the training loop. Which thread holds which 
 
 from __future__ import annotations
 
+import numbers
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets
@@ -38,6 +40,7 @@ from nnviz_widgets.widgets.explorer.selection import (
     choices,
     fit_selection,
     is_half_made,
+    sample_count,
 )
 from nnviz_widgets.widgets.explorer.source import open_source, start_training
 from nnviz_widgets.widgets.explorer.text import strip_tags
@@ -47,6 +50,8 @@ __all__ = ["TrainingExplorer"]
 
 #: How long a live update waits when it finds the selection half-made by another thread.
 RETRY_SECONDS = 0.05
+#: The traits a recording decides the valid values of (see ``selection.checked``).
+CHECKED_TRAITS = frozenset({"layer", "quantity", "index", "sample", "channel"})
 
 
 class TrainingExplorer(ipywidgets.VBox):
@@ -139,6 +144,9 @@ class TrainingExplorer(ipywidgets.VBox):
         self._lock = threading.RLock()
         self._closed = False
         self._synced_count = 0  # snapshots the slider and dropdowns were last brought up to
+        # the sample last chosen where there are samples to choose: weights have none (the
+        # trait is then -1, as the dropdown shows), activations ask for it again
+        self._chosen_sample = 0
         self._live = Throttle(self._apply_live, float(min_interval))
         self._frames = FrameCache(self.recording, max_cells)
         self._display = ExplorerDisplay(max_cells, self._select_from_metrics, self._select_layer)
@@ -246,17 +254,34 @@ class TrainingExplorer(ipywidgets.VBox):
         return str(path)
 
     # ------------------------------------------------------------------ the selection
-    def _selection(self) -> Selection:
-        return Selection.of(self)
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Check a selection trait set from code before traitlets does: a refused value raises
+        one short TraitError from here, not through a dozen frames of traitlets."""
+        if name in CHECKED_TRAITS and _checkable(name, value) and not self._cross_validation_lock:
+            __tracebackhide__ = True  # IPython shows the user's line and the sentence
+            value = self._checked(name, value if isinstance(value, str) else int(value))
+        super().__setattr__(name, value)
 
-    @traitlets.validate("layer", "quantity", "index", "sample", "channel")
-    def _validate_selection(self, proposal: traitlets.Bunch) -> Any:
-        """Refuse what the recording does not hold, in words that say what it does hold."""
-        name, value = proposal["trait"].name, proposal["value"]
+    def _checked(self, name: str, value: Any) -> Any:
+        __tracebackhide__ = True
         try:
             return checked(self.recording, self._selection(), name, value, self._frames.shape)
         except ValueError as error:
             raise traitlets.TraitError(str(error)) from None
+
+    def _selection(self) -> Selection:
+        return Selection.of(self)
+
+    def _sample_count(self) -> int:
+        selection = self._selection()
+        return sample_count(selection.quantity, self._frames.shape(selection))
+
+    @traitlets.validate("layer", "quantity", "index", "sample", "channel")
+    def _validate_selection(self, proposal: traitlets.Bunch) -> Any:
+        """Refuse what the recording does not hold, in words that say what it does hold (for
+        values set by the controls, links and ``set_trait``; code setting a trait is checked
+        first in ``__setattr__``)."""
+        return self._checked(proposal["trait"].name, proposal["value"])
 
     @traitlets.observe("layer", "quantity", "index", "sample", "channel", "colour_range")
     def _on_selection_change(self, change: traitlets.Bunch) -> None:
@@ -265,6 +290,8 @@ class TrainingExplorer(ipywidgets.VBox):
             # is the user scrubbing back
             if change["name"] == "index" and change["new"] < self._synced_count - 1:
                 self.follow_latest = False
+            if change["name"] == "sample" and self._sample_count():
+                self._chosen_sample = change["new"]  # a choice among samples, not "nothing"
             if change["name"] in ("layer", "quantity"):  # what can be chosen changes
                 self._fit_selection()
             self._draw()
@@ -279,6 +306,7 @@ class TrainingExplorer(ipywidgets.VBox):
         and let the dropdowns offer its choices."""
         with self._lock:
             wanted = self._selection() if index is None else self._selection().at(index)
+            wanted = replace(wanted, sample=self._chosen_sample)
             fitted = fit_selection(self.recording, wanted, self._frames.shape)
             offered = choices(self.recording, fitted, self._frames.shape)
             # one change: validators and observers run once the traits agree, and the observers
@@ -346,3 +374,11 @@ class TrainingExplorer(ipywidgets.VBox):
         # the spare images are not reachable from the marks
         roots = [*self.children, self.play_link, *self.heatmap.image_widgets]
         return every_widget(roots, skip=self)
+
+
+def _checkable(name: str, value: Any) -> bool:
+    """Whether ``value`` has the type of the selection trait ``name`` (a numpy integer counts
+    as an integer); else traitlets says what type it wants."""
+    if name in ("layer", "quantity"):
+        return isinstance(value, str)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

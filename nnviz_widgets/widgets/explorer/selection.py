@@ -322,6 +322,8 @@ def fit_selection(
     fitted = replace(
         selection, layer=layer, quantity=default_quantity(quantities, selection.quantity)
     )
+    if not has_layer(fitted):
+        return fitted  # nothing recorded yet: nothing to fit
     shape = shape_of(fitted)
     samples, channels = sample_count(fitted.quantity, shape), channel_count(fitted.quantity, shape)
     # without samples to choose: all (the dropdown shows "all", disabled; the explorer asks for
@@ -396,7 +398,7 @@ def _listed(value: str, names: list[str], what: str) -> str:
     """``; did you mean 'fc'? valid layers: 'input', 'conv', ...`` for an unknown ``value``:
     its close matches, then at most :data:`LISTED` names."""
     if not names:
-        return f"; no {what} yet"
+        return f"; valid {what}: none yet"
     close = difflib.get_close_matches(value, names, n=3, cutoff=0.6)
     hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
     shown = ", ".join(map(repr, names[:LISTED]))
