@@ -149,7 +149,9 @@ class TrainingExplorer(ipywidgets.VBox):
         self._chosen_sample = 0
         self._live = Throttle(self._apply_live, float(min_interval))
         self._frames = FrameCache(self.recording, max_cells)
-        self._display = ExplorerDisplay(max_cells, self._select_from_metrics, self._select_layer)
+        self._display = ExplorerDisplay(
+            max_cells, self._select_from_metrics, self._select_layer, self._lock
+        )
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
         display, controls = self._display, self._controls
         # every control and view under its own name too: notebooks and tests reach them so
