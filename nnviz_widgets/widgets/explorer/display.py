@@ -165,7 +165,9 @@ class ExplorerDisplay:
             low,
             high,
             prepared.colour_map,
-            title=picture_title(layer_label(layer), quantity, epoch, prepared.reduced),
+            title=picture_title(
+                layer_label(layer, set(recording.layers)), quantity, epoch, prepared.reduced
+            ),
             reduced=prepared.reduced,
             indices=prepared.indices,
             png=prepared.png,
@@ -210,7 +212,8 @@ class ExplorerDisplay:
                 for layer in recording.layers
                 if "grad_norm" in recording.statistics(layer)
             }
-            self._norms = (state, norms, {layer: layer_label(layer) for layer in norms})
+            taken = set(recording.layers)
+            self._norms = (state, norms, {layer: layer_label(layer, taken) for layer in norms})
         _, norms, labels = self._norms
         epochs = np.asarray(recording.snapshots, dtype=np.float64)
         self.gradients.show(epochs, norms, selection.index, selection.layer, labels)

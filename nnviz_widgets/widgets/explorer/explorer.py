@@ -258,18 +258,15 @@ class TrainingExplorer(ipywidgets.VBox):
     # ------------------------------------------------------------------ the selection
     def __setattr__(self, name: str, value: Any) -> None:
         """Check a selection trait set from code before traitlets does: a refused value raises
-        one short TraitError from here, not through a dozen frames of traitlets."""
+        one short TraitError from here (the user's line, this one, the sentence), not through
+        a dozen frames of traitlets."""
         if name in CHECKED_TRAITS and _checkable(name, value) and not self._cross_validation_lock:
-            __tracebackhide__ = True  # IPython shows the user's line and the sentence
-            value = self._checked(name, value if isinstance(value, str) else int(value))
+            value = value if isinstance(value, str) else int(value)  # a numpy integer too
+            try:
+                value = checked(self.recording, self._selection(), name, value, self._frames.shape)
+            except ValueError as error:
+                raise traitlets.TraitError(str(error)) from None
         super().__setattr__(name, value)
-
-    def _checked(self, name: str, value: Any) -> Any:
-        __tracebackhide__ = True
-        try:
-            return checked(self.recording, self._selection(), name, value, self._frames.shape)
-        except ValueError as error:
-            raise traitlets.TraitError(str(error)) from None
 
     def _selection(self) -> Selection:
         return Selection.of(self)
@@ -283,7 +280,11 @@ class TrainingExplorer(ipywidgets.VBox):
         """Refuse what the recording does not hold, in words that say what it does hold (for
         values set by the controls, links and ``set_trait``; code setting a trait is checked
         first in ``__setattr__``)."""
-        return self._checked(proposal["trait"].name, proposal["value"])
+        name, value = proposal["trait"].name, proposal["value"]
+        try:
+            return checked(self.recording, self._selection(), name, value, self._frames.shape)
+        except ValueError as error:
+            raise traitlets.TraitError(str(error)) from None
 
     @traitlets.observe("layer", "quantity", "index", "sample", "channel", "colour_range")
     def _on_selection_change(self, change: traitlets.Bunch) -> None:
