@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from nnviz_widgets.recording import INPUT, Recording, SnapshotData
-from nnviz_widgets.views.chart import finite_points, line_points, lines_points
 from nnviz_widgets.views.gradients import GradientNormView
 from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.views.metrics import MetricsView
@@ -51,6 +50,8 @@ def unplaceable(widgets) -> list[str]:
 
 
 def test_chart_points():
+    from nnviz_widgets.views.chart import finite_points, line_points, lines_points
+
     x, y, kept = finite_points(np.arange(5.0), np.array([np.nan, 1, np.inf, 3, np.nan]))
     assert list(x) == [1, 3] and list(y) == [1, 3] and list(kept) == [1, 3]
     x, y = line_points(np.arange(5.0), np.array([np.nan, 1, np.nan, 3, np.nan]))

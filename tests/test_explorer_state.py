@@ -16,8 +16,11 @@ import traitlets
 from nnviz_widgets.recording import INPUT, Recording, SnapshotData
 from nnviz_widgets.views.hover_grid import HOVER_CELLS
 from nnviz_widgets.widgets.explorer import TrainingExplorer
-from nnviz_widgets.widgets.explorer.display import READOUT_HINT, every_widget
+from nnviz_widgets.widgets.explorer.display import every_widget
 from tests.test_explorer import _declare, _snapshot
+
+#: The readout line while no value is under the pointer (display.READOUT_HINT).
+READOUT_HINT = "move the pointer over the picture to read values"
 
 
 @pytest.fixture
@@ -219,6 +222,26 @@ def test_every_widget_is_reachable_from_the_explorer_and_none_closed_at_close(ex
     """What Voila needs: each widget a displayed explorer refers to is open when the page
     builds it, after the whole notebook ran (a closed one left it at 'Loading widget...')."""
     explorer.close()
+    assert page_builds_whole(explorer) > 50
+
+
+def test_a_training_explorer_closed_is_built_whole_too():
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    explorer = TrainingExplorer(
+        model, probe=torch.zeros(2, 4), optimizer=optimizer, train_epoch=lambda epoch: {}
+    )
+    explorer.close()  # closed the Train/Pause/Step row before: the page never built
+    assert page_builds_whole(explorer) > 50
+    explorer.close(widget=True)
+
+
+def page_builds_whole(explorer) -> int:
+    """How many widgets a page builds for ``explorer``, following each reference in their
+    states from the explorer's, as the front end does; fails on a closed one."""
     by_id = {w.model_id: w for w in every_widget([explorer]) if w.comm is not None}
     stack, seen = [explorer.model_id], set()
     while stack:
@@ -232,7 +255,7 @@ def test_every_widget_is_reachable_from_the_explorer_and_none_closed_at_close(ex
             for item in value if isinstance(value, list | tuple) else [value]:
                 if isinstance(item, str) and item.startswith("IPY_MODEL_"):
                     stack.append(item[len("IPY_MODEL_") :])
-    assert len(seen) > 50
+    return len(seen)
 
 
 def test_python_traceback_of_a_refused_sample_is_short(explorer):

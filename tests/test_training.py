@@ -283,6 +283,7 @@ def test_metrics_reach_on_epoch_as_floats():
     loop.start(epochs=2)
     assert loop.wait(10)
     assert seen == [(1, {"loss": 0.25, "acc": 0.5}), (2, {"loss": 0.25, "acc": 0.5})]
+    assert {type(value) for _, metrics in seen for value in metrics.values()} == {float}
     loop.close()
 
 
