@@ -225,7 +225,7 @@ class TrainingLoop:
             thread.join(timeout)
             if thread.is_alive():
                 warnings.warn(
-                    f"the training thread did not end within {timeout} s; it will stop at its "
+                    f"the training thread did not end within {timeout:g} s; it will stop at its "
                     "next step or epoch boundary",
                     RuntimeWarning,
                     stacklevel=2,
@@ -240,31 +240,17 @@ class TrainingLoop:
         """Stop training and remove the optimizer hook; safe to call more than once.
 
         Waits at most :data:`CLOSE_WAIT` seconds for the epoch in progress to reach its next
-        optimizer step (without an optimizer: its end). An epoch that gets there later ends
-        there by itself, in its own thread, and is neither counted nor reported (``on_epoch``);
-        a ``RuntimeWarning`` says so.
+        optimizer step (without an optimizer: its end), then warns and returns: that epoch
+        ends there by itself, in its own thread, neither counted nor reported (``on_epoch``).
         """
-        with self._condition:
-            if self._state == "closed":
-                return
-            self._stop_requested = True
-            self._condition.notify_all()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(CLOSE_WAIT)
+        if self._state == "closed":
+            return
+        self.stop(CLOSE_WAIT)
         with self._condition:
             self._set_state("closed")
-            running = thread is not None and thread.is_alive()
+            running = self.alive
         if not running:  # else the thread removes the hook as it ends: it still stops there
             self._remove_hook()
-        elif thread is not threading.current_thread():
-            warnings.warn(
-                f"the training epoch did not reach an optimizer step within {CLOSE_WAIT:g} s; "
-                "it stops at its next step (or when train_epoch returns), and nothing more is "
-                "recorded",
-                RuntimeWarning,
-                stacklevel=2,
-            )
 
     # ------------------------------------------------------------------ the thread
     def _launch(self) -> None:

@@ -265,3 +265,19 @@ def test_python_traceback_of_a_refused_sample_is_short(explorer):
     except traitlets.TraitError:
         text = "".join(traceback.format_exception(*sys.exc_info()))
     assert text.count('  File "') == 2, text  # this test's line and __setattr__
+
+
+def test_close_shows_every_snapshot_recorded_before_it(rng):
+    """A live update still waiting for its turn (the throttle) is applied by close(), not
+    dropped: the widget that stays on screen reaches the last snapshot."""
+    recording = Recording()
+    _declare(recording)
+    recording.append_snapshot(_snapshot(rng, 0))
+    explorer = TrainingExplorer(recording, min_interval=60)
+    recording.append_snapshot(_snapshot(rng, 1))  # applied at once: the interval was quiet
+    recording.append_snapshot(_snapshot(rng, 2))  # due in a minute
+    assert explorer.slider.max == 1
+    explorer.close()
+    assert explorer.slider.max == 2 and explorer.index == 2
+    assert "snapshot 3 of 3" in explorer.epoch_label.value
+    explorer.close(widget=True)
