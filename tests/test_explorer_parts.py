@@ -154,7 +154,8 @@ def test_dropdown_options_name_samples_by_their_labels(recording):
 def test_fit_selection_makes_a_selection_whole(recording):
     # weights have no samples to choose: sample -1 ("all"), as the dropdown shows (issue 13)
     assert fit_selection(recording, Selection()) == Selection("conv", "weight", 0, -1, -1)
-    assert fit_selection(Recording(), Selection()) == Selection()  # nothing to choose yet
+    # nothing to choose yet: all samples, all channels, as the dropdowns show (issue 13)
+    assert fit_selection(Recording(), Selection()) == Selection(sample=-1)
     # a layer without the quantity: the same family; a channel it lacks: all
     relu = fit_selection(recording, Selection("relu", "weight", 1, 1, 3))
     assert relu == Selection("relu", "activation", 1, 1, 3)

@@ -281,3 +281,17 @@ def test_close_shows_every_snapshot_recorded_before_it(rng):
     assert explorer.slider.max == 2 and explorer.index == 2
     assert "snapshot 3 of 3" in explorer.epoch_label.value
     explorer.close(widget=True)
+
+
+def test_an_empty_explorer_shows_its_sample_as_it_is_and_refuses_one_it_lacks(rng):
+    recording = Recording()
+    _declare(recording)
+    explorer = TrainingExplorer(recording, min_interval=0.0)
+    assert explorer.sample == explorer.sample_box.value == -1  # was 0, shown as "all"
+    with pytest.raises(traitlets.TraitError, match="sample 99 is out of range"):
+        explorer.sample = 99
+    recording.append_snapshot(_snapshot(rng, 0))
+    explorer._drain()
+    explorer.layer, explorer.quantity = "conv", "activation"
+    assert explorer.sample == explorer.sample_box.value == 0  # the default choice comes back
+    explorer.close(widget=True)

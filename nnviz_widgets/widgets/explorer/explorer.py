@@ -106,7 +106,9 @@ class TrainingExplorer(ipywidgets.VBox):
         "", help="The quantity shown: weight, weight_grad, update, activation, ..."
     ).tag(sync=True)
     sample = traitlets.Int(
-        0, help="The probe sample shown for per-sample quantities; -1 shows every sample."
+        0,
+        help="The probe sample shown for per-sample quantities; -1 shows every sample (and is "
+        "the value where the quantity has no samples to choose, as the dropdown shows).",
     ).tag(sync=True)
     channel = traitlets.Int(
         -1, help="A single channel (feature map or output channel) to show; -1 shows all."

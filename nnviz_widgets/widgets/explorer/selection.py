@@ -323,7 +323,7 @@ def fit_selection(
         selection, layer=layer, quantity=default_quantity(quantities, selection.quantity)
     )
     if not has_layer(fitted):
-        return fitted  # nothing recorded yet: nothing to fit
+        return replace(fitted, sample=-1, channel=-1)  # nothing recorded yet: nothing to choose
     shape = shape_of(fitted)
     samples, channels = sample_count(fitted.quantity, shape), channel_count(fitted.quantity, shape)
     # without samples to choose: all (the dropdown shows "all", disabled; the explorer asks for
