@@ -217,8 +217,9 @@ class TrainingExplorer(ipywidgets.VBox):
                 self.loop.close()
                 self.training.close(widget=False)
             self.recording.remove_listener(self._on_recording_update)
-            self._live.close()  # a live update still waiting for its turn is applied here:
-            self._apply_live()  # the widget that stays shows every snapshot recorded
+            self._live.close()
+            if len(self.recording) != self._synced_count:  # an update waiting for its turn:
+                self._apply_live()  # the widget that stays shows every snapshot recorded
             self._frames.close()
             if self._owns_recorder and self.recorder is not None:
                 # an epoch still running closes it as its thread ends (source.start_training)
