@@ -29,9 +29,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
-# JupyterLab on this machine only, on the quickstart notebook (its data ship with scikit-learn)
+# JupyterLab on this machine only, on the quickstart notebook (its data ship with scikit-learn);
+# as root (a container) JupyterLab refuses to start without --allow-root: given only then
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 demo: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/01_quickstart.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) notebooks/01_quickstart.ipynb
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,12 +9,18 @@ Pausing and stopping act at step boundaries: the loop puts a post-step hook on t
 never touches a tensor, so training results are unchanged. Without an optimizer, both act at the
 next epoch boundary.
 
+Epochs are numbered by ``first_epoch``: the explorer and the Playground pass 1, so that the
+number ``train_epoch`` receives is the label of the snapshot that ends that epoch. Closing never
+waits long for an epoch that does not end (:data:`CLOSE_WAIT`).
+
 Nothing here imports a widget library: widgets observe a loop through :meth:`add_listener`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import signal
 import threading
 import traceback
@@ -25,9 +31,12 @@ from typing import Any
 
 from nnviz_widgets.threads import Listeners, start_daemon
 
-__all__ = ["TrainingLoop"]
+__all__ = ["CLOSE_WAIT", "TrainingLoop", "checked_metrics"]
 
 STATES = ("idle", "running", "paused", "stopped", "failed", "closed")
+#: Seconds :meth:`TrainingLoop.close` waits for the training thread to reach its next optimizer
+#: step (or the end of its epoch); past that it returns and the thread ends there by itself.
+CLOSE_WAIT = 1.0
 
 _running_loops: weakref.WeakSet[TrainingLoop] = weakref.WeakSet()
 
@@ -46,7 +55,8 @@ class TrainingLoop:
     ----------
     train_epoch : callable
         ``train_epoch(epoch) -> dict | None``: trains one epoch (``epoch`` counts from
-        ``first_epoch``) and returns its metrics, e.g. ``{"loss": 0.3}``.
+        ``first_epoch``) and returns its metrics, e.g. ``{"loss": 0.3}``: each a single
+        number (a Python or numpy number, a 0-d array or tensor), passed on as a float.
     optimizer : torch.optim.Optimizer, optional
         When given, pause and stop take effect at the next optimizer step instead of the next
         epoch, and :attr:`step_in_epoch` counts steps.
@@ -55,14 +65,17 @@ class TrainingLoop:
         take a Recorder snapshot). An exception in it fails the loop like one in
         ``train_epoch``.
     first_epoch : int
-        The number given to the first epoch.
+        The number given to the first epoch (0 by default; the explorer and the Playground
+        pass 1, the label of the snapshot taken after it).
 
     Notes
     -----
-    States: ``"idle"`` (never started), ``"running"``, ``"paused"``, ``"stopped"`` (by
-    :meth:`stop` or a kernel interrupt), ``"failed"`` (``train_epoch`` raised: see
-    :attr:`error` and :attr:`traceback`), ``"closed"``. A stopped or failed loop cannot be
-    restarted; make a new one, the Recording keeps every snapshot taken so far.
+    States: ``"idle"`` (never started), ``"running"``, ``"paused"`` (by :meth:`pause`, or
+    because the epochs asked for are done: see :attr:`pause_at`), ``"stopped"`` (by
+    :meth:`stop` or a kernel interrupt), ``"failed"`` (``train_epoch`` or ``on_epoch`` raised:
+    see :attr:`error`, :attr:`traceback` and :attr:`failed_epoch`), ``"closed"``. A stopped or
+    failed loop cannot be restarted; make a new one, the Recording keeps every snapshot taken so
+    far.
     """
 
     def __init__(
@@ -101,6 +114,8 @@ class TrainingLoop:
         """The exception that failed the loop, if any."""
         self.traceback: str | None = None
         """The failing exception's traceback, as text."""
+        self.failed_epoch: int | None = None
+        """The number of the epoch that failed (its ``train_epoch`` or its ``on_epoch``)."""
         self.step_in_epoch = 0
         """Optimizer steps done in the current epoch (0 without an optimizer)."""
         self.steps_per_epoch: int | None = None
@@ -134,6 +149,12 @@ class TrainingLoop:
         return self._first_epoch + self._epochs_done
 
     @property
+    def pause_at(self) -> int | None:
+        """The count of epochs done at which the loop pauses by itself (None: no limit), as
+        :meth:`start` and :meth:`step` set it."""
+        return self._target
+
+    @property
     def alive(self) -> bool:
         """Whether the training thread is running (it may be paused)."""
         return self._thread is not None and self._thread.is_alive()
@@ -142,10 +163,12 @@ class TrainingLoop:
         return f"TrainingLoop({self._state}, {self._epochs_done} epochs done)"
 
     def add_listener(self, callback: Callable[[TrainingLoop, str], None]) -> None:
-        """Call ``callback(loop, event)`` on each state change (``event`` = ``"state"``) and after
-        each epoch (``"epoch"``), and every optimizer step (``"step"``) where an optimizer is known.
+        """Call ``callback(loop, event)`` on each state change (``event`` = ``"state"``), after
+        each epoch (``"epoch"``), every optimizer step (``"step"``) where an optimizer is known,
+        and once the training thread has ended (``"ended"``: nothing of the loop's runs after).
 
-        It runs in the training thread; an exception in it becomes a warning.
+        It runs in the training thread (state changes also in the thread that asked for them);
+        an exception in it becomes a warning.
         """
         self._listeners.add(callback)
 
@@ -202,7 +225,7 @@ class TrainingLoop:
             thread.join(timeout)
             if thread.is_alive():
                 warnings.warn(
-                    f"the training thread did not end within {timeout} s; it will stop at its "
+                    f"the training thread did not end within {timeout:g} s; it will stop at its "
                     "next step or epoch boundary",
                     RuntimeWarning,
                     stacklevel=2,
@@ -214,14 +237,20 @@ class TrainingLoop:
             return self._condition.wait_for(lambda: self._state != "running", timeout)
 
     def close(self) -> None:
-        """Stop training and remove the optimizer hook; safe to call more than once."""
-        if self._state != "closed":
-            self.stop()
-        hook, self._hook = self._hook, None
-        if hook is not None:
-            hook.remove()
+        """Stop training and remove the optimizer hook; safe to call more than once.
+
+        Waits at most :data:`CLOSE_WAIT` seconds for the epoch in progress to reach its next
+        optimizer step (without an optimizer: its end), then warns and returns: that epoch
+        ends there by itself, in its own thread, neither counted nor reported (``on_epoch``).
+        """
+        if self._state == "closed":
+            return
+        self.stop(CLOSE_WAIT)
         with self._condition:
             self._set_state("closed")
+            running = self.alive
+        if not running:  # else the thread removes the hook as it ends: it still stops there
+            self._remove_hook()
 
     # ------------------------------------------------------------------ the thread
     def _launch(self) -> None:
@@ -246,6 +275,7 @@ class TrainingLoop:
         return (self._pause_requested or at_target) and not self._stop_requested
 
     def _run(self) -> None:
+        epoch = self.next_epoch
         try:
             while True:
                 with self._condition:
@@ -257,18 +287,15 @@ class TrainingLoop:
                     self._set_state("running")
                     epoch = self.next_epoch
                     self.step_in_epoch = 0
-                metrics = self._train_epoch(epoch) or {}
-                if not isinstance(metrics, Mapping):
-                    raise TypeError(
-                        "train_epoch must return a dict of metrics or None, got "
-                        f"{type(metrics).__name__}"
-                    )
+                metrics = checked_metrics(self._train_epoch(epoch))
                 with self._condition:
+                    if self._state == "closed":  # closed meanwhile: its owner let go of it all
+                        break
                     self._epochs_done += 1
                     if self.step_in_epoch:
                         self.steps_per_epoch = self.step_in_epoch
                 if self._on_epoch is not None:
-                    self._on_epoch(epoch, dict(metrics))
+                    self._on_epoch(epoch, metrics)
                 self._emit("epoch")
         except _StopTraining:
             pass
@@ -276,17 +303,22 @@ class TrainingLoop:
             with self._condition:
                 self.error = error
                 self.traceback = "".join(traceback.format_exception(error))
-                self._set_state("failed")
-            return
+                self.failed_epoch = epoch
+                if self._state != "closed":
+                    self._set_state("failed")
         finally:
             _running_loops.discard(self)
             # a loop that ended cannot restart: its optimizer hook has nothing left to do
-            hook, self._hook = self._hook, None
-            if hook is not None:
-                hook.remove()
+            self._remove_hook()
         with self._condition:
-            if self._state != "closed":
+            if self._state not in ("closed", "failed"):
                 self._set_state("stopped")
+        self._emit("ended")
+
+    def _remove_hook(self) -> None:
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook.remove()
 
     def _at_step_boundary(self) -> None:
         if threading.current_thread() is not self._thread:
@@ -310,6 +342,45 @@ class TrainingLoop:
 
     def _emit(self, event: str) -> None:
         self._listeners.emit(self, event)
+
+
+def checked_metrics(metrics: object) -> dict[str, float]:
+    """``train_epoch``'s return value as ``{name: float}``, or TypeError saying what is wrong.
+
+    None is no metrics. Each value must be one number: a Python or numpy number, or an array or
+    tensor of one element (``.item()`` is not needed); a bool, a string or several numbers are
+    refused, naming the metric.
+    """
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"train_epoch must return a dict of metrics or None, got {type(metrics).__name__}"
+        )
+    checked = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str):
+            raise TypeError(f"train_epoch returned a metric named {name!r}: names must be strings")
+        checked[name] = _one_number(name, value)
+    return checked
+
+
+def _one_number(name: str, value: object) -> float:
+    """``value`` as a float, if it is one number (see :func:`checked_metrics`)."""
+    shape = getattr(value, "shape", None)  # numpy arrays and scalars, torch tensors
+    if shape is not None and not isinstance(value, bool):
+        if math.prod(shape) != 1:
+            raise TypeError(
+                f"train_epoch returned metric {name!r} as an array of shape {tuple(shape)}: "
+                "a metric must be a single number"
+            )
+        value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"train_epoch returned metric {name!r} = {value!r} "
+            f"({type(value).__name__}): a metric must be a single number"
+        )
+    return float(value)
 
 
 def _install_sigint_handler() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 
 import numpy as np
@@ -151,13 +152,15 @@ def test_dropdown_options_name_samples_by_their_labels(recording):
 
 # ---------------------------------------------------------------------------- whole selections
 def test_fit_selection_makes_a_selection_whole(recording):
-    assert fit_selection(recording, Selection()) == Selection("conv", "weight", 0, 0, -1)
-    assert fit_selection(Recording(), Selection()) == Selection()  # nothing to choose yet
+    # weights have no samples to choose: sample -1 ("all"), as the dropdown shows (issue 13)
+    assert fit_selection(recording, Selection()) == Selection("conv", "weight", 0, -1, -1)
+    # nothing to choose yet: all samples, all channels, as the dropdowns show (issue 13)
+    assert fit_selection(Recording(), Selection()) == Selection(sample=-1)
     # a layer without the quantity: the same family; a channel it lacks: all
     relu = fit_selection(recording, Selection("relu", "weight", 1, 1, 3))
     assert relu == Selection("relu", "activation", 1, 1, 3)
     fc = fit_selection(recording, Selection("fc", "activation", 1, 1, 3))
-    assert fc == Selection("fc", "activation", 1, 1, -1)  # no samples: the choice is kept
+    assert fc == Selection("fc", "activation", 1, -1, -1)  # no samples: "all" (issue 13)
     conv = fit_selection(recording, Selection("conv", "activation", 1, 5, -1))
     assert conv.sample == 0  # a sample the probe does not have
     whole = Selection("conv", "activation", 2, 2, 1, "robust")
@@ -201,9 +204,12 @@ def test_checked_refuses_what_the_recording_does_not_hold(recording):
     assert checked(recording, selection, "channel", 3) == 3
     assert checked(recording, selection.at(0), "index", 2) == 2
     assert checked(Recording(), Selection(), "index", 0) == 0
-    assert checked(recording, Selection("fc", "weight"), "sample", 9) == 9  # kept for later
+    assert checked(recording, Selection("fc", "weight"), "sample", -1) == -1
+    with pytest.raises(ValueError, match="sample 9 is out of range: this quantity has no samples"):
+        checked(recording, Selection("fc", "weight"), "sample", 9)  # issue 13: was kept
     refused = [
-        ("layer", "fc9", "unknown layer 'fc9'; valid layers: 'input', 'conv', 'relu', 'fc'"),
+        # the close match first (issue 13)
+        ("layer", "fc9", "unknown layer 'fc9' (did you mean 'fc'?); valid layers: 'input', 'conv'"),
         ("quantity", "bias", "valid quantities: 'weight', 'activation'"),
         ("index", 3, "index 3 is out of range: the recording has 3 snapshot(s) (0 to 2)"),
         ("sample", 3, "sample 3 is out of range: -1 (all) or 0 to 2"),
@@ -211,7 +217,7 @@ def test_checked_refuses_what_the_recording_does_not_hold(recording):
         ("channel", 4, "channel 4 is out of range: -1 (all) or 0 to 3"),
     ]
     for name, value, message in refused:
-        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(ValueError, match=re.escape(message)):
             checked(recording, selection, name, value)
     with pytest.raises(ValueError, match="this quantity has no channels"):
         checked(recording, Selection("fc", "weight"), "channel", 0)

@@ -100,7 +100,7 @@ def test_the_model_s_own_parameters_are_a_layer_called_model(nested):
     assert layer_options(nested)[:2] == (("input", INPUT), ("(model)", ""))
     # "" with no quantity is nothing chosen yet; with one, the model's own parameters
     assert fit_selection(nested, Selection()).layer == "conv1"  # the first with a weight
-    assert fit_selection(nested, Selection("", "weight")) == Selection("", "scale")
+    assert fit_selection(nested, Selection("", "weight")) == Selection("", "scale", sample=-1)
     assert not is_half_made(nested, Selection("", "scale"))
     assert is_half_made(nested, Selection("", "weight"))
     assert checked(nested, Selection("conv1", "weight"), "layer", "(model)") == ""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import random
+import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -120,7 +122,7 @@ def test_scrubbing_hundreds_of_times_while_training_tears_nothing_and_changes_no
     # the same training without a widget, in a plain loop
     bare_model, bare_optimizer = make()
     train = epoch_function(bare_model, bare_optimizer)
-    for epoch in range(12):
+    for epoch in range(1, 13):  # the explorer numbers epochs from 1, as its snapshots
         train(epoch)
     for a, b in zip(model.parameters(), bare_model.parameters()):
         assert torch.equal(a, b)
@@ -158,10 +160,14 @@ def test_an_exception_in_train_epoch_shows_and_keeps_the_snapshots():
     assert explorer.loop.wait(30)
     assert explorer.loop.state == "failed"
     assert "ValueError: a corrupt batch in epoch 2" in explorer.training.error.value
-    assert explorer.recording.snapshots == (0.0, 1.0, 2.0)
+    assert "failed in epoch 2" in explorer.training.status.value
+    # epochs count from 1 in train_epoch, the status and the snapshots alike: the failed
+    # epoch 2 left no snapshot labelled 2 (issue 13)
+    assert explorer.recording.snapshots == (0.0, 1.0)
+    assert explorer.loop.failed_epoch == 2
     assert hooks_left(model, optimizer) == []
     explorer._drain()
-    assert explorer.index == 2
+    assert explorer.index == 1
     explorer.close()
 
 
@@ -202,3 +208,118 @@ def test_train_epoch_needs_something_to_record_into():
         nv.TrainingExplorer(nv.models.MLP(), train_epoch=3)
     with pytest.raises(TypeError, match="epochs= applies only with train_epoch"):
         nv.TrainingExplorer(nv.Recording(), epochs=3)
+
+
+# ---------------------------------------------------------------------------- issue 13
+def _explorer(model, optimizer, train_epoch, **options):
+    return nv.TrainingExplorer(
+        model, probe=probe(), optimizer=optimizer, train_epoch=train_epoch, **options
+    )
+
+
+def test_epochs_are_numbered_from_1_in_train_epoch_the_status_and_the_snapshots():
+    model, optimizer = make()
+    train = epoch_function(model, optimizer)
+    given, statuses = [], []
+
+    def train_epoch(epoch):
+        given.append(epoch)
+        statuses.append(explorer.training.status.value)  # drawn before the epoch ran
+        return train(epoch)
+
+    explorer = _explorer(model, optimizer, train_epoch, epochs=3)
+    explorer.training.train_button.click()
+    assert explorer.loop.wait(30)
+    assert given == [1, 2, 3]
+    assert explorer.recording.snapshots == (0.0, 1.0, 2.0, 3.0)
+    assert ["training epoch 1" in s for s in statuses] == [True, False, False]
+    assert "training epoch 3" in statuses[2]
+    # the epochs asked for are done: "done", and Train (for three more), not Resume
+    assert "done: 3 epoch(s) trained" in explorer.training.status.value
+    assert explorer.training.train_button.description == "Train"
+    explorer.training.train_button.click()
+    assert explorer.loop.wait(30)
+    assert given == [1, 2, 3, 4, 5, 6]
+    assert explorer.recording.snapshots[-1] == 6.0
+    explorer.close()
+
+
+def test_a_metric_named_epoch_is_recorded_renamed_with_a_warning():
+    model, optimizer = make()
+    train = epoch_function(model, optimizer)
+    explorer = _explorer(model, optimizer, lambda epoch: {**train(epoch), "epoch": epoch})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # process-wide: the training thread's too
+        explorer.training.step_button.click()
+        assert explorer.loop.wait(30)
+    assert explorer.loop.state == "paused", explorer.loop.traceback  # not "multiple values"
+    assert explorer.recording.metric("epoch_metric")[-1] == 1.0
+    assert "epoch" not in explorer.recording.metric_names
+    assert any("a metric named 'epoch'" in str(w.message) for w in caught)
+    explorer.close()
+
+
+def test_numpy_metrics_are_recorded_and_an_array_fails_in_words():
+    model, optimizer = make()
+    train = epoch_function(model, optimizer)
+
+    def numpy_metrics(epoch):
+        loss = train(epoch)["loss"]
+        return {"loss": np.float32(loss), "accuracy": np.array(0.5), "top5": torch.tensor(0.9)}
+
+    explorer = _explorer(model, optimizer, numpy_metrics)
+    explorer.training.step_button.click()
+    assert explorer.loop.wait(30)
+    assert explorer.loop.state == "paused", explorer.loop.traceback
+    assert explorer.recording.metric("accuracy")[-1] == 0.5
+    assert explorer.recording.metric("top5")[-1] == pytest.approx(0.9)
+    explorer.close()
+    model, optimizer = make()
+    explorer = _explorer(model, optimizer, lambda epoch: {"per_class": np.zeros(4)})
+    explorer.training.step_button.click()
+    assert explorer.loop.wait(30)
+    assert explorer.loop.state == "failed"
+    assert "metric &#x27;per_class&#x27; as an array of shape (4,)" in explorer.training.error.value
+    assert explorer.recording.snapshots == (0.0,)  # the failed epoch 1 left no snapshot
+    explorer.close()
+
+
+def test_close_while_an_epoch_never_returns_does_not_block_and_releases_the_hooks_after():
+    model, optimizer = make()
+    entered, release, closed = threading.Event(), threading.Event(), threading.Event()
+
+    def stuck(epoch):
+        entered.set()
+        release.wait(60)  # never reaches an optimizer step until released
+        return {}
+
+    explorer = _explorer(model, optimizer, stuck)
+    explorer.training.train_button.click()
+    assert entered.wait(10)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        threading.Thread(target=lambda: (explorer.close(), closed.set())).start()
+        assert closed.wait(10), "close() blocked on an epoch that never returns (was 30 s)"
+    assert explorer.training.comm is not None  # the controls stay, all disabled
+    assert explorer.training.train_button.disabled and explorer.training.stop_button.disabled
+    release.set()
+    explorer.loop._thread.join(10)
+    assert explorer.recording.snapshots == (0.0,)  # the cut epoch is not recorded
+    assert hooks_left(model, optimizer) == []  # released as the thread ended
+
+
+def test_close_keeps_the_training_controls_on_screen():
+    model, optimizer = make()
+    explorer = training_explorer(model, optimizer)
+    explorer.training.step_button.click()
+    assert explorer.loop.wait(30)
+    widgets = explorer._all_widgets()
+    assert explorer.training in widgets
+    explorer.close()
+    assert [type(w).__name__ for w in widgets if w.comm is None] == []
+    assert "closed after 1 epoch(s)" in explorer.training.status.value
+    assert hooks_left(model, optimizer) == []
+    explorer.index = 0  # still scrubs
+    assert "epoch 0" in explorer.heatmap.figure.title
+    explorer.close(widget=True)
+    assert all(w.comm is None for w in widgets)

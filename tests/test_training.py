@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -232,4 +233,110 @@ def test_a_non_dict_return_fails_in_words():
     assert loop.wait(10)
     assert loop.state == "failed"
     assert "must return a dict of metrics or None, got float" in str(loop.error)
+    loop.close()
+
+
+# ---------------------------------------------------------------------------- issue 13
+def test_numpy_metrics_are_floats_and_arrays_are_refused_in_words():
+    import numpy as np
+
+    from nnviz_widgets.training import checked_metrics
+
+    metrics = {"a": np.float32(0.5), "b": np.array(2.0), "c": torch.tensor(3.0), "d": 4}
+    assert checked_metrics(metrics) == {"a": 0.5, "b": 2.0, "c": 3.0, "d": 4.0}
+    assert all(type(value) is float for value in checked_metrics(metrics).values())
+    assert checked_metrics(None) == {}
+    refused = [
+        ({"per_class": np.zeros(3)}, "metric 'per_class' as an array of shape (3,)"),
+        ({"x": torch.zeros(2, 2)}, "metric 'x' as an array of shape (2, 2)"),
+        ({"ok": True}, "metric 'ok' = True (bool): a metric must be a single number"),
+        ({"name": "x"}, "metric 'name' = 'x' (str)"),
+        ({3: 1.0}, "a metric named 3: names must be strings"),
+        (np.zeros(3), "must return a dict of metrics or None, got ndarray"),
+    ]
+    for metrics, message in refused:
+        with pytest.raises(TypeError, match=re.escape(message)):
+            checked_metrics(metrics)
+
+
+def test_a_numpy_array_returned_fails_the_loop_in_words_not_ambiguity():
+    import numpy as np
+
+    loop = TrainingLoop(lambda epoch: np.array([0.1, 0.2]))
+    loop.start()
+    assert loop.wait(10)
+    assert loop.state == "failed"
+    assert "must return a dict of metrics or None, got ndarray" in str(loop.error)
+    assert loop.failed_epoch == 0
+    loop.close()
+
+
+def test_metrics_reach_on_epoch_as_floats():
+    import numpy as np
+
+    seen = []
+    loop = TrainingLoop(
+        lambda epoch: {"loss": np.float64(0.25), "acc": np.array(0.5)},
+        on_epoch=lambda epoch, metrics: seen.append((epoch, metrics)),
+        first_epoch=1,
+    )
+    loop.start(epochs=2)
+    assert loop.wait(10)
+    assert seen == [(1, {"loss": 0.25, "acc": 0.5}), (2, {"loss": 0.25, "acc": 0.5})]
+    assert {type(value) for _, metrics in seen for value in metrics.values()} == {float}
+    loop.close()
+
+
+def test_close_returns_at_once_while_an_epoch_never_returns():
+    entered, release, closed = threading.Event(), threading.Event(), threading.Event()
+    reported, events = [], []
+
+    def train_epoch(epoch):
+        entered.set()
+        release.wait(60)  # an epoch stuck outside any optimizer step (a data loader, I/O)
+        return {"loss": 1.0}
+
+    loop = TrainingLoop(train_epoch, on_epoch=lambda e, m: reported.append(e))
+    loop.add_listener(lambda lp, event: events.append(event))
+    loop.start()
+    assert entered.wait(10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        closer = threading.Thread(target=lambda: (loop.close(), closed.set()))
+        closer.start()
+        # was 30 s (stop()'s join); now at most CLOSE_WAIT: 10 s is only the backstop
+        assert closed.wait(10), "close() blocked on an epoch that never returns"
+    assert any("did not end within 1 s" in str(w.message) for w in caught)
+    assert loop.state == "closed" and loop.alive
+    release.set()  # the epoch ends at last: neither counted nor reported, the thread ends
+    loop._thread.join(10)
+    assert not loop.alive
+    assert reported == [] and loop.epoch == 0
+    assert loop.state == "closed"
+    assert events[-1] == "ended"
+
+
+def test_a_failure_in_on_epoch_names_the_epoch_it_failed_in():
+    def on_epoch(epoch, metrics):
+        if epoch == 2:
+            raise RuntimeError("the snapshot failed")
+
+    loop = TrainingLoop(lambda epoch: {}, on_epoch=on_epoch, first_epoch=1)
+    loop.start()
+    assert loop.wait(10)
+    assert loop.state == "failed"
+    assert loop.failed_epoch == 2
+    loop.close()
+
+
+def test_pause_at_says_where_the_loop_pauses_by_itself():
+    s = Setup()
+    loop = TrainingLoop(s.train_epoch, optimizer=s.optimizer)
+    assert loop.pause_at is None
+    loop.start(epochs=2)
+    assert loop.wait(10)
+    assert (loop.pause_at, loop.epoch, loop.state) == (2, 2, "paused")
+    loop.step()
+    assert loop.wait(10)
+    assert loop.pause_at == 3
     loop.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -52,12 +53,16 @@ def test_buttons_follow_the_state_and_drive_the_loop():
     assert loop.wait(10)
     assert loop.epoch == 1
     assert enabled(controls) == (True, False, True, True)
-    assert controls.train_button.description == "Resume"
+    # the epoch asked for is done: "done", and Train (not Resume) trains more (issue 13)
+    assert controls.train_button.description == "Train"
     assert controls.progress.value == 1
-    assert "paused after 1 epoch" in controls.status.value
+    assert "done: 1 epoch(s) trained" in controls.status.value
     controls.train_button.click()  # two more epochs, then pause
     assert loop.wait(10)
     assert loop.epoch == 3
+    assert "done: 3 epoch(s) trained" in controls.status.value
+    assert (controls.progress.value, controls.progress.max) == (3, 3)
+    assert controls.train_button.description == "Train"
     assert controls.progress.description == "epoch 3"
     assert controls.step_progress.description == "step 4/4"
     controls.stop_button.click()
@@ -98,3 +103,51 @@ def test_bad_arguments():
         TrainingControls("loop")
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         TrainingControls(make_loop(), epochs=0)
+
+
+def test_resume_after_a_pause_trains_the_rest_of_what_was_asked():
+    """Train 4 epochs, pause in the second: Resume trains up to 4, not 4 more (issue 13)."""
+    entered, gate = threading.Event(), threading.Event()
+    torch.manual_seed(0)
+    model = nv.models.MLP((4, 8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def train_epoch(epoch):
+        for _ in range(3):
+            if epoch == 1:
+                entered.set()
+                gate.wait(10)
+            optimizer.zero_grad()
+            F.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,))).backward()
+            optimizer.step()
+        return {"loss": 1.0}
+
+    loop = TrainingLoop(train_epoch, optimizer=optimizer)
+    controls = TrainingControls(loop, epochs=4)
+    controls.train_button.click()
+    assert entered.wait(10)
+    controls.pause_button.click()  # acts at the next step of epoch 1
+    gate.set()
+    assert loop.wait(10)
+    assert (loop.state, loop.epoch) == ("paused", 1)
+    assert controls.train_button.description == "Resume"
+    assert "paused after 1 epoch(s)" in controls.status.value
+    controls.train_button.click()
+    assert loop.wait(10)
+    assert loop.epoch == 4
+    assert "done: 4 epoch(s) trained" in controls.status.value
+    assert (controls.progress.value, controls.progress.max) == (4, 4)
+    loop.close()
+
+
+def test_close_keeps_the_widget_and_shows_the_closed_loop():
+    loop = make_loop()
+    controls = TrainingControls(loop)
+    children = [controls, *controls.children, *controls.children[0].children]
+    loop.close()
+    controls.close(widget=False)
+    assert all(widget.comm is not None for widget in children)
+    assert enabled(controls) == (False, False, False, False)
+    assert "closed" in controls.status.value
+    controls.close()
+    assert all(widget.comm is None for widget in children)

@@ -7,6 +7,9 @@ hover. The history draws every layer's line light and without a legend (forty en
 the plot), the selected layer's line strong on top; a line's name shows on hover. The selected
 layer stands out in both charts, and clicking a point or a line selects that layer
 (``on_select``).
+
+A norm of zero or NaN has no place on a log scale: it is a gap in its line and no point
+(``views.chart``); the layer axis lists every layer all the same.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Mapping
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.chart import chart_figure
+from nnviz_widgets.views.chart import chart_figure, finite_points, line_points, lines_points
 
 __all__ = ["GradientNormView", "layer_ticks"]
 
@@ -98,6 +101,12 @@ def _norm_figure(
     )
 
 
+def _ordinal(values: np.ndarray) -> np.ndarray | list:
+    """Names for an ordinal scale's mark: an empty list for none (bqplot cannot send an empty
+    array of objects)."""
+    return values if len(values) else []
+
+
 def _tooltip(fields: list[str], labels: list[str], formats: list[str]) -> bqplot.Tooltip:
     return bqplot.Tooltip(fields=fields, labels=labels, formats=formats)
 
@@ -145,7 +154,14 @@ class GradientNormView:
         self._key: tuple = ()
         self._limits: tuple[float, float] | None = None
         self._history = np.zeros((0, 0))
+        self._epochs = np.zeros(0)
         self._places: list[str] = []  # the layers' x values (layer_ticks)
+        # the layer each drawn point (across) and line (history) stands for: layers without a
+        # norm to show are left out of the marks (see the module's docstring)
+        self._rows: dict[str, np.ndarray] = {
+            "across": np.zeros(0, int),
+            "history": np.zeros(0, int),
+        }
         self._set_limits(*_EMPTY_DECADES)
 
     def _across_chart(self) -> bqplot.Figure:
@@ -219,9 +235,14 @@ class GradientNormView:
             self._draw_history(np.asarray(epochs, dtype=np.float64), history, layers, names)
             self._key = key
         current = history[:, index] if 0 <= index < history.shape[1] else np.full(len(layers), 1.0)
-        for mark in (self.across, self.across_points):
-            with mark.hold_sync():
-                mark.x, mark.y = np.array(self._places, dtype=object), current
+        places = np.array(self._places, dtype=object)
+        x, y = line_points(places, current)
+        with self.across.hold_sync():
+            self.across.x, self.across.y = _ordinal(x), y
+        x, y, self._rows["across"] = finite_points(places, current)
+        with self.across_points.hold_sync():
+            self.across_points.x, self.across_points.y = _ordinal(x), y
+            self.across_points.names = _ordinal(np.array(names, dtype=object)[self._rows["across"]])
         finite = history[np.isfinite(history)]
         if finite.size:
             with self.cursor.hold_sync():
@@ -234,15 +255,15 @@ class GradientNormView:
         self, epochs: np.ndarray, history: np.ndarray, layers: tuple[str, ...], names: list[str]
     ) -> None:
         """Every layer's history (light lines), the axis of layer places, and the log limits."""
+        x, y, self._rows["history"] = lines_points(epochs, history)
         with self.history.hold_sync():
-            self.history.x = epochs
-            self.history.y = history
-            self.history.labels = names
+            self.history.x, self.history.y = x, y
+            self.history.labels = [names[row] for row in self._rows["history"]]
             # fainter as there are more lines, so that the crowd stays a background
-            self.history.opacities = [max(0.25, min(0.8, 6.0 / len(layers)))] * len(layers)
+            self.history.opacities = [max(0.25, min(0.8, 6.0 / len(layers)))] * len(x)
         self._places, self.layer_axis.num_ticks = layer_ticks(names)
-        self.across_points.names = np.array(names, dtype=object)
-        self.layers, self._history = layers, history
+        self.layer_scale.domain = list(self._places)  # every layer, with a norm to show or not
+        self.layers, self._history, self._epochs = layers, history, epochs
         # one range for both figures, over every snapshot: scrubbing never rescales
         finite = history[np.isfinite(history)]
         self._set_limits(*_decades(finite) if finite.size else _EMPTY_DECADES)
@@ -255,8 +276,11 @@ class GradientNormView:
             self.layer_axis.label = f"{count} layers with gradients, input to output"
             self.history_figure.title = "gradient norm history"
         else:
-            x, y = np.array([self._places[row]], dtype=object), current[row : row + 1]
-            history, label = self._history[row], [names[row]]
+            x, y, _ = finite_points(
+                np.array([self._places[row]], dtype=object), current[row : row + 1]
+            )
+            x, label = _ordinal(x), [names[row]] if len(x) else []
+            history = self._history[row]
             # its place among the layers with gradients (the picker counts every layer)
             self.layer_axis.label = f"{names[row]}: {row + 1} of {count} with gradients"
             self.history_figure.title = f"gradient norm history: {names[row]}"
@@ -264,8 +288,9 @@ class GradientNormView:
             self.across_selected.x, self.across_selected.y = x, y
             self.across_selected.names = label
         with self.history_selected.hold_sync():
-            self.history_selected.x = self.history.x if row is not None else np.zeros(0)
-            self.history_selected.y = history
+            self.history_selected.x, self.history_selected.y = line_points(
+                self._epochs if row is not None else np.zeros(0), history
+            )
             self.history_selected.labels = label
 
     def _clear(self) -> None:
@@ -273,19 +298,23 @@ class GradientNormView:
         for mark in (self.across, self.across_points, self.across_selected):
             with mark.hold_sync():
                 mark.x, mark.y = [], np.zeros(0)
-        with self.history_selected.hold_sync():
-            self.history_selected.x, self.history_selected.y = np.zeros(0), np.zeros(0)
+        for mark in (self.history, self.history_selected, self.cursor):
+            with mark.hold_sync():
+                mark.x, mark.y = np.zeros(0), np.zeros(0)
         self.across_figure.title = "no gradient norms recorded"
         self.layer_axis.label = "layer (input to output)"
         self.history_figure.title = "gradient norm history"
         self.layers, self._key = (), ()
+        self._rows = {"across": np.zeros(0, int), "history": np.zeros(0, int)}
         self._set_limits(*_EMPTY_DECADES)
 
-    def _clicked(self, _mark: bqplot.Mark, content: dict) -> None:
-        """A point (across) or a line (history) clicked: its index is the layer's row."""
-        row = (content.get("data") or {}).get("index")
-        if self._on_select is not None and isinstance(row, int) and 0 <= row < len(self.layers):
-            self._on_select(self.layers[row])
+    def _clicked(self, mark: bqplot.Mark, content: dict) -> None:
+        """A point (across) or a line (history) clicked: its index is the layer's among those
+        drawn."""
+        rows = self._rows["history" if mark is self.history else "across"]
+        drawn = (content.get("data") or {}).get("index")
+        if self._on_select is not None and isinstance(drawn, int) and 0 <= drawn < len(rows):
+            self._on_select(self.layers[int(rows[drawn])])
 
     def _set_limits(self, low: float, high: float) -> None:
         """Both log scales from ``low`` to ``high`` (powers of ten), ticks at decades."""

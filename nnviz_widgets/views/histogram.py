@@ -113,8 +113,12 @@ class HistogramView:
         self.show_counts(*self.count(frame, low, high))
 
     def show_counts(self, centres: np.ndarray, counts: np.ndarray, title: str) -> None:
-        """Show counts computed by :meth:`count`."""
+        """Show counts computed by :meth:`count` (no bars where they cannot be placed: a bar at
+        NaN is an SVG error in the browser, see ``views.chart``)."""
         centres = np.asarray(centres, dtype=np.float64)
+        counts = np.asarray(counts, dtype=np.float64)
+        if not (np.isfinite(centres).all() and np.isfinite(counts).all()):
+            centres, counts, title = centres[:0], counts[:0], f"{title} (no finite range to show)"
         if len(centres) > 1:
             half = (centres[1] - centres[0]) / 2
             ticks = np.linspace(centres[0] - half, centres[-1] + half, 5)
@@ -124,7 +128,7 @@ class HistogramView:
                 self.x_axis.tick_values = ticks
         with self.bars.hold_sync():
             self.bars.x = centres
-            self.bars.y = np.asarray(counts, dtype=np.float64)
+            self.bars.y = counts
             self.bars.color = np.asarray(centres, dtype=np.float64)
         self.figure.title = title
         self.counts = np.asarray(counts)

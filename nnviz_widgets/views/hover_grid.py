@@ -112,7 +112,13 @@ class HoverGrid:
         self._pointer_on("fine", content)
 
     def _pointer_on(self, which: str, content: dict) -> None:
-        """Report the cells under the marker the pointer is on; refine a block of several."""
+        """Report the cells under the marker the pointer is on; refine a block of several.
+
+        An event names its marker by index and position. The browser may still show markers
+        placed before (a new picture, or the fine grid moved to another block): such an
+        event's index means another cell now, and its position (the old marker's centre) no
+        longer matches; it is dropped, and the next pointer move reports the right cells.
+        """
         data = content.get("data") or content.get("point") or {}
         index = data.get("index")
         grid = self._grids.get(which)
@@ -123,7 +129,7 @@ class HoverGrid:
         r, c = divmod(int(index), per_row)
         row, column = first_row + r * side, first_column + c * side
         row_end, column_end = min(row + side, rows), min(column + side, columns)
-        if row >= rows or column >= columns:
+        if row >= rows or column >= columns or not _at(data, row, column, side):
             return
         if side > 1:
             # finer markers over this block, above the coarse ones: the next pointer move
@@ -131,6 +137,20 @@ class HoverGrid:
             self._place("fine", row, column, row_end - row, column_end - column)
         if self._on_hover is not None:
             self._on_hover(row, column, row_end, column_end)
+
+
+def _at(data: dict, row: int, column: int, side: int) -> bool:
+    """Whether the marker an event names (``x``, ``y``: its centre as sent, float32) is the one
+    this grid places over the block at ``(row, column)``; True when the event has no position."""
+    x, y = data.get("x"), data.get("y")
+    if x is None or y is None:
+        return True
+    centre = (side - 1) / 2
+    placed = np.float32(column + centre), np.float32(row + centre)
+    try:
+        return (np.float32(x), np.float32(y)) == placed
+    except (TypeError, ValueError):
+        return False
 
 
 def _hover_mark(scales: dict[str, bqplot.Scale]) -> bqplot.Scatter:

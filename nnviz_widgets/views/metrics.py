@@ -1,4 +1,8 @@
-"""Metrics per snapshot (loss, accuracy, ...) as lines, with the current snapshot marked."""
+"""Metrics per snapshot (loss, accuracy, ...) as lines, with the current snapshot marked.
+
+A metric missing at a snapshot (NaN: given at some snapshots only) has no point there and
+leaves a gap in its line (``views.chart``: nothing is sent that the browser cannot place).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Callable
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.chart import chart_figure
+from nnviz_widgets.views.chart import chart_figure, finite_points, line_points
 
 __all__ = ["MetricsView"]
 
@@ -35,6 +39,8 @@ class MetricsView:
         self._lines: dict[str, bqplot.Lines] = {}
         self._points: dict[str, bqplot.Scatter] = {}
         self._current: dict[str, bqplot.Scatter] = {}
+        self._shown: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # each metric's (x, y) drawn
+        self._kept: dict[str, np.ndarray] = {}  # the snapshot each drawn point stands for
 
     _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
@@ -47,13 +53,15 @@ class MetricsView:
         with self.figure.hold_sync():
             for name in names:
                 y = np.asarray(metrics[name], dtype=np.float64)
-                if len(self._lines[name].x) != len(x) or not np.array_equal(
-                    self._lines[name].y, y, equal_nan=True
-                ):
-                    with self._lines[name].hold_sync():
-                        self._lines[name].x, self._lines[name].y = x, y
-                    with self._points[name].hold_sync():
-                        self._points[name].x, self._points[name].y = x, y
+                if _same(self._shown.get(name), x, y):
+                    continue
+                self._shown[name] = (x, y)
+                line = self._lines[name]
+                with line.hold_sync():
+                    line.x, line.y = line_points(x, y)
+                point_x, point_y, self._kept[name] = finite_points(x, y)
+                with self._points[name].hold_sync():
+                    self._points[name].x, self._points[name].y = point_x, point_y
             self.mark(x, metrics, index)
 
     def mark(self, epochs: np.ndarray, metrics: dict[str, np.ndarray], index: int) -> None:
@@ -63,13 +71,15 @@ class MetricsView:
             if values is None or not 0 <= index < len(values):
                 continue
             marker = self._current[name]
+            # no marker where the metric has no value at this snapshot
+            x, y, _ = finite_points(epochs[index : index + 1], values[index : index + 1])
             with marker.hold_sync():
-                marker.x = np.array([float(epochs[index])])
-                marker.y = np.array([float(values[index])])
+                marker.x, marker.y = x.astype(np.float64), y
 
     def _build(self, names: tuple[str, ...]) -> None:
         marks, axes = [], [self.figure.axes[0]]
         self._lines, self._points, self._current = {}, {}, {}
+        self._shown, self._kept = {}, {}
         for k, name in enumerate(names):
             colour = self._COLOURS[k % len(self._COLOURS)]
             y_scale = bqplot.LinearScale()
@@ -106,10 +116,24 @@ class MetricsView:
             self.figure.title = "metrics" if names else "no metrics recorded"
         self._names = names
 
-    def _handle_click(self, _mark, content: dict) -> None:
+    def _handle_click(self, mark: bqplot.Scatter, content: dict) -> None:
         data = content.get("data") or {}
-        if "index" in data and self._on_select is not None:
-            self._on_select(int(data["index"]))
+        name = next((n for n, points in self._points.items() if points is mark), None)
+        kept = self._kept.get(name)
+        if "index" not in data or kept is None or self._on_select is None:
+            return
+        point = int(data["index"])
+        if 0 <= point < len(kept):  # the k-th point drawn: the snapshot it stands for
+            self._on_select(int(kept[point]))
+
+
+def _same(shown: tuple[np.ndarray, np.ndarray] | None, x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether ``(x, y)`` is what is drawn already (sending it again would send nothing new)."""
+    return (
+        shown is not None
+        and np.array_equal(shown[0], x)
+        and np.array_equal(shown[1], y, equal_nan=True)
+    )
 
 
 def _points(

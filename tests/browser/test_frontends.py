@@ -1,7 +1,10 @@
 """The explorer's core path in Notebook 7 and in Voilà: it renders, and the slider moves it.
 
 ``app.ipynb`` shows one explorer on a hand-made recording; Notebook 7 runs it like JupyterLab
-does, Voilà serves it as an app (no code cells, the kernel runs it on page load).
+does, Voilà serves it as an app (no code cells, the kernel runs it on page load). Voilà also
+serves the quickstart notebook itself: Voilà builds the widgets only once the whole notebook
+ran, after its last cells closed the explorers, so a widget closed by ``close()`` would leave
+the page at "Loading widget..." (issue 13).
 """
 
 from __future__ import annotations
@@ -114,3 +117,29 @@ def test_voila_opens_at_the_newest_snapshot(page, voila):
     expect(root.locator(".t-epoch")).to_contain_text(
         f"epoch {LAST} · snapshot {recordings.SNAPSHOTS} of"
     )
+
+
+def test_voila_serves_the_quickstart_and_its_closed_explorers_render_and_scrub(
+    page, voila_quickstart
+):
+    # the page comes once the notebook ran: it trains LeNet-5 for five epochs, then three
+    page.goto(voila_quickstart.url(""), timeout=600_000)
+    explorers = page.locator(".nnviz-explorer")
+    expect(explorers).to_have_count(2, timeout=120_000)
+    first, live = explorers.nth(0), explorers.nth(1)
+    heatmap = first.locator(".nnviz-heatmap")
+    heatmap.scroll_into_view_if_needed()
+    expect(heatmap).to_contain_text("input · saliency · epoch 5")  # what its cells left
+    image = heatmap.locator("image").first
+    before = rendered(image, "voila_quickstart_1_epoch5")
+    page.screenshot(path=ARTIFACTS / "voila_quickstart_1_page.png")
+    scrub(page, first, "Home")  # the untrained network
+    expect(heatmap).to_contain_text("input · saliency · epoch 0")
+    picture_changes(image, before, "voila_quickstart_2_epoch0")
+    # the explorer trained from its buttons: closed in the last cell, its training row stays
+    live.scroll_into_view_if_needed()
+    status = live.locator(".nnviz-training-status")
+    expect(status).to_contain_text("closed after 3 epoch(s)")
+    expect(live.locator(".nnviz-train")).to_be_disabled()
+    rendered(live.locator(".nnviz-heatmap image").first, "voila_quickstart_3_live")
+    shoot(live, "voila_quickstart_3_live_whole")

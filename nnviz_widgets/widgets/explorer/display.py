@@ -7,12 +7,16 @@ the frame cache, the context views from the recording. A failure in one view is 
 error line and never raised; a state already on screen is not drawn again.
 
 The caller holds the explorer's lock around :meth:`ExplorerDisplay.draw`; the pointer readout
-runs in the thread that handles comm messages and reads only what is on screen.
+runs in the thread that handles comm messages, under the same lock, and reads only what is on
+screen. The readout never outlives its picture: a new snapshot of the same picture reads the
+cells still under the pointer anew, any other picture (layer, quantity, sample, channel, size)
+clears it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable
 
 import ipywidgets
@@ -34,7 +38,10 @@ from nnviz_widgets.widgets.explorer.text import (
     readout_text,
 )
 
-__all__ = ["ExplorerDisplay", "every_widget"]
+__all__ = ["READOUT_HINT", "ExplorerDisplay", "every_widget"]
+
+#: The readout line while no value is under the pointer.
+READOUT_HINT = "move the pointer over the picture to read values"
 
 
 class ExplorerDisplay:
@@ -48,6 +55,9 @@ class ExplorerDisplay:
         ``on_select(index)`` when a snapshot is clicked in the metrics view.
     on_select_layer : callable
         ``on_select_layer(layer)`` when a layer is clicked in a gradient-norm chart.
+    lock : threading.RLock
+        The owner's lock, taken by the pointer readout (the owner holds it around
+        :meth:`draw`).
 
     Attributes
     ----------
@@ -63,13 +73,15 @@ class ExplorerDisplay:
         max_cells: tuple[int, int],
         on_select: Callable[[int], None],
         on_select_layer: Callable[[str], None],
+        lock: threading.RLock,
     ) -> None:
+        self._lock = lock
         self.heatmap = HeatmapView(max_cells=max_cells, on_hover=self._show_readout)
         self.histogram = HistogramView(self.heatmap.colour_scale)
         self.metrics_view = MetricsView(on_select=on_select)
         self.gradients = GradientNormView(on_select=on_select_layer)
         self.epoch_label = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="260px"))
-        self.readout = ipywidgets.HTML("move the pointer over the picture to read values")
+        self.readout = ipywidgets.HTML(READOUT_HINT)
         self.nonfinite = ipywidgets.HTML("")
         self.note = ipywidgets.HTML("")
         self.error = ipywidgets.HTML("")
@@ -82,6 +94,9 @@ class ExplorerDisplay:
         # what the readout reads exact values from: the recording and the picture's frame
         self._source: tuple[Recording, PreparedFrame] | None = None
         self._norms: tuple = (None, {}, {})  # (state, gradient norms, labels): _draw_gradients
+        # the cells last under the pointer, and the picture they were read from (its view at
+        # snapshot 0, and its shape): see _follow_pointer
+        self._pointer: tuple[tuple[int, int, int, int], Selection, tuple] | None = None
 
     def rows(self) -> list[ipywidgets.Widget]:
         """The error line, the picture with its text beside histogram and metrics, and the
@@ -102,7 +117,7 @@ class ExplorerDisplay:
         self._drawn = (selection, count)
         self.error.value = ""
         if count == 0:
-            self.heatmap.clear("no snapshots yet")
+            self._clear("no snapshots yet")
             self.epoch_label.value = "<b>no snapshots yet</b>"
             self.note.value = ""
             self.nonfinite.value = ""
@@ -110,7 +125,8 @@ class ExplorerDisplay:
         index = selection.index
         epoch, step = recording.snapshots[index], int(recording.snapshot_steps[index])
         self.epoch_label.value = epoch_line(epoch, index, count, step)
-        self._guarded("main view", lambda: self._draw_main(recording, selection, frames))
+        if not self._guarded("main view", lambda: self._draw_main(recording, selection, frames)):
+            self._clear("this picture could not be drawn (see the error above)")
         self._guarded("metrics", lambda: self._draw_metrics(recording, index))
         self._guarded("gradient norms", lambda: self._draw_gradients(recording, selection))
 
@@ -121,20 +137,23 @@ class ExplorerDisplay:
             text = error_line(what, error)
             self.error.value = (self.error.value + "<br>" if self.error.value else "") + text
 
-    def _guarded(self, name: str, draw: Callable[[], None]) -> None:
+    def _guarded(self, name: str, draw: Callable[[], None]) -> bool:
+        """``draw()``; False (and the error shown) if it failed."""
         try:
             draw()
         except Exception as error:  # one broken view must not take the others down
             self.show_error(f"the {name} could not be drawn", error)
+            return False
+        return True
 
     def _draw_main(self, recording: Recording, selection: Selection, frames: FrameCache) -> None:
         layer, quantity, index = selection.layer, selection.quantity, selection.index
         if not has_layer(selection):  # the layer "" is a real one: the model's own parameters
-            self.heatmap.clear("nothing recorded for any layer yet")
+            self._clear("nothing recorded for any layer yet")
             return
         reason = recording.missing_reason(layer, quantity, index)
         if reason is not None:
-            self.heatmap.clear(reason)
+            self._clear(reason)
             self.nonfinite.value = ""
             return
         prepared = frames.prepare(selection)
@@ -146,7 +165,9 @@ class ExplorerDisplay:
             low,
             high,
             prepared.colour_map,
-            title=picture_title(layer_label(layer), quantity, epoch, prepared.reduced),
+            title=picture_title(
+                layer_label(layer, set(recording.layers)), quantity, epoch, prepared.reduced
+            ),
             reduced=prepared.reduced,
             indices=prepared.indices,
             png=prepared.png,
@@ -158,7 +179,24 @@ class ExplorerDisplay:
             kept = preview_note(prepared.full_shape, prepared.frame.shape)
             note = kept if note is None else f"{note}; {kept}"
         self.note.value = layout_line(prepared.picture.layout, note)
+        self._follow_pointer(selection)
         frames.prefetch_around(selection, prepared)
+
+    def _clear(self, message: str) -> None:
+        """No picture: ``message`` as the title, and no readout."""
+        self.heatmap.clear(message)
+        self._pointer = None
+        self.readout.value = READOUT_HINT
+
+    def _follow_pointer(self, selection: Selection) -> None:
+        """After a new picture: read the cells under the pointer again where the picture is
+        the same one at another snapshot (same view, same shape); else clear the readout."""
+        pointer, shape = self._pointer, self.heatmap.picture.values.shape
+        if pointer is not None and pointer[1].same_view(selection) and pointer[2] == shape:
+            self._show_readout(*pointer[0])
+        else:
+            self._pointer = None
+            self.readout.value = READOUT_HINT
 
     def _draw_metrics(self, recording: Recording, index: int) -> None:
         epochs = np.asarray(recording.snapshots, dtype=np.float64)
@@ -174,7 +212,8 @@ class ExplorerDisplay:
                 for layer in recording.layers
                 if "grad_norm" in recording.statistics(layer)
             }
-            self._norms = (state, norms, {layer: layer_label(layer) for layer in norms})
+            taken = set(recording.layers)
+            self._norms = (state, norms, {layer: layer_label(layer, taken) for layer in norms})
         _, norms, labels = self._norms
         epochs = np.asarray(recording.snapshots, dtype=np.float64)
         self.gradients.show(epochs, norms, selection.index, selection.layer, labels)
@@ -182,28 +221,33 @@ class ExplorerDisplay:
     def _show_readout(self, row: int, column: int, row_end: int, column_end: int) -> None:
         """Write the value(s) under the pointer: cells ``[row:row_end, column:column_end]``."""
         try:
-            picture, drawn = self.heatmap.picture, self._drawn
-            if picture is None or drawn is None:
-                return
-            selection, source = drawn[0], self._source
-            single = row_end - row == 1 and column_end - column == 1 and not picture.reduced
-            text = None
-            if single and source is not None and source[1].full_shape is not None:
-                recording, prepared = source
-                text = preview_readout(
-                    recording,
-                    selection,
-                    picture,
-                    prepared.full_shape,
-                    prepared.frame.shape,
-                    row,
-                    column,
-                )
-            if text is None:
-                text = readout_text(picture, selection.quantity, row, column, row_end, column_end)
-            self.readout.value = text
+            with self._lock:  # never between a new picture and its readout being cleared
+                self._read_out(row, column, row_end, column_end)
         except Exception as error:
             self.show_error("the readout failed", error)
+
+    def _read_out(self, row: int, column: int, row_end: int, column_end: int) -> None:
+        picture, drawn = self.heatmap.picture, self._drawn
+        if picture is None or drawn is None:
+            return
+        selection, source = drawn[0], self._source
+        self._pointer = ((row, column, row_end, column_end), selection, picture.values.shape)
+        single = row_end - row == 1 and column_end - column == 1 and not picture.reduced
+        text = None
+        if single and source is not None and source[1].full_shape is not None:
+            recording, prepared = source
+            text = preview_readout(
+                recording,
+                selection,
+                picture,
+                prepared.full_shape,
+                prepared.frame.shape,
+                row,
+                column,
+            )
+        if text is None:
+            text = readout_text(picture, selection.quantity, row, column, row_end, column_end)
+        self.readout.value = text
 
 
 def every_widget(roots: Iterable[ipywidgets.Widget], *, skip: object = None) -> list:

@@ -18,8 +18,10 @@ widget instead of being raised into the training loop. Which thread holds which 
 
 from __future__ import annotations
 
+import numbers
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets
@@ -38,6 +40,7 @@ from nnviz_widgets.widgets.explorer.selection import (
     choices,
     fit_selection,
     is_half_made,
+    sample_count,
 )
 from nnviz_widgets.widgets.explorer.source import open_source, start_training
 from nnviz_widgets.widgets.explorer.text import strip_tags
@@ -47,6 +50,8 @@ __all__ = ["TrainingExplorer"]
 
 #: How long a live update waits when it finds the selection half-made by another thread.
 RETRY_SECONDS = 0.05
+#: The traits a recording decides the valid values of (see ``selection.checked``).
+CHECKED_TRAITS = frozenset({"layer", "quantity", "index", "sample", "channel"})
 
 
 class TrainingExplorer(ipywidgets.VBox):
@@ -64,14 +69,16 @@ class TrainingExplorer(ipywidgets.VBox):
     optimizer : torch.optim.Optimizer, optional
         Only with a model: passed to the Recorder.
     train_epoch : callable, optional
-        ``train_epoch(epoch) -> dict of metrics | None``: trains one epoch (``epoch`` counts
-        from 0). Given it, the explorer shows Train / Pause / Step / Stop buttons and a progress
-        bar and trains in a background thread, so that scrubbing stays live meanwhile. It takes
-        a snapshot of the untrained network (epoch 0) if the recording is empty, and one after
-        each epoch, labelled with the number of epochs done and the metrics returned. Pause acts
-        at the next optimizer step; an exception in ``train_epoch`` stops training and shows
-        its traceback; closing the explorer (or running its cell again) stops training and
-        removes every hook. Needs a model or a Recorder.
+        ``train_epoch(epoch) -> dict of metrics | None``: trains epoch ``epoch``, counted from
+        1 (after the last snapshot's epoch when the recording has some). Given it, the explorer
+        shows Train / Pause / Step / Stop buttons and a progress bar and trains in a background
+        thread, so that scrubbing stays live meanwhile. It takes a snapshot of the untrained
+        network (epoch 0) if the recording is empty, and one after each epoch, labelled with
+        that epoch's number and the metrics returned (numbers: Python, numpy, 0-d arrays or
+        tensors; a metric named ``epoch`` is recorded as ``epoch_metric``). Pause acts at the
+        next optimizer step; an exception in ``train_epoch`` stops training and shows its
+        traceback, and its epoch leaves no snapshot; closing the explorer (or running its cell
+        again) stops training and removes every hook. Needs a model or a Recorder.
     epochs : int, optional
         With ``train_epoch``: how many epochs the Train button runs before pausing (by default
         it trains until paused or stopped).
@@ -99,7 +106,9 @@ class TrainingExplorer(ipywidgets.VBox):
         "", help="The quantity shown: weight, weight_grad, update, activation, ..."
     ).tag(sync=True)
     sample = traitlets.Int(
-        0, help="The probe sample shown for per-sample quantities; -1 shows every sample."
+        0,
+        help="The probe sample shown for per-sample quantities; -1 shows every sample (and is "
+        "the value where the quantity has no samples to choose, as the dropdown shows).",
     ).tag(sync=True)
     channel = traitlets.Int(
         -1, help="A single channel (feature map or output channel) to show; -1 shows all."
@@ -137,9 +146,14 @@ class TrainingExplorer(ipywidgets.VBox):
         self._lock = threading.RLock()
         self._closed = False
         self._synced_count = 0  # snapshots the slider and dropdowns were last brought up to
+        # the sample last chosen where there are samples to choose: weights have none (the
+        # trait is then -1, as the dropdown shows), activations ask for it again
+        self._chosen_sample = 0
         self._live = Throttle(self._apply_live, float(min_interval))
         self._frames = FrameCache(self.recording, max_cells)
-        self._display = ExplorerDisplay(max_cells, self._select_from_metrics, self._select_layer)
+        self._display = ExplorerDisplay(
+            max_cells, self._select_from_metrics, self._select_layer, self._lock
+        )
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
         display, controls = self._display, self._controls
         # every control and view under its own name too: notebooks and tests reach them so
@@ -187,21 +201,30 @@ class TrainingExplorer(ipywidgets.VBox):
         return self.recorder.snapshot(**kwargs)
 
     def close(self, *, widget: bool = False) -> None:
-        """Stop following the recording; release the Recorder (or directory) the explorer opened.
+        """Stop training, live updates, background threads and following the directory;
+        release the Recorder the explorer opened (its hooks).
 
-        The widget stays on screen and scrubbing keeps working on what was recorded. Pass
-        ``widget=True`` to close the widget (and its figures) as well. Calling it twice is fine.
+        Every widget stays open: the explorer on screen keeps scrubbing what was recorded, its
+        training buttons show that training is closed, and a page still building the widget
+        (Voila builds widgets only once the whole notebook ran) builds it whole. Pass
+        ``widget=True`` to close the widget (and its figures) as well. Returns within about a
+        second even if an epoch never ends (see ``TrainingLoop.close``). Calling it twice is
+        fine.
         """
         if not getattr(self, "_closed", True):  # True also when construction failed early
             self._closed = True
             if self.loop is not None:  # training first: it writes into the recorder
                 self.loop.close()
-                self.training.close()
+                self.training.close(widget=False)
             self.recording.remove_listener(self._on_recording_update)
             self._live.close()
+            if len(self.recording) != self._synced_count:  # an update waiting for its turn:
+                self._apply_live()  # the widget that stays shows every snapshot recorded
             self._frames.close()
             if self._owns_recorder and self.recorder is not None:
-                self.recorder.close()
+                # an epoch still running closes it as its thread ends (source.start_training)
+                if self.loop is None or not self.loop.alive:
+                    self.recorder.close()
             elif self._owns_recorder:
                 self.recording.close()  # opened from a path: stop following the directory
         if widget:
@@ -237,12 +260,30 @@ class TrainingExplorer(ipywidgets.VBox):
         return str(path)
 
     # ------------------------------------------------------------------ the selection
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Check a selection trait set from code before traitlets does: a refused value raises
+        one short TraitError from here (the user's line, this one, the sentence), not through
+        a dozen frames of traitlets."""
+        if name in CHECKED_TRAITS and _checkable(name, value) and not self._cross_validation_lock:
+            value = value if isinstance(value, str) else int(value)  # a numpy integer too
+            try:
+                value = checked(self.recording, self._selection(), name, value, self._frames.shape)
+            except ValueError as error:
+                raise traitlets.TraitError(str(error)) from None
+        super().__setattr__(name, value)
+
     def _selection(self) -> Selection:
         return Selection.of(self)
 
+    def _sample_count(self) -> int:
+        selection = self._selection()
+        return sample_count(selection.quantity, self._frames.shape(selection))
+
     @traitlets.validate("layer", "quantity", "index", "sample", "channel")
     def _validate_selection(self, proposal: traitlets.Bunch) -> Any:
-        """Refuse what the recording does not hold, in words that say what it does hold."""
+        """Refuse what the recording does not hold, in words that say what it does hold (for
+        values set by the controls, links and ``set_trait``; code setting a trait is checked
+        first in ``__setattr__``)."""
         name, value = proposal["trait"].name, proposal["value"]
         try:
             return checked(self.recording, self._selection(), name, value, self._frames.shape)
@@ -256,6 +297,8 @@ class TrainingExplorer(ipywidgets.VBox):
             # is the user scrubbing back
             if change["name"] == "index" and change["new"] < self._synced_count - 1:
                 self.follow_latest = False
+            if change["name"] == "sample" and self._sample_count():
+                self._chosen_sample = change["new"]  # a choice among samples, not "nothing"
             if change["name"] in ("layer", "quantity"):  # what can be chosen changes
                 self._fit_selection()
             self._draw()
@@ -270,6 +313,7 @@ class TrainingExplorer(ipywidgets.VBox):
         and let the dropdowns offer its choices."""
         with self._lock:
             wanted = self._selection() if index is None else self._selection().at(index)
+            wanted = replace(wanted, sample=self._chosen_sample)
             fitted = fit_selection(self.recording, wanted, self._frames.shape)
             offered = choices(self.recording, fitted, self._frames.shape)
             # one change: validators and observers run once the traits agree, and the observers
@@ -337,3 +381,11 @@ class TrainingExplorer(ipywidgets.VBox):
         # the spare images are not reachable from the marks
         roots = [*self.children, self.play_link, *self.heatmap.image_widgets]
         return every_widget(roots, skip=self)
+
+
+def _checkable(name: str, value: Any) -> bool:
+    """Whether ``value`` has the type of the selection trait ``name`` (a numpy integer counts
+    as an integer); else traitlets says what type it wants."""
+    if name in ("layer", "quantity"):
+        return isinstance(value, str)
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

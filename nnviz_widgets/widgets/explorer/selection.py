@@ -17,9 +17,10 @@ does), and read it directly by default.
 
 from __future__ import annotations
 
+import difflib
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any
@@ -52,7 +53,8 @@ __all__ = [
     "selectable_layers",
 ]
 
-#: How the layer dropdown names the pseudo-layer that holds the probe input and the saliency.
+#: How the layer dropdown names the pseudo-layer that holds the probe input and the saliency
+#: (by its own name, :data:`~nnviz_widgets.INPUT`, when the model has a layer called "input").
 INPUT_LABEL = "input"
 #: How the layer dropdown names the layer ``""``: the parameters the model itself owns.
 MODEL_LABEL = "(model)"
@@ -60,6 +62,8 @@ MODEL_LABEL = "(model)"
 #: family is there ("weight" stands for the layer's main weight-like parameter: see
 #: :func:`default_quantity`).
 PREFERRED = ("weight", "activation", "saliency", "probe")
+#: Most names an error message lists (the close matches come first).
+LISTED = 12
 #: Where the quantities with fixed names come in a layer's list (other parameters: 5).
 READING_ORDER = {
     "weight": 0, "weight_grad": 1, "update": 2, "activation": 10, "output_grad": 11,
@@ -111,12 +115,15 @@ class Choices:
 
 
 # ---------------------------------------------------------------------------- layers, quantities
-def layer_label(layer: str) -> str:
+def layer_label(layer: str, taken: Container[str] = ()) -> str:
     """The name a person sees for ``layer``: the probe pseudo-layer is "input", the model's
-    own parameters (the layer ``""``) "(model)"."""
+    own parameters (the layer ``""``) "(model)", unless a layer among ``taken`` (the model's
+    layers) is called so: the pseudo-layer is then named :data:`~nnviz_widgets.INPUT`."""
     if layer == INPUT:
-        return INPUT_LABEL
-    return layer or MODEL_LABEL
+        return INPUT if INPUT_LABEL in taken else INPUT_LABEL
+    if layer == "":
+        return MODEL_LABEL if MODEL_LABEL not in taken else "(the model itself)"
+    return layer
 
 
 def has_layer(selection: Selection) -> bool:
@@ -190,8 +197,10 @@ def selectable_layers(recording: Recording) -> list[str]:
 
 
 def layer_options(recording: Recording) -> tuple[tuple[str, str], ...]:
-    """The layer dropdown's options: (what a person sees, layer name)."""
-    return tuple((layer_label(layer), layer) for layer in selectable_layers(recording))
+    """The layer dropdown's options: (what a person sees, layer name), every label distinct."""
+    layers = selectable_layers(recording)
+    taken = set(layers)
+    return tuple((layer_label(layer, taken), layer) for layer in layers)
 
 
 def default_layer(recording: Recording, layers: list[str]) -> str:
@@ -313,10 +322,13 @@ def fit_selection(
     fitted = replace(
         selection, layer=layer, quantity=default_quantity(quantities, selection.quantity)
     )
+    if not has_layer(fitted):
+        return replace(fitted, sample=-1, channel=-1)  # nothing recorded yet: nothing to choose
     shape = shape_of(fitted)
     samples, channels = sample_count(fitted.quantity, shape), channel_count(fitted.quantity, shape)
-    # without samples to choose the choice is kept (the dropdown is disabled) for when it applies
-    sample = fitted.sample if (samples == 0 or -1 <= fitted.sample < samples) else 0
+    # without samples to choose: all (the dropdown shows "all", disabled; the explorer asks for
+    # the sample chosen before when samples come back)
+    sample = -1 if samples == 0 else fitted.sample if -1 <= fitted.sample < samples else 0
     channel = fitted.channel if -1 <= fitted.channel < channels else -1
     return replace(fitted, sample=sample, channel=channel)
 
@@ -355,33 +367,43 @@ def checked(
     """``value`` made the ``name`` of ``selection`` (a layer, quantity, index, sample or
     channel), or :class:`ValueError` saying what the recording offers instead.
 
-    The layers "input" and "(model)" are the probe pseudo-layer's and the model's own
-    parameters' names as the dropdown shows them.
+    A layer is found by its name first, then by the label the dropdown shows ("input" for
+    the probe pseudo-layer, "(model)" for the model's own parameters: see
+    :func:`layer_label`). Messages name the close matches first.
     """
     if name == "layer":
         valid = selectable_layers(recording)
-        if value == INPUT_LABEL and INPUT in valid:
-            return INPUT
-        if value == MODEL_LABEL and "" in valid:
-            return ""
         if value in valid or (value == "" and not valid):
-            return value
-        names = ", ".join(repr(layer_label(v)) for v in valid) or "none yet"
-        raise ValueError(f"unknown layer {value!r}; valid layers: {names}")
+            return value  # a layer's own name first: a layer called "input" is that layer
+        taken = set(valid)
+        labels = {layer_label(layer, taken): layer for layer in valid}
+        if value in labels:
+            return labels[value]
+        raise ValueError(f"unknown layer {value!r}{_listed(str(value), list(labels), 'layers')}")
     if name == "quantity":
         layer = selection.layer
         valid = _offered_quantities(recording, layer)
         if value in valid or (value == "" and not valid):
             return value
-        names = ", ".join(repr(v) for v in valid) or "none"
-        raise ValueError(
-            f"unknown quantity {value!r} for layer {layer_label(layer)!r}; "
-            f"valid quantities: {names}"
-        )
+        label = layer_label(layer, set(selectable_layers(recording)))
+        listed = _listed(str(value), valid, "quantities")
+        raise ValueError(f"unknown quantity {value!r} for layer {label!r}{listed}")
     problem = _range_problem(name, value, _count(recording, selection, name, shape_of))
     if problem is not None:
         raise ValueError(problem)
     return value
+
+
+def _listed(value: str, names: list[str], what: str) -> str:
+    """``; did you mean 'fc'? valid layers: 'input', 'conv', ...`` for an unknown ``value``:
+    its close matches, then at most :data:`LISTED` names."""
+    if not names:
+        return f"; valid {what}: none yet"
+    close = difflib.get_close_matches(value, names, n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+    shown = ", ".join(map(repr, names[:LISTED]))
+    more = f" and {len(names) - LISTED} more" if len(names) > LISTED else ""
+    return f"{hint}; valid {what}: {shown}{more}"
 
 
 def _count(recording: Recording, selection: Selection, name: str, shape_of: ShapeOf | None) -> int:
@@ -399,10 +421,12 @@ def _range_problem(name: str, value: int, count: int) -> str | None:
             return None
         span = f" (0 to {count - 1})" if count else ""
         return f"index {value} is out of range: the recording has {count} snapshot(s){span}"
-    if name == "sample":  # with no samples to choose, any choice is kept for later
-        if value >= -1 and (count == 0 or value < count):
+    if name == "sample":
+        if -1 <= value < count:
             return None
-        return f"sample {value} is out of range: -1 (all) or 0 to {max(count - 1, 0)}"
+        if count == 0:
+            return f"sample {value} is out of range: this quantity has no samples, only -1 (all)"
+        return f"sample {value} is out of range: -1 (all) or 0 to {count - 1}"
     if -1 <= value < count:
         return None
     span = f" or 0 to {count - 1}" if count else "; this quantity has no channels"

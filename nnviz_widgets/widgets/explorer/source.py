@@ -11,6 +11,7 @@ new one touches the model (a probe pass beside a training step would read torn w
 from __future__ import annotations
 
 import os
+import warnings
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ __all__ = ["Source", "open_source", "start_training"]
 
 #: The explorer training each model from its buttons, by id(model).
 _TRAINING: dict[int, weakref.ReferenceType] = {}
+#: Names ``Recorder.snapshot`` takes for itself: a metric of that name is recorded renamed.
+RESERVED_METRICS = ("epoch", "self")
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,11 @@ def _stop_previous_training(source: Any) -> None:
     previous = _TRAINING.pop(key, None)
     previous = previous() if previous is not None else None
     if previous is not None:
-        previous.close()
+        previous.close()  # returns within a second, even from an epoch that does not end
+        if previous.loop is not None and previous.loop.alive:
+            # the new explorer is about to touch the same model: wait (30 s at most, with a
+            # warning) for the old epoch to end at its next step
+            previous.loop.stop()
 
 
 def start_training(
@@ -118,9 +125,11 @@ def start_training(
 ) -> tuple[TrainingLoop, TrainingControls]:
     """Train from ``owner``'s buttons: a TrainingLoop in the background and its controls.
 
-    It snapshots the untrained network (epoch 0) if the recording is empty, and after each
-    epoch, labelled with the number of epochs done. When the loop stops or fails, a Recorder
-    the explorer opened is closed at once (its hooks released); the recording stays.
+    It snapshots the untrained network (epoch 0) if the recording is empty. Epochs are numbered
+    from the last snapshot's epoch + 1: ``train_epoch(n)`` trains epoch ``n`` and the snapshot
+    after it is labelled ``n`` (the status line says "training epoch n" meanwhile). A failed
+    or cut epoch leaves no snapshot. When the loop stops, fails or its thread ends, a Recorder
+    the explorer opened is closed (its hooks released); the recording stays.
     """
     recorder = source.recorder
     _TRAINING[id(recorder.model)] = weakref.ref(owner)
@@ -129,18 +138,38 @@ def start_training(
     done = int(source.recording.snapshots[-1])
 
     def on_epoch(epoch: int, metrics: dict) -> None:
-        recorder.snapshot(epoch=epoch + 1, **metrics)
+        recorder.snapshot(epoch=epoch, **_unreserved(metrics))
 
     loop = TrainingLoop(
-        train_epoch, optimizer=recorder.optimizer, on_epoch=on_epoch, first_epoch=done
+        train_epoch, optimizer=recorder.optimizer, on_epoch=on_epoch, first_epoch=done + 1
     )
     if source.owned:
 
         def release(loop: TrainingLoop, event: str) -> None:
             # a stopped or failed loop cannot restart: release the hooks now (a kernel
-            # interrupt included); the recording stays for scrubbing
-            if event == "state" and loop.state in ("stopped", "failed"):
+            # interrupt included), or once the thread of a loop closed mid-epoch ends (never
+            # beside its training step); the recording stays for scrubbing
+            if event == "ended" or (event == "state" and loop.state in ("stopped", "failed")):
                 recorder.close()
 
         loop.add_listener(release)
     return loop, TrainingControls(loop, epochs=epochs)
+
+
+def _unreserved(metrics: dict) -> dict:
+    """``metrics`` with the names ``Recorder.snapshot`` keeps for itself renamed (a warning
+    says so): ``epoch`` becomes ``epoch_metric``."""
+    renamed = dict(metrics)
+    for name in RESERVED_METRICS:
+        if name in renamed:
+            new = f"{name}_metric"
+            while new in renamed:
+                new += "_"
+            renamed[new] = renamed.pop(name)
+            warnings.warn(
+                f"train_epoch returned a metric named {name!r}, a name the snapshot keeps for "
+                f"itself (its label is the epoch number): recorded as {new!r}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return renamed

@@ -1,7 +1,8 @@
 """The loss curves (bqplot) with a marker at the selected epoch, and a line of text about it.
 
 The curves grow with every epoch and are resent as a whole; the marker and the text move with
-the selected snapshot alone.
+the selected snapshot alone. A loss that diverged (NaN, Inf) is a gap in its curve, never a
+point the browser would have to place (``views.chart``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ import ipywidgets
 import numpy as np
 
 from nnviz_widgets.recording import Recording
+from nnviz_widgets.views.chart import lines_points
 
 __all__ = ["LossCurves"]
+
+#: The curves' colours and names: train loss black, test loss red.
+_COLOURS = ("#333333", "#c0392b")
+_LABELS = ("train loss", "test loss")
 
 
 class LossCurves:
@@ -38,8 +44,8 @@ class LossCurves:
             x=np.zeros(1),
             y=np.zeros((2, 1)),
             scales=scales,
-            colors=["#333333", "#c0392b"],
-            labels=["train loss", "test loss"],
+            colors=list(_COLOURS),
+            labels=list(_LABELS),
         )
         self.marker = bqplot.Lines(
             x=np.zeros(2),
@@ -65,12 +71,15 @@ class LossCurves:
 
     def draw(self, recording: Recording) -> None:
         """Draw the curves of every recorded epoch, and size the axes to them."""
-        epochs = np.arange(len(recording), dtype=np.float32)
-        train, test = recording.metric("train_loss"), recording.metric("test_loss")
+        epochs = np.arange(len(recording), dtype=np.float64)
+        losses = np.stack([recording.metric("train_loss"), recording.metric("test_loss")])
+        x, y, kept = lines_points(epochs, losses.astype(np.float64))
         with self.lines.hold_sync():
-            self.lines.x = epochs
-            self.lines.y = np.stack([train, test]).astype(np.float32)
-        top = float(np.nanmax([train.max(), test.max()])) if len(recording) else 1.0
+            self.lines.x, self.lines.y = x, y
+            self.lines.colors = [_COLOURS[k] for k in kept]
+            self.lines.labels = [_LABELS[k] for k in kept]
+        finite = losses[np.isfinite(losses)]
+        top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         self.marker.y = np.array([0.0, top * 1.05], dtype=np.float32)
         self._x.max = float(max(len(recording) - 1, 5))
 
