@@ -169,3 +169,18 @@ def test_recorder_options_pass_through(tmp_path):
     assert callback.recording.layers == ("net.0",)
     opened = nv.Recording.open(tmp_path / "run")
     assert len(opened) == 2
+
+
+def test_an_explorer_shows_the_callbacks_recording_live(tmp_path):
+    callback = RecorderCallback(_probe())
+    explorer = nv.TrainingExplorer(callback)
+    try:
+        assert explorer.recording is callback.recording and len(explorer.recording) == 0
+        _fit(tmp_path, [callback], epochs=1)
+        assert len(explorer.recording) == 2
+        explorer.index = 0
+        explorer.layer, explorer.quantity = "net.0", "weight"
+        assert not explorer.error.value
+    finally:
+        explorer.close(widget=True)
+    assert len(callback.recording) == 2  # the explorer did not close what it does not own

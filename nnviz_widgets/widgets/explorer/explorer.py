@@ -59,11 +59,12 @@ class TrainingExplorer(ipywidgets.VBox):
 
     Parameters
     ----------
-    source : torch.nn.Module, Recorder, Recording, path, or None
+    source : torch.nn.Module, Recorder, Recording, path, RecorderCallback, or None
         A model (wrapped in a new :class:`~nnviz_widgets.Recorder`, which the explorer owns
         and closes), a Recorder, a Recording (no model or torch needed), or the path of a
-        recording directory (opened and followed while another process writes it). None gives
-        an empty Recording, filled through :attr:`recording`.
+        recording directory (opened and followed while another process writes it), or a
+        framework callback of :mod:`nnviz_widgets.integrations` (its recording, shown live as
+        the framework trains). None gives an empty Recording, filled through :attr:`recording`.
     probe : tensor or (tensor, tensor), optional
         Only with a model: the fixed probe batch, passed to the Recorder.
     optimizer : torch.optim.Optimizer, optional

@@ -83,7 +83,11 @@ def _resolve(source: Any, probe: Any, optimizer: Any, options: dict) -> Source:
             return Source(Recording.open(source, follow=True), owned=True)
         if isinstance(source, Recording):
             return Source(source)
-        return Source(source.recording, recorder=source)  # a Recorder
+        if callable(getattr(source, "snapshot", None)):  # a Recorder
+            return Source(source.recording, recorder=source)
+        # a framework callback (nnviz_widgets.integrations): its recording, filled while the
+        # framework trains; the explorer neither snapshots nor closes it
+        return Source(source.recording)
     try:  # a model: only now is torch needed
         import torch
     except ImportError as error:  # pragma: no cover - torch is a dependency
