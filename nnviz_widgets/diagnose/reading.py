@@ -1,0 +1,200 @@
+"""What a diagnosis reads from a recording, read once, safely, and the same way for every check.
+
+:class:`Evidence` fixes the recording's length when the diagnosis starts (a recording still being
+recorded may grow meanwhile: what arrives later waits for the next diagnosis), reads each
+statistic, step series and metric at most once, cuts them to that length, and answers None where
+the recording lacks something (an old recording, no probe, no optimizer) instead of raising: a
+check that misses what it needs is skipped. It also holds the helpers every check shares: which
+snapshot a step falls in, and runs of consecutive snapshots where a condition holds.
+
+It reads a Recording only through its public methods, so it works alike on a recording in
+memory, one opened from disk (statistics read a column at a time) and one still being recorded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnviz_widgets.recording.types import FrameMissingError
+
+__all__ = ["Evidence", "runs"]
+
+
+class Evidence:
+    """A recording as the checks read it.
+
+    Parameters
+    ----------
+    recording : Recording
+        Anything with a Recording's public reading methods.
+
+    Attributes
+    ----------
+    count : int
+        Snapshots taken into account (those present when the diagnosis started).
+    snapshot_steps : numpy.ndarray
+        Training steps at each of them (int64).
+    layers : tuple of str
+        The recorded layers, in the model's order.
+    steps : numpy.ndarray
+        The steps that have per-step statistics, up to the last snapshot's step when there
+        are snapshots (int64).
+    """
+
+    def __init__(self, recording) -> None:
+        self.recording = recording
+        self.count = len(recording)
+        self.snapshot_steps = np.asarray(recording.snapshot_steps, dtype=np.int64)[: self.count]
+        self.layers = tuple(recording.layers)
+        self.position = {layer: i for i, layer in enumerate(self.layers)}
+        try:
+            self._infos = recording.layer_infos()
+        except AttributeError:
+            self._infos = {layer: recording.layer_info(layer) for layer in self.layers}
+        steps = np.asarray(recording.steps, dtype=np.int64)
+        # a snapshot appended while we read must not bring steps past the snapshots we count
+        self._step_rows = len(steps)
+        self.steps = steps
+        self._statistic_names = {layer: set(recording.statistics(layer)) for layer in self.layers}
+        self._step_names = {layer: set(recording.step_statistics(layer)) for layer in self.layers}
+        self._cache: dict[tuple, np.ndarray | None] = {}
+        # which snapshot interval each step falls in: step s is in interval i when
+        # snapshot_steps[i - 1] < s <= snapshot_steps[i]; the snapshots' count bounds it
+        self.step_interval = np.searchsorted(self.snapshot_steps, self.steps, side="left")
+
+    # ------------------------------------------------------------------ layers
+    def layer_type(self, layer: str) -> str:
+        """The module's class name, or "" where unknown."""
+        return str(self._infos.get(layer, {}).get("type", ""))
+
+    def parameter_count(self, layer: str) -> int | None:
+        """How many parameter values the layer has, or None where unknown."""
+        shapes = self._infos.get(layer, {}).get("parameters")
+        if not shapes:
+            return None
+        return sum(math.prod(int(n) for n in shape) for shape in shapes.values())
+
+    def channel_first(self, layer: str) -> bool:
+        """Whether the layer's 3-D outputs are ``(samples, channels, positions)`` (the
+        Recorder learns it from the probe) rather than ``(samples, tokens, features)``."""
+        return bool(self._infos.get(layer, {}).get("channel_first", False))
+
+    def frozen(self, layer: str) -> bool:
+        """Whether every parameter of the layer is frozen (``requires_grad=False``)."""
+        info = self._infos.get(layer, {})
+        frozen, shapes = info.get("frozen") or (), info.get("parameters") or {}
+        return bool(shapes) and set(shapes) <= set(frozen)
+
+    # ------------------------------------------------------------------ columns
+    def statistic(self, layer: str, name: str) -> np.ndarray | None:
+        """One statistic per snapshot (float64, NaN where none), or None where not recorded."""
+        key = ("statistic", layer, name)
+        if key not in self._cache:
+            values = None
+            if name in self._statistic_names.get(layer, ()):
+                values = self._read(lambda: self.recording.statistic(layer, name), self.count)
+            self._cache[key] = values
+        return self._cache[key]
+
+    def statistic_names(self, layer: str) -> tuple[str, ...]:
+        """The names of the layer's statistics, in the recording's order."""
+        try:
+            return tuple(self.recording.statistics(layer))
+        except KeyError:
+            return ()
+
+    def step_series(self, layer: str, name: str) -> np.ndarray | None:
+        """One per-step series aligned with :attr:`steps` (float64), or None."""
+        key = ("step", layer, name)
+        if key not in self._cache:
+            values = None
+            if name in self._step_names.get(layer, ()):
+                values = self._read(
+                    lambda: self.recording.step_series(layer, name), self._step_rows
+                )
+            self._cache[key] = values
+        return self._cache[key]
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The recording's metric names."""
+        return tuple(getattr(self.recording, "metric_names", ()))
+
+    def metric(self, name: str) -> np.ndarray | None:
+        """A metric per snapshot (float64; NaN where not given), or None."""
+        key = ("metric", name)
+        if key not in self._cache:
+            self._cache[key] = self._read(lambda: self.recording.metric(name), self.count)
+        return self._cache[key]
+
+    @staticmethod
+    def _read(read, length: int) -> np.ndarray | None:
+        try:
+            values = np.asarray(read(), dtype=np.float64)
+        except (KeyError, FrameMissingError, OSError, ValueError):
+            return None  # an unreadable column: the check that wanted it is skipped
+        if values.size < length:  # never shorter in a sound recording; pad rather than fail
+            values = np.concatenate([values, np.full(length - values.size, np.nan)])
+        return values[:length]
+
+    # ------------------------------------------------------------------ frames
+    def preview(self, layer: str, quantity: str, index: int) -> np.ndarray | None:
+        """The frame the views draw (never a whole large tensor from disk), or None where it is
+        missing, thinned or unreadable."""
+        try:
+            return self.recording.preview(layer, quantity, index)
+        except (KeyError, FrameMissingError, OSError, ValueError, IndexError):
+            return None
+
+    def has_quantity(self, layer: str, quantity: str) -> bool:
+        """Whether the layer has that quantity at all."""
+        try:
+            return quantity in self.recording.quantities(layer)
+        except KeyError:
+            return False
+
+    # ------------------------------------------------------------------ time
+    def per_interval(self, values: np.ndarray, reduce=np.median, *, after: int = 0) -> np.ndarray:
+        """A per-step series reduced over the steps of each snapshot interval (the steps since
+        the previous snapshot, up to and including the snapshot's step), leaving out NaN and the
+        steps up to ``after``; NaN where an interval has no such step."""
+        out = np.full(self.count, np.nan)
+        keep = (self.steps > after) & ~np.isnan(values) & (self.step_interval < self.count)
+        if not keep.any():
+            return out
+        intervals, kept = self.step_interval[keep], values[keep]
+        order = np.argsort(intervals, kind="stable")
+        intervals, kept = intervals[order], kept[order]
+        starts = np.flatnonzero(np.r_[True, intervals[1:] != intervals[:-1]])
+        for start, stop in zip(starts, [*starts[1:], intervals.size]):
+            out[intervals[start]] = reduce(kept[start:stop])
+        return out
+
+    def first_snapshot_at_or_after(self, step: int) -> int | None:
+        """The first snapshot taken at or after ``step`` (it shows what happened then)."""
+        index = int(np.searchsorted(self.snapshot_steps, step, side="left"))
+        return index if index < self.count else None
+
+    def steps_of(self, snapshots) -> tuple[int, ...]:
+        """The training steps of these snapshots."""
+        return tuple(int(self.snapshot_steps[i]) for i in snapshots)
+
+
+def runs(held: np.ndarray, measured: np.ndarray, length: int) -> list[int]:
+    """The snapshots that belong to runs of at least ``length`` consecutive measured snapshots
+    where ``held`` is true (snapshots where nothing could be measured neither break nor extend
+    a run), ascending."""
+    indices = np.flatnonzero(measured)
+    found: list[int] = []
+    run: list[int] = []
+    for i in indices:
+        if held[i]:
+            run.append(int(i))
+            continue
+        if len(run) >= length:
+            found += run
+        run = []
+    if len(run) >= length:
+        found += run
+    return found
