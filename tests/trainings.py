@@ -25,6 +25,7 @@ Healthy: :func:`lenet_adam` (LeNet-5, Adam, the 28x28 digits), :func:`mlp_sgd` (
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -55,12 +56,22 @@ def train(
     epochs: int,
     batch: int = 64,
     steps_per_epoch: int | None = None,
+    after_step: Callable[[int, nn.Module], None] | None = None,
+    after_snapshot: Callable[[nv.Recording], None] | None = None,
     **recorder_options,
 ) -> nv.Recording:
     """The usual loop: a snapshot before training (epoch 0) and after each epoch, with the
-    epoch's mean loss as the metric ``loss``."""
+    epoch's mean loss as the metric ``loss``. ``after_step(step, model)`` is called after
+    each optimizer step, ``after_snapshot(recording)`` after each snapshot; the other options
+    go to the Recorder."""
+
+    def snapshot(**metrics) -> None:
+        rec.snapshot(**metrics)
+        if after_snapshot is not None:
+            after_snapshot(rec.recording)
+
     with nv.Recorder(model, probe=probe, optimizer=optimizer, **recorder_options) as rec:
-        rec.snapshot(epoch=0)
+        snapshot(epoch=0)
         for epoch in range(1, epochs + 1):
             order = torch.randperm(len(images), generator=torch.Generator().manual_seed(epoch))
             losses = []
@@ -73,7 +84,9 @@ def train(
                 loss.backward()
                 optimizer.step()
                 losses.append(loss.detach())
-            rec.snapshot(epoch=epoch, loss=torch.stack(losses).mean())
+                if after_step is not None:
+                    after_step(rec.steps, model)
+            snapshot(epoch=epoch, loss=torch.stack(losses).mean())
     return rec.recording
 
 
@@ -90,22 +103,22 @@ def deep_sigmoid() -> nv.Recording:
     return _mlp_run(model, torch.optim.SGD(model.parameters(), lr=0.1))
 
 
-def nan_learning_rate() -> nv.Recording:
+def nan_learning_rate(**options) -> nv.Recording:
     """Notebook 04's linear model at lr 1.0 with momentum 0.9: Inf, then NaN, in a few dozen
-    steps."""
+    steps. ``options`` go to :func:`train` (``after_step=``, the Recorder's options)."""
     torch.manual_seed(0)
     model = nv.models.MLP((64, 64, 10), activation=nn.Identity)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.9)
-    return _mlp_run(model, optimizer)
+    return _mlp_run(model, optimizer, **options)
 
 
-def dead_relu() -> nv.Recording:
+def dead_relu(**options) -> nv.Recording:
     """ReLU ``1`` after a Linear whose bias is -10: no probe image makes any unit positive."""
     torch.manual_seed(0)
     model = nv.models.MLP((64, 64, 64, 10))
     with torch.no_grad():
         model[0].bias.fill_(-10.0)
-    return _mlp_run(model, torch.optim.Adam(model.parameters(), lr=1e-3))
+    return _mlp_run(model, torch.optim.Adam(model.parameters(), lr=1e-3), **options)
 
 
 def huge_tanh() -> nv.Recording:

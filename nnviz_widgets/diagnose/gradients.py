@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from nnviz_widgets.diagnose.findings import Finding, name_layers
-from nnviz_widgets.diagnose.reading import Evidence, runs
+from nnviz_widgets.diagnose.reading import Evidence, holding
 from nnviz_widgets.diagnose.thresholds import (
     EXPLODING_GROWTH,
     EXPLODING_LAYER_RATIO,
@@ -90,7 +90,7 @@ def check_gradients(evidence: Evidence) -> list[Finding]:
         ("vanishing_gradients", ratio < VANISHING_RATIO),
         ("exploding_gradients", ratio > EXPLODING_LAYER_RATIO),
     ):
-        snapshots = runs(held & measured, measured, PERSISTENCE)
+        snapshots = holding(held & measured, measured, PERSISTENCE)
         if snapshots:
             findings.append(_across_layers(evidence, kind, layers, relative, ratio, snapshots))
     growth = _growth_over_time(evidence, layers)
@@ -153,7 +153,10 @@ def _across_layers(
 
 def _early_level(evidence: Evidence, layer: str) -> float:
     """The median of the layer's first recorded gradient norms (positive, finite)."""
-    for values in (evidence.step_series(layer, "grad_norm"), evidence.statistic(layer, "grad_norm")):
+    for values in (
+        evidence.step_series(layer, "grad_norm"),
+        evidence.statistic(layer, "grad_norm"),
+    ):
         if values is None:
             continue
         good = values[np.isfinite(values) & (values > 0)][:GRADIENT_BASELINE_STEPS]
@@ -177,7 +180,7 @@ def _growth_over_time(evidence: Evidence, layers: list[str]) -> list[Finding] | 
         enough = counted > 0
         typical[enough] = np.nanmedian(growth[:, enough], axis=0)
     measured = ~np.isnan(typical)
-    snapshots = runs(typical >= EXPLODING_GROWTH, measured, PERSISTENCE)
+    snapshots = holding(typical >= EXPLODING_GROWTH, measured, PERSISTENCE)
     if not snapshots:
         return []
     first = snapshots[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnviz_widgets.diagnose.findings import Finding, name_layers
-from nnviz_widgets.diagnose.reading import Evidence, runs
+from nnviz_widgets.diagnose.reading import Evidence, holding
 from nnviz_widgets.diagnose.thresholds import PERSISTENCE
 
 __all__ = ["check_not_learning", "learning_states"]
@@ -90,14 +90,13 @@ def check_not_learning(evidence: Evidence) -> list[Finding]:
         others_learn = (learning - state["learning"]) > 0
         for reason in _REASONS:
             held = state[reason] & others_learn
-            snapshots = runs(held, state["measured"] & others_learn, PERSISTENCE)
+            snapshots = holding(held, state["measured"] & others_learn, PERSISTENCE)
             if snapshots:
                 severity = "info" if evidence.frozen(layer) else "warning"
                 grouped.setdefault((reason, severity), {})[layer] = snapshots
                 break  # one reason per layer: the first that holds
     return [
-        _finding(evidence, reason, severity, held)
-        for (reason, severity), held in grouped.items()
+        _finding(evidence, reason, severity, held) for (reason, severity), held in grouped.items()
     ]
 
 

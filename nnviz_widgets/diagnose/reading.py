@@ -19,7 +19,7 @@ import numpy as np
 
 from nnviz_widgets.recording.types import FrameMissingError
 
-__all__ = ["Evidence", "runs"]
+__all__ = ["Evidence", "holding", "runs"]
 
 
 class Evidence:
@@ -47,6 +47,9 @@ class Evidence:
         self.recording = recording
         self.count = len(recording)
         self.snapshot_steps = np.asarray(recording.snapshot_steps, dtype=np.int64)[: self.count]
+        #: snapshots taken after at least one training step: a unit cannot have died, or
+        #: saturated for good, before the first step
+        self.trained = self.snapshot_steps > 0
         self.layers = tuple(recording.layers)
         self.position = {layer: i for i, layer in enumerate(self.layers)}
         try:
@@ -198,3 +201,14 @@ def runs(held: np.ndarray, measured: np.ndarray, length: int) -> list[int]:
     if len(run) >= length:
         found += run
     return found
+
+
+def holding(held: np.ndarray, measured: np.ndarray, length: int) -> list[int]:
+    """The snapshots of the run of consecutive measured snapshots where ``held`` is true that
+    ends at the last measured snapshot, when it is at least ``length`` long; else empty."""
+    indices = np.flatnonzero(measured)
+    if indices.size == 0:
+        return []
+    misses = np.flatnonzero(~held[indices])
+    run = indices if misses.size == 0 else indices[misses[-1] + 1 :]
+    return run.tolist() if run.size >= length else []

@@ -114,9 +114,9 @@ SATURATION_ERROR_FRACTION = 1.0
 #: on the median of the per-step ratios since the previous snapshot. Measured here: healthy
 #: trainings' per-step ratios 2e-4 to 0.1 (ResNet-20 with SGD and momentum in its first steps;
 #: its later medians stay under 0.05); lr a million times too small: 4e-9.
-UPDATE_RATIO_LOW = 1e-5
+UPDATE_RATIO_LOW = 1e-6
 #: See UPDATE_RATIO_LOW; the learning rate that drives weights to NaN: medians 0.27 to 1.
-UPDATE_RATIO_HIGH = 1e-1
+UPDATE_RATIO_HIGH = 0.3
 #: Steps left out before judging update ratios: Adam's first steps move every weight by about
 #: the learning rate whatever its gradient, and momentum builds up over the first steps.
 UPDATE_WARMUP_STEPS = 10

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnviz_widgets.diagnose.findings import Finding
-from nnviz_widgets.diagnose.reading import Evidence, runs
+from nnviz_widgets.diagnose.reading import Evidence, holding
 from nnviz_widgets.diagnose.thresholds import (
     DEAD_ERROR_FRACTION,
     DEAD_FRACTION,
@@ -39,8 +39,8 @@ def check_dead_units(evidence: Evidence) -> list[Finding]:
         dead = evidence.statistic(layer, "dead_fraction")
         if dead is None:
             continue
-        measured = ~np.isnan(dead)
-        snapshots = runs(measured & (dead >= DEAD_FRACTION), measured, PERSISTENCE)
+        measured = ~np.isnan(dead) & evidence.trained
+        snapshots = holding(measured & (dead >= DEAD_FRACTION), measured, PERSISTENCE)
         if not snapshots:
             continue
         typical = float(np.median(dead[snapshots]))
@@ -100,24 +100,36 @@ def saturated_fraction(
 
 
 def _layer_saturation(evidence: Evidence, layer: str, low: float, high: float) -> np.ndarray:
-    """The saturated share of units at each snapshot (NaN where not measured)."""
+    """The saturated share of units at each snapshot (NaN where not measured), from the newest
+    snapshot back to the first measured one below ``SATURATION_FRACTION`` (the finding is the
+    run that ends at the newest snapshot: older snapshots need no reading)."""
     out = np.full(evidence.count, np.nan)
     minimum = evidence.statistic(layer, "min_activation")
     maximum = evidence.statistic(layer, "max_activation")
+    if minimum is not None and maximum is not None:
+        slack = 1e-6 * (high - low)
+        if np.nanmin(minimum, initial=low) < low - slack or np.nanmax(maximum, initial=high) > (
+            high + slack
+        ):
+            return out  # bounds other than the default ones: not judged
     margin = SATURATION_MARGIN * (high - low)
-    slack = 1e-6 * (high - low)
-    info_first = evidence.channel_first(layer)
-    for i in range(evidence.count):
-        if minimum is not None and maximum is not None:
-            lo, hi = minimum[i], maximum[i]
-            if lo < low - slack or hi > high + slack:
-                return np.full(evidence.count, np.nan)  # other bounds than the default ones
-            if lo > low + margin and hi < high - margin:
-                out[i] = 0.0  # no output near a bound: nothing to read
-                continue
-        frame = evidence.preview(layer, "activation", i)
-        if frame is not None:
-            out[i] = saturated_fraction(frame, low, high, channel_first=info_first)
+    channel_first = evidence.channel_first(layer)
+    for i in range(evidence.count - 1, -1, -1):
+        if not evidence.trained[i]:
+            break
+        if (
+            minimum is not None
+            and maximum is not None
+            and minimum[i] > low + margin
+            and maximum[i] < high - margin
+        ):
+            out[i] = 0.0  # no output near a bound: nothing to read
+        else:
+            frame = evidence.preview(layer, "activation", i)
+            if frame is not None:
+                out[i] = saturated_fraction(frame, low, high, channel_first=channel_first)
+        if out[i] < SATURATION_FRACTION:
+            break
     return out
 
 
@@ -130,8 +142,8 @@ def check_saturation(evidence: Evidence) -> list[Finding]:
         if bounds is None or not evidence.has_quantity(layer, "activation"):
             continue
         share = _layer_saturation(evidence, layer, *bounds)
-        measured = ~np.isnan(share)
-        snapshots = runs(measured & (share >= SATURATION_FRACTION), measured, PERSISTENCE)
+        measured = ~np.isnan(share) & evidence.trained
+        snapshots = holding(measured & (share >= SATURATION_FRACTION), measured, PERSISTENCE)
         if not snapshots:
             continue
         typical = float(np.median(share[snapshots]))

@@ -15,7 +15,7 @@ from collections.abc import Collection
 import numpy as np
 
 from nnviz_widgets.diagnose.findings import Finding, name_layers
-from nnviz_widgets.diagnose.reading import Evidence, runs
+from nnviz_widgets.diagnose.reading import Evidence, holding
 from nnviz_widgets.diagnose.thresholds import (
     PERSISTENCE,
     UPDATE_RATIO_HIGH,
@@ -52,7 +52,7 @@ def check_update_ratios(evidence: Evidence, explained: Collection[str] = ()) -> 
                 continue
             measured = ~np.isnan(ratio)
             held = measured & (ratio > UPDATE_RATIO_HIGH if high else ratio < UPDATE_RATIO_LOW)
-            snapshots = runs(held, measured, PERSISTENCE)
+            snapshots = holding(held, measured, PERSISTENCE)
             if snapshots:
                 held_by_layer[layer] = snapshots
                 # it held from the first measured snapshot, or started after steps in range
@@ -71,7 +71,9 @@ def _finding(
 ) -> Finding:
     layers = list(held_by_layer)
     snapshots = sorted({i for held in held_by_layer.values() for i in held})
-    typical = {layer: float(np.median(ratios[layer][held])) for layer, held in held_by_layer.items()}
+    typical = {
+        layer: float(np.median(ratios[layer][held])) for layer, held in held_by_layer.items()
+    }
     overall = float(np.median(list(typical.values())))
     share = f"{len(layers)} of {len(ratios)} layers"
     if kind == "update_ratio_high":
