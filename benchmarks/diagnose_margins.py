@@ -29,6 +29,7 @@ from nnviz_widgets.diagnose.thresholds import (
     DEAD_UNIT_TYPES,
     GRADIENT_BASELINE_STEPS,
     SATURATION_BOUNDS,
+    UPDATE_WARMUP_STEPS,
 )
 from nnviz_widgets.diagnose.units import saturated_fraction
 from nnviz_widgets.diagnose.updates import update_ratios
@@ -115,6 +116,16 @@ def resnet_sgd_long() -> nv.Recording:
         epochs=6,
         steps_per_epoch=20,
     )
+
+
+def mlp_zero_init_head() -> nv.Recording:
+    """An MLP whose last layer starts at zero (as some recipes do), Adam."""
+    torch.manual_seed(10)
+    model = nv.models.MLP((64, 64, 64, 10))
+    with torch.no_grad():
+        model[4].weight.zero_()
+        model[4].bias.zero_()
+    return _flat_run(model, torch.optim.Adam(model.parameters(), lr=1e-3), 8)
 
 
 def mlp_cosine_to_zero() -> nv.Recording:
@@ -206,6 +217,7 @@ HEALTHY = {
     "mlp_sigmoid_long": mlp_sigmoid_long,
     "deep_relu_bn_notebook03": deep_relu_bn_notebook03,
     "resnet_sgd_long": resnet_sgd_long,
+    "mlp_zero_init_head": mlp_zero_init_head,
     "mlp_cosine_to_zero": mlp_cosine_to_zero,
     "playground_spirals": playground_spirals,
     "transformer_lm": transformer_lm,
@@ -275,9 +287,10 @@ def measure(recording: nv.Recording) -> dict[str, float]:
             )
             saturated.append(_persisting_high(share))
     out["saturated fraction"] = max(saturated, default=math.nan)
-    ratios = list(update_ratios(evidence).values())
-    out["update ratio, lowest"] = min((_persisting_low(r) for r in ratios), default=math.nan)
-    out["update ratio, highest"] = max((_persisting_high(r) for r in ratios), default=math.nan)
+    lows = update_ratios(evidence).values()
+    highs = update_ratios(evidence, after=UPDATE_WARMUP_STEPS).values()
+    out["update ratio, lowest"] = min((_persisting_low(r) for r in lows), default=math.nan)
+    out["update ratio, highest"] = max((_persisting_high(r) for r in highs), default=math.nan)
     return out
 
 

@@ -75,7 +75,9 @@ def test_a_learning_rate_that_overflows_gives_nonfinite_and_a_diverging_loss(rec
     nonfinite = _only(findings, "nonfinite")
     assert nonfinite.severity == "error"
     assert nonfinite.layer == "0"  # both layers at once: the first in forward order
-    assert nonfinite.snapshot == 4 and nonfinite.step == 84
+    # the first snapshot that shows it; its step, or an earlier one with statistics (which
+    # steps have them depends on their measured cost: "auto")
+    assert nonfinite.snapshot == 4 and 64 < nonfinite.step <= 84
     loss = _only(findings, "loss_diverging")
     assert loss.severity == "error"
     assert loss.snapshots == (2, 3, 4)  # rose at 2 and 3, NaN at 4

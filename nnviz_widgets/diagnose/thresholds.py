@@ -117,8 +117,11 @@ SATURATION_ERROR_FRACTION = 1.0
 UPDATE_RATIO_LOW = 1e-6
 #: See UPDATE_RATIO_LOW; the learning rate that drives weights to NaN: medians 0.27 to 1.
 UPDATE_RATIO_HIGH = 0.3
-#: Steps left out before judging update ratios: Adam's first steps move every weight by about
-#: the learning rate whatever its gradient, and momentum builds up over the first steps.
+#: Steps left out before judging update ratios too high: Adam's first steps move every weight
+#: by about the learning rate whatever its gradient, and a layer initialised at zero changes by
+#: all of its size at its first step, half at its second, ... (the ratio of step t is about
+#: 1/t). Not left out for "too low": no start-up makes steps too small for long (SGD's momentum
+#: makes the first step ten times smaller than later ones, and the next snapshot shows that).
 UPDATE_WARMUP_STEPS = 10
 
 # ---------------------------------------------------------------------- loss

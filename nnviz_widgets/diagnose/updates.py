@@ -2,10 +2,12 @@
 
 Read from the per-step ``update_ratio`` series (the norm of the step's update, estimated from a
 fixed sample of the weights, over the weights' norm), whose median over the steps since the
-previous snapshot is judged at each snapshot; the first steps of training are left out (Adam's
-and momentum's start-up). Layers without parameters have no series and are not judged; a
-recording without per-step statistics is skipped (a snapshot's own ``update_ratio`` sums many
-steps, which may add up or cancel, so it does not say what one step does).
+previous snapshot is judged at each snapshot. The first steps of training are left out of
+``update_ratio_high`` only: Adam's first steps move every weight by about the learning rate,
+and a weight initialised at zero changes by all of itself; no start-up makes steps too small.
+Layers without parameters have no series and are not judged; a recording without per-step
+statistics is skipped (a snapshot's own ``update_ratio`` sums many steps, which may add up or
+cancel, so it does not say what one step does).
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ from nnviz_widgets.diagnose.thresholds import (
 __all__ = ["check_update_ratios", "update_ratios"]
 
 
-def update_ratios(evidence: Evidence) -> dict[str, np.ndarray]:
+def update_ratios(evidence: Evidence, *, after: int = 0) -> dict[str, np.ndarray]:
     """``{layer: median per-step update ratio since the previous snapshot}`` for every layer
-    with a per-step series (NaN where an interval has no step past the start-up)."""
+    with a per-step series, leaving out the steps up to ``after`` (NaN where an interval has
+    no other step)."""
     found = {}
     for layer in evidence.layers:
         values = evidence.step_series(layer, "update_ratio")
         if values is not None:
-            found[layer] = evidence.per_interval(values, after=UPDATE_WARMUP_STEPS)
+            found[layer] = evidence.per_interval(values, after=after)
     return found
 
 
@@ -42,10 +45,11 @@ def check_update_ratios(evidence: Evidence, explained: Collection[str] = ()) -> 
     it holds at consecutive snapshots. ``explained`` layers (gradients that vanished, a layer
     that does not learn, NaN) are left out of ``update_ratio_low``: their tiny updates are a
     consequence that another finding names."""
-    ratios = update_ratios(evidence)
     findings = []
     for kind in ("update_ratio_high", "update_ratio_low"):
         high = kind == "update_ratio_high"
+        # the start-up's steps are large (Adam, zero-initialised weights), never too small
+        ratios = update_ratios(evidence, after=UPDATE_WARMUP_STEPS if high else 0)
         held_by_layer, late = {}, []
         for layer, ratio in ratios.items():
             if not high and layer in explained:
