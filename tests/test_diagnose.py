@@ -495,3 +495,46 @@ def test_a_recording_with_odd_gaps_never_makes_it_raise(rng):
     bare.set_layers({"x": {}, "y": {"type": "ReLU"}})
     bare.append_snapshot(SnapshotData(epoch=0, step=0))
     assert nv.diagnose(bare) == []
+
+
+def test_per_interval_reductions_match_a_loop(rng):
+    from nnviz_widgets.diagnose.reading import Evidence
+
+    steps = np.sort(rng.choice(np.arange(1, 200), 90, replace=False))
+    values = rng.standard_normal(steps.size)
+    values[rng.random(steps.size) < 0.2] = np.nan
+    recording = _synthetic(
+        {"a": "Linear"},
+        {("a", "weight_norm"): [1.0] * 15},  # snapshots at steps 0, 10, ..., 140
+        steps=steps.tolist(),
+        series={("a", "update_ratio"): values.tolist()},
+    )
+    evidence = Evidence(recording)
+    for after in (0, 25):
+        for how, reduce in (("median", np.median), ("max", np.max), ("count", len)):
+            expected = np.full(15, 0.0 if how == "count" else np.nan)
+            for i in range(1, 15):
+                inside = (steps > 10 * (i - 1)) & (steps <= 10 * i) & (steps > after)
+                kept = values[inside & ~np.isnan(values)]
+                if kept.size:
+                    expected[i] = reduce(kept)
+            got = evidence.per_interval(values, how, after=after)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{how}, after {after}")
+
+
+@pytest.mark.parametrize("onset", [1, 37, 150, 190])
+def test_a_long_saturation_is_found_from_its_start_reading_few_frames(onset):
+    count = 200
+    calm = np.full((8, 4), 0.2, dtype=np.float32)
+    stuck = np.full((8, 4), 0.999, dtype=np.float32)
+    frames = [stuck if i >= onset else calm for i in range(count)]
+    recording = _synthetic(
+        {"t": "Tanh"},
+        {("t", "min_activation"): [-1.0] * count, ("t", "max_activation"): [1.0] * count},
+        frames={("t", "activation"): frames},
+    )
+    finding = _only(nv.diagnose(recording), "saturation")
+    assert finding.snapshot == onset
+    assert finding.snapshots[-1] == count - 1
+    assert len(finding.snapshots) <= 64  # the newest 32, then a few to find the start
+    assert nv.diagnose(recording) == [finding]  # again, from what it remembered

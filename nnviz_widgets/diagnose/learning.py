@@ -33,9 +33,9 @@ _REASONS = {
 def _interval_max(evidence: Evidence, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per snapshot interval: the largest non-NaN value (NaN where none) and the number of
     steps with statistics (whatever their value)."""
-    largest = evidence.per_interval(values, np.max)
-    counted = evidence.per_interval(np.zeros_like(values), len)
-    return largest, np.nan_to_num(counted)
+    largest = evidence.per_interval(values, "max")
+    counted = evidence.per_interval(np.zeros_like(values), "count")
+    return largest, counted
 
 
 def learning_states(evidence: Evidence) -> dict[str, dict[str, np.ndarray]]:

@@ -13,13 +13,23 @@ memory, one opened from disk (statistics read a column at a time) and one still 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import threading
+import weakref
 
 import numpy as np
 
 from nnviz_widgets.recording.types import FrameMissingError
 
 __all__ = ["Evidence", "holding", "runs"]
+
+# What was measured on a recording's frames, kept as long as the recording lives: a frame does
+# not change once recorded, so a diagnosis repeated as snapshots arrive (the explorer's, live)
+# reads each frame once, not once per diagnosis. {recording: {key: value}}
+_MEASURED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MEASURED_LOCK = threading.Lock()
 
 
 class Evidence:
@@ -150,6 +160,18 @@ class Evidence:
         except (KeyError, FrameMissingError, OSError, ValueError, IndexError):
             return None
 
+    def measured(self, key: tuple) -> float | None:
+        """A measure of a frame kept by :meth:`remember` for this recording, or None."""
+        with _MEASURED_LOCK, contextlib.suppress(TypeError):  # TypeError: no weak reference
+            return _MEASURED.get(self.recording, {}).get(key)
+        return None
+
+    def remember(self, key: tuple, value: float) -> None:
+        """Keep a measure of a frame (never of a missing one) for later diagnoses."""
+        # an object that takes no weak reference (TypeError) is measured at each diagnosis
+        with _MEASURED_LOCK, contextlib.suppress(TypeError):
+            _MEASURED.setdefault(self.recording, {})[key] = value
+
     def has_quantity(self, layer: str, quantity: str) -> bool:
         """Whether the layer has that quantity at all."""
         try:
@@ -158,21 +180,84 @@ class Evidence:
             return False
 
     # ------------------------------------------------------------------ time
-    def per_interval(self, values: np.ndarray, reduce=np.median, *, after: int = 0) -> np.ndarray:
+    def per_interval(
+        self, values: np.ndarray, how: str = "median", *, after: int = 0
+    ) -> np.ndarray:
         """A per-step series reduced over the steps of each snapshot interval (the steps since
         the previous snapshot, up to and including the snapshot's step), leaving out NaN and the
-        steps up to ``after``; NaN where an interval has no such step."""
-        out = np.full(self.count, np.nan)
-        keep = (self.steps > after) & ~np.isnan(values) & (self.step_interval < self.count)
-        if not keep.any():
+        steps up to ``after``: their ``"median"``, ``"max"`` or ``"count"``; NaN where an
+        interval has no such step (0 for the count). Vectorised over the intervals."""
+        out = np.full(self.count, 0.0 if how == "count" else np.nan)
+        starts, where = self._groups
+        if not starts.size:
             return out
-        intervals, kept = self.step_interval[keep], values[keep]
-        order = np.argsort(intervals, kind="stable")
-        intervals, kept = intervals[order], kept[order]
-        starts = np.flatnonzero(np.r_[True, intervals[1:] != intervals[:-1]])
-        for start, stop in zip(starts, [*starts[1:], intervals.size]):
-            out[intervals[start]] = reduce(kept[start:stop])
+        values = values[self._order]
+        keep = ~np.isnan(values) & (self._ordered_steps > after)
+        counts = np.add.reduceat(keep, starts)
+        if how == "count":
+            out[where] = counts
+        elif how == "max":
+            out[where] = np.fmax.reduceat(np.where(keep, values, np.nan), starts)
+        elif how == "median":
+            out[where] = self._medians(np.where(keep, values, np.inf), counts)
+        else:
+            raise ValueError(f'how must be "median", "max" or "count", got {how!r}')
         return out
+
+    def _medians(self, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Each interval's median of its first ``counts`` values once sorted (the values left
+        out are +inf, so they sort last); NaN where it keeps none."""
+        starts, _ = self._groups
+        sizes = np.diff(np.r_[starts, values.size])
+        if sizes.size * sizes.max() <= 4 * values.size + 64:
+            # one row per interval, padded with +inf, sorted along the rows: fast for the
+            # usual few steps per snapshot
+            table = np.full((sizes.size, sizes.max()), np.inf)
+            table[self._row, self._column] = values
+            table.sort(axis=1)
+            rows = np.arange(sizes.size)
+            low, high = np.maximum(counts - 1, 0) // 2, counts // 2
+            medians = 0.5 * (table[rows, low] + table[rows, np.minimum(high, table.shape[1] - 1)])
+        else:  # intervals of very different lengths: one sort of everything, by interval
+            ordered = values[np.lexsort((values, self._ordered_intervals))]
+            low = starts + np.maximum(counts - 1, 0) // 2
+            medians = 0.5 * (ordered[low] + ordered[starts + counts // 2 - (counts == 0)])
+        return np.where(counts > 0, medians, np.nan)
+
+    @functools.cached_property
+    def _row(self) -> np.ndarray:
+        """Each ordered step's interval, numbered from 0 among the intervals with steps."""
+        starts, _ = self._groups
+        return np.repeat(np.arange(starts.size), np.diff(np.r_[starts, self._order.size]))
+
+    @functools.cached_property
+    def _column(self) -> np.ndarray:
+        """Each ordered step's place within its interval."""
+        starts, _ = self._groups
+        return np.arange(self._order.size) - starts[self._row]
+
+    @functools.cached_property
+    def _order(self) -> np.ndarray:
+        """The steps before the newest snapshot, in the order of their intervals."""
+        inside = np.flatnonzero(self.step_interval < self.count)
+        return inside[np.argsort(self.step_interval[inside], kind="stable")]
+
+    @functools.cached_property
+    def _ordered_intervals(self) -> np.ndarray:
+        return self.step_interval[self._order]
+
+    @functools.cached_property
+    def _ordered_steps(self) -> np.ndarray:
+        return self.steps[self._order]
+
+    @functools.cached_property
+    def _groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each interval's steps start in :attr:`_order`, and the interval (snapshot)."""
+        intervals = self._ordered_intervals
+        if not intervals.size:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+        starts = np.flatnonzero(np.r_[True, intervals[1:] != intervals[:-1]])
+        return starts, intervals[starts]
 
     def first_snapshot_at_or_after(self, step: int) -> int | None:
         """The first snapshot taken at or after ``step`` (it shows what happened then)."""

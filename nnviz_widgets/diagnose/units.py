@@ -82,6 +82,10 @@ def _unit_axis(ndim: int, channel_first: bool) -> int:
     return 1
 
 
+#: The newest snapshots whose frames are all measured (together, as one stack).
+_CHUNK = 32
+
+
 def saturated_fraction(
     values: np.ndarray, low: float, high: float, *, channel_first: bool = True
 ) -> float:
@@ -90,47 +94,114 @@ def saturated_fraction(
     least ``SATURATED_UNIT_SHARE`` of the probe samples and positions."""
     if values.ndim < 2 or values.size == 0:
         return float("nan")
+    return float(_saturated_fractions(values[None], low, high, channel_first)[0])
+
+
+def _saturated_fractions(
+    frames: np.ndarray, low: float, high: float, channel_first: bool
+) -> np.ndarray:
+    """:func:`saturated_fraction` of each frame of a stack ``(frames, samples, ...)``."""
     margin = SATURATION_MARGIN * (high - low)
-    axis = _unit_axis(values.ndim, channel_first)
-    units = np.moveaxis(values, axis, 0).reshape(values.shape[axis], -1)
-    with np.errstate(invalid="ignore"):
-        saturated = (units <= low + margin) | (units >= high - margin)
-    share = saturated.mean(axis=1)
-    return float((share >= SATURATED_UNIT_SHARE).mean())
+    axis = 1 + _unit_axis(frames.ndim - 1, channel_first)
+    units = np.moveaxis(frames, axis, 1).reshape(frames.shape[0], frames.shape[axis], -1)
+    saturated = (units <= low + margin) | (units >= high - margin)  # NaN: neither
+    share = np.count_nonzero(saturated, axis=2) / units.shape[2]
+    return np.count_nonzero(share >= SATURATED_UNIT_SHARE, axis=1) / units.shape[1]
+
+
+class _Saturation:
+    """One layer's saturated share of units per snapshot, measured when asked (NaN where not
+    measured, or not measurable: a missing or thinned frame)."""
+
+    def __init__(self, evidence: Evidence, layer: str, low: float, high: float) -> None:
+        self.evidence, self.layer, self.low, self.high = evidence, layer, low, high
+        self.channel_first = evidence.channel_first(layer)
+        self.values = np.full(evidence.count, np.nan)
+        self.asked = np.zeros(evidence.count, dtype=bool)
+        minimum = evidence.statistic(layer, "min_activation")
+        maximum = evidence.statistic(layer, "max_activation")
+        margin = SATURATION_MARGIN * (high - low)
+        self.clear = np.zeros(evidence.count, dtype=bool)
+        self.other_bounds = False
+        if minimum is not None and maximum is not None:
+            slack = 1e-6 * (high - low)
+            lowest = np.nanmin(minimum, initial=low)
+            highest = np.nanmax(maximum, initial=high)
+            self.other_bounds = lowest < low - slack or highest > high + slack
+            self.clear = (minimum > low + margin) & (maximum < high - margin)
+
+    def measure(self, indices) -> np.ndarray:
+        """Measure these snapshots (frames of one shape measured together); their values."""
+        indices = [int(i) for i in indices if not self.asked[i]]
+        frames = {}
+        for i in indices:
+            self.asked[i] = True
+            if self.clear[i]:
+                self.values[i] = 0.0  # no output near a bound: nothing to read
+                continue
+            known = self.evidence.measured(("saturation", self.layer, i))
+            if known is not None:
+                self.values[i] = known
+                continue
+            frame = self.evidence.preview(self.layer, "activation", i)
+            if frame is not None and frame.ndim >= 2 and frame.size:
+                frames[i] = frame
+        by_shape: dict[tuple, list[int]] = {}
+        for i, frame in frames.items():
+            by_shape.setdefault(frame.shape, []).append(i)
+        for same in by_shape.values():
+            stack = np.stack([frames[i] for i in same])
+            self.values[same] = _saturated_fractions(stack, self.low, self.high, self.channel_first)
+            for i in same:
+                self.evidence.remember(("saturation", self.layer, i), float(self.values[i]))
+        return self.values
 
 
 def _layer_saturation(evidence: Evidence, layer: str, low: float, high: float) -> np.ndarray:
-    """The saturated share of units at each snapshot (NaN where not measured), from the newest
-    snapshot back to the first measured one below ``SATURATION_FRACTION`` (the finding is the
-    run that ends at the newest snapshot: older snapshots need no reading)."""
-    out = np.full(evidence.count, np.nan)
-    minimum = evidence.statistic(layer, "min_activation")
-    maximum = evidence.statistic(layer, "max_activation")
-    if minimum is not None and maximum is not None:
-        slack = 1e-6 * (high - low)
-        if np.nanmin(minimum, initial=low) < low - slack or np.nanmax(maximum, initial=high) > (
-            high + slack
-        ):
-            return out  # bounds other than the default ones: not judged
-    margin = SATURATION_MARGIN * (high - low)
-    channel_first = evidence.channel_first(layer)
-    for i in range(evidence.count - 1, -1, -1):
-        if not evidence.trained[i]:
-            break
-        if (
-            minimum is not None
-            and maximum is not None
-            and minimum[i] > low + margin
-            and maximum[i] < high - margin
-        ):
-            out[i] = 0.0  # no output near a bound: nothing to read
+    """The saturated share of units where measured (NaN elsewhere): enough snapshots to find
+    the run at or above ``SATURATION_FRACTION`` that ends at the newest one.
+
+    The newest ``_CHUNK`` snapshots after the first step are measured; when all of them are
+    saturated, the run's start is looked for further back by doubling steps and then
+    bisection, measuring a few dozen frames rather than every one of a long recording (the
+    state is assumed to hold between two measured snapshots that show it).
+    """
+    saturation = _Saturation(evidence, layer, low, high)
+    if saturation.other_bounds:  # a Hardtanh(-3, 3) ...: bounds other than the default ones
+        return saturation.values
+    trained = np.flatnonzero(evidence.trained)[::-1]  # newest first
+    newest = trained[:_CHUNK]
+    values = saturation.measure(newest)
+    if (values[newest] < SATURATION_FRACTION).any() or trained.size <= _CHUNK:
+        return values
+
+    def held(position: int) -> bool | None:
+        """Whether the snapshot at ``position`` in ``trained`` (or the next newer measurable
+        one, a few at most) is saturated; None where none of them is measurable."""
+        for k in range(position, max(position - 4, -1), -1):
+            value = saturation.measure([trained[k]])[trained[k]]
+            if not np.isnan(value):
+                return bool(value >= SATURATION_FRACTION)
+        return None
+
+    inside, step = _CHUNK - 1, _CHUNK  # positions in `trained`: `inside` is known saturated
+    outside = None
+    while outside is None:
+        probe = min(inside + step, trained.size - 1)
+        state = held(probe)
+        if state is False:
+            outside = probe
+        elif probe == trained.size - 1:
+            return values  # saturated as far back as the first step
         else:
-            frame = evidence.preview(layer, "activation", i)
-            if frame is not None:
-                out[i] = saturated_fraction(frame, low, high, channel_first=channel_first)
-        if out[i] < SATURATION_FRACTION:
+            inside, step = (probe if state else inside), step * 2
+    while outside - inside > 1:  # bisect between the newest unsaturated and a saturated one
+        middle = (inside + outside) // 2
+        state = held(middle)
+        if state is None:
             break
-    return out
+        inside, outside = (middle, outside) if state else (inside, middle)
+    return values
 
 
 def check_saturation(evidence: Evidence) -> list[Finding]:
