@@ -149,6 +149,23 @@ def test_a_learning_rate_a_million_times_too_small(recorded):
     assert finding.numbers["after_normal_start"] is False
 
 
+def test_a_layer_whose_optimizer_group_has_learning_rate_zero_does_not_learn():
+    torch.manual_seed(0)
+    model = nv.models.MLP((64, 32, 32, 10))
+    optimizer = torch.optim.Adam(
+        [
+            {"params": [*model[0].parameters(), *model[4].parameters()]},
+            {"params": model[2].parameters(), "lr": 0.0},  # forgotten in a schedule, say
+        ],
+        lr=1e-3,
+    )
+    x, y, probe = trainings._flat()
+    recording = trainings.train(model, optimizer, x, y, probe, epochs=3)
+    finding = _only(nv.diagnose(recording), "not_learning")
+    assert finding.layers == ("2",) and finding.numbers["reason"] == "no_change"
+    assert finding.quantity == "update" and finding.severity == "warning"
+
+
 @pytest.mark.parametrize("name", sorted(trainings.BROKEN))
 def test_every_finding_selects_a_layer_quantity_and_snapshot_a_view_can_show(recorded, name):
     recording = recorded(name)
@@ -538,3 +555,12 @@ def test_a_long_saturation_is_found_from_its_start_reading_few_frames(onset):
     assert finding.snapshots[-1] == count - 1
     assert len(finding.snapshots) <= 64  # the newest 32, then a few to find the start
     assert nv.diagnose(recording) == [finding]  # again, from what it remembered
+
+
+def test_the_benchmark_runs_on_a_short_recording():
+    from benchmarks import bench_diagnose
+
+    section = bench_diagnose.run(snapshots=40, repeats=1)
+    assert section.startswith("## Diagnosis of a long recording")
+    assert "| in memory, first diagnosis |" in section
+    assert "saturation (block1.tanh)" in section and "dead_units (block3.relu)" in section

@@ -72,8 +72,9 @@ class Finding:
     suggestion : str
         What to try.
     layers : tuple of str
-        The layers it concerns, as in ``recording.layers``, the most telling first (for
-        ``nonfinite``, the origin); empty when it concerns the whole training (a loss metric).
+        The layers it concerns, as in ``recording.layers``, in the model's order (for
+        ``nonfinite``, the origin first, then the layers it reached); empty when it concerns
+        the whole training (a loss metric).
     snapshots : tuple of int
         Indices of the snapshots where it holds, ascending.
     steps : tuple of int

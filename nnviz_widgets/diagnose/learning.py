@@ -106,13 +106,16 @@ def _finding(
     layers = list(held_by_layer)
     snapshots = sorted({i for held in held_by_layer.values() for i in held})
     who = name_layers(layers)
+    one = len(layers) == 1
     if severity == "info":
-        message = f"{who.capitalize()} are frozen (requires_grad=False) and do not learn."
+        rest = "is frozen (requires_grad=False), so it does" if one else "are frozen, so they do"
+        message = f"{who[:1].upper()}{who[1:]} {rest} not learn."
         suggestion = "Nothing to do if freezing is meant; otherwise set requires_grad=True."
     elif reason == "no_gradient":
         message = (
             f"No gradient reaches {who} while other layers learn: "
-            "its output does not reach the loss through operations that keep the gradient."
+            f"{'its output does' if one else 'their outputs do'} not reach the loss through "
+            "operations that keep the gradient."
         )
         suggestion = (
             "Look for a .detach(), torch.no_grad(), .item() or a conversion to numpy on the "
@@ -134,8 +137,6 @@ def _finding(
             "Check that the optimizer was built with these parameters (after any change to "
             "the model) and that their parameter group's learning rate is not 0."
         )
-    if len(layers) == 1:
-        message = message.replace(" are frozen", " is frozen")
     return Finding(
         kind="not_learning",
         severity=severity,

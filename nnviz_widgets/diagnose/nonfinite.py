@@ -104,7 +104,7 @@ def check_nonfinite(evidence: Evidence) -> list[Finding]:
         shown.add(snapshot)
     snapshots = sorted(i for i in shown if snapshot is not None and i >= snapshot)
     spread = [other for other in first_step if other != layer]
-    later = f"; then {name_layers(spread)}" if spread else ""
+    later = f"; it reached {name_layers(spread)} too" if spread else ""
     return [
         Finding(
             kind="nonfinite",
