@@ -287,6 +287,17 @@ def measure(recording: nv.Recording) -> dict[str, float]:
             )
             saturated.append(_persisting_high(share))
     out["saturated fraction"] = max(saturated, default=math.nan)
+    rises = []
+    for name in evidence.metric_names():
+        values = evidence.metric(name)
+        finite = np.isfinite(values)
+        if "loss" in name.lower() and finite.any():
+            start = values[np.argmax(finite)]
+            with np.errstate(invalid="ignore"):
+                lowest = np.fmin.accumulate(np.where(finite, values, np.nan))
+                rise = np.where(finite & (values > start), values / lowest, 1.0)
+            rises.append(_persisting_high(rise))
+    out["loss rise over its lowest"] = max(rises, default=math.nan)
     lows = update_ratios(evidence).values()
     highs = update_ratios(evidence, after=UPDATE_WARMUP_STEPS).values()
     out["update ratio, lowest"] = min((_persisting_low(r) for r in lows), default=math.nan)

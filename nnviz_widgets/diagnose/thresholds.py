@@ -53,20 +53,21 @@ GRADIENT_MIN_LAYERS = 3
 #: root of the parameter count, so that a wide layer and a narrow one compare).
 GRADIENT_GROUP_SHARE = 0.25
 #: Vanishing: the first layers' RMS gradient below this fraction of the last layers'. Three
-#: orders of magnitude. Measured here: healthy trainings 0.3 to 3 (never below 0.1); the deep
-#: sigmoid MLP 1e-8 to 1e-7; notebook 03's 8-layer ReLU MLP without normalisation ~1e-2 (not
-#: flagged: it learns, slowly).
+#: orders of magnitude. Measured here: healthy trainings 0.08 to 4 (the lowest, 0.08, an MLP
+#: whose last layer starts at zero); the deep sigmoid MLP 2e-8; notebook 03's 8-layer ReLU MLP
+#: without normalisation 2e-3 (not flagged: it learns, slowly).
 VANISHING_RATIO = 1e-3
 #: Below this (six orders of magnitude) the first layers learn nothing in float32 with SGD
 #: (their updates round away): an error.
 VANISHING_ERROR_RATIO = 1e-6
 #: Exploding across layers: the first layers' RMS gradient above this multiple of the last
-#: layers' (the mirror of VANISHING_RATIO).
+#: layers' (the mirror of VANISHING_RATIO). Measured here: healthy trainings at most 4.3.
 EXPLODING_LAYER_RATIO = 1e3
 #: Exploding over time: the median over layers of each layer's gradient norm over its own
-#: early level grew past this factor. Measured here: healthy trainings grow up to ~150x (LeNet-5
-#: with Adam, whose gradients are small at initialisation and rise as it leaves the plateau);
-#: the learning rate that drives the weights to NaN grows 1e4x within a few dozen steps.
+#: early level grew past this factor. Measured here: healthy trainings grow up to 80x (gradients
+#: are small at initialisation and rise as training leaves the first plateau: LeNet-5 with SGD
+#: 50x, an MLP whose last layer starts at zero 70-80x); the learning rate that drives the
+#: weights to NaN grows 3e10x within 60 steps.
 EXPLODING_GROWTH = 1e4
 #: A layer's early gradient level: the median of its first this many recorded per-step gradient
 #: norms (per-snapshot ones when there are no per-step series).
@@ -80,8 +81,9 @@ DEAD_UNIT_TYPES = ("ReLU", "ReLU6")
 #: A layer with at least this share of dead units (the Recorder's ``dead_fraction``: units
 #: <= 0 for every probe sample; channels for images). CS231n ("Neural Networks Part 1") warns
 #: that "as much as 40% of your network can be dead" with too high a learning rate. Measured
-#: here: healthy trainings up to 0.30 after the first step (LeNet-5's relu4 is 0.48 at
-#: initialisation, one snapshot, before any step); the broken one 1.0.
+#: here (with a probe of 20 images): healthy trainings up to 0.33 after the first step (LeNet-5's
+#: relu4 is 0.51 at initialisation and in SGD's first plateau, then 0.2-0.3); ReLUs behind a
+#: bias of -10, and notebook 04's learning rate of 3.0, 1.0.
 DEAD_FRACTION = 0.5
 #: Every unit dead: nothing passes the layer, an error.
 DEAD_ERROR_FRACTION = 1.0
@@ -102,7 +104,7 @@ SATURATION_MARGIN = 0.01
 #: are saturated.
 SATURATED_UNIT_SHARE = 0.9
 #: A layer with at least this share of saturated units. Measured here: healthy tanh and sigmoid
-#: MLPs stay under 0.2; tanh after a Linear initialised a hundred times too large is 0.9-1.0.
+#: MLPs 0; tanh after a Linear initialised a hundred times too large 0.77.
 SATURATION_FRACTION = 0.5
 #: Every unit saturated: an error.
 SATURATION_ERROR_FRACTION = 1.0
@@ -110,12 +112,14 @@ SATURATION_ERROR_FRACTION = 1.0
 # ---------------------------------------------------------------------- updates
 #: The rule of thumb: a step should change a layer's weights by about 1e-3 of their norm
 #: (Karpathy, CS231n "Neural Networks Part 3", "Ratio of weights:updates"; "A Recipe for
-#: Training Neural Networks", 2019). Flagged two orders of magnitude either side of it, judged
-#: on the median of the per-step ratios since the previous snapshot. Measured here: healthy
-#: trainings' per-step ratios 2e-4 to 0.1 (ResNet-20 with SGD and momentum in its first steps;
-#: its later medians stay under 0.05); lr a million times too small: 4e-9.
+#: Training Neural Networks", 2019), judged on the median of the per-step ratios since the
+#: previous snapshot. Too low: three orders of magnitude below it. Measured here: healthy
+#: trainings down to 1e-4 (a transformer's LayerNorm gains with AdamW), notebook 03's deep ReLU
+#: MLP's first layers 1e-5; Adam at a learning rate a million times too small 4e-9.
 UPDATE_RATIO_LOW = 1e-6
-#: See UPDATE_RATIO_LOW; the learning rate that drives weights to NaN: medians 0.27 to 1.
+#: Too high: a step that changes a layer by 30% of its size. Measured here: healthy trainings up
+#: to 0.16 (a sigmoid MLP's last layer under SGD at lr 0.5, early on); the learning rate that
+#: drives weights to NaN 0.75 to 0.99.
 UPDATE_RATIO_HIGH = 0.3
 #: Steps left out before judging update ratios too high: Adam's first steps move every weight
 #: by about the learning rate whatever its gradient, and a layer initialised at zero changes by
@@ -128,5 +132,6 @@ UPDATE_WARMUP_STEPS = 10
 #: A loss metric diverges when it rises above this multiple of its lowest value so far and
 #: above its first value, at PERSISTENCE consecutive snapshots: an order of magnitude, far
 #: beyond a noisy batch's loss and beyond a validation loss that overfits (which stays below
-#: where it started).
+#: where it started). Measured here: healthy at most 1.4 (the Playground's last-batch loss);
+#: the NaN learning rate 2e14.
 LOSS_RISE_FACTOR = 10.0
