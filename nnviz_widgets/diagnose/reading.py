@@ -49,8 +49,12 @@ class Evidence:
     layers : tuple of str
         The recorded layers, in the model's order.
     steps : numpy.ndarray
-        The steps that have per-step statistics, up to the last snapshot's step when there
-        are snapshots (int64).
+        The steps that have per-step statistics (int64), as many as when the diagnosis
+        started; those after the newest snapshot count only as evidence of NaN/Inf.
+    step_interval : numpy.ndarray
+        For each of :attr:`steps`, the snapshot that ends its interval: step ``s`` belongs to
+        snapshot ``i`` when ``snapshot_steps[i - 1] < s <= snapshot_steps[i]`` (``count`` for
+        the steps after the newest snapshot).
     """
 
     def __init__(self, recording) -> None:
@@ -62,19 +66,12 @@ class Evidence:
         self.trained = self.snapshot_steps > 0
         self.layers = tuple(recording.layers)
         self.position = {layer: i for i, layer in enumerate(self.layers)}
-        try:
-            self._infos = recording.layer_infos()
-        except AttributeError:
-            self._infos = {layer: recording.layer_info(layer) for layer in self.layers}
-        steps = np.asarray(recording.steps, dtype=np.int64)
-        # a snapshot appended while we read must not bring steps past the snapshots we count
-        self._step_rows = len(steps)
-        self.steps = steps
-        self._statistic_names = {layer: set(recording.statistics(layer)) for layer in self.layers}
-        self._step_names = {layer: set(recording.step_statistics(layer)) for layer in self.layers}
+        self._infos = recording.layer_infos()
+        # series read later may have grown meanwhile: they are cut to these steps
+        self.steps = np.asarray(recording.steps, dtype=np.int64)
+        self._statistic_names = {layer: tuple(recording.statistics(layer)) for layer in self.layers}
+        self._step_names = {layer: tuple(recording.step_statistics(layer)) for layer in self.layers}
         self._cache: dict[tuple, np.ndarray | None] = {}
-        # which snapshot interval each step falls in: step s is in interval i when
-        # snapshot_steps[i - 1] < s <= snapshot_steps[i]; the snapshots' count bounds it
         self.step_interval = np.searchsorted(self.snapshot_steps, self.steps, side="left")
 
     # ------------------------------------------------------------------ layers
@@ -113,10 +110,7 @@ class Evidence:
 
     def statistic_names(self, layer: str) -> tuple[str, ...]:
         """The names of the layer's statistics, in the recording's order."""
-        try:
-            return tuple(self.recording.statistics(layer))
-        except KeyError:
-            return ()
+        return self._statistic_names.get(layer, ())
 
     def step_series(self, layer: str, name: str) -> np.ndarray | None:
         """One per-step series aligned with :attr:`steps` (float64), or None."""
@@ -125,14 +119,14 @@ class Evidence:
             values = None
             if name in self._step_names.get(layer, ()):
                 values = self._read(
-                    lambda: self.recording.step_series(layer, name), self._step_rows
+                    lambda: self.recording.step_series(layer, name), self.steps.size
                 )
             self._cache[key] = values
         return self._cache[key]
 
     def metric_names(self) -> tuple[str, ...]:
         """The recording's metric names."""
-        return tuple(getattr(self.recording, "metric_names", ()))
+        return tuple(self.recording.metric_names)
 
     def metric(self, name: str) -> np.ndarray | None:
         """A metric per snapshot (float64; NaN where not given), or None."""
