@@ -22,17 +22,17 @@ from torch import nn
 from torch.nn import functional as F
 
 import nnviz_widgets as nv
-from nnviz_widgets.diagnose import diagnose
-from nnviz_widgets.diagnose.gradients import relative_gradients
-from nnviz_widgets.diagnose.reading import Evidence
-from nnviz_widgets.diagnose.thresholds import (
+from nnviz_widgets.diagnosis import diagnose
+from nnviz_widgets.diagnosis.gradients import relative_gradients
+from nnviz_widgets.diagnosis.reading import Evidence
+from nnviz_widgets.diagnosis.thresholds import (
     DEAD_UNIT_TYPES,
     GRADIENT_BASELINE_STEPS,
     SATURATION_BOUNDS,
     UPDATE_WARMUP_STEPS,
 )
-from nnviz_widgets.diagnose.units import saturated_fraction
-from nnviz_widgets.diagnose.updates import update_ratios
+from nnviz_widgets.diagnosis.units import saturated_fraction
+from nnviz_widgets.diagnosis.updates import update_ratios
 from tests import trainings
 
 

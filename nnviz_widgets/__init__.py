@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from nnviz_widgets.diagnose import Finding, diagnose
+from nnviz_widgets.diagnosis import Finding, diagnose
 from nnviz_widgets.recording import (
     INPUT,
     FrameMissingError,

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 import nnviz_widgets as nv
-from nnviz_widgets.diagnose import KINDS, SEVERITIES, Finding
-from nnviz_widgets.diagnose.units import saturated_fraction
+from nnviz_widgets.diagnosis import KINDS, SEVERITIES, Finding
+from nnviz_widgets.diagnosis.units import saturated_fraction
 from nnviz_widgets.recording import SnapshotData
 from tests import trainings
 
@@ -515,7 +515,7 @@ def test_a_recording_with_odd_gaps_never_makes_it_raise(rng):
 
 
 def test_per_interval_reductions_match_a_loop(rng):
-    from nnviz_widgets.diagnose.reading import Evidence
+    from nnviz_widgets.diagnosis.reading import Evidence
 
     steps = np.sort(rng.choice(np.arange(1, 200), 90, replace=False))
     values = rng.standard_normal(steps.size)

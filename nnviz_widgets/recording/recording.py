@@ -417,7 +417,7 @@ class Recording:
     def diagnose(self) -> list:
         """What is wrong with this training: :func:`nnviz_widgets.diagnose` of this recording
         (a list of ``Finding``, errors first; empty for a healthy training)."""
-        from nnviz_widgets.diagnose import diagnose  # recording does not need it to load
+        from nnviz_widgets.diagnosis import diagnose  # recording does not need it to load
 
         return diagnose(self)
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnviz_widgets.diagnose.findings import Finding, name_layers
-from nnviz_widgets.diagnose.reading import Evidence, holding
-from nnviz_widgets.diagnose.thresholds import PERSISTENCE
+from nnviz_widgets.diagnosis.findings import Finding, name_layers
+from nnviz_widgets.diagnosis.reading import Evidence, holding
+from nnviz_widgets.diagnosis.thresholds import PERSISTENCE
 
 __all__ = ["check_not_learning", "learning_states"]
 

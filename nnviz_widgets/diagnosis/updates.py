@@ -16,9 +16,9 @@ from collections.abc import Collection
 
 import numpy as np
 
-from nnviz_widgets.diagnose.findings import Finding, name_layers
-from nnviz_widgets.diagnose.reading import Evidence, holding
-from nnviz_widgets.diagnose.thresholds import (
+from nnviz_widgets.diagnosis.findings import Finding, name_layers
+from nnviz_widgets.diagnosis.reading import Evidence, holding
+from nnviz_widgets.diagnosis.thresholds import (
     PERSISTENCE,
     UPDATE_RATIO_HIGH,
     UPDATE_RATIO_LOW,

@@ -7,14 +7,14 @@ tells the loss check which NaN losses are real), then gradients and layers that 
 
 from __future__ import annotations
 
-from nnviz_widgets.diagnose.findings import Finding
-from nnviz_widgets.diagnose.gradients import check_gradients
-from nnviz_widgets.diagnose.learning import check_not_learning
-from nnviz_widgets.diagnose.loss import check_loss
-from nnviz_widgets.diagnose.nonfinite import check_nonfinite
-from nnviz_widgets.diagnose.reading import Evidence
-from nnviz_widgets.diagnose.units import check_dead_units, check_saturation
-from nnviz_widgets.diagnose.updates import check_update_ratios
+from nnviz_widgets.diagnosis.findings import Finding
+from nnviz_widgets.diagnosis.gradients import check_gradients
+from nnviz_widgets.diagnosis.learning import check_not_learning
+from nnviz_widgets.diagnosis.loss import check_loss
+from nnviz_widgets.diagnosis.nonfinite import check_nonfinite
+from nnviz_widgets.diagnosis.reading import Evidence
+from nnviz_widgets.diagnosis.units import check_dead_units, check_saturation
+from nnviz_widgets.diagnosis.updates import check_update_ratios
 
 __all__ = ["diagnose"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnviz_widgets.diagnose.findings import Finding, name_layers
-from nnviz_widgets.diagnose.reading import Evidence
+from nnviz_widgets.diagnosis.findings import Finding, name_layers
+from nnviz_widgets.diagnosis.reading import Evidence
 
 __all__ = ["check_nonfinite", "first_nonfinite"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnviz_widgets.diagnose.findings import Finding
-from nnviz_widgets.diagnose.reading import Evidence, holding
-from nnviz_widgets.diagnose.thresholds import (
+from nnviz_widgets.diagnosis.findings import Finding
+from nnviz_widgets.diagnosis.reading import Evidence, holding
+from nnviz_widgets.diagnosis.thresholds import (
     DEAD_ERROR_FRACTION,
     DEAD_FRACTION,
     DEAD_UNIT_TYPES,

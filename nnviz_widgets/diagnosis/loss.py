@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnviz_widgets.diagnose.findings import Finding
-from nnviz_widgets.diagnose.reading import Evidence, runs
-from nnviz_widgets.diagnose.thresholds import LOSS_RISE_FACTOR, PERSISTENCE
+from nnviz_widgets.diagnosis.findings import Finding
+from nnviz_widgets.diagnosis.reading import Evidence, runs
+from nnviz_widgets.diagnosis.thresholds import LOSS_RISE_FACTOR, PERSISTENCE
 
 __all__ = ["check_loss"]
 

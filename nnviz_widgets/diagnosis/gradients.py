@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from nnviz_widgets.diagnose.findings import Finding, name_layers
-from nnviz_widgets.diagnose.reading import Evidence, holding
-from nnviz_widgets.diagnose.thresholds import (
+from nnviz_widgets.diagnosis.findings import Finding, name_layers
+from nnviz_widgets.diagnosis.reading import Evidence, holding
+from nnviz_widgets.diagnosis.thresholds import (
     EXPLODING_GROWTH,
     EXPLODING_LAYER_RATIO,
     GRADIENT_BASELINE_STEPS,
