@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from nnviz_widgets.diagnosis import Finding, diagnose
 from nnviz_widgets.recording import (
     INPUT,
     FrameMissingError,
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "INPUT",
+    "Finding",
     "FrameMissingError",
     "Playground",
     "Recorder",
@@ -39,6 +41,7 @@ __all__ = [
     "TrainingLoop",
     "__version__",
     "datasets",
+    "diagnose",
     "models",
 ]
 

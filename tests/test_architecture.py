@@ -18,9 +18,10 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "nnviz_widgets"
 ALLOWED = {
     "threads": set(),
     "training": {"threads"},
-    "recording": {"threads", "store"},
+    "recording": {"threads", "store", "diagnosis"},
     "store": {"threads", "recording"},
     "record": {"threads", "recording", "store"},
+    "diagnosis": {"threads", "recording"},
     "render": set(),
     "views": {"render"},
     "datasets": set(),
@@ -31,7 +32,7 @@ ALLOWED = {
     },
 }  # fmt: skip
 #: Parts that must never import torch (a recording opens and shows where torch is absent).
-TORCH_FREE = ("threads", "training", "recording", "store", "render", "views")
+TORCH_FREE = ("threads", "training", "recording", "store", "diagnosis", "render", "views")
 
 
 def _modules() -> dict[str, pathlib.Path]:

@@ -414,6 +414,13 @@ class Recording:
             series = {key: self._step_series.column(key) for key in self._step_series}
             return self._step_series.labels(), series
 
+    def diagnose(self) -> list:
+        """What is wrong with this training: :func:`nnviz_widgets.diagnose` of this recording
+        (a list of ``Finding``, errors first; empty for a healthy training)."""
+        from nnviz_widgets.diagnosis import diagnose  # recording does not need it to load
+
+        return diagnose(self)
+
     # ------------------------------------------------------------------ listening
     def add_listener(self, callback: Callable[[Recording], None]) -> None:
         """Call ``callback(recording)`` after each appended snapshot or batch of steps.
