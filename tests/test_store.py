@@ -176,10 +176,15 @@ def test_round_trip_keeps_every_kind_of_content(tmp_path, rng):
 def test_opened_frames_stay_on_disk_until_asked_for(tmp_path, rng, monkeypatch):
     with pytest.warns(RecordingBudgetWarning):
         _full_recording(rng).save(tmp_path / "run")
-    loads = []
-    real_load = np.load
+    loads = []  # the .npz files opened (every file of a recording is opened through os.open)
+    real_open = os.open
     monkeypatch.setattr(
-        np, "load", lambda path, **kw: loads.append(Path(path)) or real_load(path, **kw)
+        os,
+        "open",
+        lambda path, *a, **kw: (
+            loads.append(Path(path)) if str(path).endswith(".npz") else None
+        )
+        or real_open(path, *a, **kw),
     )
     opened = Recording.open(tmp_path / "run")
     assert [p.name for p in loads] == ["probe.npz"], "opening must not read snapshot files"
