@@ -178,14 +178,13 @@ def test_opened_frames_stay_on_disk_until_asked_for(tmp_path, rng, monkeypatch):
         _full_recording(rng).save(tmp_path / "run")
     loads = []  # the .npz files opened (every file of a recording is opened through os.open)
     real_open = os.open
-    monkeypatch.setattr(
-        os,
-        "open",
-        lambda path, *a, **kw: (
-            loads.append(Path(path)) if str(path).endswith(".npz") else None
-        )
-        or real_open(path, *a, **kw),
-    )
+
+    def spying_open(path, *args, **kwargs):
+        if str(path).endswith(".npz"):
+            loads.append(Path(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spying_open)
     opened = Recording.open(tmp_path / "run")
     assert [p.name for p in loads] == ["probe.npz"], "opening must not read snapshot files"
     assert isinstance(opened._frames.get(("fc", "weight"), 3), StoredFrame)

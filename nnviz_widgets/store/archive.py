@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -55,7 +56,15 @@ _ZIP_ERRORS = (
     IndexError,
 )
 # what numpy's header parser may raise on a damaged header
-_HEADER_ERRORS = (ValueError, TypeError, SyntaxError, RecursionError, OverflowError, KeyError)
+_HEADER_ERRORS = (
+    ValueError,
+    TypeError,
+    SyntaxError,
+    RecursionError,
+    OverflowError,
+    KeyError,
+    tokenize.TokenError,
+)
 
 
 @dataclass(frozen=True)

@@ -272,7 +272,14 @@ def open_regular(path: Path, what: str) -> BinaryIO:
     again after (through the open file), and the open never blocks. Links are followed: check
     where a path leads first (:func:`inside_directory`), as the reader does for every path.
     """
-    status = os.stat(path)
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise RecordingFormatError(
+            f"{what} {path} is a loop of symbolic links; refusing to read it"
+        ) from None
     fd = -1
     if stat.S_ISREG(status.st_mode):
         fd = os.open(path, _READ_FLAGS)
