@@ -239,6 +239,8 @@ BAD_RECORDS = {
     "deep nesting": _replace("metrics", '{"loss": ' + "[" * 5000 + "]" * 5000 + "}"),
     "a metric of the wrong type": _replace("metrics", '{"loss": {"a": 1}}'),
     "a huge place in the run": _replace("index", "1" + "0" * 30),
+    "a number for the file": _replace("file", "5"),
+    "text for the size": _replace("bytes", '"many"'),
     "huge lost snapshots": _replace("lost", "[1" + "0" * 30 + "]"),
 }
 

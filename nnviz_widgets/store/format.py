@@ -296,5 +296,9 @@ def open_regular(path: Path, what: str) -> BinaryIO:
 
 def open_inside(root: Path, relative: Any, what: str) -> BinaryIO:
     """:func:`open_regular` for a path read from the manifest or log, once
-    :func:`inside_directory` has checked where it leads."""
-    return open_regular(inside_directory(root, relative, what), what)
+    :func:`inside_directory` has checked where it leads (a name directly in ``root`` that is
+    no link leads nowhere else: one ``lstat`` is enough)."""
+    path = relative_path(root, relative, what)
+    if len(Path(relative).parts) != 1 or os.path.islink(path):
+        inside_directory(root, relative, what)
+    return open_regular(path, what)

@@ -192,8 +192,9 @@ def _lists(record: dict, check_layer: Callable[[str], None]) -> tuple:
     histograms = fields.entries(record, "histograms", (text, text, text), optional=True)
     missing = fields.entries(record, "missing", (text, text, text), optional=False)
     order = fields.entries(record, "order", (text, text), optional=True)
-    for layer, *_ in (*listed, *previews, *histograms, *missing, *order):
-        check_layer(layer)
+    for table in (listed, previews, histograms, missing, order):
+        for layer in {entry[0] for entry in table}:  # each layer once
+            check_layer(layer)
     return listed, previews, histograms, missing, (order if "order" in record else None)
 
 

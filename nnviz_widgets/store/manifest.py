@@ -54,9 +54,13 @@ __all__ = [
 
 #: The largest manifest read (64 MiB): the names of a model's every statistic take far less.
 MAX_MANIFEST_BYTES = 64 << 20
-# the run id as the writer puts it, on a line of its own near the top: read without the rest
-_RUN_LINE = re.compile(rb'^ "run": "([0-9a-f]{32})",$', re.MULTILINE)
-_HEAD = 512
+# the run id as the writer puts it, on the third line: read without the rest; a manifest of
+# this layout with "created" there was written before run ids existed, and has none
+_RUN_LINE = re.compile(
+    rb'^\{\n "format": "[^"\n]*",\n "version": \d+,\n "run": "([0-9a-f]{32})",\n'
+)
+_NO_RUN = re.compile(rb'^\{\n "format": "[^"\n]*",\n "version": \d+,\n "created": ')
+_HEAD = 256
 
 #: What tells a manifest's versions apart without reading it: (modification time in ns, size).
 Stamp = tuple[int, int]
@@ -111,9 +115,12 @@ def manifest_run(path: Path) -> str | None:
         It cannot be read, or is malformed.
     """
     with open_inside(path, MANIFEST, "the manifest") as file:
-        found = _RUN_LINE.search(file.read(_HEAD))
+        head = file.read(_HEAD)
+    found = _RUN_LINE.match(head)
     if found:
         return found.group(1).decode("ascii")
+    if _NO_RUN.match(head):
+        return None
     return read_manifest(path)[0].get("run")
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nnviz_widgets.recording.types import SnapshotData
+from nnviz_widgets.store import fields
 from nnviz_widgets.store.format import (
     LOG,
     RecordingFormatError,
@@ -58,12 +59,15 @@ class SnapshotFiles:
         and its stamp (which its frames check when they read it).
 
         The cheap checks come first: the text of the path, each directory resolved once, and
-        one ``lstat`` for the file. A path outside raises :class:`RecordingFormatError`; a
-        path that is not a regular file (a FIFO, a directory) is damage, found without opening
-        it.
+        one ``lstat`` for the file. A path outside raises :class:`RecordingFormatError`, a
+        record without a path or size ValueError; a path that is not a regular file (a FIFO, a
+        directory) is damage, found without opening it.
         """
         what = "a snapshot file in the log"
-        relative = record.get("file")
+        relative = fields.text(record.get("file"), "'file'")  # ValueError: a malformed record
+        expected = record.get("bytes")
+        if expected is not None:
+            fields.integer(expected, "'bytes'")
         target = relative_path(self.root, relative, what)
         parent = os.path.dirname(relative) or "."
         if parent not in self._checked_directories:
@@ -80,7 +84,6 @@ class SnapshotFiles:
             return target, f"unreadable ({error.strerror})", None
         if not stat.S_ISREG(status.st_mode):
             return target, "not a regular file (a directory, FIFO or device)", None
-        expected = record.get("bytes")
         if expected is not None and status.st_size != expected:
             return (
                 target,
