@@ -176,11 +176,15 @@ def test_round_trip_keeps_every_kind_of_content(tmp_path, rng):
 def test_opened_frames_stay_on_disk_until_asked_for(tmp_path, rng, monkeypatch):
     with pytest.warns(RecordingBudgetWarning):
         _full_recording(rng).save(tmp_path / "run")
-    loads = []
-    real_load = np.load
-    monkeypatch.setattr(
-        np, "load", lambda path, **kw: loads.append(Path(path)) or real_load(path, **kw)
-    )
+    loads = []  # the .npz files opened (every file of a recording is opened through os.open)
+    real_open = os.open
+
+    def spying_open(path, *args, **kwargs):
+        if str(path).endswith(".npz"):
+            loads.append(Path(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spying_open)
     opened = Recording.open(tmp_path / "run")
     assert [p.name for p in loads] == ["probe.npz"], "opening must not read snapshot files"
     assert isinstance(opened._frames.get(("fc", "weight"), 3), StoredFrame)

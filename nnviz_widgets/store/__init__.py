@@ -7,10 +7,14 @@ that commits each snapshot and each block of steps once its data is safely on di
 of the log (fixed-size binary rows) that lets a reader open it without reading the log. Read top
 to bottom:
 
-- :mod:`~nnviz_widgets.store.format`: names, versions, errors, JSON encoding, path checks;
+- :mod:`~nnviz_widgets.store.format`: names, versions, errors, JSON encoding, path checks, the
+  one way a file of a recording is opened;
 - :mod:`~nnviz_widgets.store.files`: atomic and whole-or-nothing file writes;
+- :mod:`~nnviz_widgets.store.archive`: arrays read from ``.npz`` files, checked before a byte
+  is allocated;
+- :mod:`~nnviz_widgets.store.fields`: values read from a recording, checked by type and range;
 - :mod:`~nnviz_widgets.store.catalog`: the names the index knows, kept in the manifest;
-- :mod:`~nnviz_widgets.store.manifest`: the manifest, made and checked;
+- :mod:`~nnviz_widgets.store.manifest`: the manifest, made and checked, and its run id;
 - :mod:`~nnviz_widgets.store.stored_frame`: a frame on disk, read when asked for;
 - :mod:`~nnviz_widgets.store.log`: the log's records, made from snapshots and read back;
 - :mod:`~nnviz_widgets.store.index`: the index's rows, made, checked, and planned from;

@@ -61,8 +61,11 @@ def fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def replace_atomically(target: Path, write: Callable[[BinaryIO], None], *, sync: bool) -> int:
-    """Write ``target`` whole through ``write(file)``, or leave it as it was; return its size.
+def replace_atomically(
+    target: Path, write: Callable[[BinaryIO], None], *, sync: bool
+) -> os.stat_result:
+    """Write ``target`` whole through ``write(file)``, or leave it as it was; return its status
+    (its size, and what tells it from any other file: see ``format.file_stamp``).
 
     The data goes to ``<target>.tmp``, is flushed, and is renamed over ``target``; the directory
     is flushed too. On failure the temporary file is removed and the error raised.
@@ -72,17 +75,17 @@ def replace_atomically(target: Path, write: Callable[[BinaryIO], None], *, sync:
         with open(temporary, "wb") as file:
             write(file)
             file.flush()
-            size = file.tell()
             if sync:
                 os.fsync(file.fileno())
         os.replace(temporary, target)
         if sync:
             fsync_directory(target.parent)
+        status = os.stat(target)  # once closed: a network file system may set its time then
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
-    return size
+    return status
 
 
 def open_for_append(path: Path) -> int:

@@ -6,7 +6,11 @@ Everything the writer and the reader must agree on and that is not a file operat
 - the errors and the warning that writing and reading raise;
 - JSON as the format writes it: non-finite floats as strings, layer infos made JSON-safe;
 - the checks that a path read from a manifest or a log stays inside the recording directory
-  (a recording is data a stranger may send you).
+  (a recording is data a stranger may send you), and the one way every file of a recording is
+  opened for reading: a regular file or nothing (:func:`open_regular`), never a FIFO, device or
+  directory, never blocking;
+- JSON read with a bounded nesting depth, and written so that a log line splits only at its
+  ``\\n`` whatever the text holds.
 
 ``docs/format.md`` describes the format.
 """
@@ -18,9 +22,10 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -30,6 +35,7 @@ __all__ = [
     "INDEX",
     "LOG",
     "MANIFEST",
+    "MAX_JSON_DEPTH",
     "OWN_FILES",
     "PROBE",
     "SCALARS",
@@ -40,11 +46,17 @@ __all__ = [
     "RecordingFormatError",
     "RecordingStoreWarning",
     "RecordingWriteError",
+    "Stamp",
+    "check_depth",
     "decode_float",
     "dumps",
     "encode_float",
+    "file_stamp",
     "inside_directory",
     "jsonable",
+    "loads",
+    "open_inside",
+    "open_regular",
     "relative_path",
     "write_error",
 ]
@@ -86,8 +98,10 @@ class RecordingWriteError(OSError):
 class RecordingFormatError(ValueError):
     """A recording directory is not one this version can read safely.
 
-    Raised for a missing or malformed manifest, an unsupported format version, or a path in the
-    manifest or log that leads outside the recording directory.
+    Raised for a malformed manifest (not UTF-8, not JSON, a field of the wrong type), an
+    unsupported format version, a path in the manifest or log that leads outside the recording
+    directory, or a file of the recording that is not a regular file (a FIFO, a device, a
+    directory); the message names the file.
     """
 
 
@@ -153,9 +167,47 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+# Characters str.splitlines() splits on that JSON leaves unescaped (it escapes the others, being
+# control characters): escaped, a line of the log stays one line for any tool that splits text
+# into lines, not only for readers that split at b"\\n" as this package does.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_LINE_BREAK = re.compile("[\x85\u2028\u2029]")
+
+#: The deepest nesting of lists and objects accepted in a layer's info; every other field of
+#: the manifest and the log has a fixed shape, checked where it is read.
+MAX_JSON_DEPTH = 32
+
+
 def dumps(obj: Any) -> str:
-    """One line of standard JSON (no NaN), as the log and snapshot files hold it."""
-    return json.dumps(obj, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    """One line of standard JSON (no NaN), as the log and snapshot files hold it: no character
+    in it is a line break to ``str.splitlines`` (``docs/format.md``, "log.jsonl")."""
+    text = json.dumps(obj, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    return _LINE_BREAK.sub(lambda found: _LINE_BREAKS[found.group()], text)
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON text (UTF-8 if bytes); ValueError if it is not JSON, not UTF-8, or nested
+    deeper than the parser can follow (never RecursionError)."""
+    try:
+        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except RecursionError:
+        raise ValueError("its lists and objects are nested too deeply") from None
+
+
+def check_depth(value: Any, what: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """ValueError naming ``what`` if ``value`` (parsed JSON) nests lists and objects deeper
+    than ``limit``; walked without recursion."""
+    level = [value]
+    for _ in range(limit + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return
+    raise ValueError(f"{what} nests lists and objects more than {limit} deep")
 
 
 # ---------------------------------------------------------------------------------------- paths
@@ -187,3 +239,66 @@ def inside_directory(root: Path, relative: Any, what: str) -> Path:
             "symbolic link outside the recording directory; refusing to read it"
         )
     return path
+
+
+#: What tells a file's versions apart without reading it: device, inode, size, modification
+#: time in ns. A snapshot file is written once: another stamp means another file.
+Stamp = tuple[int, int, int, int]
+
+# O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def file_stamp(status: os.stat_result) -> Stamp:
+    """The :data:`Stamp` of a file from its status."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def open_regular(path: Path, what: str) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file; RecordingFormatError naming it if it
+    is anything else (FIFO, device, directory, socket), OSError if it cannot be opened.
+
+    How every file of a recording is opened: its status is looked at before it is opened and
+    again after (through the open file), and the open never blocks. Links are followed: check
+    where a path leads first (:func:`inside_directory`), as the reader does for every path.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise RecordingFormatError(
+            f"{what} {path} is a loop of symbolic links; refusing to read it"
+        ) from None
+    fd = -1
+    if stat.S_ISREG(status.st_mode):
+        fd = os.open(path, _READ_FLAGS)
+        status = os.fstat(fd)  # what was opened, should the path have changed in between
+        if not stat.S_ISREG(status.st_mode):
+            os.close(fd)
+            fd = -1
+    if fd < 0:
+        raise RecordingFormatError(
+            f"{what} {path} is {_kind(status.st_mode)}, not a regular file; refusing to read it"
+        )
+    return os.fdopen(fd, "rb")
+
+
+def open_inside(root: Path, relative: Any, what: str) -> BinaryIO:
+    """:func:`open_regular` for a path read from the manifest or log, once
+    :func:`inside_directory` has checked where it leads (a name directly in ``root`` that is
+    no link leads nowhere else: one ``lstat`` is enough)."""
+    path = relative_path(root, relative, what)
+    if len(Path(relative).parts) != 1 or os.path.islink(path):
+        inside_directory(root, relative, what)
+    return open_regular(path, what)

@@ -142,8 +142,12 @@ def usable_rows(
     rows: np.ndarray, sound: np.ndarray, catalog: Catalog, scalars_size: int, steps_size: int
 ) -> np.ndarray:
     """Which sound rows can be taken from the index: the catalog names all they need, and their
-    scalars or block lie within the files' sizes."""
+    scalars or block lie within the files' sizes (each count bounded first, so that no sum
+    overflows)."""
     snapshot, steps = rows["kind"] == SNAPSHOT, rows["kind"] == STEPS
+    # a u8 past 2**62 would be negative as int64; counts past the file could overflow a product
+    bounded = (rows["data_offset"] < 2**62) & (rows["log_offset"] < 2**62)
+    bounded &= ~steps | (rows["count"].astype(np.int64) <= steps_size // 8)
     data = rows["data_offset"].astype(np.int64)
     scalars_end = data + 8 * (rows["statistics"].astype(np.int64) + rows["metrics"])
     block_end = data + 8 * rows["count"].astype(np.int64) * (1 + rows["names"].astype(np.int64))
@@ -155,7 +159,7 @@ def usable_rows(
         & (scalars_end <= scalars_size),
         steps & (rows["names"] <= len(catalog.steps)) & (block_end <= steps_size),
     )
-    return sound & known
+    return sound & bounded & known
 
 
 @dataclass

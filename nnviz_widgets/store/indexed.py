@@ -12,6 +12,7 @@ log.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from nnviz_widgets.recording.types import StoredSnapshots, StoredSteps
 from nnviz_widgets.store.catalog import Catalog
+from nnviz_widgets.store.format import RecordingStoreWarning, open_regular
 from nnviz_widgets.store.index import ROW, SNAPSHOT, THINNED, check_rows, plan, usable_rows
 from nnviz_widgets.store.records import SnapshotFiles, SnapshotRecords
 from nnviz_widgets.store.stored_columns import ScalarFile, StepFile
@@ -69,6 +71,9 @@ class IndexedParts:
         Checks the snapshot files records name.
     layers : callable
         ``layers()``: the layers the reader knows now.
+    check : callable
+        ``check()`` raises ``Replaced`` if the directory no longer holds the run that was
+        opened; called before a file is mapped (the scalars, the steps).
 
     Notes
     -----
@@ -83,14 +88,16 @@ class IndexedParts:
         catalog: Catalog,
         files: SnapshotFiles,
         layers: Callable[[], set[str]],
+        check: Callable[[], None],
     ) -> None:
         entry = manifest["index"]
         self.catalog = catalog
         self._index = root / entry["file"]
         self._layers = layers
-        self.scalars = ScalarFile(root / entry["scalars"], catalog)
-        self.steps = StepFile(root / manifest["steps"], catalog)
-        self.records = SnapshotRecords(root / manifest["log"], files, self._known)
+        self.scalars = ScalarFile(root / entry["scalars"], catalog, check)
+        self.steps = StepFile(root / manifest["steps"], catalog, check)
+        log = root / manifest["log"]
+        self.records = SnapshotRecords(log, files, self._known, manifest.get("run"))
 
     def use(self, catalog: Catalog) -> None:
         """Take names from a newer catalog (the manifest was read again)."""
@@ -135,11 +142,18 @@ class IndexedParts:
     def read(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
         """The whole rows of the index from byte ``offset``, and which are sound."""
         try:
-            with open(self._index, "rb") as file:
+            with open_regular(self._index, "the index") as file:
                 file.seek(offset)
                 data = file.read()
-        except OSError:
+        except FileNotFoundError:
             data = b""  # no index (yet): the log is read instead
+        except (OSError, ValueError) as error:  # not a regular file, say
+            warnings.warn(
+                f"{error}; the log is read instead of the index, which is slower",
+                RecordingStoreWarning,
+                stacklevel=5,
+            )
+            data = b""
         return check_rows(data[: len(data) - len(data) % ROW.itemsize])
 
     def usable(self, rows: np.ndarray, sound: np.ndarray) -> np.ndarray:

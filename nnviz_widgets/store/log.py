@@ -8,7 +8,6 @@ and the reader keep the file work and the warnings.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from nnviz_widgets.recording.types import HISTOGRAM_BINS, SnapshotData
-from nnviz_widgets.store.format import decode_float, encode_float
+from nnviz_widgets.store import fields
+from nnviz_widgets.store.format import Stamp, encode_float, loads
 from nnviz_widgets.store.stored_frame import StoredFrame
 
 __all__ = [
@@ -32,6 +32,8 @@ __all__ = [
 
 Key = tuple[str, str]
 _BINS = (HISTOGRAM_BINS,)
+#: The most steps one block of step series may hold (a block is a few hundred at most).
+MAX_STEP_ROWS = 1 << 32
 
 
 def frame_label(key: Key, index: int, epoch: float) -> str:
@@ -94,27 +96,28 @@ def steps_record(offset: int, rows: int, columns: list[Key], payload: bytes) -> 
 
 
 # ---------------------------------------------------------------------------------------- reading
-def parse_lines(data: bytes) -> tuple[list[dict], list[tuple[int, ValueError]]]:
-    """The records in complete log lines, and ``(line number, error)`` for each damaged line
-    (skipped); lines count from 1."""
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    try:
-        # one call for the whole batch is several times faster than one per line
-        records = json.loads("[" + ",".join(lines) + "]")
-        if all(isinstance(record, dict) for record in records):
-            return records, []
+def parse_lines(data: bytes) -> tuple[list[dict], list[int], list[tuple[int, ValueError]]]:
+    """The records in complete log lines, the line of each, and ``(line, error)`` for each
+    damaged line (skipped); lines count from 1. Lines are split at ``\\n`` only: a record's
+    text may hold any other character ``str.splitlines`` would split at."""
+    lines = data.decode("utf-8", errors="replace").split("\n")[:-1]  # data ends at a newline
+    try:  # one call for the whole batch is several times faster than one per line
+        records = loads("[" + ",".join(lines) + "]")
+        if len(records) == len(lines) and all(isinstance(record, dict) for record in records):
+            return records, list(range(1, len(records) + 1)), []
     except ValueError:
         pass
-    records, problems = [], []
-    for number, line in enumerate(lines):
+    records, numbers, problems = [], [], []
+    for number, line in enumerate(lines, 1):
         try:
-            record = json.loads(line)
+            record = loads(line)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
             records.append(record)
+            numbers.append(number)
         except ValueError as error:
-            problems.append((number + 1, error))
-    return records, problems
+            problems.append((number, error))
+    return records, numbers, problems
 
 
 def decode_snapshot(
@@ -125,57 +128,83 @@ def decode_snapshot(
     check_layer: Callable[[str], None],
     *,
     scalars: bool = True,
+    stamp: Stamp | None = None,
 ) -> SnapshotData:
     """Snapshot ``index`` of the opened recording from its record; its frames stay on disk.
 
-    ``target`` is the snapshot's file, ``damage`` what is wrong with it (its frames are then
-    missing, with that reason); ``check_layer(layer)`` raises ValueError for an unknown layer.
-    Without ``scalars``, its statistics, metrics and notes are left out (the index has them).
-    A malformed record raises KeyError, TypeError or ValueError.
+    ``target`` is the snapshot's file (``stamp`` its stamp when checked), ``damage`` what is
+    wrong with it (its frames are then missing, with that reason); ``check_layer(layer)`` raises
+    ValueError for an unknown layer. Without ``scalars``, its statistics, metrics and notes are
+    left out (the index has them). A malformed record raises ValueError saying which field is
+    wrong: every value is checked (:mod:`~nnviz_widgets.store.fields`) before it is used.
     """
-    epoch = decode_float(record["epoch"])
-    data = SnapshotData(epoch=epoch, step=int(record["step"]), thinned=bool(record.get("thinned")))
+    epoch = fields.number(record.get("epoch"), "'epoch'")
+    data = SnapshotData(
+        epoch=epoch,
+        step=fields.step(record.get("step"), "'step'"),
+        thinned=fields.flag(record.get("thinned"), "'thinned'"),
+    )
+    listed, previews, histograms, missing, order = _lists(record, check_layer)
     where = f" at snapshot {index} (epoch {epoch:g})"  # frame_label, made once
-    previews = {
-        (lay, q): (name, shape, full) for lay, q, name, shape, full in record.get("previews", [])
-    }
-    for layer, quantity, name, shape in record["frames"]:
-        check_layer(layer)
+    reason = f"its file {target} is {damage}"
+    for layer, quantity, name, shape in listed:
         key = (layer, quantity)
         if damage:
-            data.missing[key] = f"its file {target} is {damage}"
+            data.missing[key] = reason
             continue
-        frame = StoredFrame(
-            target, str(name), tuple(shape), f"{quantity!r} of layer {layer!r}{where}"
-        )
-        if key in previews:  # the tensor whose preview is the frame
-            data.full[key] = frame
-        else:
-            data.frames[key] = frame
+        frame = StoredFrame(target, name, shape, f"{quantity!r} of layer {layer!r}{where}", stamp)
+        table = data.full if key in previews else data.frames  # a preview's tensor: beside it
+        table[key] = frame
     for key, (name, shape, full) in previews.items():
-        check_layer(key[0])
-        if damage:
-            data.missing[key] = f"its file {target} is {damage}"
-            continue
         label = f"{key[1]!r} of layer {key[0]!r}{where} (its preview)"
-        data.frames[key] = StoredFrame(target, str(name), tuple(shape), label)
-        data.reduced[key] = tuple(int(n) for n in full)
-    for layer, quantity, name in record.get("histograms", []) if not damage else []:
+        if damage:
+            data.missing[key] = reason
+        else:
+            data.frames[key] = StoredFrame(target, name, shape, label, stamp)
+            data.reduced[key] = full
+    for layer, quantity, name in histograms if not damage else []:
         label = f"{quantity!r} of layer {layer!r}{where} (its histogram)"
-        data.histograms[(layer, quantity)] = StoredFrame(target, str(name), _BINS, label)
-    for layer, quantity, reason in record["missing"]:
-        check_layer(layer)
-        data.missing[(layer, quantity)] = str(reason)
-    if "order" in record:  # restore the order the quantities were recorded in
-        data.frames = {(lay, q): data.frames.get((lay, q)) for lay, q in record["order"]}
-    if not scalars:
-        return data
-    for layer, name, value in record["statistics"]:
-        data.statistics[(layer, name)] = decode_float(value)
-    data.metrics = {str(k): decode_float(v) for k, v in record["metrics"].items()}
-    for layer, quantity, text in record["notes"]:
-        data.notes[(layer, quantity)] = str(text)
+        data.histograms[(layer, quantity)] = StoredFrame(target, name, _BINS, label, stamp)
+    data.missing.update(((layer, quantity), text) for layer, quantity, text in missing)
+    if order is not None:  # restore the order the quantities were recorded in
+        data.frames = {key: data.frames.get(key) for key in order}
+    if scalars:
+        text, number = fields.text, fields.number
+        statistics = fields.entries(record, "statistics", (text, text, number), optional=False)
+        data.statistics = {(layer, name): value for layer, name, value in statistics}
+        data.metrics = fields.mapping(record, "metrics", number)
+        notes = fields.entries(record, "notes", (text, text, text), optional=False)
+        data.notes = {(layer, quantity): note for layer, quantity, note in notes}
     return data
+
+
+def _lists(record: dict, check_layer: Callable[[str], None]) -> tuple:
+    """A snapshot record's frames, previews (by key), histograms, missing frames and order
+    (None if it has none), checked, their layers declared."""
+    text, shape = fields.text, fields.shape
+    listed = fields.entries(record, "frames", (text, text, text, shape), optional=False)
+    previews = {
+        (layer, quantity): (name, preview, full)
+        for layer, quantity, name, preview, full in fields.entries(
+            record, "previews", (text, text, text, shape, shape), optional=True
+        )
+    }
+    histograms = fields.entries(record, "histograms", (text, text, text), optional=True)
+    missing = fields.entries(record, "missing", (text, text, text), optional=False)
+    order = fields.entries(record, "order", (text, text), optional=True)
+    for table in (listed, previews, histograms, missing, order):
+        for layer in {entry[0] for entry in table}:  # each layer once
+            check_layer(layer)
+    return listed, previews, histograms, missing, (order if "order" in record else None)
+
+
+def _block(record: dict) -> tuple[int, int, list[Key], int]:
+    """``(offset, rows, columns, crc32)`` of a steps record, checked; ValueError otherwise."""
+    offset = fields.integer(record.get("offset"), "'offset'")
+    rows = fields.integer(record.get("rows"), "'rows'", high=MAX_STEP_ROWS)
+    columns = fields.entries(record, "columns", (fields.text, fields.text), optional=False)
+    crc32 = fields.integer(record.get("crc32"), "'crc32'", high=0xFFFFFFFF)
+    return offset, rows, columns, crc32
 
 
 def step_span(records: list[dict]) -> tuple[int, int] | None:
@@ -184,10 +213,10 @@ def step_span(records: list[dict]) -> tuple[int, int] | None:
     for record in records:
         if record.get("kind") == "steps":
             try:
-                length = 8 * int(record["rows"]) * (1 + len(record["columns"]))
-                spans.append((int(record["offset"]), int(record["offset"]) + length))
-            except (KeyError, TypeError, ValueError):
+                offset, rows, columns, _ = _block(record)
+            except ValueError:
                 continue  # reported when the block is decoded
+            spans.append((offset, offset + 8 * rows * (1 + len(columns))))
     if not spans:
         return None
     return min(a for a, _ in spans), max(b for _, b in spans)
@@ -197,14 +226,13 @@ def decode_steps(
     record: dict, base: int, buffer: bytes, where: Path
 ) -> tuple[np.ndarray, dict[Key, np.ndarray]]:
     """The steps and series a steps record commits, from ``buffer`` (step file bytes from
-    ``base``); ``where`` names the step file. KeyError, TypeError or ValueError if malformed."""
-    rows = int(record["rows"])
-    columns = [(str(lay), str(n)) for lay, n in record["columns"]]
-    offset = int(record["offset"]) - base
+    ``base``); ``where`` names the step file. ValueError if malformed or damaged."""
+    offset, rows, columns, crc32 = _block(record)
+    start = offset - base
     length = rows * 8 * (1 + len(columns))
-    payload = buffer[offset : offset + length]
-    if len(payload) != length or zlib.crc32(payload) != record["crc32"]:
-        raise ValueError(f"{where} is truncated or damaged at byte {record['offset']}")
+    payload = buffer[start : start + length] if start >= 0 else b""
+    if len(payload) != length or zlib.crc32(payload) != crc32:
+        raise ValueError(f"{where} is truncated or damaged at byte {offset}")
     steps = np.frombuffer(payload, dtype="<i8", count=rows).astype(np.int64)
     block = np.frombuffer(payload, dtype="<f8", offset=rows * 8).reshape(len(columns), rows)
     return steps, {key: block[i] for i, key in enumerate(columns)}

@@ -3,16 +3,26 @@
 The writer rewrites it whole (atomically) whenever layers, the probe or the names its index
 knows (:mod:`~nnviz_widgets.store.catalog`) change, and when it closes; the reader reads it when
 it opens a directory and again when it changes. Reading refuses anything this version cannot
-read safely: another format, an unknown version, a malformed field, or a path that leads outside
-the directory (``docs/format.md``, "manifest.json").
+read safely, naming the file: text that is not UTF-8 or not JSON, another format, an unknown
+version, a field of the wrong type, or a path that leads outside the directory or to something
+other than a regular file (``docs/format.md``, "manifest.json").
+
+The manifest also carries the run id, a random name a writer gives its run when it starts
+(:class:`OwnManifest`): a writer and a reader compare it with the one they started with
+(:func:`manifest_run`) to learn that another run replaced the directory.
 """
 
 from __future__ import annotations
 
+import datetime
 import errno
 import json
+import os
+import re
+import uuid
 from pathlib import Path
 
+from nnviz_widgets.store.files import replace_atomically
 from nnviz_widgets.store.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -23,10 +33,34 @@ from nnviz_widgets.store.format import (
     STEPS,
     SUPPORTED_VERSIONS,
     RecordingFormatError,
+    RecordingWriteError,
+    check_depth,
     inside_directory,
+    loads,
+    open_inside,
 )
 
-__all__ = ["Stamp", "make_manifest", "manifest_stamp", "read_manifest"]
+__all__ = [
+    "MAX_MANIFEST_BYTES",
+    "OwnManifest",
+    "Replaced",
+    "RunCheck",
+    "Stamp",
+    "make_manifest",
+    "manifest_run",
+    "manifest_stamp",
+    "read_manifest",
+]
+
+#: The largest manifest read (64 MiB): the names of a model's every statistic take far less.
+MAX_MANIFEST_BYTES = 64 << 20
+# the run id as the writer puts it, on the third line: read without the rest; a manifest of
+# this layout with "created" there was written before run ids existed, and has none
+_RUN_LINE = re.compile(
+    rb'^\{\n "format": "[^"\n]*",\n "version": \d+,\n "run": "([0-9a-f]{32})",\n'
+)
+_NO_RUN = re.compile(rb'^\{\n "format": "[^"\n]*",\n "version": \d+,\n "created": ')
+_HEAD = 256
 
 #: What tells a manifest's versions apart without reading it: (modification time in ns, size).
 Stamp = tuple[int, int]
@@ -34,6 +68,7 @@ Stamp = tuple[int, int]
 
 def make_manifest(
     *,
+    run: str,
     created: str,
     layers: dict[str, dict],
     probe: list[str],
@@ -41,11 +76,12 @@ def make_manifest(
     closed: bool,
     index: dict | None = None,
 ) -> bytes:
-    """The manifest's text (UTF-8) for a recording with these layers and probe arrays, and the
-    ``index`` entry (the catalog's) if it has an index; one line per field."""
+    """The manifest's text (UTF-8) for run ``run`` of a recording with these layers and probe
+    arrays, and the ``index`` entry (the catalog's) if it has an index; one line per field."""
     manifest = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
+        "run": run,  # third line: read without reading the rest (manifest_run)
         "created": created,
         "writer": "nnviz_widgets",
         "log": LOG,
@@ -64,6 +100,119 @@ def make_manifest(
         for key, value in manifest.items()
     ]
     return ("{\n" + ",\n".join(fields) + "\n}\n").encode("utf-8")
+
+
+def manifest_run(path: Path) -> str | None:
+    """The run id in the manifest of the recording directory ``path`` (None: it names none, as
+    manifests written before run ids existed do). Its first bytes are enough for a manifest this
+    package wrote; others are read whole.
+
+    Raises
+    ------
+    FileNotFoundError
+        No manifest.
+    RecordingFormatError, OSError
+        It cannot be read, or is malformed.
+    """
+    with open_inside(path, MANIFEST, "the manifest") as file:
+        head = file.read(_HEAD)
+    found = _RUN_LINE.match(head)
+    if found:
+        return found.group(1).decode("ascii")
+    if _NO_RUN.match(head):
+        return None
+    return read_manifest(path)[0].get("run")
+
+
+class Replaced(Exception):
+    """The recording directory no longer holds the run that was opened (see :class:`RunCheck`);
+    ``gone``: its manifest is not there at all."""
+
+    def __init__(self, message: str, *, gone: bool = False) -> None:
+        super().__init__(message)
+        self.gone = gone
+
+
+class RunCheck:
+    """Checks that a recording directory still holds the run a reader opened: called, it
+    raises :class:`Replaced` saying why not (its manifest gone or another run's). Thread-safe:
+    it reads the manifest's first bytes and keeps nothing.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The recording directory.
+    run : str or None
+        The run id of the manifest opened (None: written before run ids existed).
+    """
+
+    def __init__(self, path: Path, run: str | None) -> None:
+        self.path, self.run = path, run
+
+    def __call__(self) -> None:
+        try:
+            found = manifest_run(self.path)
+        except FileNotFoundError:
+            message = f"its {MANIFEST} is gone (the directory was removed or replaced)"
+            raise Replaced(message, gone=True) from None
+        except (OSError, ValueError) as error:
+            raise Replaced(f"its {MANIFEST} can no longer be read ({error})") from None
+        self.compare(found)
+
+    def compare(self, found: str | None) -> None:
+        """Raise :class:`Replaced` if ``found``, a manifest's run id, is not the run opened."""
+        if found != self.run:
+            raise Replaced(
+                f"it now holds another run (run {found!r}; the one opened was {self.run!r}): "
+                "another writer replaced it, with overwrite=True say"
+            )
+
+
+class OwnManifest:
+    """The manifest of a writer's run: made with a new run id, rewritten whole, and checked to
+    be still the run's before the writer writes anything else.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The recording directory.
+    sync : bool
+        Flush each rewrite to disk.
+    """
+
+    def __init__(self, path: Path, *, sync: bool) -> None:
+        self.path = path
+        self.run = uuid.uuid4().hex
+        self._sync = sync
+        self._lost: tuple[int, str] | None = None  # why the directory is no longer this run's
+        self._created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+    def write(self, **fields: object) -> None:
+        """Rewrite the manifest with these fields (:func:`make_manifest`'s); OSError if it
+        cannot be."""
+        text = make_manifest(run=self.run, created=self._created, **fields)
+        replace_atomically(self.path / MANIFEST, lambda file: file.write(text), sync=self._sync)
+
+    def check(self, target: Path) -> None:
+        """Before writing ``target``: RecordingWriteError if the directory is no longer this
+        run's (its manifest gone or another run's); once it is not, it never is again."""
+        # a write after another run replaced the directory would mix the two runs' files
+        self._lost = self._lost or self._why_lost()
+        if self._lost is not None:
+            raise RecordingWriteError(
+                self._lost[0],
+                f"could not write {target}: the recording directory {self.path} is no longer "
+                f"this writer's, as {self._lost[1]}. This writer stops: nothing more is written "
+                "there",
+                str(target),
+            )
+
+    def _why_lost(self) -> tuple[int, str] | None:
+        try:
+            RunCheck(self.path, self.run)()
+        except Replaced as error:
+            return (errno.ENOENT if error.gone else errno.EBUSY), str(error)
+        return None
 
 
 def manifest_stamp(path: Path) -> Stamp | None:
@@ -88,10 +237,16 @@ def read_manifest(path: Path) -> tuple[dict, Stamp]:
     """
     target = path / MANIFEST
     if not path.is_dir():
-        raise FileNotFoundError(errno.ENOENT, f"no recording directory at {path}", str(path))
+        raise FileNotFoundError(errno.ENOENT, f"no recording directory at {path}", str(target))
     try:
-        status = target.stat()
-        text = target.read_text(encoding="utf-8")
+        with open_inside(path, MANIFEST, "the manifest") as file:
+            status = os.fstat(file.fileno())
+            if status.st_size > MAX_MANIFEST_BYTES:
+                raise RecordingFormatError(
+                    f"{target} holds {status.st_size} bytes; a manifest holds at most "
+                    f"{MAX_MANIFEST_BYTES}: refusing to read it"
+                )
+            data = file.read(status.st_size + 1)  # read() would allocate all it is asked for
     except FileNotFoundError:
         raise FileNotFoundError(
             errno.ENOENT,
@@ -100,20 +255,21 @@ def read_manifest(path: Path) -> tuple[dict, Stamp]:
             str(target),
         ) from None
     try:
-        manifest = json.loads(text)
-    except ValueError as error:
-        raise RecordingFormatError(f"{target} is not valid JSON: {error}") from error
+        manifest = loads(data)
+    except ValueError as error:  # bad UTF-8 too
+        raise RecordingFormatError(f"{target} is not valid UTF-8 JSON: {error}") from error
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise RecordingFormatError(
             f"{target} does not describe an nnviz_widgets recording: its format is "
-            f"{found!r}, expected {FORMAT_NAME!r}"
+            f"{str(found)[:100]!r}, expected {FORMAT_NAME!r}"
         )
     version = manifest.get("version")
-    if version not in SUPPORTED_VERSIONS:
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise RecordingFormatError(
-            f"{target} is format version {version!r}; this nnviz_widgets reads version(s) "
-            f"{', '.join(map(str, SUPPORTED_VERSIONS))}. A newer nnviz_widgets may read it"
+            f"{target} is format version {str(version)[:100]}; this nnviz_widgets reads "
+            f"version(s) {', '.join(map(str, SUPPORTED_VERSIONS))}. A newer nnviz_widgets may "
+            "read it"
         )
     _check_fields(path, manifest)
     return manifest, (status.st_mtime_ns, status.st_size)
@@ -130,19 +286,44 @@ def _check_fields(path: Path, manifest: dict) -> None:
                 inside_directory(path, index[key], f"the index's {key!r} in {MANIFEST}")
     probe = manifest.get("probe")
     if probe is not None:
-        if not isinstance(probe, dict) or not isinstance(probe.get("arrays"), list):
+        arrays = probe.get("arrays") if isinstance(probe, dict) else None
+        if not isinstance(arrays, list) or not all(isinstance(a, str) for a in arrays):
             raise RecordingFormatError(
-                f"{target}: 'probe' must be null or {{'file': ..., 'arrays': [...]}}, got {probe!r}"
+                f"{target}: 'probe' must be null or {{'file': ..., 'arrays': [names]}}, got "
+                f"{str(probe)[:200]}"
             )
         inside_directory(path, probe.get("file"), f"the probe file of {MANIFEST}")
     layers = manifest.get("layers")
     if not isinstance(layers, list) or not all(
         isinstance(entry, dict)
         and isinstance(entry.get("name"), str)
-        and isinstance(entry.get("info", {}), dict)
+        and isinstance(entry.get("info", {}), dict | None)
         for entry in layers
     ):
         raise RecordingFormatError(
             f"{target}: 'layers' must be a list of {{'name': text, 'info': {{...}}}}, "
             f"got {str(layers)[:200]}"
         )
+    _check_values(target, manifest)
+
+
+def _check_values(target: Path, manifest: dict) -> None:
+    """The manifest's values a reader uses, by type and range; RecordingFormatError naming the
+    file and the field otherwise."""
+    try:
+        for entry in manifest["layers"]:
+            check_depth(entry.get("info"), f"the info of layer {entry['name']!r}")
+    except ValueError as error:
+        raise RecordingFormatError(f"{target}: {error}") from None
+    max_bytes = manifest.get("max_bytes")
+    if max_bytes is not None and (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or not 0 < max_bytes < 2**62
+    ):
+        raise RecordingFormatError(
+            f"{target}: 'max_bytes' must be null or a positive number of bytes, got "
+            f"{str(max_bytes)[:100]}"
+        )
+    for key, kind, words in (("closed", bool, "true or false"), ("run", str, "text")):
+        value = manifest.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise RecordingFormatError(f"{target}: {key!r} must be {words}, got {str(value)[:100]}")

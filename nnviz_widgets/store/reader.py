@@ -7,8 +7,15 @@ record (frames, missing reasons) the first time the snapshot is (see
 :mod:`~nnviz_widgets.store.indexed`). Opening therefore costs about the same whatever the number
 of snapshots. A record without a sound index row (written before the index existed, its row not
 written yet or damaged) is read from the log as before, parsed and appended whole
-(:mod:`~nnviz_widgets.store.replay`). Nothing is ever unpickled, and every path in the manifest
-or log must stay inside the recording directory (``docs/format.md``, "Reading and following").
+(:mod:`~nnviz_widgets.store.replay`). Nothing is ever unpickled, every path in the manifest or
+log must stay inside the recording directory and lead to a regular file, and every value read is
+checked before it is used: a bad record costs that record (``docs/format.md``, "Reading and
+following").
+
+The reader keeps the run id of the manifest it opened. Before it appends anything it has read,
+it checks that the directory still holds that run; once another run replaced it (a writer with
+``overwrite=True``), it appends nothing more, stops following and says so: what it had read
+stays that run's (its frames check that their files are the ones it saw).
 
 The reader fills the Recording it builds through its public writing methods and is kept by it
 as its source: ``Recording.refresh`` and ``Recording.close`` call :meth:`RecordingReader.refresh`
@@ -22,7 +29,6 @@ import os
 import threading
 import warnings
 import weakref
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -35,13 +41,18 @@ from nnviz_widgets.recording.types import (
     StoredSnapshots,
     StoredSteps,
 )
+from nnviz_widgets.store import fields
+from nnviz_widgets.store.archive import read_arrays
 from nnviz_widgets.store.format import (
     MANIFEST,
+    SNAPSHOT_NAME,
+    RecordingFormatError,
     RecordingStoreWarning,
     inside_directory,
+    open_regular,
 )
 from nnviz_widgets.store.indexed import IndexedParts, catalog_of
-from nnviz_widgets.store.manifest import manifest_stamp, read_manifest
+from nnviz_widgets.store.manifest import Replaced, RunCheck, manifest_stamp, read_manifest
 from nnviz_widgets.store.records import SnapshotFiles
 from nnviz_widgets.store.replay import LogReplay
 from nnviz_widgets.threads import Repeater, warn_quietly
@@ -96,6 +107,9 @@ class RecordingReader:
         self._indexed: IndexedParts | None = None  # None: the recording has no index
         self._follower: Repeater | None = None
         self.manifest, self._manifest_stamp = read_manifest(self.path)
+        # raises Replaced once another run holds the directory; _replaced then says why
+        self._same_run = RunCheck(self.path, self.manifest.get("run"))
+        self._replaced: str | None = None
 
     # -------------------------------------------------------------------------- public
     def load(self, factory: Factory) -> FilledRecording:
@@ -153,13 +167,12 @@ class RecordingReader:
         self._layers = set(infos)
         self._apply_index()
         probe = self.manifest.get("probe")
-        if probe is not None and probe.get("arrays") and not recording.probe:
+        if probe is not None and "input" in probe["arrays"] and not recording.probe:
             target = inside_directory(self.path, probe["file"], "the probe file")
-            try:
-                with np.load(target, allow_pickle=False) as archive:
-                    arrays = {name: archive[name] for name in probe["arrays"]}
+            try:  # checked as a snapshot's frames are (store/archive.py)
+                arrays = read_arrays(target, probe["arrays"], "the probe file")
                 recording.set_probe(arrays["input"], arrays.get("target"))
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            except (OSError, ValueError) as error:
                 self._warn(
                     f"the probe batch in {target} could not be read ({error}); "
                     "the recording opens without it"
@@ -179,13 +192,15 @@ class RecordingReader:
             return
         if self._indexed is None:
             self._indexed = IndexedParts(
-                self.path, self.manifest, catalog, self._files, lambda: self._layers
+                self.path, self.manifest, catalog, self._files, lambda: self._layers, self._same_run
             )
         else:
             self._indexed.use(catalog)
 
     def _reload_manifest(self, recording: FilledRecording) -> None:
-        self.manifest, self._manifest_stamp = read_manifest(self.path)
+        manifest, stamp = read_manifest(self.path)
+        self._same_run.compare(manifest.get("run"))  # never another run's layers and names
+        self.manifest, self._manifest_stamp = manifest, stamp
         self._apply_manifest(recording)
 
     def _known_layer(self, layer: str, recording: FilledRecording) -> None:
@@ -199,20 +214,65 @@ class RecordingReader:
     # -------------------------------------------------------------------------- reading
     def _refresh(self, recording: FilledRecording, *, initial: bool) -> int:
         with self._lock:
-            if not initial and manifest_stamp(self.path) not in (None, self._manifest_stamp):
-                self._reload_manifest(recording)
-            log = inside_directory(self.path, self.manifest["log"], "the log")
+            if self._replaced is not None:
+                return 0  # another run's now: nothing of it is this recording's
+            count = len(recording)
             try:
-                size = os.stat(log).st_size
-            except FileNotFoundError:
-                size = 0
-            added = 0
-            for segment in self._plan(recording, size):
-                if segment[0] == "log":
-                    added += self._read_log(recording, log, *segment[1:], initial=initial)
-                else:
-                    added += self._take_rows(recording, segment[1], initial=initial)
-            return added
+                self._read(recording, initial=initial)
+            except Replaced as error:
+                self._stop_replaced(str(error), initial=initial)
+            return len(recording) - count
+
+    def _read(self, recording: FilledRecording, *, initial: bool) -> None:
+        """Append what was committed since the last look (Replaced if the directory no longer
+        holds the run opened: nothing read since that is appended)."""
+        if not initial and manifest_stamp(self.path) not in (None, self._manifest_stamp):
+            self._reload_manifest(recording)
+        log = inside_directory(self.path, self.manifest["log"], "the log")
+        try:
+            with open_regular(log, "the log") as file:
+                size = os.fstat(file.fileno()).st_size
+        except FileNotFoundError:
+            size = 0
+            if initial:
+                self._warn_no_log(log)
+        segments = self._plan(recording, size)
+        if any(segment[0] == "rows" for segment in segments):
+            self._same_run()  # the rows read are the run's own
+        for segment in segments:
+            if segment[0] == "log":
+                self._read_log(recording, log, segment[1:], initial=initial)
+            else:
+                self._take_rows(recording, segment[1], initial=initial)
+
+    def _stop_replaced(self, reason: str, *, initial: bool) -> None:
+        """The directory no longer holds the run opened: refuse it (opening), or stop."""
+        message = f"the recording directory {self.path} was replaced: {reason}"
+        if initial:
+            raise RecordingFormatError(f"{message}, while it was being opened; open it again")
+        self._replaced = reason
+        if self._follower is not None:
+            self._follower.stop(wait=False)
+        warn_quietly(
+            f"{message}. Stopped following it: the {len(self._recording() or ())} snapshot(s) "
+            "read before stay those of the run opened; open the directory again to see the "
+            "new run",
+            RecordingStoreWarning,
+        )
+
+    def _warn_no_log(self, log: Path) -> None:
+        """Say so when the log is missing but snapshot files are there (it commits them)."""
+        folder = inside_directory(self.path, self.manifest["snapshots"], "the snapshot folder")
+        try:
+            count = sum(1 for entry in os.scandir(folder) if SNAPSHOT_NAME.match(entry.name))
+        except OSError:
+            count = 0
+        if count:
+            self._warn(
+                f"the log {log} is missing, but {folder} holds {count} snapshot file(s): the "
+                "log is what commits them, so the recording opens without them (was the log "
+                "deleted?)"
+            )
 
     def _plan(self, recording: FilledRecording, log_size: int) -> list[tuple]:
         """What to read, in the log's order: ``("rows", index rows)`` and ``("log", start,
@@ -232,14 +292,13 @@ class RecordingReader:
         self._index_offset += read
         return segments
 
-    def _take_rows(self, recording: FilledRecording, rows: np.ndarray, *, initial: bool) -> int:
+    def _take_rows(self, recording: FilledRecording, rows: np.ndarray, *, initial: bool) -> None:
         """Append the snapshots and steps of index rows without reading their records: all at
         once when opening, one snapshot at a time (listeners called for each) after."""
         count = len(recording)
         runs = self._indexed.append(recording, rows, each=not initial)
         self._warn_lost(runs, count)
         self._log_offset = int(rows["log_offset"][-1]) + int(rows["log_length"][-1])
-        return runs.size
 
     def _warn_lost(self, runs: np.ndarray, count: int) -> None:
         """Warn of snapshots of the run never written, before any of these (the run's indices
@@ -251,27 +310,37 @@ class RecordingReader:
             self._last_run = int(runs[-1])
 
     def _warn_lost_before(self, lost: range | list, position: int) -> None:
+        listed = ", ".join(map(str, lost)) if len(lost) <= 10 else f"{lost[0]} to {lost[-1]}"
         self._warn(
-            f"snapshot(s) {', '.join(map(str, lost))} of the run were never written to "
-            f"{self.path} (a write failed at the time); snapshot {position} here is the run's "
-            f"snapshot {lost[-1] + 1}"
+            f"snapshot(s) {listed} of the run were never written to {self.path} (a write "
+            f"failed at the time); snapshot {position} here is the run's snapshot {lost[-1] + 1}"
         )
 
     def _read_log(
-        self, recording: FilledRecording, log: Path, start: int, end: int, *, initial: bool
-    ) -> int:
-        """Parse the log's complete lines from ``start`` to ``end`` and append what they commit."""
+        self, recording: FilledRecording, log: Path, span: tuple[int, int], *, initial: bool
+    ) -> None:
+        """Parse the log's complete lines in ``span`` (bytes) and append what they commit."""
 
-        def committed(record: dict, position: int) -> None:
-            if record.get("lost"):
-                self._warn_lost_before(record["lost"], position)
-            self._last_run = int(record.get("index", self._last_run + 1))
+        def place(record: dict, position: int) -> str | None:
+            try:
+                lost = fields.integers(record.get("lost") or [], "'lost'")
+                index = fields.integer(record.get("index", self._last_run + 1), "'index'")
+            except ValueError as error:
+                return str(error)
+            if index <= self._last_run:
+                return (
+                    f"its place in the run ({index}) is not after the last snapshot read "
+                    f"({self._last_run}): a copy, or a line out of place"
+                )
+            if lost:
+                self._warn_lost_before(lost, position)
+            self._last_run = index
+            return None
 
         replay = LogReplay(
             self.path, self.manifest, self._files, lambda layer: self._known_layer(layer, recording)
         )
-        added, self._log_offset = replay.read(recording, log, start, end, initial, committed)
-        return added
+        _, self._log_offset = replay.read(recording, log, span, initial, place, self._same_run)
 
     # -------------------------------------------------------------------------- helpers
     def _follow_once(self) -> bool:
@@ -281,7 +350,7 @@ class RecordingReader:
         self.refresh()
         # the writer marks the manifest closed after its last log line, and each refresh reads
         # the manifest before the log: nothing more can come
-        return not self.manifest.get("closed")
+        return not self.manifest.get("closed") and self._replaced is None
 
     def _failed(self, error: Exception) -> None:
         # the poller outlives a bad read: say so and go on
@@ -324,7 +393,9 @@ def open_recording(
     FileNotFoundError
         No recording directory or no manifest at ``path``.
     RecordingFormatError
-        The manifest is malformed, of an unsupported version, or names a path outside ``path``.
+        The manifest is malformed, of an unsupported version, or names a path outside ``path``;
+        the manifest or the log is not a regular file; or another run replaced the directory
+        while it was being opened. The message names the file.
     """
     if follow and not poll_interval > 0:
         raise ValueError(f"poll_interval must be a positive number of seconds, got {poll_interval}")

@@ -3,12 +3,14 @@
 How a recording without an index is read (one written before the index existed), and the
 records of one with an index that its index does not cover: rows not written yet, or damaged
 (``docs/format.md``, "Reading and following"). A damaged line, a malformed record or an
-unreadable block of steps is reported and skipped; a record naming a file outside the directory
-refuses the whole recording when opening, and is skipped while following.
+unreadable block of steps is reported (naming its line) and skipped, never more; a record naming
+a file outside the directory refuses the whole recording when opening, and is skipped while
+following.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,10 +20,10 @@ import numpy as np
 
 from nnviz_widgets.recording.types import SnapshotData
 from nnviz_widgets.store.format import (
-    LOG,
     RecordingFormatError,
     RecordingStoreWarning,
     inside_directory,
+    open_regular,
 )
 from nnviz_widgets.store.log import (
     decode_snapshot,
@@ -30,7 +32,7 @@ from nnviz_widgets.store.log import (
     parse_lines,
     step_span,
 )
-from nnviz_widgets.store.records import SnapshotFiles
+from nnviz_widgets.store.records import SnapshotFiles, check_run, line_of
 
 __all__ = ["LogReplay"]
 
@@ -53,7 +55,7 @@ class LogReplay:
     root : pathlib.Path
         The recording directory.
     manifest : dict
-        Its manifest (checked): where the step file lies.
+        Its manifest (checked): where the step file lies, and its run id.
     files : SnapshotFiles
         Checks the snapshot files records name.
     check_layer : callable
@@ -77,79 +79,80 @@ class LogReplay:
         self,
         recording: Appended,
         log: Path,
-        start: int,
-        end: int,
+        span: tuple[int, int],
         initial: bool,
-        committed: Callable[[dict, int], None],
+        place: Callable[[dict, int], str | None],
+        verify: Callable[[], None],
     ) -> tuple[int, int]:
-        """Append what the complete lines of the log from ``start`` to ``end`` commit; return
-        how many snapshots, and where the complete lines end. ``committed(record, position)`` is
-        called after each snapshot appended; when opening (``initial``), steps make one append.
+        """Append what the complete lines of the log from ``span[0]`` to ``span[1]`` commit;
+        return how many snapshots, and where the complete lines end.
+
+        ``place(record, position)`` is asked before a snapshot is appended at ``position``: why
+        it does not belong there (its place in the run is not after the last one's, say), or
+        None. ``verify()`` is called once the lines are read, before anything is appended: it
+        raises if they may not be the recording's own (the directory replaced). When opening
+        (``initial``), steps make one append.
         """
+        start, end = span
         try:
-            with open(log, "rb") as file:
+            with open_regular(log, "the log") as file:
                 file.seek(start)
-                data = file.read(end - start)
+                data = file.read(max(0, min(end, os.fstat(file.fileno()).st_size) - start))
         except FileNotFoundError:
             data = b""
         complete = data.rfind(b"\n") + 1  # a line without its newline is still being written
-        records, damaged = parse_lines(data[:complete])
+        records, numbers, damaged = parse_lines(data[:complete])
+        where = _Lines(log, start)
         for number, error in damaged:
-            _warn(f"line {number} of the new part of {log} is damaged ({error}); it was skipped")
-        added = self._replay(recording, records, committed, initial=initial)
-        return added, start + complete
-
-    def _replay(
-        self,
-        recording: Appended,
-        records: list[dict],
-        committed: Callable[[dict, int], None],
-        *,
-        initial: bool,
-    ) -> int:
-        """Append what the records commit; when opening (``initial``), a record naming a path
-        outside the directory refuses the whole recording, and steps make one append."""
+            _warn(f"{where(number)} is damaged ({error}); it was skipped")
+        verify()
         step_bytes = self._read_steps(records)
-        step_blocks = []
+        blocks = []
         added = 0
-        for record in records:
+        for record, number in zip(records, numbers):
             if record.get("kind") == "snapshot":
-                data = self._snapshot(record, len(recording), refuse=initial)
-                if data is not None:
+                data = self._snapshot(record, len(recording), where(number), refuse=initial)
+                wrong = None if data is None else place(record, len(recording))
+                if wrong is not None:
+                    _warn(f"the snapshot on {where(number)} was skipped: {wrong}")
+                elif data is not None:
                     recording.append_snapshot(data)
-                    committed(record, len(recording) - 1)
                     added += 1
             elif record.get("kind") == "steps":
-                block = self._steps(record, *step_bytes)
+                block = self._steps(record, *step_bytes, where(number))
                 if block is not None and initial:
-                    step_blocks.append(block)  # one call, whatever the number of blocks
+                    blocks.append(block)  # one call, whatever the number of blocks
                 elif block is not None:
                     recording.append_steps(*block)
-        if step_blocks:
-            recording.append_steps(*merge_step_blocks(step_blocks))
-        return added
+        if blocks:
+            recording.append_steps(*merge_step_blocks(blocks))
+        return added, start + complete
 
-    def _snapshot(self, record: dict, position: int, *, refuse: bool) -> SnapshotData | None:
-        """The snapshot a record commits; None (and a warning) if it cannot be read.
+    def _snapshot(
+        self, record: dict, position: int, where: str, *, refuse: bool
+    ) -> SnapshotData | None:
+        """The snapshot a record commits; None (and a warning naming its line) if it cannot be
+        read.
 
         A path outside the directory raises :class:`RecordingFormatError` when ``refuse``;
         otherwise (while following) it is reported and the records after it still count.
         """
         try:
-            target, damage = self._files.check(record)
+            check_run(record, self.manifest.get("run"))
+            target, damage, stamp = self._files.check(record)
             if damage:
                 _warn(
                     f"the snapshot file {target} is {damage}; its frames are reported missing, "
                     "the other snapshots are intact"
                 )
-            return decode_snapshot(record, target, damage, position, self._check_layer)
+            return decode_snapshot(record, target, damage, position, self._check_layer, stamp=stamp)
         except RecordingFormatError as error:
             if refuse:
                 raise
-            _warn(f"{error}; the snapshot was skipped")
+            _warn(f"{error}; the snapshot on {where} was skipped")
             return None
-        except (KeyError, TypeError, ValueError) as error:
-            _warn(f"a snapshot record in {self.path / LOG} is malformed ({error!r}); skipped")
+        except ValueError as error:
+            _warn(f"the snapshot record on {where} is malformed ({error}); it was skipped")
             return None
 
     def _read_steps(self, records: list[dict]) -> tuple[int, bytes]:
@@ -160,19 +163,34 @@ class LogReplay:
         start, end = span
         target = inside_directory(self.path, self.manifest["steps"], "the step series file")
         try:
-            with open(target, "rb") as file:
+            with open_regular(target, "the step series file") as file:
                 file.seek(start)
-                return start, file.read(end - start)
-        except OSError as error:
+                return start, file.read(max(0, min(end, os.fstat(file.fileno()).st_size) - start))
+        except (OSError, ValueError) as error:
             _warn(f"the step series file {target} could not be read ({error})")
             return start, b""
 
-    def _steps(self, record: dict, base: int, buffer: bytes) -> Steps | None:
+    def _steps(self, record: dict, base: int, buffer: bytes, where: str) -> Steps | None:
         try:
             return decode_steps(record, base, buffer, self.path / self.manifest["steps"])
-        except (KeyError, TypeError, ValueError) as error:
-            _warn(f"a block of step series could not be read ({error}); it was skipped")
+        except ValueError as error:
+            _warn(f"the block of step series on {where} could not be read ({error}); skipped")
             return None
+
+
+class _Lines:
+    """Says where a line of a part of the log lies: ``line N of <log>``, N counted from the
+    log's start (the lines before the part are counted the first time one is asked for)."""
+
+    def __init__(self, log: Path, start: int) -> None:
+        self._log, self._start = log, start
+        self._before: int | str | None = None
+
+    def __call__(self, number: int) -> str:
+        if self._before is None:
+            self._before = line_of(self._log, self._start) if self._start else 1
+        line = self._before + number - 1 if isinstance(self._before, int) else "?"
+        return f"line {line} of {self._log}"
 
 
 def _warn(message: str) -> None:

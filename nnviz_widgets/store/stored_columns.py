@@ -10,8 +10,10 @@ costs a few bytes per row whatever else each row holds, and nothing is read at o
 A snapshot's scalars are checked against their CRC-32 when read whole (``snapshot_data``,
 ``save``); a column gathered across rows is not (as a block of a frame read alone is not). A
 block of steps is checked the first time any of its rows is used; a damaged block's values
-read as NaN and its step numbers as -1, with a warning naming the file. The files only ever
-grow while mapped: the writer writes past their committed end and never truncates them.
+read as NaN and its step numbers as -1, with a warning naming the file. A file that cannot be
+read at all (gone, shorter than the index says, not a regular file, or the directory replaced
+by another run since it was opened) reads as NaN, with a warning naming it. The files only
+ever grow while mapped: the writer writes past their committed end and never truncates them.
 """
 
 from __future__ import annotations
@@ -21,31 +23,43 @@ import os
 import threading
 import warnings
 import zlib
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import numpy as np
 
 from nnviz_widgets.store.catalog import Catalog
-from nnviz_widgets.store.format import RecordingStoreWarning
+from nnviz_widgets.store.format import RecordingStoreWarning, open_regular
+from nnviz_widgets.store.manifest import Replaced
 
 __all__ = ["ScalarFile", "StepFile"]
 
 Key = tuple[str, str]
 
 
-class _Mapped:
-    """A file's first bytes as float64, mapped; mapped again when more are needed."""
+def _warn(message: str) -> None:
+    warnings.warn(message, RecordingStoreWarning, stacklevel=5)
 
-    def __init__(self, path: Path) -> None:
+
+class _Mapped:
+    """A file's first bytes as float64, mapped; mapped again when more are needed.
+
+    ``check()`` is called before the file is (re)opened: it raises ``Replaced`` if the
+    directory no longer holds the run that was opened (the bytes would be another run's).
+    """
+
+    def __init__(self, path: Path, check: Callable[[], None]) -> None:
         self.path = path
+        self._check = check
         self._values = np.empty(0, dtype="<f8")
+        self.failed = False  # it could not be read once: a warning was given
 
     def values(self, end: int) -> np.ndarray:
         """At least the file's first ``end`` bytes (a multiple of 8) as little-endian float64;
-        ValueError or OSError if the file is shorter."""
+        ValueError or OSError if the file is shorter or cannot be read."""
         if end > 8 * self._values.size:
-            with open(self.path, "rb") as file:
+            self._check()
+            with open_regular(self.path, "a file of the recording") as file:
                 size = os.fstat(file.fileno()).st_size
                 if size < end:
                     raise ValueError(f"{self.path} has {size} bytes, {end} were committed")
@@ -113,11 +127,11 @@ class ScalarFile:
     Thread-safe: the reader adds rows while other threads read columns (its lock is a leaf).
     """
 
-    def __init__(self, path: Path, catalog: Catalog) -> None:
+    def __init__(self, path: Path, catalog: Catalog, check: Callable[[], None]) -> None:
         self.path = path
         self._catalog = catalog
         self._lock = threading.Lock()
-        self._file = _Mapped(path)
+        self._file = _Mapped(path, check)
         self._rows = _Rows("offset", "statistics", "metrics", "crc32")
         self._cache: dict[tuple[bool, Hashable], np.ndarray] = {}
         self.statistics = _Column(self, metrics=False)
@@ -160,8 +174,8 @@ class ScalarFile:
         values = np.full(self._rows.count, np.nan)
         has = counts > place
         if has.any():
-            file = self._file.values(int(8 * (offsets + counts).max()))
-            values[has] = file[offsets[has] + place]
+            file = _read(self._file, int(8 * (offsets + counts).max()))
+            values[has] = file[offsets[has] + place] if file.size else np.nan
         return values
 
     def row(self, index: int, *, metrics: bool) -> dict[Hashable, float]:
@@ -173,9 +187,9 @@ class ScalarFile:
                 int(self._rows["statistics"][index]),
                 int(self._rows["metrics"][index]),
             )
-            file = self._file.values(offset + 8 * (statistics + count))
+            file = _read(self._file, offset + 8 * (statistics + count))
             block = np.array(file[offset // 8 : offset // 8 + statistics + count])
-            if zlib.crc32(block.tobytes()) != int(self._rows["crc32"][index]):
+            if file.size and zlib.crc32(block.tobytes()) != int(self._rows["crc32"][index]):
                 warnings.warn(
                     f"the statistics and metrics of a snapshot in {self.path} (at byte {offset}) "
                     "are damaged; they read as NaN",
@@ -185,6 +199,8 @@ class ScalarFile:
                 return {}
             names = self._catalog.metrics if metrics else self._catalog.statistics
             first, count = (statistics, count) if metrics else (0, statistics)
+            if not file.size:  # unreadable: said once
+                return {}
             return {
                 name: float(block[first + place]) for name, place in names.items() if place < count
             }
@@ -196,11 +212,11 @@ class StepFile:
     Parameters and notes as for :class:`ScalarFile`.
     """
 
-    def __init__(self, path: Path, catalog: Catalog) -> None:
+    def __init__(self, path: Path, catalog: Catalog, check: Callable[[], None]) -> None:
         self.path = path
         self._catalog = catalog
         self._lock = threading.Lock()
-        self._file = _Mapped(path)
+        self._file = _Mapped(path, check)
         self._blocks = _Rows("offset", "rows", "columns", "crc32", "first")
         self._checked = 0  # blocks checked against their CRC-32, from the first
         self._damaged: set[int] = set()
@@ -268,7 +284,11 @@ class StepFile:
         the step numbers), and which steps have one (their block has the series, undamaged)."""
         blocks = self._blocks
         offsets, rows, columns = blocks["offset"] // 8, blocks["rows"], blocks["columns"]
-        file = self._file.values(int(8 * (offsets + rows * (1 + columns)).max()))
+        file = _read(self._file, int(8 * (offsets + rows * (1 + columns)).max()))
+        if not file.size:  # unreadable (said once): every block reads as damaged
+            self._damaged.update(range(blocks.count))
+            self._checked = blocks.count
+            file = np.zeros(1, dtype="<f8")
         self._check(file)
         starts = offsets + rows * (1 + place)  # where each block's run of the series begins
         has = columns > place
@@ -293,3 +313,19 @@ class StepFile:
                     stacklevel=5,
                 )
         self._checked = blocks.count
+
+
+def _read(file: _Mapped, end: int) -> np.ndarray:
+    """``file.values(end)``, or an empty array (and a warning, once) if it cannot be read."""
+    try:
+        return file.values(end)
+    except (OSError, ValueError, Replaced) as error:
+        if not file.failed:
+            file.failed = True
+            why = (
+                f"the recording directory was replaced: {error}"
+                if isinstance(error, Replaced)
+                else error
+            )
+            _warn(f"{file.path} cannot be read ({why}); the values it holds read as NaN")
+        return np.empty(0, dtype="<f8")

@@ -2,21 +2,25 @@
 
 The writer returns these for the frames it has just written, so that the Recording can let the
 in-memory copies go; the reader makes them for every frame of a recording it opens, so that
-opening costs nothing per byte of frames. :func:`snapshot_arrays` says what a snapshot's file
-holds and where each of its arrays will lie.
+opening costs nothing per byte of frames; each is read through the checks of
+:mod:`~nnviz_widgets.store.archive`. :func:`snapshot_arrays` says what a snapshot's file holds
+and where each of its arrays will lie.
 """
 
 from __future__ import annotations
 
-import struct
-import zipfile
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from nnviz_widgets.recording.types import FrameMissingError, LazyFrame, SnapshotData
+from nnviz_widgets.store.archive import Member, find_member, map_member, read_member
+from nnviz_widgets.store.format import Stamp, file_stamp, open_regular
 
 __all__ = ["StoredFrame", "StoredSnapshot", "snapshot_arrays"]
 
@@ -34,15 +38,27 @@ class StoredFrame(LazyFrame):
         The shape the log recorded for it; a frame that reads back otherwise is reported.
     label : str
         What the frame is, in words, for error messages.
+    stamp : tuple, optional
+        The file's :data:`~nnviz_widgets.store.format.Stamp` when it was written or checked: a
+        file with another is not the one the frame was in (the directory was replaced by
+        another run, say) and is not read.
     """
 
-    __slots__ = ("label", "name", "path", "shape")
+    __slots__ = ("label", "name", "path", "shape", "stamp")
 
-    def __init__(self, path: Path, name: str, shape: tuple[int, ...], label: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        shape: tuple[int, ...],
+        label: str,
+        stamp: Stamp | None = None,
+    ) -> None:
         self.path = path
         self.name = name
         self.shape = tuple(shape)
         self.label = label
+        self.stamp = stamp
 
     def __repr__(self) -> str:
         return f"StoredFrame({str(self.path)!r}, {self.name!r}, shape={self.shape})"
@@ -53,55 +69,45 @@ class StoredFrame(LazyFrame):
         Raises
         ------
         FrameMissingError
-            The file is missing, truncated or damaged (its CRC-32 does not match); the message
-            names the file.
+            The file is missing, not a regular file, truncated or damaged (its CRC-32 does not
+            match), not the file the frame was in, or its array is not what the log says; the
+            message names the file.
         """
-        try:
-            # zipfile checks each member's CRC-32 as it reads it, so damage is noticed here
-            with np.load(self.path, allow_pickle=False) as archive:
-                array = archive[self.name]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-            raise FrameMissingError(
-                f"{self.label} could not be read from {self.path}: {type(error).__name__}: {error}"
-            ) from error
-        self._check(array.shape, array.dtype)
-        return array
+        with self._member() as (file, member):
+            return read_member(file, self.path, member)
 
     def read(self, where: tuple) -> np.ndarray:
         """Read only the block ``where`` (a tuple of slices or integers) of the frame.
 
         The writer stores frames uncompressed, so the block is read straight from the file
         (memory-mapped) without reading the rest: what the explorer's readout needs, exact, from
-        a tensor of any size. The CRC-32 covers the whole array and is not checked here; a
-        member that is not stored uncompressed is read whole (and checked).
+        a tensor of any size. The CRC-32 covers the whole array and is not checked here.
 
         Raises
         ------
         FrameMissingError
-            The file is missing, damaged, or not what the log says.
+            As :meth:`load`.
         """
+        with self._member() as (file, member):
+            return np.array(map_member(file, member)[where])
+
+    @contextlib.contextmanager
+    def _member(self) -> Iterator[tuple[BinaryIO, Member]]:
+        """The open file and the frame's member in it, checked; every failure reading it
+        (while in the block too) becomes FrameMissingError naming the file."""
         try:
-            with zipfile.ZipFile(self.path) as archive:
-                member = archive.getinfo(f"{self.name}.npy")
-            if member.compress_type != zipfile.ZIP_STORED:
-                return np.array(self.load()[where])
-            with open(self.path, "rb") as file:
-                file.seek(member.header_offset)
-                local = file.read(30)  # the member's local header: its name and extra follow
-                if len(local) != 30 or local[:4] != b"PK\x03\x04":
-                    raise ValueError("no local file header where the zip directory points")
-                name_length, extra_length = struct.unpack("<HH", local[26:30])
-                file.seek(member.header_offset + 30 + name_length + extra_length)
-                version = np.lib.format.read_magic(file)
-                shape, fortran, dtype = _array_header(file, version)
-                offset = file.tell()
-            self._check(shape, dtype)
-            mapped = np.memmap(
-                self.path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                order="F" if fortran else "C",
-            )  # fmt: skip
-            return np.array(mapped[where])
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            with open_regular(self.path, "the snapshot file") as file:
+                if self.stamp is not None and file_stamp(os.fstat(file.fileno())) != self.stamp:
+                    raise ValueError(
+                        "the file changed since the recording was written or opened (another "
+                        "run replaced the directory?); open the recording again"
+                    )
+                member = find_member(file, self.path, self.name)
+                self._check(member.shape, member.dtype)
+                yield file, member
+        except FrameMissingError:
+            raise
+        except (OSError, ValueError, IndexError, TypeError) as error:
             raise FrameMissingError(
                 f"{self.label} could not be read from {self.path}: {type(error).__name__}: {error}"
             ) from error
@@ -114,13 +120,6 @@ class StoredFrame(LazyFrame):
             )
 
 
-def _array_header(file: object, version: tuple[int, int]) -> tuple:
-    """``(shape, fortran order, dtype)`` from a ``.npy`` header of the given version."""
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(file)
-    return np.lib.format.read_array_header_2_0(file)
-
-
 @dataclass
 class StoredSnapshot:
     """Where a written snapshot's arrays lie, by ``(layer, quantity)``: the tensors at full
@@ -129,6 +128,12 @@ class StoredSnapshot:
     frames: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
     previews: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
     histograms: dict[tuple[str, str], StoredFrame] = field(default_factory=dict)
+
+    def stamp(self, stamp: Stamp) -> None:
+        """Give every frame the stamp of the file once written: they read no other file."""
+        for table in (self.frames, self.previews, self.histograms):
+            for frame in table.values():
+                frame.stamp = stamp
 
 
 def snapshot_arrays(

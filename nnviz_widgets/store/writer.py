@@ -4,13 +4,14 @@
 writing stays safe"): the snapshot's ``.npz`` file is written under a temporary name, flushed and
 renamed, its statistics and metrics are written past the end of ``scalars.bin``, and only then is
 its line appended to the log; a row of the index (``index.bin``) follows, so that a reader can
-open the recording without reading the log.
+open the recording without reading the log. Before each write it checks that the directory is
+still its run's (the manifest's run id): a writer whose directory another replaced stops,
+rather than mix its snapshots into the other run's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import errno
 import os
 import threading
@@ -42,12 +43,13 @@ from nnviz_widgets.store.format import (
     RecordingStoreWarning,
     RecordingWriteError,
     dumps,
+    file_stamp,
     jsonable,
     write_error,
 )
 from nnviz_widgets.store.index import MAX_METRICS, snapshot_row, steps_row
 from nnviz_widgets.store.log import snapshot_record, steps_record
-from nnviz_widgets.store.manifest import make_manifest
+from nnviz_widgets.store.manifest import OwnManifest
 from nnviz_widgets.store.stored_frame import StoredSnapshot, snapshot_arrays
 
 __all__ = ["RecordingWriter"]
@@ -78,6 +80,12 @@ class RecordingWriter:
     ------
     RecordingWriteError
         ``path`` cannot be created or written, or holds something other than a recording.
+
+    Notes
+    -----
+    Each write first checks that the directory is still this writer's run (its manifest's run
+    id); once another writer replaced it (``overwrite=True``), every write raises
+    :class:`RecordingWriteError` saying so, and nothing more is written there.
     """
 
     def __init__(
@@ -104,7 +112,7 @@ class RecordingWriter:
         self._layers: dict[str, dict] = {}
         self._probe: list[str] = []
         self._max_bytes = int(max_bytes) if max_bytes is not None else None
-        self._created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self._manifest = OwnManifest(self.path, sync=self._sync)
         prepare_directory(self.path, overwrite=overwrite)
         self._log_fd: int | None = None
         try:
@@ -128,7 +136,7 @@ class RecordingWriter:
             The manifest could not be written.
         """
         with self._lock:
-            self._check_open()
+            self._check_open(self.path / MANIFEST)
             previous = dict(self._layers)
             for layer, info in infos.items():
                 self._layers[str(layer)] = jsonable(dict(info))
@@ -156,7 +164,7 @@ class RecordingWriter:
             if array.dtype.hasobject:
                 raise ValueError(f"the probe {name} holds Python objects; give a numeric array")
         with self._lock:
-            self._check_open()
+            self._check_open(self.path / PROBE)
             self._write_npz(self.path / PROBE, arrays)
             self._probe = list(arrays)
             self._write_manifest()
@@ -191,14 +199,14 @@ class RecordingWriter:
             opened from disk; ``Recording.save`` turns it into a missing frame).
         """
         with self._lock:
-            self._check_open()
+            relative = f"{SNAPSHOT_DIR}/{index:06d}.npz"
+            target = self.path / relative
+            self._check_open(target)
             if index < self._next_index:
                 raise ValueError(
                     f"snapshot {index} was already written to {self.path}; the next one is "
                     f"{self._next_index}"
                 )
-            relative = f"{SNAPSHOT_DIR}/{index:06d}.npz"
-            target = self.path / relative
             arrays, listed, stored = snapshot_arrays(index, data, target, self._check_layer)
             thinned = thinned or data.thinned
             record = snapshot_record(
@@ -208,9 +216,12 @@ class RecordingWriter:
             named = catalog.add_snapshot(data)
             if len(catalog.metrics) > MAX_METRICS:
                 raise ValueError(f"a recording holds at most {MAX_METRICS} metrics by name")
+            record["run"] = self._manifest.run
             # the snapshot file carries its own record too, so it can be understood alone
             arrays["meta"] = np.array(dumps(record))
-            record["bytes"] = self._write_npz(target, arrays)
+            status = self._write_npz(target, arrays)
+            record["bytes"] = status.st_size
+            stored.stamp(file_stamp(status))
             scalars = catalog.scalars(data)
             start = self._scalars_end
             self._write_at(self.path / SCALARS, scalars.tobytes(), start, "append statistics to")
@@ -252,7 +263,7 @@ class RecordingWriter:
                     f"step series {key} has {checked[key].size} values for {steps.size} steps"
                 )
         with self._lock:
-            self._check_open()
+            self._check_open(self.path / STEPS)
             catalog = self._catalog.copy()
             named = catalog.add_steps(checked)
             # every series known, in the catalog's order: the index names a block's columns by
@@ -290,6 +301,7 @@ class RecordingWriter:
                 return
             self._closed = True
             try:
+                self._manifest.check(self.path / MANIFEST)
                 self._write_manifest(closed=True)
             finally:
                 self._close_log()
@@ -310,9 +322,12 @@ class RecordingWriter:
         return f"RecordingWriter({str(self.path)!r}, {self._next_index} snapshots, {state})"
 
     # -------------------------------------------------------------------------- helpers
-    def _check_open(self) -> None:
+    def _check_open(self, target: Path) -> None:
+        """Before writing ``target``: ValueError if closed, RecordingWriteError if the
+        directory is no longer this run's."""
         if self._closed:
             raise ValueError(f"the RecordingWriter for {self.path} is closed")
+        self._manifest.check(target)
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self._layers:
@@ -321,8 +336,8 @@ class RecordingWriter:
                 f"{', '.join(map(repr, self._layers)) or 'none'}"
             )
 
-    def _write_npz(self, target: Path, arrays: Mapping[str, np.ndarray]) -> int:
-        """Write an uncompressed ``.npz`` atomically; return its size in bytes."""
+    def _write_npz(self, target: Path, arrays: Mapping[str, np.ndarray]) -> os.stat_result:
+        """Write an uncompressed ``.npz`` atomically; return the file's status."""
         # uncompressed: float frames barely compress, and writing stays near disk speed. No
         # array here can need pickle (frames are float32, the probe is checked, the record is a
         # str array), and older numpy has no allow_pickle for savez.
@@ -379,19 +394,11 @@ class RecordingWriter:
             )
 
     def _write_manifest(self, *, closed: bool = False) -> None:
-        text = make_manifest(
-            created=self._created,
-            layers=self._layers,
-            probe=self._probe,
-            max_bytes=self._max_bytes,
-            closed=closed,
-            index=self._catalog.to_json(),
-        )
-        target = self.path / MANIFEST
+        fields = {"layers": self._layers, "probe": self._probe, "max_bytes": self._max_bytes}
         try:
-            replace_atomically(target, lambda file: file.write(text), sync=self._sync)
+            self._manifest.write(**fields, closed=closed, index=self._catalog.to_json())
         except OSError as error:
-            raise write_error(error, target, "write") from error
+            raise write_error(error, self.path / MANIFEST, "write") from error
 
     def _close_log(self) -> None:
         if self._log_fd is not None:
