@@ -118,7 +118,9 @@ class StepStatistics:
         """Make the sample, the gradient sums and the row layout for the layers' parameters;
         ``sums`` are kept sums by ``id()`` of a parameter still there."""
         params = self._layers.parameters
-        self._params = list(params)  # as planned: what the sums below belong to
+        # as planned: what the sample, the sums and the rows are of (the step hooks read these,
+        # never the layers while a snapshot plans them again)
+        self._params = list(params)
         self._sample = UpdateSample(params) if params else None
         self._layout = RowLayout(self._layers, self._sample.weights if self._sample else None)
         self._device = params[0].device if params else None
@@ -189,7 +191,7 @@ class StepStatistics:
     def _read_gradients(self) -> None:
         """The gradient norms and the weights' sample of a step with statistics."""
         start = self.schedule.now()
-        params = self._layers.parameters
+        params = self._params
         operands = [_operand(p.grad) for p in params]
         present = None
         if not all(g is not None for g in operands):
@@ -211,7 +213,7 @@ class StepStatistics:
         if self._stats_now and self._grad_norms is not None:
             grad_norms, present = self._grad_norms
             with torch.no_grad():
-                params = [_operand(p) for p in self._layers.parameters]
+                params = [_operand(p) for p in self._params]
                 after = _norms([*params, *self._sample.differences()])
                 row = self._stack([*grad_norms, *after])
             cost = self._cost + self.schedule.now() - now
@@ -249,7 +251,7 @@ class StepStatistics:
 
     def _add_gradients(self) -> None:
         """Add this step's gradients to the sums (``mean_gradient=True``)."""
-        params, sums = self._layers.parameters, self._grad_sum
+        params, sums = self._params, self._grad_sum
         fast, careful = [], []
         for i, param in enumerate(params):
             grad = param.grad

@@ -46,6 +46,7 @@ class ModelTurns:
         self._condition = threading.Condition(threading.RLock())
         self._trainer: threading.Thread | None = None  # the thread that said it trains
         self._waiting = 0  # snapshots from other threads waiting for the trainer
+        self._depth = 0  # snapshots in progress in the holding thread (a listener's nests)
         self._closed = False
 
     @contextlib.contextmanager
@@ -61,7 +62,11 @@ class ModelTurns:
             finally:
                 self._waiting -= 1
                 self._condition.notify_all()
-            yield  # the lock stays held: the trainer resumes when the snapshot is done
+            self._depth += 1
+            try:
+                yield  # the lock stays held: the trainer resumes when the snapshot is done
+            finally:
+                self._depth -= 1
 
     def _busy(self, current: threading.Thread) -> bool:
         trainer = self._trainer
@@ -92,7 +97,7 @@ class ModelTurns:
             return
         current = threading.current_thread()
         with self._condition:
-            if self._trainer is not current:
+            if self._trainer is not current or self._depth:  # not from inside a snapshot
                 return
             self._trainer = None
             self._condition.notify_all()
