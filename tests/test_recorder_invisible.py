@@ -181,6 +181,52 @@ class StridedParameters(nn.Module):
         return self.head(torch.tanh(torch.tanh(x @ self.transposed.t()) @ self.gapped))
 
 
+class SparseEmbeddingBag(nn.Module):
+    """An nn.Embedding(sparse=True): its gradient is a sparse COO tensor, uncoalesced (a token
+    read twice gives two rows); SGD takes sparse gradients."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(11, 6, sparse=True)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, tokens):
+        return self.head(torch.tanh(self.embed(tokens).mean(dim=1)))
+
+
+class ChannelsLast(nn.Module):
+    """A conv net in channels_last memory format: parameters and gradients non-contiguous."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.head = nn.Linear(4, 3)
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x):
+        x = x.contiguous(memory_format=torch.channels_last)
+        return self.head(F.relu(self.bn(self.conv(x))).mean(dim=(2, 3)))
+
+
+class ComplexParameters(nn.Module):
+    """A complex-valued weight (a spectral filter): norms and frames of complex tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.filter = nn.Parameter(torch.randn(6, 5, dtype=torch.complex64) * 0.3)
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.head((x.to(torch.complex64) @ self.filter).abs())
+
+
+def sparse_tokens(generator, n):
+    x = torch.randint(0, 11, (n, 4), generator=generator)
+    x[:, 1] = x[:, 0]  # repeated tokens: the sparse gradient has duplicate rows
+    return x, torch.randint(0, 3, (n,), generator=generator)
+
+
 def classification(shape, classes=3):
     def make(generator, n):
         return torch.randn(n, *shape, generator=generator), torch.randint(
@@ -253,6 +299,9 @@ ZOO = [
     Case("gru", BidirectionalGRU, classification((4, 5))),
     Case("bf16_parameters", Bfloat16Parameters, classification((6,)), "adam"),
     Case("strided_parameters", StridedParameters, classification((6,)), "adam"),
+    Case("sparse_embedding", SparseEmbeddingBag, sparse_tokens),
+    Case("channels_last", ChannelsLast, classification((2, 5, 5)), "adam"),
+    Case("complex_parameters", ComplexParameters, classification((6,)), "adam"),
 ]
 
 
@@ -310,6 +359,11 @@ def train(
     return model, optimizer, recorder.recording if recorder else None, torch.get_rng_state()
 
 
+def dense(tensor):
+    """A sparse tensor (SGD's momentum of a sparse gradient) as a dense one, to compare."""
+    return tensor.to_dense() if tensor.layout != torch.strided else tensor
+
+
 def assert_identical(a, b):
     (model_a, opt_a, _, rng_a), (model_b, opt_b, _, rng_b) = a, b
     state_a, state_b = model_a.state_dict(), model_b.state_dict()
@@ -322,7 +376,7 @@ def assert_identical(a, b):
         for name, value in opt_state_a[index].items():
             other = opt_state_b[index][name]
             if isinstance(value, torch.Tensor):
-                assert torch.equal(value, other), f"optimizer state {index}.{name} differs"
+                assert torch.equal(dense(value), dense(other)), f"optimizer state {index}.{name}"
             else:
                 assert value == other
     assert torch.equal(rng_a, rng_b), "the global RNG advanced differently"
@@ -371,6 +425,9 @@ SOME = [
         "transformer_lm",
         "bf16_parameters",
         "strided_parameters",
+        "sparse_embedding",
+        "channels_last",
+        "complex_parameters",
     )
 ]
 

@@ -14,6 +14,11 @@ on the tensor's device and in float32 (a bf16 reduction cannot count past 256 ex
 - the full tensor, only when it is going to disk (``keep_full``), block-averaged only past
   ``full_values`` values.
 
+A large tensor costs little beyond itself: the squared norm is summed in float64 from float32
+norms of short rows (never a float64 copy of the tensor), block means pool on views in memory
+order (:mod:`~nnviz_widgets.record.pooling`), and a complex tensor is kept as its magnitudes
+(one float32 copy). ``docs/recorder.md`` ("Memory and disk") has the figures.
+
 On a GPU each frame's extremes are read at once (one short wait per frame); the copies of its
 values to the host are queued without waiting (pinned buffers, non-blocking copies), and the
 snapshot waits for them once, when the first frame is read. On a CPU they are plain copies.
@@ -24,12 +29,12 @@ snapshot waits for them once, when the first frame is read. On a CPU they are pl
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
+from nnviz_widgets.record.layouts import flat_view
+from nnviz_widgets.record.pooling import MIN_PREVIEW_VALUES, block_mean, plan_memory_values
 from nnviz_widgets.recording import HISTOGRAM_BINS, SnapshotData
 
 __all__ = [
@@ -37,16 +42,19 @@ __all__ = [
     "FrameCapture",
     "add_frame",
     "add_missing",
+    "block_mean",
     "plan_memory_values",
     "squared_norm",
 ]
 
-#: The fewest values a preview keeps, however small the memory per snapshot.
-MIN_PREVIEW_VALUES = 256
 #: Most values a frame's histogram counts (an evenly strided sample past that).
 HISTOGRAM_SAMPLE = 1 << 18
 #: Frames up to this many values kept whole on a CPU are measured with numpy, on the host copy.
 SMALL = 1 << 18
+#: Values per row whose float32 norm is taken before the rows' squares are summed in float64.
+NORM_ROW = 1024
+#: What the frame of a complex tensor shows.
+COMPLEX_NOTE = "complex values: the frame shows their magnitudes |z|"
 
 
 class Captured:
@@ -172,6 +180,9 @@ class FrameCapture:
         """
         with torch.no_grad():
             tensor = tensor.detach()
+            complex_note = None
+            if tensor.is_complex():  # magnitudes: no kernel below takes complex values
+                tensor, complex_note = tensor.abs(), COMPLEX_NOTE
             if tensor.dtype != torch.float32:
                 tensor = tensor.float()
             shape = tuple(tensor.shape)
@@ -183,19 +194,20 @@ class FrameCapture:
                 array = np.array(tensor.numpy())
                 # no histogram: the Recording counts the whole frame's values when asked
                 pending = {"facts": _small_facts(array, keep_first, unit_dim), "frame": array}
-                return Captured(pending, shape, shape, None)
+                return Captured(pending, shape, shape, complex_note)
             facts = _facts(tensor, keep_first, unit_dim)
             pending = {"facts": facts}
             pending["histogram"] = _histogram(
                 tensor, float(facts[2]), float(facts[3]), finite_only=bool(facts[0] > 0)
             )
             full = block_mean(tensor, self.full_values, keep_first=keep_first)
-            note = None
+            note = complex_note
             if tuple(full.shape) != shape:
-                note = (
+                reduced = (
                     f"block-averaged from {shape} to {tuple(full.shape)} to stay under "
                     f"{self.full_values:,} values per frame"
                 )
+                note = reduced if note is None else f"{note}; {reduced}"
             preview = block_mean(full, self.memory_values, keep_first=keep_first)
             pending["frame"] = preview
             if self.keep_full and preview.shape != full.shape:
@@ -266,7 +278,7 @@ def _histogram(tensor: torch.Tensor, low: float, high: float, *, finite_only: bo
     at a cost that does not grow with the tensor (a full ``histc`` of 2.4M values costs more
     than the rest of a frame's capture together).
     """
-    values = tensor.reshape(-1)
+    values = _flat(tensor)  # memory order: a histogram does not care, and a view costs nothing
     if not values.numel() or not (math.isfinite(low) and math.isfinite(high)):
         return torch.zeros(HISTOGRAM_BINS, dtype=torch.float64)
     stride = max(1, -(-values.numel() // HISTOGRAM_SAMPLE))
@@ -325,73 +337,28 @@ def add_missing(data: SnapshotData, key: tuple[str, str], reason: str) -> None:
 
 
 def squared_norm(tensor: torch.Tensor) -> float:
-    """The squared L2 norm, summed in float64."""
-    return float(torch.linalg.vector_norm(tensor, dtype=torch.float64)) ** 2
+    """The squared L2 norm, summed in float64 (a complex tensor's: the sum of ``|z|^2``).
 
-
-def plan_memory_values(sizes: Sequence[int], budget: int) -> int:
-    """The most values a frame may keep in memory so that a snapshot fits ``budget`` bytes.
-
-    Frames of at most that many values are kept exactly (float32, 4 bytes a value); larger ones
-    as previews of at most that many values (float16, 2 bytes a value). The level is the largest
-    one whose total fits (water-filling: small frames lose nothing, large ones share the rest
-    equally), and at least :data:`MIN_PREVIEW_VALUES`.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        The number of values of each frame a snapshot holds.
-    budget : int
-        Bytes of memory a snapshot may take.
+    Rows of :data:`NORM_ROW` values get a float32 norm each and their squares are summed in
+    float64: a relative error near 1e-7, without the float64 copy of the whole tensor that a
+    float64 norm makes (twice the tensor's bytes, and ten times slower on a CPU).
     """
-    sizes = np.asarray(sorted(int(s) for s in sizes), dtype=np.int64)
-    if not sizes.size:
-        return MIN_PREVIEW_VALUES
-
-    def cost(level: int) -> int:
-        return int(np.where(sizes <= level, 4 * sizes, 2 * level).sum())
-
-    if cost(int(sizes[-1])) <= budget:
-        return max(int(sizes[-1]), MIN_PREVIEW_VALUES)  # everything fits exactly
-    low, high = MIN_PREVIEW_VALUES, int(sizes[-1])
-    while low < high:
-        middle = (low + high + 1) // 2
-        if cost(middle) <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    if tensor.is_complex():
+        tensor = torch.view_as_real(tensor.resolve_conj())
+    flat = _flat(tensor)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
+    whole = flat.numel() // NORM_ROW * NORM_ROW
+    total = torch.zeros((), dtype=torch.float64, device=flat.device)
+    if whole:
+        rows = torch.linalg.vector_norm(flat[:whole].view(-1, NORM_ROW), dim=1)
+        total += rows.double().square().sum()
+    if whole < flat.numel():
+        total += torch.linalg.vector_norm(flat[whole:], dtype=torch.float64) ** 2
+    return float(total)
 
 
-def block_mean(tensor: torch.Tensor, max_values: int, *, keep_first: bool) -> torch.Tensor:
-    """``tensor`` block-averaged to at most ``max_values`` values (itself when it fits).
-
-    The target size of each dimension comes from halving the largest one until the tensor fits
-    (dimension 0 never, with ``keep_first``); each dimension is then pooled once, from its size
-    ``n`` to its target ``m``, so that element ``i`` of the result is the mean of elements
-    ``floor(i * n / m)`` to ``ceil((i + 1) * n / m) - 1``
-    (:func:`nnviz_widgets.recording.block_slices` maps them back). A NaN or Inf in a block makes
-    the block non-finite.
-    """
-    sizes = list(tensor.shape)
-    if tensor.numel() <= max_values:
-        return tensor
-    first = 1 if keep_first and tensor.ndim > 1 else 0
-    target = list(sizes)
-    while math.prod(target) > max_values:
-        dim = max(range(first, len(target)), key=lambda d: target[d], default=None)
-        if dim is None or target[dim] <= 1:
-            break
-        target[dim] = (target[dim] + 1) // 2
-    if all(n % m == 0 for n, m in zip(sizes, target)):
-        # whole blocks: one pass, no copy to move dimensions (the usual case: sizes are often
-        # powers of two)
-        split = [size for n, m in zip(sizes, target) for size in (m, n // m)]
-        return tensor.reshape(split).mean(dim=tuple(range(1, len(split), 2)))
-    for dim, (n, m) in enumerate(zip(sizes, target)):
-        if n != m:
-            moved = tensor.movedim(dim, -1)
-            shape = moved.shape
-            pooled = nn.functional.adaptive_avg_pool1d(moved.reshape(-1, 1, n), m)
-            tensor = pooled.reshape(*shape[:-1], m).movedim(-1, dim)
-    return tensor.contiguous()
+def _flat(tensor: torch.Tensor) -> torch.Tensor:
+    """Every element as a 1-D tensor: a view in memory order when there is one, else a copy."""
+    flat = flat_view(tensor)
+    return tensor.reshape(-1) if flat is None else flat

@@ -66,6 +66,18 @@ class DiskWriter:
         self._reported: set[str] = set()  # failures already warned of (touched by the worker)
         self._worker = Worker("writer", max_pending=_MAX_PENDING, max_bytes=_MAX_PENDING_BYTES)
 
+    def write_layers(self, layers: dict[str, dict]) -> None:
+        """Queue new or changed layer descriptions (the model changed): written before any
+        snapshot queued after them."""
+        if layers:
+            self._worker.submit(lambda: self._write_layers(layers))
+
+    def _write_layers(self, layers: dict[str, dict]) -> None:
+        try:
+            self._writer.write_layers(layers)
+        except Exception as error:  # the disk must never stop training
+            self._report(error)
+
     def write_snapshot(self, index: int, data: SnapshotData) -> None:
         """Queue snapshot ``index``; the Recording was told it is on its way (mark_storing)."""
         held = sum(

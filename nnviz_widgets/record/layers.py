@@ -5,7 +5,9 @@
   glob patterns and classes, with errors that list what the model does have.
 - :class:`RecordedLayers`: the chosen layers, the unique parameters they hold (tied weights
   once), which parameter belongs to which layer, and each layer's description for the Recording
-  (with what a picture needs of a sequence model: heads, gates, the rows the probe reads).
+  (with what a picture needs of a sequence model: heads, gates, the rows the probe reads); and,
+  at each snapshot, whether the model still holds them (:meth:`RecordedLayers.refresh`: a
+  module replaced or added, a parameter set to another shape through ``.data``).
 - :func:`unit_dim` and :func:`expected_input`: where a layer's output keeps its units, and what
   input a layer expects (for the message of a probe that does not fit).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from torch import nn
@@ -22,6 +25,7 @@ from torch import nn
 __all__ = [
     "CHANNEL_FIRST",
     "GATES",
+    "LayerChange",
     "LayerSpec",
     "RecordedLayers",
     "expected_input",
@@ -100,7 +104,13 @@ class RecordedLayers:
     """
 
     def __init__(self, model: nn.Module, spec: LayerSpec | None) -> None:
-        self.modules: list[tuple[str, nn.Module]] = select_layers(model, spec)
+        self._model = model
+        self._spec = spec
+        self.notes: dict[str, dict] = {}
+        self._build(select_layers(model, spec))
+
+    def _build(self, modules: list[tuple[str, nn.Module]]) -> None:
+        self.modules: list[tuple[str, nn.Module]] = modules
         self.parameters: list[nn.Parameter] = []
         self.entries: dict[str, list[tuple[str, int]]] = {}
         seen: dict[int, int] = {}
@@ -116,7 +126,28 @@ class RecordedLayers:
         for j, (name, _) in enumerate(self.modules):
             for _, i in self.entries[name]:
                 self.membership[i, j] = 1.0
-        self.notes: dict[str, dict] = {}
+        self._prints = {name: _fingerprint(module) for name, module in modules}
+
+    def refresh(self) -> LayerChange | None:
+        """Choose the layers again from the model as it is now; None when nothing changed.
+
+        A change is a module replaced, added or removed, or a parameter replaced, added, or
+        set to another shape, dtype or device (``param.data = ...``). The layers are then
+        rebuilt (the same rule or names: a name no longer in the model is left out, never an
+        error), and what is known of a changed layer is forgotten. Costs a walk over the
+        model's modules: called at snapshots, never at steps.
+        """
+        modules = select_layers(self._model, self._spec, strict=False)
+        prints = {name: _fingerprint(module) for name, module in modules}
+        if prints == self._prints and [n for n, _ in modules] == list(self._prints):
+            return None
+        before = self._prints
+        self._build(modules)
+        changed = [name for name in prints if before.get(name) != prints[name]]
+        gone = [name for name in before if name not in prints]
+        for name in (*changed, *gone):
+            self.notes.pop(name, None)
+        return LayerChange(changed=changed, gone=gone)
 
     def note(self, layer: str, **facts: object) -> None:
         """Add ``facts`` (JSON values) to ``layer``'s description: what the probe check learnt
@@ -157,6 +188,27 @@ class RecordedLayers:
         return infos
 
 
+@dataclass(frozen=True)
+class LayerChange:
+    """What :meth:`RecordedLayers.refresh` found: the layers that are new or changed, in the
+    model's order, and those no longer in the model."""
+
+    changed: list[str]
+    gone: list[str]
+
+
+def _fingerprint(module: nn.Module) -> tuple:
+    """What a layer's frames depend on: the module object and its own parameters (object,
+    shape, dtype, device). The objects stay alive while recorded, so their ids stay theirs."""
+    return (
+        id(module),
+        tuple(
+            (pname, id(p), tuple(p.shape), p.dtype, p.device)
+            for pname, p in module.named_parameters(recurse=False)
+        ),
+    )
+
+
 def _sequence_info(module: nn.Module) -> dict:
     """What the pictures of attention and recurrent layers need: heads, gates, directions."""
     if isinstance(module, nn.MultiheadAttention):
@@ -172,35 +224,47 @@ def _sequence_info(module: nn.Module) -> dict:
     return {}
 
 
-def select_layers(model: nn.Module, spec: LayerSpec | None) -> list[tuple[str, nn.Module]]:
+def select_layers(
+    model: nn.Module, spec: LayerSpec | None, *, strict: bool = True
+) -> list[tuple[str, nn.Module]]:
     """The ``(name, module)`` pairs that ``spec`` chooses, in the model's order.
 
     Raises ValueError (naming what the model has) when an item matches nothing, TypeError for
-    an item that is neither a name, a pattern nor a module class.
+    an item that is neither a name, a pattern nor a module class. With ``strict=False`` (the
+    model changed after the Recorder was made), an item that matches nothing is left out.
     """
     named = list(model.named_modules())
     if spec is None:
-        return _doing_work(named)
+        return _doing_work(named, strict=strict)
     items = [spec] if isinstance(spec, str | type) else list(spec)
     if not items:
         raise ValueError("layers= is empty; leave it out to record every layer that does work")
     wanted: set[int] = set()
     for item in items:
-        if isinstance(item, type):
-            wanted |= _of_class(named, item)
-        elif isinstance(item, str) and any(c in item for c in "*?["):
-            wanted |= _matching_pattern(named, item)
-        elif isinstance(item, str):
-            wanted |= _named(named, item)
-        else:
-            raise TypeError(
-                f"layers= takes names, glob patterns or module classes, got {item!r} "
-                f"({type(item).__name__})"
-            )
+        try:
+            wanted |= _chosen_by(named, item)
+        except ValueError:
+            if strict:
+                raise
     return [named[i] for i in sorted(wanted)]
 
 
-def _doing_work(named: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:
+def _chosen_by(named: list[tuple[str, nn.Module]], item: object) -> set[int]:
+    if isinstance(item, type):
+        return _of_class(named, item)
+    if isinstance(item, str) and any(c in item for c in "*?["):
+        return _matching_pattern(named, item)
+    if isinstance(item, str):
+        return _named(named, item)
+    raise TypeError(
+        f"layers= takes names, glob patterns or module classes, got {item!r} "
+        f"({type(item).__name__})"
+    )
+
+
+def _doing_work(
+    named: list[tuple[str, nn.Module]], *, strict: bool = True
+) -> list[tuple[str, nn.Module]]:
     """The default: modules with parameters of their own, and leaves that are not passive."""
     chosen = []
     for name, module in named:
@@ -210,7 +274,7 @@ def _doing_work(named: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module
             continue
         if own or (leaf and not isinstance(module, _PASSIVE)):
             chosen.append((name, module))
-    if not chosen:
+    if not chosen and strict:
         raise ValueError("the model has no module that computes anything to record")
     return chosen
 

@@ -6,16 +6,19 @@ gradients and saliency into a snapshot; of sequence models also the attention ma
 ``nn.MultiheadAttention`` and the row norms of each ``nn.Embedding``
 (:mod:`~nnviz_widgets.record.sequence`), with ``(tokens, samples, ...)`` outputs turned
 samples-first. The pass runs inside a forked RNG, in the chosen mode, restores every module's
-train/eval mode and every buffer (BatchNorm statistics) afterwards, and takes its gradients with
-``torch.autograd.grad``, which never touches ``param.grad``. At construction the Recorder runs
-it once (:meth:`Probe.check`), so that a probe that does not fit the model fails there, with a
-message naming the layer, the shape it got and the one it expects
-(:mod:`~nnviz_widgets.record.probe_check`).
+train/eval mode, every parameter's ``requires_grad`` and every buffer (BatchNorm statistics)
+afterwards, whatever happens in it (an exception included), and takes its gradients with
+``torch.autograd.grad``, which never touches ``param.grad``. Its hooks record only the calls
+made by the thread that runs the pass (a forward pass in another thread is not the probe's).
+At construction the Recorder runs it once (:meth:`Probe.check`), so that a probe that does not
+fit the model fails there, with a message naming the layer, the shape it got and the one it
+expects (:mod:`~nnviz_widgets.record.probe_check`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,8 +106,15 @@ class Probe:
         self._loss_fn = loss_fn
         self._mode = mode
         self._calls: dict[str, list[tuple[int, ...]]] = {}  # output shapes, set by check()
-        self._order = ChannelOrder(layers.modules)  # learns more in check()
-        self._sequence = SequenceProbe(model, layers, capture, int(self.x.shape[0]))
+        self.replan()
+
+    def replan(self) -> None:
+        """Forget what was learnt of the layers' modules (they changed): call :meth:`check`
+        next. The output shapes stay until it succeeds (a failed pass marks those missing)."""
+        self._order = ChannelOrder(self._layers.modules)  # learns more in check()
+        self._sequence = SequenceProbe(
+            self._model, self._layers, self._capture, int(self.x.shape[0])
+        )
 
     # ------------------------------------------------------------------ at construction
     def check(self) -> dict[str, list[tuple[int, ...]]]:
@@ -246,10 +256,11 @@ class Probe:
         try:
             handles.extend(self._sequence.hooks(frames.sequence, trace=stack is not None))
             channel_first = self._order.channel_first
+            thread = threading.get_ident()
             for name, module in self._layers.modules:
                 turn = self._sequence.turned(name)
                 hook = _capture_hook(self._capture, name, frames, turn, name in channel_first)
-                handles.append(module.register_forward_hook(hook))
+                handles.append(module.register_forward_hook(_in_thread(thread, hook)))
             if stack is not None:
                 handles.extend(self._order.hooks())
                 handles.extend(trace_hooks(self._model, stack))
@@ -309,18 +320,51 @@ def _returned_loss(output: Any) -> torch.Tensor | None:
 
 @contextlib.contextmanager
 def _restored(model: nn.Module) -> Iterator[None]:
-    """On leaving, put back every module's train/eval mode and every buffer's values."""
+    """On leaving, however, put back every module's train/eval mode, every parameter's
+    ``requires_grad``, and every buffer: its values, or the tensor itself where the pass set
+    another in its place. One that cannot be put back does not stop the others."""
     modes = [(m, m.training) for m in model.modules()]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    buffers = [
+        (module, name, buffer, buffer.detach().clone())
+        for module in model.modules()
+        for name, buffer in module.named_buffers(recurse=False)
+    ]
     try:
         yield
     finally:
         for module, training in modes:
             module.training = training
+        for param, flag in flags:
+            if param.requires_grad != flag:
+                param.requires_grad_(flag)
         with torch.no_grad():
-            for buffer, saved in buffers:
-                if not torch.equal(buffer, saved):
-                    buffer.copy_(saved)
+            for module, name, buffer, saved in buffers:
+                _restore_buffer(module, name, buffer, saved)
+
+
+def _restore_buffer(
+    module: nn.Module, name: str, buffer: torch.Tensor, saved: torch.Tensor
+) -> None:
+    """Put ``module``'s buffer ``name`` back: the same tensor, with the saved values."""
+    if getattr(module, name, None) is not buffer:
+        setattr(module, name, buffer)  # the pass registered another tensor under the name
+    if buffer.shape != saved.shape:  # resized in place: its values cannot be put back
+        with contextlib.suppress(RuntimeError):
+            buffer.resize_(saved.shape)
+    if buffer.shape == saved.shape and not torch.equal(buffer, saved):
+        buffer.copy_(saved)
+
+
+def _in_thread(thread: int, hook: Callable) -> Callable:
+    """``hook``, for calls made by thread ``thread`` only (the probe pass's)."""
+
+    def filtered(module: nn.Module, args: object, output: object) -> None:
+        if threading.get_ident() == thread:
+            hook(module, args, output)
+        return None
+
+    return filtered
 
 
 def _capture_hook(

@@ -16,33 +16,50 @@ How it stays invisible and cheap:
   ``param.grad``.
 - Hooks are registered inside ``try`` and removed in ``finally``; the Recorder is a context
   manager and :meth:`Recorder.close` is idempotent.
+- The step hooks never raise into training: gradients in any layout are reduced
+  (:mod:`~nnviz_widgets.record.layouts`), and anything else that fails costs that step its
+  statistics (one warning per kind of failure). The model may change between snapshots: the
+  next snapshot plans the layers again (:mod:`~nnviz_widgets.record.plan`).
+- Snapshots are taken one at a time, and one asked for from another thread while a training
+  thread trains waits for that thread to end an optimizer step
+  (:mod:`~nnviz_widgets.record.turns`).
 
-This module is the facade: it checks the arguments, owns the optimizer hooks and the other
-parts (:mod:`~nnviz_widgets.record.layers`, :mod:`~nnviz_widgets.record.capture`,
-:mod:`~nnviz_widgets.record.disk`), and says in which order they run.
+This module is the facade: it checks the arguments (:mod:`~nnviz_widgets.record.arguments`),
+owns the optimizer hooks and the other parts (:mod:`~nnviz_widgets.record.layers`,
+:mod:`~nnviz_widgets.record.capture`, :mod:`~nnviz_widgets.record.disk`, ...), and says in which
+order they run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from nnviz_widgets.record.capture import FrameCapture, plan_memory_values
+from nnviz_widgets.record.arguments import (
+    as_float,
+    check_arguments,
+    check_optimizer,
+    check_recording,
+    check_step_options,
+    rank,
+)
+from nnviz_widgets.record.capture import FrameCapture
 from nnviz_widgets.record.disk import DiskWriter
 from nnviz_widgets.record.layers import LayerSpec, RecordedLayers, unwrap_model
 from nnviz_widgets.record.parameters import ParameterSnapshots
+from nnviz_widgets.record.plan import LayerPlan
 from nnviz_widgets.record.probe import Probe
 from nnviz_widgets.record.steps import StepStatistics
-from nnviz_widgets.recording import DEFAULT_MAX_BYTES, INPUT, Recording, SnapshotData
+from nnviz_widgets.record.turns import ModelTurns
+from nnviz_widgets.recording import DEFAULT_MAX_BYTES, Recording, SnapshotData
+from nnviz_widgets.threads import warn_quietly
 
 __all__ = ["Recorder"]
 
@@ -134,6 +151,14 @@ class Recorder:
     ranks return at once from :meth:`snapshot`), through the inner module, so no rank waits for
     another.
 
+    Threads: snapshots never interleave (a second one waits for the first), and a snapshot
+    never runs beside a training step of a thread that said it trains (:meth:`begin_training`):
+    it waits for that thread to end an optimizer step ("Threads" in ``docs/recorder.md``).
+
+    The model may change between snapshots (a parameter set through ``.data`` to another
+    shape, a module replaced or added): the step hooks go on, and the next snapshot records
+    the layers as they are then, saying which frames it cannot give and why.
+
     Examples
     --------
     >>> rec = Recorder(model, probe=(x, y), optimizer=opt)  # doctest: +SKIP
@@ -166,24 +191,26 @@ class Recorder:
         self._closed = True  # until construction succeeds, close() has nothing to undo
         self._handles: list[Any] = []
         self._model = unwrap_model(model)
-        _check_arguments(
+        check_arguments(
             probe_mode, loss_fn, optimizer, max_frame_values, flush_every, memory_per_snapshot
         )
-        _check_step_options(stats_every, mean_gradient)
-        _check_recording(recording)
+        check_step_options(stats_every, mean_gradient)
+        check_recording(recording)
         self._optimizer = optimizer
         self._layers = RecordedLayers(self._model, layers)
         if optimizer is not None:
-            _check_optimizer(optimizer, self._model)
-        self._rank = _rank()
+            check_optimizer(optimizer, self._model)
+        self._rank = rank()
+        self._turns = ModelTurns()
+        self._failures: set[str] = set()  # step-hook failures already warned of
         # every frame whole until the probe's check has told the sizes a snapshot holds
-        capture = FrameCapture(
+        self._capture = FrameCapture(
             max_frame_values, max_frame_values, keep_full=path is not None and self._rank == 0
         )
         self._probe: Probe | None = None
         if probe is not None:
             self._probe = Probe(
-                probe, self._model, self._layers, capture, loss_fn=loss_fn, mode=probe_mode
+                probe, self._model, self._layers, self._capture, loss_fn=loss_fn, mode=probe_mode
             )
         self._steps = StepStatistics(
             self._layers,
@@ -192,14 +219,16 @@ class Recorder:
             stats_every=stats_every,
             mean_gradient=mean_gradient,
         )
-        self._parameters = ParameterSnapshots(self._layers, self._steps, capture)
+        self._parameters = ParameterSnapshots(self._layers, self._steps, self._capture)
 
         if recording is not None:
             max_bytes = recording.max_bytes
         self.recording = recording if recording is not None else Recording(max_bytes=max_bytes)
         """The :class:`~nnviz_widgets.Recording` this Recorder fills."""
-        infos = self._declare_layers()
-        capture.memory_values = plan_memory_values(self._frame_sizes(infos), memory_per_snapshot)
+        self._plan = LayerPlan(
+            self._layers, self._probe, self._capture, self.recording, memory_per_snapshot
+        )
+        infos = self._plan.declare()
 
         self._disk: DiskWriter | None = None
         if path is not None and self._rank == 0:
@@ -209,31 +238,6 @@ class Recorder:
         self._closed = False
         if optimizer is not None:
             self._hook_optimizer(optimizer)
-
-    def _declare_layers(self) -> dict[str, dict]:
-        """Tell the Recording the layers (and the probe); a probe is run once first, to check
-        that it fits the model and to learn each layer's output shapes."""
-        if self._probe is None:
-            infos = self._layers.describe()
-        else:
-            infos = self._layers.describe(self._probe.check())
-            infos[INPUT] = self._probe.describe()
-            self.recording.set_probe(*self._probe.arrays())
-        self.recording.set_layers(infos)
-        return infos
-
-    def _frame_sizes(self, infos: dict[str, dict]) -> list[int]:
-        """How many values each frame of a snapshot holds: weight, gradient and update of each
-        parameter; activation and output gradient of each call of each layer; the saliency."""
-        sizes = [p.numel() for p in self._layers.parameters for _ in range(3)]
-        for name, info in infos.items():
-            if name == INPUT:
-                if self._probe is not None and self._probe.x.is_floating_point():
-                    sizes.append(self._probe.x.numel())
-                continue
-            for shape in info.get("output_shapes", []):
-                sizes += [math.prod(shape)] * 2
-        return sizes
 
     def _hook_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
         try:
@@ -283,7 +287,7 @@ class Recorder:
 
     @property
     def layers(self) -> tuple[str, ...]:
-        """Names of the recorded layers."""
+        """Names of the recorded layers (as of the last snapshot: the model may change)."""
         return self._layers.names
 
     @property
@@ -334,21 +338,44 @@ class Recorder:
     def close(self) -> None:
         """Remove every hook, copy pending statistics into the Recording, free buffers.
 
-        Safe to call more than once; the Recording stays readable.
+        Safe to call more than once; the Recording stays readable. A snapshot in progress in
+        another thread ends first; one waiting for the model then raises.
         """
         handles, self._handles = self._handles, []
         for handle in handles:
             handle.remove()
         if self._closed:
             return
-        try:
-            self.flush()
-        finally:
-            self._closed = True
-            if self._disk is not None:
-                self._disk.close()
-            self._steps.free()
-            self._parameters.free()
+        with self._turns.closing():
+            if self._closed:
+                return
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                if self._disk is not None:
+                    self._disk.close()
+                self._steps.free()
+                self._parameters.free()
+
+    # ------------------------------------------------------------------ threads
+    def begin_training(self) -> None:
+        """Say that the calling thread trains the model from now on.
+
+        Until :meth:`end_training` (or the thread ends), a :meth:`snapshot` called from another
+        thread waits for this thread to end an optimizer step (or call :meth:`step`), and is
+        taken there, this thread waiting meanwhile: the probe pass never runs beside a forward
+        or backward pass, and the snapshot's gradients are that step's. Waits for a snapshot
+        in progress in another thread. Only needed when snapshots come from another thread
+        than the one that trains; the explorer's Train button does it for its training loop.
+        """
+        self._turns.begin_training()
+
+    def end_training(self) -> None:
+        """Say that the calling thread no longer touches the model (training paused, between
+        epochs, done): snapshots from other threads run at once again. Does nothing in a
+        thread that did not call :meth:`begin_training`."""
+        self._turns.end_training()
 
     # ------------------------------------------------------------------ per step
     def step(self) -> None:
@@ -363,32 +390,44 @@ class Recorder:
                 "this Recorder counts steps from its optimizer's hooks; calling step() as well "
                 "would count every step twice. Build it without optimizer= to call step()."
             )
-        self._steps.before_step()
-        self._read_update()
-
-    def _before_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
-        if self._closed:
-            return None
         try:
             self._steps.before_step()
-        except Exception:
-            if not self._closed:  # closed from another thread mid-step: nothing to record
-                raise
-        return None
+        except Exception as error:
+            self._step_failed(error)
+        self._after_optimizer_step()
 
-    def _after_optimizer_step(self, optimizer: object, args: object, kwargs: object) -> None:
+    def _before_optimizer_step(self, *args: object) -> None:
         if self._closed:
-            return None
+            return
         try:
-            self._read_update()
-        except Exception:
-            if not self._closed:
-                raise
-        return None
+            self._steps.before_step()
+        except Exception as error:
+            self._step_failed(error)
 
-    def _read_update(self) -> None:
-        if self._steps.after_step():  # flush_every steps' norms wait on the device
-            self.flush()
+    def _after_optimizer_step(self, *args: object) -> None:
+        if self._closed:
+            return
+        try:
+            if self._steps.after_step():  # flush_every steps' norms wait on the device
+                self.flush()
+        except Exception as error:
+            self._step_failed(error)
+        self._turns.between_steps()  # a snapshot from another thread runs here, if one waits
+
+    def _step_failed(self, error: Exception) -> None:
+        """A step hook failed: training must go on. The step keeps no statistics; each kind of
+        failure is reported once."""
+        if self._closed:  # closed from another thread mid-step: nothing to record
+            return
+        self._steps.abandon_step()
+        kind = f"{type(error).__name__}: {error}"
+        if kind not in self._failures:
+            self._failures.add(kind)
+            warn_quietly(
+                f"the Recorder could not take a training step's statistics ({kind}); training "
+                "goes on, and such steps have no statistics",
+                stacklevel=4,
+            )
 
     def flush(self) -> None:
         """Copy the per-step statistics waiting on the device into the Recording."""
@@ -411,16 +450,44 @@ class Recorder:
         **metrics : float
             Scalars to keep with the snapshot (``loss=0.41, accuracy=0.93``); a 0-d tensor or a
             numpy scalar is accepted.
+
+        Notes
+        -----
+        Safe to call from any thread: snapshots are taken one at a time, and one called while
+        another thread trains (see :meth:`begin_training`) is taken between two of its steps.
         """
         self._check_open()
-        if epoch is None:
-            epoch = len(self.recording)
-        epoch = _as_float("epoch", epoch)
-        values = {name: _as_float(f"metric {name!r}", value) for name, value in metrics.items()}
+        label = None if epoch is None else as_float("epoch", epoch)
+        values = {name: as_float(f"metric {name!r}", value) for name, value in metrics.items()}
+        with self._turns.snapshot():
+            index = self._take_snapshot(label, values)
+        # the training thread's own snapshot is between two steps too: snapshots waiting
+        # from other threads run now
+        self._turns.between_steps()
+        return index
+
+    def _take_snapshot(self, label: float | None, values: dict[str, float]) -> int:
+        self._check_open()
         self.flush()
         if self._rank != 0:  # under torch.distributed, rank 0 alone records snapshots
             return -1
-        data = SnapshotData(epoch=epoch, step=self.step_count, metrics=values)
+        changed = self._plan.refresh(self._steps)  # the model may have changed since
+        if changed and self._disk is not None:
+            self._disk.write_layers(changed)
+        label = float(len(self.recording)) if label is None else label
+        data = SnapshotData(epoch=label, step=self.step_count, metrics=values)
+        self._record(data)
+        self._steps.start_snapshot_period()
+        if self._disk is not None:  # not thinned while on its way to disk
+            self.recording.mark_storing(len(self.recording))
+        index = self.recording.append_snapshot(data)
+        if self._disk is not None:
+            self._disk.write_snapshot(index, data)
+        return index
+
+    def _record(self, data: SnapshotData) -> None:
+        """Parameters, then the probe pass, into ``data``; layers gone from the model are
+        marked missing."""
         self._parameters.record(data)
         if self._probe is not None:
             try:
@@ -431,15 +498,9 @@ class Recorder:
                     f"snapshot {len(self.recording)}: {reason}; weights and gradients were "
                     "recorded, activations were not",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=4,
                 )
-        self._steps.start_snapshot_period()
-        if self._disk is not None:  # not thinned while on its way to disk
-            self.recording.mark_storing(len(self.recording))
-        index = self.recording.append_snapshot(data)
-        if self._disk is not None:
-            self._disk.write_snapshot(index, data)
-        return index
+        self._plan.mark_gone(data)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -447,68 +508,6 @@ class Recorder:
                 "this Recorder is closed; its recording is still readable as .recording. "
                 "Make a new Recorder to record more."
             )
-
-
-def _check_arguments(
-    probe_mode: str,
-    loss_fn: object,
-    optimizer: object,
-    max_frame_values: object,
-    flush_every: object,
-    memory_per_snapshot: object,
-) -> None:
-    if probe_mode not in ("eval", "train"):
-        raise ValueError(f'probe_mode must be "eval" or "train", got {probe_mode!r}')
-    if loss_fn is not None and not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-        )
-    for name, value in (
-        ("max_frame_values", max_frame_values),
-        ("flush_every", flush_every),
-        ("memory_per_snapshot", memory_per_snapshot),
-    ):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_step_options(stats_every: object, mean_gradient: object) -> None:
-    if stats_every != "auto" and (
-        isinstance(stats_every, bool) or not isinstance(stats_every, int) or stats_every < 1
-    ):
-        raise ValueError(f'stats_every must be a positive integer or "auto", got {stats_every!r}')
-    if not isinstance(mean_gradient, bool):
-        raise TypeError(f"mean_gradient must be True or False, got {mean_gradient!r}")
-
-
-def _check_recording(recording: object) -> None:
-    if recording is None:
-        return
-    if not isinstance(recording, Recording):
-        raise TypeError(f"recording must be a Recording, got {type(recording).__name__}")
-    if len(recording) or recording.layers:
-        raise ValueError(
-            "recording must be an empty Recording (nv.Recording()); this one already holds "
-            f"{len(recording)} snapshot(s) of layers {list(recording.layers)[:5]}"
-        )
-
-
-def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
-    optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
-    if not optimized & {id(p) for p in model.parameters()}:
-        raise ValueError(
-            "the optimizer updates none of the model's parameters; pass the optimizer that "
-            "trains this model (built from model.parameters())"
-        )
-
-
-def _rank() -> int:
-    distributed = torch.distributed
-    if distributed.is_available() and distributed.is_initialized():
-        return distributed.get_rank()
-    return 0
 
 
 def _weak_hook(ref: weakref.ReferenceType, method: str) -> Callable:
@@ -519,13 +518,3 @@ def _weak_hook(ref: weakref.ReferenceType, method: str) -> Callable:
         return None  # a hook's return value would replace the optimizer's arguments
 
     return hook
-
-
-def _as_float(what: str, value: object) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise TypeError(f"{what} must be a single number, got a tensor of shape {value.shape}")
-        return float(value.detach().cpu())
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{what} must be a number, got {type(value).__name__}: {value!r}")
-    return float(value)

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,10 +190,16 @@ class AttentionHooks:
     keep : callable
         ``keep(weights)`` is given the detached ``(samples, heads, target, source)`` weights of
         each call, in call order.
+
+    Notes
+    -----
+    Only calls made by the thread that made the hooks are touched: a forward pass of the same
+    module in another thread (training, while a snapshot's probe pass runs) is left as it is.
     """
 
     def __init__(self, keep: Callable[[torch.Tensor], None]) -> None:
         self._keep = keep
+        self._thread = threading.get_ident()
         # per call in progress: what the caller asked for, and whether its query was batched
         self._asked: list[tuple[bool, bool, bool]] = []
 
@@ -220,7 +227,9 @@ class AttentionHooks:
         return handles
 
     def _pre_hook(self, positions: dict[str, int]) -> Callable:
-        def hook(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        def hook(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+            if threading.get_ident() != self._thread:
+                return None
             args, kwargs = list(args), dict(kwargs)
             asked = []
             for name, value in zip(_ASKED, (True, False), strict=True):
@@ -239,6 +248,8 @@ class AttentionHooks:
         return hook
 
     def _forward_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
+        if threading.get_ident() != self._thread:
+            return None
         need_weights, average, batched = self._asked.pop()
         attn_output, weights = output
         if weights is None:  # not expected: MultiheadAttention returns them when asked

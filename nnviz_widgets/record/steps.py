@@ -10,6 +10,11 @@ tensor that stays on the device. Other steps only count. :meth:`StepStatistics.f
 the waiting norms to the host in one go (every ``flush_every`` steps with statistics and at each
 snapshot) and turns them into per-layer series: gradient norm, weight norm, update/weight ratio.
 
+Gradients in other layouts (sparse, complex, another dtype than float32) are reduced through
+:func:`~nnviz_widgets.record.layouts.norm_operand`. Each waiting row keeps the layout it was
+taken with (:class:`RowLayout`), so a parameter replaced or widened between two flushes (the
+sample is then made again) never mixes rows of different shapes.
+
 With ``mean_gradient=True`` every step also adds each gradient to a float32 sum (a full copy of
 the parameters on their device), for the mean gradient at the next snapshot.
 """
@@ -23,10 +28,32 @@ import numpy as np
 import torch
 
 from nnviz_widgets.record.layers import RecordedLayers
+from nnviz_widgets.record.layouts import norm_operand, sum_dtype
 from nnviz_widgets.record.schedule import StatsSchedule
 from nnviz_widgets.record.update_sample import UpdateSample
 
-__all__ = ["StepStatistics"]
+__all__ = ["RowLayout", "StepStatistics"]
+
+_STRIDED = torch.strided
+
+
+class RowLayout:
+    """What one step's row of norms holds: gradient norms of ``count`` parameters, their weight
+    norms, then the sample's pieces (``weights``), and which layers they make up.
+
+    A new one is made when the sample is made again or the layers are planned again; rows
+    keep the one they were taken with.
+    """
+
+    __slots__ = ("count", "layers", "membership", "weights")
+
+    def __init__(self, layers: RecordedLayers, weights: np.ndarray) -> None:
+        self.count = len(layers.parameters)
+        self.membership = layers.membership
+        self.layers = [
+            (j, name) for j, (name, _) in enumerate(layers.modules) if layers.entries[name]
+        ]
+        self.weights = weights
 
 
 class StepStatistics:
@@ -52,7 +79,7 @@ class StepStatistics:
     The step hooks run in the training thread; :meth:`flush` may also run in the thread that
     takes a snapshot or closes the Recorder. The lock guards the step count and the norms
     waiting for a flush. The device buffers are not locked: a snapshot reads them between two
-    steps (the widgets take their snapshots in the training thread, after an epoch).
+    steps (the Recorder's lock sees to that, ``docs/recorder.md``, "Threads").
     """
 
     def __init__(
@@ -64,37 +91,63 @@ class StepStatistics:
         stats_every: int | str = "auto",
         mean_gradient: bool = False,
     ) -> None:
-        params = layers.parameters
         self._layers = layers
         self._flush_every = flush_every
         self._manual = manual
         self.schedule = StatsSchedule(stats_every)
-        self._sample = UpdateSample(params) if params else None
+        self._mean_gradient = mean_gradient
         self._zeros: dict[torch.device, torch.Tensor] = {}  # stand-ins for missing gradients
-        # norms in float32 (a bf16 norm keeps 3 digits), asked for only where it is not already
-        all_float32 = all(p.dtype == torch.float32 for p in params)
-        self._norm_dtype = None if all_float32 else torch.float32
-        # the gradient sum since the last snapshot and on how many steps each parameter had one
-        self._grad_sum: list[torch.Tensor] | None = None
-        if mean_gradient:
-            self._grad_sum = [torch.zeros_like(p, dtype=torch.float32) for p in params]
-        self._grad_steps = np.zeros(len(params), dtype=np.int64)
         # this step: whether it has statistics, its gradient norms, the hooks' seconds so far
         self._stats_now = False
         self._grad_norms: tuple[list[torch.Tensor], np.ndarray | None] | None = None
         self._cost = 0.0
-        # per-layer sums of the flushed gradient norms since the last snapshot
-        self._grad_norm_sum = np.zeros(len(layers.modules))
-        self._grad_norm_count = np.zeros(len(layers.modules))
-        # guards the count and the pending norms below: flush() may run in another thread
+        # per-layer sums and counts of the flushed gradient norms since the last snapshot
+        self._grad_norm_sums: dict[str, list[float]] = {}
+        # guards the count and the pending rows below: flush() may run in another thread
         self._lock = threading.Lock()
         self._step_count = 0
         self._steps_since_snapshot = 0
-        self._pending: list[torch.Tensor] = []  # (2 params + pieces,) norms per step, on device
-        self._pending_steps: list[int] = []
-        self._pending_present: dict[int, np.ndarray] = {}  # row -> which params had a gradient
+        # per step with statistics: (norms on the device, step, which params had a gradient
+        # (None: all), the RowLayout)
+        self._pending: list[tuple[torch.Tensor, int, np.ndarray | None, RowLayout]] = []
+        self._plan({})
         if manual and self._sample is not None and self.schedule.due(1):
             self._sample.gather()  # the first step's update is measured from here
+
+    def _plan(self, sums: dict[int, tuple[torch.Tensor, int]]) -> None:
+        """Make the sample, the gradient sums and the row layout for the layers' parameters;
+        ``sums`` are kept sums by ``id()`` of a parameter still there."""
+        params = self._layers.parameters
+        # as planned: what the sample, the sums and the rows are of (the step hooks read these,
+        # never the layers while a snapshot plans them again)
+        self._params = list(params)
+        self._sample = UpdateSample(params) if params else None
+        self._layout = RowLayout(self._layers, self._sample.weights if self._sample else None)
+        self._device = params[0].device if params else None
+        self._one_device = all(p.device == self._device for p in params)
+        # the gradient sum since the last snapshot and on how many steps each parameter had one
+        self._grad_sum: list[torch.Tensor] | None = None
+        self._grad_steps = np.zeros(len(params), dtype=np.int64)
+        if self._mean_gradient:
+            self._grad_sum = []
+            for i, param in enumerate(params):
+                total, count = sums.get(id(param), (None, 0))
+                if total is None or total.shape != param.shape or total.device != param.device:
+                    total, count = torch.zeros_like(param, dtype=sum_dtype(param)), 0
+                self._grad_sum.append(total)
+                self._grad_steps[i] = count
+
+    def replan(self) -> None:
+        """The recorded layers were planned again (:meth:`RecordedLayers.refresh`): make the
+        sample and the sums again; the sums of parameters still recorded are kept. Call it
+        after :meth:`flush`: rows waiting keep their own layout anyway."""
+        kept = {}
+        if self._grad_sum:
+            for param, total, count in zip(self._params, self._grad_sum, self._grad_steps):
+                kept[id(param)] = (total, int(count))
+        self._plan(kept)
+        if self._manual and self._sample is not None and self.schedule.due(self._step_count + 1):
+            self._sample.gather()
 
     @property
     def step_count(self) -> int:
@@ -114,7 +167,7 @@ class StepStatistics:
     def device_bytes(self) -> dict[str, int]:
         """Bytes held on the parameters' devices, by what they are for."""
         with self._lock:
-            pending = sum(t.nbytes for t in self._pending)
+            pending = sum(row[0].nbytes for row in self._pending)
         return {
             "update sample": 0 if self._sample is None else self._sample.nbytes,
             "gradient sum": sum(t.nbytes for t in self._grad_sum or ()),
@@ -131,16 +184,20 @@ class StepStatistics:
             with torch.no_grad():
                 self._read_gradients()
 
+    def abandon_step(self) -> None:
+        """Forget this step's statistics (reading them failed); the step is still counted."""
+        self._stats_now, self._grad_norms = False, None
+
     def _read_gradients(self) -> None:
         """The gradient norms and the weights' sample of a step with statistics."""
         start = self.schedule.now()
-        params = self._layers.parameters
-        grads = [p.grad for p in params]
+        params = self._params
+        operands = [_operand(p.grad) for p in params]
         present = None
-        if not all(g is not None for g in grads):
-            present = np.array([g is not None for g in grads])
-            grads = [self._zero(p) if g is None else g for p, g in zip(params, grads)]
-        self._grad_norms = (torch._foreach_norm(grads, 2, dtype=self._norm_dtype), present)
+        if not all(g is not None for g in operands):
+            present = np.array([g is not None for g in operands])
+            operands = [self._zero(p) if g is None else g for p, g in zip(params, operands)]
+        self._grad_norms = (_norms(operands), present)
         if not self._manual:
             self._sample.gather()
         self._cost = self.schedule.now() - start
@@ -152,30 +209,38 @@ class StepStatistics:
         """
         now = self.schedule.now()
         step = self._step_count + 1
-        norms, present, cost = None, None, None
+        row, present, cost = None, None, None
         if self._stats_now and self._grad_norms is not None:
             grad_norms, present = self._grad_norms
             with torch.no_grad():
-                after = torch._foreach_norm(
-                    [*self._layers.parameters, *self._sample.differences()],
-                    2,
-                    dtype=self._norm_dtype,
-                )
-                norms = torch.stack([*grad_norms, *after])
+                params = [_operand(p) for p in self._params]
+                after = _norms([*params, *self._sample.differences()])
+                row = self._stack([*grad_norms, *after])
             cost = self._cost + self.schedule.now() - now
         self._stats_now, self._grad_norms = False, None
         self.schedule.step_ended(step, now, cost)
         if self._manual and self._sample is not None and self.schedule.due(step + 1):
             self._sample.gather()  # the next step's update is measured from here
+        layout = self._current_layout()
         with self._lock:
             self._step_count = step
             self._steps_since_snapshot += 1
-            if norms is not None:
-                self._pending.append(norms)
-                self._pending_steps.append(step)
-                if present is not None:
-                    self._pending_present[len(self._pending) - 1] = present
+            if row is not None:
+                self._pending.append((row, step, present, layout))
             return len(self._pending) >= self._flush_every
+
+    def _stack(self, norms: list[torch.Tensor]) -> torch.Tensor:
+        """One float32 row on one device."""
+        if not self._one_device:  # a model split over devices: its norms meet on the first
+            norms = [t.to(self._device, non_blocking=True) for t in norms]
+        row = torch.stack(norms)
+        return row if row.dtype == torch.float32 else row.float()
+
+    def _current_layout(self) -> RowLayout:
+        """The layout of a row taken now: a new one when the sample was made again."""
+        if self._sample is not None and self._layout.weights is not self._sample.weights:
+            self._layout = RowLayout(self._layers, self._sample.weights)
+        return self._layout
 
     def _zero(self, param: torch.Tensor) -> torch.Tensor:
         """A zero on the parameter's device: the norm of a gradient that is None."""
@@ -186,54 +251,107 @@ class StepStatistics:
 
     def _add_gradients(self) -> None:
         """Add this step's gradients to the sums (``mean_gradient=True``)."""
-        grads = [p.grad for p in self._layers.parameters]
-        kept = [i for i, g in enumerate(grads) if g is not None]
-        if kept:
+        params, sums = self._params, self._grad_sum
+        fast, careful = [], []
+        for i, param in enumerate(params):
+            grad = param.grad
+            if grad is None:
+                continue
+            total = sums[i]
+            if (
+                grad.layout is _STRIDED
+                and not grad.is_complex()
+                and grad.shape == total.shape
+                and grad.device == total.device
+            ):
+                fast.append(i)
+            else:  # sparse, complex, or a parameter that changed under the Recorder
+                careful.append(i)
+        if fast:
             torch._foreach_add_(
-                [self._grad_sum[i] for i in kept],
-                [grads[i] if grads[i].dtype == torch.float32 else grads[i].float() for i in kept],
+                [sums[i] for i in fast],
+                [
+                    params[i].grad
+                    if params[i].grad.dtype == sums[i].dtype
+                    else params[i].grad.float()
+                    for i in fast
+                ],
             )
-            self._grad_steps[kept] += 1
+            self._grad_steps[fast] += 1
+        for i in careful:
+            self._add_gradient(i, params[i])
+
+    def _add_gradient(self, i: int, param: torch.Tensor) -> None:
+        """Add one gradient the fused add cannot take: sparse, complex, or of a parameter whose
+        shape, device or dtype changed (its mean then starts again from this step)."""
+        total = self._grad_sum[i]
+        dtype = sum_dtype(param)
+        if total.shape != param.shape or total.device != param.device or total.dtype != dtype:
+            total = self._grad_sum[i] = torch.zeros_like(param, dtype=dtype)
+            self._grad_steps[i] = 0
+        grad = param.grad
+        if grad.shape != total.shape:  # a gradient from before the parameter changed shape
+            return
+        total.add_(grad)
+        self._grad_steps[i] += 1
 
     # ------------------------------------------------------------------ to the host
     def flush(self) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]] | None:
         """Copy the norms waiting on the device to the host; None when none wait.
 
         Returns the step numbers and ``{(layer, name): values}`` for ``grad_norm``,
-        ``weight_norm`` and ``update_ratio`` of every layer with parameters.
+        ``weight_norm`` and ``update_ratio`` of every layer with parameters (NaN on steps
+        where the layer was not recorded).
         """
         with self._lock:
-            pending, steps, present = self._pending, self._pending_steps, self._pending_present
-            self._pending, self._pending_steps, self._pending_present = [], [], {}
+            pending, self._pending = self._pending, []
         if not pending:
             return None
-        membership = self._layers.membership
-        n = len(self._layers.parameters)
-        norms = torch.stack(pending).cpu().numpy().astype(np.float64)
+        rows = _to_host([row[0] for row in pending])
+        series: dict[tuple[str, str], np.ndarray] = {}
+        start = 0
+        while start < len(pending):
+            layout = pending[start][3]
+            end = start + 1
+            while end < len(pending) and pending[end][3] is layout:
+                end += 1
+            norms = np.stack(rows[start:end]).astype(np.float64)
+            present = [row[2] for row in pending[start:end]]
+            for key, values in self._run_series(layout, norms, present).items():
+                series.setdefault(key, np.full(len(pending), np.nan))[start:end] = values
+            start = end
+        return np.array([row[1] for row in pending]), series
+
+    def _run_series(
+        self, layout: RowLayout, norms: np.ndarray, present: list[np.ndarray | None]
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """The per-layer series of rows that share one layout."""
+        n, membership = layout.count, layout.membership
         # einsum, not @: no BLAS call in the training thread (docs/architecture.md, "Facts")
         grad_sq = np.einsum("sp,pl->sl", norms[:, :n] ** 2, membership)  # (steps, layers)
         weight_sq = np.einsum("sp,pl->sl", norms[:, n : 2 * n] ** 2, membership)
-        update_sq = np.einsum(
-            "sp,pl->sl", self._sample.squared_updates(norms[:, 2 * n :]), membership
-        )
-        has_grad = np.ones((len(pending), n))
-        for row, mask in present.items():
-            has_grad[row] = mask
+        # the sample's estimate: each piece's squared norm, weighted, summed per parameter
+        pieces_sq = np.einsum("sq,qp->sp", norms[:, 2 * n :] ** 2, layout.weights)
+        update_sq = np.einsum("sp,pl->sl", pieces_sq, membership)
+        has_grad = np.ones((len(present), n))
+        for row, mask in enumerate(present):
+            if mask is not None:
+                has_grad[row] = mask
         has_grad = np.einsum("sp,pl->sl", has_grad, membership) > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             grad_norm = np.where(has_grad, np.sqrt(grad_sq), np.nan)
             weight_norm = np.sqrt(weight_sq)
             update_ratio = np.sqrt(update_sq) / weight_norm
-        finite = ~np.isnan(grad_norm)
-        self._grad_norm_sum += np.where(finite, grad_norm, 0.0).sum(axis=0)
-        self._grad_norm_count += finite.sum(axis=0)
         series = {}
-        for j, (name, _) in enumerate(self._layers.modules):
-            if self._layers.entries[name]:
-                series[(name, "grad_norm")] = grad_norm[:, j]
-                series[(name, "weight_norm")] = weight_norm[:, j]
-                series[(name, "update_ratio")] = update_ratio[:, j]
-        return np.asarray(steps), series
+        for j, name in layout.layers:
+            finite = grad_norm[:, j][~np.isnan(grad_norm[:, j])]
+            sums = self._grad_norm_sums.setdefault(name, [0.0, 0])
+            sums[0] += float(finite.sum())
+            sums[1] += finite.size
+            series[(name, "grad_norm")] = grad_norm[:, j]
+            series[(name, "weight_norm")] = weight_norm[:, j]
+            series[(name, "update_ratio")] = update_ratio[:, j]
+        return series
 
     # ------------------------------------------------------------------ at a snapshot
     def mean_gradient(self, index: int) -> torch.Tensor | None:
@@ -253,16 +371,15 @@ class StepStatistics:
             self._grad_sum[index].zero_()
             self._grad_steps[index] = 0
 
-    def mean_grad_norm(self, layer: int) -> float:
+    def mean_grad_norm(self, layer: str) -> float:
         """The mean over the flushed steps since the last snapshot of layer ``layer``'s
         gradient norm (NaN without one)."""
-        count = self._grad_norm_count[layer]
-        return self._grad_norm_sum[layer] / count if count else math.nan
+        total, count = self._grad_norm_sums.get(layer, (0.0, 0))
+        return total / count if count else math.nan
 
     def start_snapshot_period(self) -> None:
         """A snapshot was taken: the mean gradient norms and step counts start again."""
-        self._grad_norm_sum[:] = 0.0
-        self._grad_norm_count[:] = 0.0
+        self._grad_norm_sums = {}
         self._steps_since_snapshot = 0
         self.schedule.snapshot_taken(self._step_count)
         if self._manual and self._sample is not None and self.schedule.due(self._step_count + 1):
@@ -272,3 +389,30 @@ class StepStatistics:
         """Let go of the device buffers (the Recorder is closed)."""
         self._grad_sum = None if self._grad_sum is None else []
         self._sample = None
+
+
+def _operand(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    """What the fused norm reads of a gradient or weight: itself when dense and real (the
+    usual case, checked first), else :func:`norm_operand`."""
+    if tensor is None or (tensor.layout is _STRIDED and not tensor.is_complex()):
+        return tensor
+    return norm_operand(tensor)
+
+
+def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """One fused L2 norm per tensor, in float32 where the tensors are not (a bf16 norm keeps 3
+    digits), in float64 when one is (the norm's dtype may not narrow a tensor's)."""
+    dtype = None
+    if not all(t.dtype == torch.float32 for t in tensors):
+        wide = any(t.dtype == torch.float64 for t in tensors)
+        dtype = torch.float64 if wide else torch.float32
+    return torch._foreach_norm(tensors, 2, dtype=dtype)
+
+
+def _to_host(rows: list[torch.Tensor]) -> list[np.ndarray]:
+    """The rows on the host: one copy when they share a device (the usual case)."""
+    device = rows[0].device
+    if all(row.device == device for row in rows):
+        flat = torch.cat(rows).cpu().numpy()
+        return np.split(flat, np.cumsum([row.numel() for row in rows])[:-1])
+    return [row.cpu().numpy() for row in rows]

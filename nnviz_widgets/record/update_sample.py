@@ -26,6 +26,8 @@ import math
 import numpy as np
 import torch
 
+from nnviz_widgets.record.layouts import flat_view, norm_operand
+
 __all__ = ["MINIMUM", "SAMPLE_STRIDE", "UpdateSample"]
 
 #: Elements sampled from a parameter at least; a parameter of up to twice this is kept whole.
@@ -68,7 +70,7 @@ class _Group:
         """Make the views of the parameters' current storage."""
         self.views, self.gathered = [], []
         for position, piece in enumerate(self.pieces):
-            flat = _flat_view(params[piece.param])
+            flat = flat_view(params[piece.param])
             if flat is None:  # overlapping or gapped strides: gather by index every time
                 if piece.index is None or piece.index.device != self.before.device:
                     piece.index = torch.arange(
@@ -105,9 +107,10 @@ class UpdateSample:
     -----
     Call :meth:`gather` before the step and :meth:`differences` after it; pass the latter to
     ``torch._foreach_norm`` (one fused norm together with the weights) and the norms, on the
-    host, to :meth:`squared_updates`. If a parameter's storage is replaced (``param.data = ...``,
-    ``model.to(...)``), the sample is made again at the next :meth:`gather` (on the parameter's
-    device, in its dtype).
+    host, to :meth:`squared_updates` with the :attr:`weights` they were taken with. If a
+    parameter's storage is replaced (``param.data = ...``, a wider tensor included,
+    ``model.to(...)``), the sample is made again (on the parameter's device, in its dtype) at
+    the next :meth:`gather`, or at :meth:`differences`, whose update is then unknown (NaN).
     """
 
     def __init__(self, params: list[torch.nn.Parameter]) -> None:
@@ -129,10 +132,21 @@ class UpdateSample:
         self._weights = np.zeros((len(ordered), len(params)))
         for row, piece in enumerate(ordered):
             self._weights[row, piece.param] = piece.weight
-        self._differences = [d for group in self._groups for d in group.differences]
-        self._pointers = [p.data_ptr() for p in params]
+        # the norms' operands: the buffer's pieces, as real views when complex
+        self._differences = [norm_operand(d) for group in self._groups for d in group.differences]
+        self._storage = self._storage_now()
         for group in self._groups:
             group.bind(params)
+
+    def _storage_now(self) -> list[tuple[int, int]]:
+        """Where each parameter's values are and how many: changed by ``param.data = ...``."""
+        return [(p.data_ptr(), p.numel()) for p in self._params]
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(pieces, parameters)``: each piece's weight in its parameter's squared update, for
+        :meth:`squared_updates`; a new array whenever the sample is made again."""
+        return self._weights
 
     @property
     def pieces(self) -> int:
@@ -153,7 +167,7 @@ class UpdateSample:
     @torch.no_grad()
     def gather(self) -> None:
         """Keep the sampled values as they are now (before the step)."""
-        if [p.data_ptr() for p in self._params] != self._pointers:
+        if self._storage_now() != self._storage:
             self._build()  # param.data was replaced: model.to(...), load into a new tensor
         for group in self._groups:
             group.gather(group.before)
@@ -161,16 +175,26 @@ class UpdateSample:
     @torch.no_grad()
     def differences(self) -> list[torch.Tensor]:
         """The sampled values' change since :meth:`gather` (with its sign flipped: the norm is
-        the same), one tensor per piece, in the buffer :meth:`gather` filled."""
+        the same), one real tensor per piece, in the buffer :meth:`gather` filled; NaN when a
+        parameter's storage was replaced since (the sample is made again for the next step)."""
+        if self._storage_now() != self._storage:
+            self._build()
+            for group in self._groups:
+                group.before.fill_(math.nan)
+            return self._differences
         for group in self._groups:
             group.before.sub_(group.gather())  # the gather is a transient buffer of that size
         return self._differences
 
-    def squared_updates(self, piece_norms: np.ndarray) -> np.ndarray:
-        """Estimated squared update norms per parameter, from the norms of
-        :meth:`differences` (``(..., pieces)`` to ``(..., parameters)``)."""
+    def squared_updates(
+        self, piece_norms: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Estimated squared update norms per parameter, from the norms of :meth:`differences`
+        (``(..., pieces)`` to ``(..., parameters)``) and the :attr:`weights` they were taken
+        with (by default the current ones)."""
+        weights = self._weights if weights is None else weights
         # einsum, not @: no BLAS call in the training thread (docs/architecture.md, "Facts")
-        return np.einsum("...q,qp->...p", piece_norms.astype(np.float64) ** 2, self._weights)
+        return np.einsum("...q,qp->...p", piece_norms.astype(np.float64) ** 2, weights)
 
 
 def _pieces(index: int, param: torch.Tensor, rng: np.random.Generator) -> list[_Piece]:
@@ -208,19 +232,6 @@ def _row_length(param: torch.Tensor) -> int:
     if param.ndim < 2:
         return param.numel()
     outer = 0
-    if not param.is_contiguous() and _flat_view(param) is not None:
+    if not param.is_contiguous() and flat_view(param) is not None:
         outer = max(range(param.ndim), key=param.stride)
     return param.numel() // param.shape[outer]
-
-
-def _flat_view(tensor: torch.Tensor) -> torch.Tensor | None:
-    """A 1-D view of every element of ``tensor`` (in memory order), or None when its elements
-    do not fill a block of memory (overlapping or gapped strides)."""
-    if tensor.is_contiguous():
-        return tensor.view(-1)
-    expected = 1
-    for dim in sorted(range(tensor.ndim), key=tensor.stride):
-        if tensor.shape[dim] != 1 and tensor.stride(dim) != expected:
-            return None
-        expected *= tensor.shape[dim]
-    return tensor.as_strided((tensor.numel(),), (1,), tensor.storage_offset())

@@ -141,12 +141,26 @@ def start_training(
         recorder.snapshot(epoch=0)  # the untrained network: where learning starts from
     done = int(source.recording.snapshots[-1])
 
+    def train(epoch: int) -> Any:
+        # the model is the training thread's while it trains: explorer.snapshot() from a cell
+        # then waits for the end of an optimizer step (docs/recorder.md, "Threads")
+        recorder.begin_training()
+        return train_epoch(epoch)
+
     def on_epoch(epoch: int, metrics: dict) -> None:
         recorder.snapshot(epoch=epoch, **_unreserved(metrics))
 
     loop = TrainingLoop(
-        train_epoch, optimizer=recorder.optimizer, on_epoch=on_epoch, first_epoch=done + 1
+        train, optimizer=recorder.optimizer, on_epoch=on_epoch, first_epoch=done + 1
     )
+
+    def turns(loop: TrainingLoop, event: str) -> None:
+        if event == "step":  # in the training thread: after a pause, before the next forward
+            recorder.begin_training()
+        elif event == "state" and loop.state != "running":  # paused, stopped, failed, ...
+            recorder.end_training()
+
+    loop.add_listener(turns)
     if source.owned:
 
         def release(loop: TrainingLoop, event: str) -> None:
