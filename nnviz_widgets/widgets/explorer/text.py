@@ -98,9 +98,10 @@ def epoch_line(epoch: float, index: int, count: int, step: int) -> str:
     return f"<b>epoch {epoch:g}</b> &middot; snapshot {index + 1} of {count} &middot; step {step}"
 
 
-def layout_line(layout: str, note: str | None) -> str:
-    """How the frame was laid out, and how it was reduced when recorded (if it was)."""
-    text = layout + (f"; recorded as: {note}" if note else "")
+def layout_line(layout: str, note: str | None, colours: str = "") -> str:
+    """How the frame was laid out, how it was reduced when recorded (if it was), and which
+    colour range it is shown in (``colours``, if given)."""
+    text = layout + (f"; recorded as: {note}" if note else "") + (f"; {colours}" if colours else "")
     return quiet(escape(text))
 
 
