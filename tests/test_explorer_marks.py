@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from nnviz_widgets.recording import INPUT, Recording, SnapshotData
+from nnviz_widgets.views.chart import metric_colour
 from nnviz_widgets.views.gradients import GradientNormView
 from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.views.metrics import MetricsView
@@ -126,7 +127,8 @@ def test_diverged_losses_send_no_nan_point():
         curves.draw(recording)
         curves.show_epoch(recording, epoch)
         assert unplaceable(curves.figure.marks) == [], epoch
-    assert curves.lines.colors == ["#333333", "#c0392b"]  # each curve keeps its colour
+    # each curve keeps its colour, the losses' own in every widget
+    assert curves.lines.colors == [metric_colour("train_loss"), metric_colour("test_loss")]
 
 
 @pytest.mark.parametrize("snapshots", [1, 3])

@@ -20,7 +20,13 @@ from collections.abc import Callable, Mapping
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.chart import chart_figure, finite_points, line_points, lines_points
+from nnviz_widgets.views.chart import (
+    chart_figure,
+    epoch_ticks,
+    finite_points,
+    line_points,
+    lines_points,
+)
 
 __all__ = ["GradientNormView", "layer_ticks"]
 
@@ -264,6 +270,7 @@ class GradientNormView:
         self._places, self.layer_axis.num_ticks = layer_ticks(names)
         self.layer_scale.domain = list(self._places)  # every layer, with a norm to show or not
         self.layers, self._history, self._epochs = layers, history, epochs
+        epoch_ticks(self.history_figure.axes[0], epochs)  # whole epochs, never 0.5
         # one range for both figures, over every snapshot: scrubbing never rescales
         finite = history[np.isfinite(history)]
         self._set_limits(*_decades(finite) if finite.size else _EMPTY_DECADES)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.chart import chart_figure
+from nnviz_widgets.views.chart import chart_figure, set_ticks
+from nnviz_widgets.views.ticks import nice_ticks
 
 __all__ = ["HistogramView"]
 
@@ -121,11 +122,8 @@ class HistogramView:
             centres, counts, title = centres[:0], counts[:0], f"{title} (no finite range to show)"
         if len(centres) > 1:
             half = (centres[1] - centres[0]) / 2
-            ticks = np.linspace(centres[0] - half, centres[-1] + half, 5)
-            # a symmetric range puts a tick at 0: make it exactly 0, not 5.6e-17
-            ticks[np.abs(ticks) < 1e-9 * np.abs(ticks).max()] = 0.0
-            if not np.array_equal(self.x_axis.tick_values, ticks):
-                self.x_axis.tick_values = ticks
+            # at most five round values inside the bins' span, all in one format
+            set_ticks(self.x_axis, nice_ticks(centres[0] - half, centres[-1] + half, most=5))
         with self.bars.hold_sync():
             self.bars.x = centres
             self.bars.y = counts
