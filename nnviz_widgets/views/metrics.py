@@ -22,6 +22,10 @@ from nnviz_widgets.views.chart import (
 
 __all__ = ["MetricsView"]
 
+#: The current snapshot's outline: JupyterLab's strongest text colour (black on the light theme,
+#: white on the dark one, where a black ring vanished).
+OUTLINE_COLOUR = "var(--jp-ui-font-color0, black)"
+
 
 class MetricsView:
     """Metrics per snapshot (loss, accuracy, ...) as lines, with the current snapshot marked.
@@ -33,9 +37,10 @@ class MetricsView:
     def __init__(self, *, on_select: Callable[[int], None] | None = None) -> None:
         self._on_select = on_select
         self.x_scale = bqplot.LinearScale()
+        self.epoch_axis = bqplot.Axis(scale=self.x_scale, label="epoch")
         self.figure = chart_figure(
             [],
-            [bqplot.Axis(scale=self.x_scale, label="epoch")],
+            [],
             title="metrics",
             css_class="nnviz-metrics",
             width="340px",
@@ -49,6 +54,7 @@ class MetricsView:
         self._shown: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # each metric's (x, y) drawn
         self._kept: dict[str, np.ndarray] = {}  # the snapshot each drawn point stands for
         self._axes: dict[str, tuple[bqplot.LinearScale, bqplot.Axis]] = {}  # metrics with one
+        self._build(())  # no metrics yet: a title that says so, no empty 0-1 axes
 
     def show(self, epochs: np.ndarray, metrics: dict[str, np.ndarray], index: int) -> None:
         """Draw every metric against ``epochs`` and mark snapshot ``index``."""
@@ -57,7 +63,7 @@ class MetricsView:
             self._build(names)
         x = np.asarray(epochs, dtype=np.float64)
         with self.figure.hold_sync():
-            epoch_ticks(self.figure.axes[0], x)
+            epoch_ticks(self.epoch_axis, x)
             for name in names:
                 y = np.asarray(metrics[name], dtype=np.float64)
                 if _same(self._shown.get(name), x, y):
@@ -86,7 +92,7 @@ class MetricsView:
                 marker.x, marker.y = x.astype(np.float64), y
 
     def _build(self, names: tuple[str, ...]) -> None:
-        marks, axes = [], [self.figure.axes[0]]
+        marks, axes = [], [self.epoch_axis] if names else []
         self._lines, self._points, self._current = {}, {}, {}
         self._shown, self._kept, self._axes = {}, {}, {}
         others = [n for n in names if not any(w in n.lower() for w in ("acc", "loss"))]
@@ -107,7 +113,7 @@ class MetricsView:
             points = _points(scales, colour, 20, interactions={"click": "select"}, tooltip=None)
             points.on_element_click(self._handle_click)
             current = _points(
-                scales, colour, 110, stroke="black", stroke_width=1.5, enable_hover=False
+                scales, colour, 110, stroke=OUTLINE_COLOUR, stroke_width=1.5, enable_hover=False
             )
             marks += [line, points, current]
             self._lines[name], self._points[name], self._current[name] = line, points, current
@@ -125,7 +131,7 @@ class MetricsView:
         with self.figure.hold_sync():
             self.figure.marks = marks
             self.figure.axes = axes
-            self.figure.title = "metrics" if names else "no metrics recorded"
+            self.figure.title = "metrics" if names else "no metrics yet: they appear with snapshots"
         self._names = names
 
     def _handle_click(self, mark: bqplot.Scatter, content: dict) -> None:

@@ -19,6 +19,10 @@ from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground import forward, graph_layout
 
+#: The column names: JupyterLab's own text colour (dark grey vanished on the dark theme), the old
+#: dark grey where the page has no theme.
+TEXT_COLOUR = "var(--jp-ui-font-color1, #444444)"
+
 __all__ = ["NetworkGraph"]
 
 
@@ -72,7 +76,7 @@ class NetworkGraph:
             align="middle",
             font_weight="normal",
             default_size=12,
-            colors=["#444444"],
+            colors=[TEXT_COLOUR],
         )
         self.figure = bqplot.Figure(
             marks=[*self.edge_marks.values(), self.nodes.mark, self.column_labels],
