@@ -26,11 +26,29 @@ __all__ = [
     "lines_points",
     "metric_colour",
     "set_ticks",
+    "themed",
     "value_limits",
 ]
 
 #: Height of every small chart, so a row of them lines up.
 CHART_HEIGHT = "215px"
+
+
+#: Titles and axis names: JupyterLab's text colour (bqplot's dark theme draws them orange, which
+#: clashed with the orange of a selected layer); black where the page has no theme.
+TEXT_COLOUR = "var(--jp-ui-font-color1, black)"
+
+
+def themed(figure: bqplot.Figure) -> bqplot.Figure:
+    """``figure`` with its title and its axes' names in JupyterLab's text colour (axes given a
+    colour of their own keep it for their ticks)."""
+    style = dict(figure.title_style or {})
+    if style.get("fill") != TEXT_COLOUR:
+        figure.title_style = {**style, "fill": TEXT_COLOUR}
+    for axis in figure.axes:
+        if axis.label_color is None:
+            axis.label_color = TEXT_COLOUR
+    return figure
 
 
 def chart_figure(
@@ -57,7 +75,7 @@ def chart_figure(
         **options,
     )
     figure.add_class(css_class)
-    return figure
+    return themed(figure)
 
 
 #: Colours of metrics by what they measure, the same in every widget, each readable on white and

@@ -99,6 +99,7 @@ def _norm_figure(
         side="left",
         label="gradient norm",
         tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
+        label_offset="50px",  # clear of "1e+14"
     )
     return chart_figure(
         marks,
@@ -328,6 +329,7 @@ class GradientNormView:
             with mark.hold_sync():
                 mark.x, mark.y = [], np.zeros(0)
         self.across_zero.names = []
+        epoch_ticks(self.history_figure.axes[0], np.zeros(0))  # no 0.1 ... 0.9 epochs
         for mark in (self.history, self.history_selected, self.cursor):
             with mark.hold_sync():
                 mark.x, mark.y = np.zeros(0), np.zeros(0)

@@ -20,6 +20,7 @@ from nnviz_widgets.render.colour import DIVERGING, ColourMap, colour_indices
 from nnviz_widgets.render.picture import Picture
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.render.reduce import reduce_picture
+from nnviz_widgets.views.chart import themed
 from nnviz_widgets.views.colour_bar import COLOUR_BAR_WIDTH, ColourBar
 from nnviz_widgets.views.geometry import HEATMAP_MARGIN, HEATMAP_SIZE
 from nnviz_widgets.views.hover_grid import HOVER_CELLS, HoverGrid
@@ -105,6 +106,7 @@ class HeatmapView:
                 width=f"{HEATMAP_SIZE[0]}px", height=f"{HEATMAP_SIZE[1]}px", flex="0 0 auto"
             ),
         )
+        themed(self.figure)
         self.figure.add_class("nnviz-heatmap")
         self.widget = ipywidgets.HBox([self.figure, self.colour_bar])
         self.picture: Picture | None = None
@@ -153,6 +155,8 @@ class HeatmapView:
             self._pngs.show(encode_png(_BLANK))
             self.figure.title = message
             self.hover_grid.clear()
+            for axis in (self.x_axis, self.y_axis):  # no picture: no half-cell ticks either
+                axis.tick_values, axis.label = np.zeros(0), ""
         self.picture = self.shown = self.indices = None
 
     @property

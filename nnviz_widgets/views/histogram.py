@@ -6,7 +6,7 @@ import bqplot
 import numpy as np
 
 from nnviz_widgets.views.chart import chart_figure, set_ticks
-from nnviz_widgets.views.ticks import nice_ticks
+from nnviz_widgets.views.ticks import nice_limits, nice_ticks
 
 __all__ = ["HistogramView"]
 
@@ -26,6 +26,7 @@ class HistogramView:
         self.x_scale = bqplot.LinearScale()
         self.y_scale = bqplot.LinearScale(min=0.0)
         self.x_axis = bqplot.Axis(scale=self.x_scale, label="value", tick_format=".2~g")
+        self.y_axis = bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format=",d")
         self.bars = bqplot.Bars(
             x=np.zeros(0),
             y=np.zeros(0),
@@ -39,7 +40,7 @@ class HistogramView:
             [self.bars],
             [
                 self.x_axis,
-                bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format="~s"),
+                self.y_axis,
             ],
             title="histogram",
             css_class="nnviz-histogram",
@@ -124,6 +125,14 @@ class HistogramView:
             half = (centres[1] - centres[0]) / 2
             # at most five round values inside the bins' span, all in one format
             set_ticks(self.x_axis, nice_ticks(centres[0] - half, centres[-1] + half, most=5))
+        else:
+            set_ticks(self.x_axis, np.zeros(0))  # nothing to count: no 0-1 axis either
+        # whole counts, at most six labels, the top one a tick
+        top = float(counts.max()) if counts.size else 0.0
+        _, high, ticks = nice_limits(0.0, max(top, 1.0), integer=True)
+        if self.y_scale.max != high:
+            self.y_scale.max = high
+        set_ticks(self.y_axis, ticks if counts.size else np.zeros(0))
         with self.bars.hold_sync():
             self.bars.x = centres
             self.bars.y = counts

@@ -17,6 +17,7 @@ from nnviz_widgets.views.chart import (
     finite_points,
     line_points,
     metric_colour,
+    themed,
     value_limits,
 )
 
@@ -131,6 +132,7 @@ class MetricsView:
         with self.figure.hold_sync():
             self.figure.marks = marks
             self.figure.axes = axes
+            themed(self.figure)  # axis names in the theme's text colour, ticks the metric's
             self.figure.title = "metrics" if names else "no metrics yet: they appear with snapshots"
         self._names = names
 

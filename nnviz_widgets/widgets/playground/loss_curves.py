@@ -12,7 +12,7 @@ import ipywidgets
 import numpy as np
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.views.chart import lines_points, metric_colour, set_ticks, value_limits
+from nnviz_widgets.views.chart import lines_points, metric_colour, set_ticks, themed, value_limits
 from nnviz_widgets.views.ticks import nice_ticks
 
 __all__ = ["LossCurves"]
@@ -69,6 +69,7 @@ class LossCurves:
             padding_x=0.0,
             layout=ipywidgets.Layout(width="330px", height="200px"),
         )
+        themed(self.figure)
         self.figure.add_class("nnviz-playground-losses")
         self.readout = ipywidgets.HTML()
 
