@@ -179,3 +179,15 @@ def test_empty_and_zero_states_say_what_they_are():
     assert unplaceable([gradients.across_zero]) == []
     gradients.show(np.arange(3.0), norms, 2, "a")
     assert len(gradients.across_zero.x) == 0
+
+
+def test_empty_charts_draw_no_made_up_axes():
+    # bqplot invents 0.1 ... 0.9 ticks for an axis without data: an empty chart shows none
+    histogram = HistogramView(bqplot.ColorScale())
+    assert not histogram.x_axis.visible and not histogram.y_axis.visible
+    histogram.show(np.array([0.5, 1.5, 2.5], np.float32), 0.0, 3.0)
+    assert histogram.x_axis.visible and list(histogram.y_axis.tick_values) == [0, 1]
+    gradients = GradientNormView()
+    assert not gradients.history_figure.axes[0].visible
+    gradients.show(np.arange(3.0), {"a": np.ones(3)}, 0)
+    assert list(gradients.history_figure.axes[0].tick_values) == [0, 1, 2]

@@ -97,8 +97,15 @@ def metric_colour(name: str, order: int = 0) -> str:
 
 
 def set_ticks(axis: bqplot.Axis, ticks: np.ndarray) -> None:
-    """Give ``axis`` these tick values and one format for all of them (only what changed)."""
+    """Give ``axis`` these tick values and one format for all of them (only what changed);
+    hide it when there are none."""
     ticks = np.asarray(ticks, dtype=np.float64)
+    # no ticks: bqplot would invent its own (0.1 ... 0.9 over an empty domain), so no axis
+    visible = ticks.size > 0
+    if axis.visible != visible:
+        axis.visible = visible
+    if not visible:
+        return
     fmt = tick_format(ticks)
     current = axis.tick_values
     if current is None or not np.array_equal(np.asarray(current), ticks):

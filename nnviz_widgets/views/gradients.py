@@ -173,6 +173,7 @@ class GradientNormView:
             "history": np.zeros(0, int),
         }
         self._set_limits(*_EMPTY_DECADES)
+        epoch_ticks(self.history_figure.axes[0], np.zeros(0))  # no epochs yet: no epoch axis
 
     def _across_chart(self) -> bqplot.Figure:
         """The norms across the layers: a line through every layer's point, the selected

@@ -156,7 +156,7 @@ class HeatmapView:
             self.figure.title = message
             self.hover_grid.clear()
             for axis in (self.x_axis, self.y_axis):  # no picture: no half-cell ticks either
-                axis.tick_values, axis.label = np.zeros(0), ""
+                axis.visible = False
         self.picture = self.shown = self.indices = None
 
     @property

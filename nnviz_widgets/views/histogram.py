@@ -48,6 +48,8 @@ class HistogramView:
             margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
         )
         self.counts: np.ndarray = np.zeros(0)
+        set_ticks(self.x_axis, np.zeros(0))  # nothing counted yet: no 0-1 axes
+        set_ticks(self.y_axis, np.zeros(0))
 
     @classmethod
     def count(cls, frame: np.ndarray, low: float, high: float) -> tuple:
