@@ -29,8 +29,9 @@ from nnviz_widgets.views.picture_axes import PictureAxes
 
 __all__ = ["COLOUR_BAR_WIDTH", "HEATMAP_MARGIN", "HEATMAP_SIZE", "HOVER_CELLS", "HeatmapView"]
 
-#: What the heatmap shows before its first picture, and after :meth:`HeatmapView.clear`.
-_BLANK = np.full((1, 1, 3), 255, np.uint8)
+#: What the heatmap shows before its first picture, and after :meth:`HeatmapView.clear`: one
+#: transparent pixel (a white square glared on the dark theme).
+_BLANK = np.zeros((1, 1, 4), np.uint8)
 
 
 class HeatmapView:
