@@ -25,6 +25,9 @@ TEXT_COLOUR = "var(--jp-ui-font-color1, #444444)"
 
 __all__ = ["NetworkGraph"]
 
+#: Pixels beside the nodes on each side, so the first and last column names fit.
+LABEL_ROOM = 14
+
 
 class NetworkGraph:
     """The graph figure: neuron maps as nodes, weights as coloured edges of stepped widths.
@@ -101,11 +104,15 @@ class NetworkGraph:
     def set_architecture(self, hidden: Sequence[int]) -> None:
         """Lay the graph out for ``hidden`` layers: its frame, columns and their names."""
         lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution)
-        # room above the nodes for the column names
-        self._x.max, self._y.max = float(lay.width), float(lay.height + 16)
+        # room above the nodes for the column names, and beside them: "output" is centred
+        # over the last node and was cut at the figure's edge
+        side = float(LABEL_ROOM)
+        with self._x.hold_sync():
+            self._x.min, self._x.max = -side, float(lay.width) + side
+        self._y.max = float(lay.height + 16)
         self.nodes.mark.x = np.array([0.0, lay.width])
         self.nodes.mark.y = np.array([0.0, lay.height])
-        self.figure.layout.width = f"{lay.width + 8}px"
+        self.figure.layout.width = f"{lay.width + 2 * LABEL_ROOM + 8}px"
         self.figure.layout.height = f"{lay.height + 16 + 8}px"
         names = ["input", *[f"hidden {i + 1}" for i in range(len(hidden))], "output"]
         self.column_labels.x = np.array(
