@@ -85,3 +85,15 @@ def test_the_charts_draw_these_ticks():
     # the loss has one colour wherever it is shown, whatever the metrics' order
     assert view._lines["loss"].colors == [metric_colour("train_loss")]
     assert view._lines["val_loss"].colors == [metric_colour("test_loss")]
+
+
+def test_long_titles_get_a_font_that_fits():
+    from nnviz_widgets.views.chart import title_size
+
+    assert title_size("fc1 \u00b7 weight \u00b7 epoch 1", 470) == "13px"
+    long = (
+        "features.0 \u00b7 weight \u00b7 epoch 12 \u00b7 reduced 1000x1200 to 334x400 "
+        "(block mean of 3x3)"
+    )
+    size = int(title_size(long, 470)[:-2])
+    assert 9 <= size < 13 and len(long) * 0.6 * size <= 470

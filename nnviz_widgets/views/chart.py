@@ -27,6 +27,7 @@ __all__ = [
     "metric_colour",
     "set_ticks",
     "themed",
+    "title_size",
     "value_limits",
 ]
 
@@ -37,6 +38,14 @@ CHART_HEIGHT = "215px"
 #: Titles and axis names: JupyterLab's text colour (bqplot's dark theme draws them orange, which
 #: clashed with the orange of a selected layer); black where the page has no theme.
 TEXT_COLOUR = "var(--jp-ui-font-color1, black)"
+
+
+def title_size(title: str, width: float, *, largest: int = 13, smallest: int = 9) -> str:
+    """A font size at which ``title`` fits ``width`` pixels (a character of a sans-serif font
+    takes about 0.6 of its size): bqplot neither wraps nor shrinks a title, and cut long ones
+    ("... (block mean of 2x")."""
+    fits = int(width / (0.6 * max(len(title), 1)))
+    return f"{max(smallest, min(largest, fits))}px"
 
 
 def themed(figure: bqplot.Figure) -> bqplot.Figure:
