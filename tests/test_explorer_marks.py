@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from nnviz_widgets.recording import INPUT, Recording, SnapshotData
+from nnviz_widgets.views.chart import metric_colour
 from nnviz_widgets.views.gradients import GradientNormView
 from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.views.metrics import MetricsView
@@ -126,7 +127,8 @@ def test_diverged_losses_send_no_nan_point():
         curves.draw(recording)
         curves.show_epoch(recording, epoch)
         assert unplaceable(curves.figure.marks) == [], epoch
-    assert curves.lines.colors == ["#333333", "#c0392b"]  # each curve keeps its colour
+    # each curve keeps its colour, the losses' own in every widget
+    assert curves.lines.colors == [metric_colour("train_loss"), metric_colour("test_loss")]
 
 
 @pytest.mark.parametrize("snapshots", [1, 3])
@@ -154,3 +156,38 @@ def test_an_explorer_in_ordinary_use_sends_no_nan_point(rng, snapshots):
             explorer.colour_range = colours
             assert unplaceable(every_widget([explorer])) == [], (index, colours)
     explorer.close(widget=True)
+
+
+def test_empty_and_zero_states_say_what_they_are():
+    # no metrics: no 0-1 axes, a title that says what will appear
+    view = MetricsView()
+    view.show(np.zeros(1), {}, 0)
+    assert view.figure.axes == [] and view.figure.title.startswith("no metrics yet")
+    view.show(np.zeros(1), {"loss": np.ones(1)}, 0)
+    assert len(view.figure.axes) == 2 and view.figure.title == "metrics"
+    # no gradient yet at epoch 0: nothing drawn, the title says why
+    gradients = GradientNormView()
+    norms = {"a": np.array([np.nan, 0.0, 0.5]), "b": np.array([np.nan, 1.0, 2.0])}
+    gradients.show(np.arange(3.0), norms, 0, "a")
+    assert gradients.across_figure.title.endswith("none yet (before the first step)")
+    assert all(len(mark.x) == 0 for mark in gradients.across_figure.marks)  # no stray marker
+    # a zero gradient is marked at the foot of the chart, not left out
+    gradients.show(np.arange(3.0), norms, 1, "a")
+    assert list(gradients.across_zero.x) == ["a"] and list(gradients.across_zero.names) == ["a"]
+    assert gradients.across_zero.y[0] == gradients.norm_axes[0].tick_values[0]  # the foot
+    assert "(1 zero" in gradients.across_figure.title
+    assert unplaceable([gradients.across_zero]) == []
+    gradients.show(np.arange(3.0), norms, 2, "a")
+    assert len(gradients.across_zero.x) == 0
+
+
+def test_empty_charts_draw_no_made_up_axes():
+    # bqplot invents 0.1 ... 0.9 ticks for an axis without data: an empty chart shows none
+    histogram = HistogramView(bqplot.ColorScale())
+    assert not histogram.x_axis.visible and not histogram.y_axis.visible
+    histogram.show(np.array([0.5, 1.5, 2.5], np.float32), 0.0, 3.0)
+    assert histogram.x_axis.visible and list(histogram.y_axis.tick_values) == [0, 1]
+    gradients = GradientNormView()
+    assert not gradients.history_figure.axes[0].visible
+    gradients.show(np.arange(3.0), {"a": np.ones(3)}, 0)
+    assert list(gradients.history_figure.axes[0].tick_values) == [0, 1, 2]

@@ -12,8 +12,10 @@ import ipywidgets
 import numpy as np
 
 from nnviz_widgets.render.colour import DIVERGING, ColourMap
+from nnviz_widgets.views.chart import set_ticks
 from nnviz_widgets.views.geometry import HEATMAP_MARGIN, HEATMAP_SIZE
 from nnviz_widgets.views.image import ImageSwap, colour_bar_png
+from nnviz_widgets.views.ticks import nice_ticks
 
 __all__ = ["COLOUR_BAR_WIDTH", "ColourBar"]
 
@@ -69,6 +71,7 @@ class ColourBar:
             ),
         )  # fmt: skip
         self.figure.add_class("nnviz-colour-bar")
+        set_ticks(self.axis, nice_ticks(-1.0, 1.0))
 
     @property
     def png(self) -> ipywidgets.Image:
@@ -92,4 +95,5 @@ class ColourBar:
             with self.scale.hold_sync():
                 self.scale.min, self.scale.max = float(low), float(high)
             self.image.y = np.array([float(low), float(high)])
+            set_ticks(self.axis, nice_ticks(float(low), float(high)))  # one format, at most six
         self.axis.label = label

@@ -9,7 +9,10 @@ layer stands out in both charts, and clicking a point or a line selects that lay
 (``on_select``).
 
 A norm of zero or NaN has no place on a log scale: it is a gap in its line and no point
-(``views.chart``); the layer axis lists every layer all the same.
+(``views.chart``); the layer axis lists every layer all the same. A layer whose gradient is
+exactly zero at the snapshot shown (dead, frozen by a mask) does not vanish: a hollow triangle
+at the foot of the across chart marks it, and the title counts such layers. A snapshot without
+any norm (before the first step) says so in the title.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from collections.abc import Callable, Mapping
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.chart import chart_figure, finite_points, line_points, lines_points
+from nnviz_widgets.views.chart import (
+    chart_figure,
+    epoch_ticks,
+    finite_points,
+    line_points,
+    lines_points,
+)
 
 __all__ = ["GradientNormView", "layer_ticks"]
 
@@ -90,6 +99,7 @@ def _norm_figure(
         side="left",
         label="gradient norm",
         tick_format=".0e",  # 1e-7 ... 1e+1: short, and every label alike
+        label_offset="50px",  # clear of "1e+14"
     )
     return chart_figure(
         marks,
@@ -163,6 +173,7 @@ class GradientNormView:
             "history": np.zeros(0, int),
         }
         self._set_limits(*_EMPTY_DECADES)
+        epoch_ticks(self.history_figure.axes[0], np.zeros(0))  # no epochs yet: no epoch axis
 
     def _across_chart(self) -> bqplot.Figure:
         """The norms across the layers: a line through every layer's point, the selected
@@ -175,9 +186,15 @@ class GradientNormView:
         self.across_selected = _named_points(
             scales, SELECTED_COLOUR, 120, stroke="white", stroke_width=1.5
         )
+        # layers whose gradient is exactly zero: at the foot of the chart, named on hover
+        self.across_zero = bqplot.Scatter(
+            x=[], y=np.zeros(0), scales=scales, colors=[LAYER_COLOUR], default_size=40,
+            marker="triangle-down", fill=False, stroke_width=1.5, names=[], display_names=False,
+            tooltip=_tooltip(["name"], ["gradient 0 in layer"], [""]),
+        )  # fmt: skip
         self.across_points.on_element_click(self._clicked)
         self.layer_axis = bqplot.Axis(scale=self.layer_scale, label="layer (input to output)")
-        marks = [self.across, self.across_points, self.across_selected]
+        marks = [self.across, self.across_points, self.across_zero, self.across_selected]
         return _norm_figure(
             marks, self.layer_axis, self.norm_scale,
             title="gradient norm per layer", css_class="nnviz-gradnorm",
@@ -229,12 +246,15 @@ class GradientNormView:
         names = [(labels or {}).get(layer, layer) for layer in layers]
         if len(set(names)) < len(names):  # an ordinal scale needs distinct names
             names = list(layers)
-        history = np.stack([_positive(norms[layer]) for layer in layers])
+        raw = [np.asarray(norms[layer], dtype=np.float64) for layer in layers]
+        history = np.stack([_positive(values) for values in raw])
         key = (layers, tuple(names), history.shape, history.tobytes())
         if key != self._key:
             self._draw_history(np.asarray(epochs, dtype=np.float64), history, layers, names)
             self._key = key
-        current = history[:, index] if 0 <= index < history.shape[1] else np.full(len(layers), 1.0)
+        current = (
+            history[:, index] if 0 <= index < history.shape[1] else np.full(len(layers), np.nan)
+        )
         places = np.array(self._places, dtype=object)
         x, y = line_points(places, current)
         with self.across.hold_sync():
@@ -248,7 +268,17 @@ class GradientNormView:
             with self.cursor.hold_sync():
                 self.cursor.x = np.full(2, float(epochs[index]))
                 self.cursor.y = np.array([float(finite.min()), float(finite.max())])
-        self.across_figure.title = f"gradient norm per layer, epoch {float(epochs[index]):g}"
+        zero = np.array([0 <= index < len(v) and v[index] == 0 for v in raw], dtype=bool)
+        with self.across_zero.hold_sync():
+            self.across_zero.x = _ordinal(places[zero])
+            self.across_zero.y = np.full(int(zero.sum()), self._limits[0], dtype=np.float64)
+            self.across_zero.names = _ordinal(np.array(names, dtype=object)[zero])
+        title = f"gradient norm per layer, epoch {float(epochs[index]):g}"
+        if not np.isfinite(current).any() and not zero.any():
+            title += ": none yet (before the first step)"
+        elif zero.any():
+            title += f" ({int(zero.sum())} zero, \u25bd)"
+        self.across_figure.title = title
         self._highlight(layers.index(selected) if selected in layers else None, names, current)
 
     def _draw_history(
@@ -264,6 +294,7 @@ class GradientNormView:
         self._places, self.layer_axis.num_ticks = layer_ticks(names)
         self.layer_scale.domain = list(self._places)  # every layer, with a norm to show or not
         self.layers, self._history, self._epochs = layers, history, epochs
+        epoch_ticks(self.history_figure.axes[0], epochs)  # whole epochs, never 0.5
         # one range for both figures, over every snapshot: scrubbing never rescales
         finite = history[np.isfinite(history)]
         self._set_limits(*_decades(finite) if finite.size else _EMPTY_DECADES)
@@ -295,9 +326,11 @@ class GradientNormView:
 
     def _clear(self) -> None:
         """Nothing recorded: empty marks, the empty limits, a title that says so."""
-        for mark in (self.across, self.across_points, self.across_selected):
+        for mark in (self.across, self.across_points, self.across_zero, self.across_selected):
             with mark.hold_sync():
                 mark.x, mark.y = [], np.zeros(0)
+        self.across_zero.names = []
+        epoch_ticks(self.history_figure.axes[0], np.zeros(0))  # no 0.1 ... 0.9 epochs
         for mark in (self.history, self.history_selected, self.cursor):
             with mark.hold_sync():
                 mark.x, mark.y = np.zeros(0), np.zeros(0)

@@ -20,6 +20,7 @@ from nnviz_widgets.render.colour import DIVERGING, ColourMap, colour_indices
 from nnviz_widgets.render.picture import Picture
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.render.reduce import reduce_picture
+from nnviz_widgets.views.chart import themed, title_size
 from nnviz_widgets.views.colour_bar import COLOUR_BAR_WIDTH, ColourBar
 from nnviz_widgets.views.geometry import HEATMAP_MARGIN, HEATMAP_SIZE
 from nnviz_widgets.views.hover_grid import HOVER_CELLS, HoverGrid
@@ -28,8 +29,9 @@ from nnviz_widgets.views.picture_axes import PictureAxes
 
 __all__ = ["COLOUR_BAR_WIDTH", "HEATMAP_MARGIN", "HEATMAP_SIZE", "HOVER_CELLS", "HeatmapView"]
 
-#: What the heatmap shows before its first picture, and after :meth:`HeatmapView.clear`.
-_BLANK = np.full((1, 1, 3), 255, np.uint8)
+#: What the heatmap shows before its first picture, and after :meth:`HeatmapView.clear`: one
+#: transparent pixel (a white square glared on the dark theme).
+_BLANK = np.zeros((1, 1, 4), np.uint8)
 
 
 class HeatmapView:
@@ -105,6 +107,7 @@ class HeatmapView:
                 width=f"{HEATMAP_SIZE[0]}px", height=f"{HEATMAP_SIZE[1]}px", flex="0 0 auto"
             ),
         )
+        themed(self.figure)
         self.figure.add_class("nnviz-heatmap")
         self.widget = ipywidgets.HBox([self.figure, self.colour_bar])
         self.picture: Picture | None = None
@@ -142,7 +145,7 @@ class HeatmapView:
             self.image.y = np.array([rows - 0.5, -0.5])
             self.axes.fit(picture)
             self.bar.show(colour_map, low, high, colour_label)
-            self.figure.title = title
+            self._title(title)
             self.hover_grid.cover(rows, columns)
         self.picture, self.shown, self.indices = picture, shown, indices
         self.colour_map, self.colour_limits = colour_map, (float(low), float(high))
@@ -151,9 +154,18 @@ class HeatmapView:
         """Show no picture, only ``message`` as the title (e.g. "no snapshots yet")."""
         with self.figure.hold_sync():
             self._pngs.show(encode_png(_BLANK))
-            self.figure.title = message
+            self._title(message)
             self.hover_grid.clear()
+            for axis in (self.x_axis, self.y_axis):  # no picture: no half-cell ticks either
+                axis.visible = False
         self.picture = self.shown = self.indices = None
+
+    def _title(self, title: str) -> None:
+        """Show ``title``, in a font small enough for it to fit the figure (no cut titles)."""
+        size = title_size(title, HEATMAP_SIZE[0] - 10)
+        if (self.figure.title_style or {}).get("font-size") != size:
+            self.figure.title_style = {**(self.figure.title_style or {}), "font-size": size}
+        self.figure.title = title
 
     @property
     def png(self) -> ipywidgets.Image:

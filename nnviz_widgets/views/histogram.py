@@ -5,7 +5,8 @@ from __future__ import annotations
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.chart import chart_figure
+from nnviz_widgets.views.chart import chart_figure, set_ticks
+from nnviz_widgets.views.ticks import nice_limits, nice_ticks
 
 __all__ = ["HistogramView"]
 
@@ -25,6 +26,7 @@ class HistogramView:
         self.x_scale = bqplot.LinearScale()
         self.y_scale = bqplot.LinearScale(min=0.0)
         self.x_axis = bqplot.Axis(scale=self.x_scale, label="value", tick_format=".2~g")
+        self.y_axis = bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format=",d")
         self.bars = bqplot.Bars(
             x=np.zeros(0),
             y=np.zeros(0),
@@ -38,7 +40,7 @@ class HistogramView:
             [self.bars],
             [
                 self.x_axis,
-                bqplot.Axis(scale=self.y_scale, side="left", label="count", tick_format="~s"),
+                self.y_axis,
             ],
             title="histogram",
             css_class="nnviz-histogram",
@@ -46,6 +48,8 @@ class HistogramView:
             margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
         )
         self.counts: np.ndarray = np.zeros(0)
+        set_ticks(self.x_axis, np.zeros(0))  # nothing counted yet: no 0-1 axes
+        set_ticks(self.y_axis, np.zeros(0))
 
     @classmethod
     def count(cls, frame: np.ndarray, low: float, high: float) -> tuple:
@@ -121,11 +125,16 @@ class HistogramView:
             centres, counts, title = centres[:0], counts[:0], f"{title} (no finite range to show)"
         if len(centres) > 1:
             half = (centres[1] - centres[0]) / 2
-            ticks = np.linspace(centres[0] - half, centres[-1] + half, 5)
-            # a symmetric range puts a tick at 0: make it exactly 0, not 5.6e-17
-            ticks[np.abs(ticks) < 1e-9 * np.abs(ticks).max()] = 0.0
-            if not np.array_equal(self.x_axis.tick_values, ticks):
-                self.x_axis.tick_values = ticks
+            # at most five round values inside the bins' span, all in one format
+            set_ticks(self.x_axis, nice_ticks(centres[0] - half, centres[-1] + half, most=5))
+        else:
+            set_ticks(self.x_axis, np.zeros(0))  # nothing to count: no 0-1 axis either
+        # whole counts, at most six labels, the top one a tick
+        top = float(counts.max()) if counts.size else 0.0
+        _, high, ticks = nice_limits(0.0, max(top, 1.0), integer=True)
+        if self.y_scale.max != high:
+            self.y_scale.max = high
+        set_ticks(self.y_axis, ticks if counts.size else np.zeros(0))
         with self.bars.hold_sync():
             self.bars.x = centres
             self.bars.y = counts

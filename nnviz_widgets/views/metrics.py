@@ -11,9 +11,21 @@ from collections.abc import Callable
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.chart import chart_figure, finite_points, line_points
+from nnviz_widgets.views.chart import (
+    chart_figure,
+    epoch_ticks,
+    finite_points,
+    line_points,
+    metric_colour,
+    themed,
+    value_limits,
+)
 
 __all__ = ["MetricsView"]
+
+#: The current snapshot's outline: JupyterLab's strongest text colour (black on the light theme,
+#: white on the dark one, where a black ring vanished).
+OUTLINE_COLOUR = "var(--jp-ui-font-color0, black)"
 
 
 class MetricsView:
@@ -26,9 +38,10 @@ class MetricsView:
     def __init__(self, *, on_select: Callable[[int], None] | None = None) -> None:
         self._on_select = on_select
         self.x_scale = bqplot.LinearScale()
+        self.epoch_axis = bqplot.Axis(scale=self.x_scale, label="epoch")
         self.figure = chart_figure(
             [],
-            [bqplot.Axis(scale=self.x_scale, label="epoch")],
+            [],
             title="metrics",
             css_class="nnviz-metrics",
             width="340px",
@@ -41,8 +54,8 @@ class MetricsView:
         self._current: dict[str, bqplot.Scatter] = {}
         self._shown: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # each metric's (x, y) drawn
         self._kept: dict[str, np.ndarray] = {}  # the snapshot each drawn point stands for
-
-    _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+        self._axes: dict[str, tuple[bqplot.LinearScale, bqplot.Axis]] = {}  # metrics with one
+        self._build(())  # no metrics yet: a title that says so, no empty 0-1 axes
 
     def show(self, epochs: np.ndarray, metrics: dict[str, np.ndarray], index: int) -> None:
         """Draw every metric against ``epochs`` and mark snapshot ``index``."""
@@ -51,11 +64,14 @@ class MetricsView:
             self._build(names)
         x = np.asarray(epochs, dtype=np.float64)
         with self.figure.hold_sync():
+            epoch_ticks(self.epoch_axis, x)
             for name in names:
                 y = np.asarray(metrics[name], dtype=np.float64)
                 if _same(self._shown.get(name), x, y):
                     continue
                 self._shown[name] = (x, y)
+                if name in self._axes:  # ends on ticks, at most six, one format
+                    value_limits(*self._axes[name], y)
                 line = self._lines[name]
                 with line.hold_sync():
                     line.x, line.y = line_points(x, y)
@@ -77,11 +93,13 @@ class MetricsView:
                 marker.x, marker.y = x.astype(np.float64), y
 
     def _build(self, names: tuple[str, ...]) -> None:
-        marks, axes = [], [self.figure.axes[0]]
+        marks, axes = [], [self.epoch_axis] if names else []
         self._lines, self._points, self._current = {}, {}, {}
-        self._shown, self._kept = {}, {}
+        self._shown, self._kept, self._axes = {}, {}, {}
+        others = [n for n in names if not any(w in n.lower() for w in ("acc", "loss"))]
         for k, name in enumerate(names):
-            colour = self._COLOURS[k % len(self._COLOURS)]
+            # by what it measures: the loss has one colour in every explorer and the Playground
+            colour = metric_colour(name, others.index(name) if name in others else 0)
             y_scale = bqplot.LinearScale()
             scales = {"x": self.x_scale, "y": y_scale}
             line = bqplot.Lines(
@@ -96,24 +114,26 @@ class MetricsView:
             points = _points(scales, colour, 20, interactions={"click": "select"}, tooltip=None)
             points.on_element_click(self._handle_click)
             current = _points(
-                scales, colour, 110, stroke="black", stroke_width=1.5, enable_hover=False
+                scales, colour, 110, stroke=OUTLINE_COLOUR, stroke_width=1.5, enable_hover=False
             )
             marks += [line, points, current]
             self._lines[name], self._points[name], self._current[name] = line, points, current
             if k < 2:
-                axes.append(
-                    bqplot.Axis(
-                        scale=y_scale,
-                        side="left" if k == 0 else "right",
-                        label=name,
-                        color=colour,
-                        grid_lines="solid" if k == 0 else "none",
-                    )
+                axis = bqplot.Axis(
+                    scale=y_scale,
+                    side="left" if k == 0 else "right",
+                    label=name,
+                    color=colour,
+                    grid_lines="solid" if k == 0 else "none",
+                    label_offset="45px",  # clear of the tick labels
                 )
+                axes.append(axis)
+                self._axes[name] = (y_scale, axis)
         with self.figure.hold_sync():
             self.figure.marks = marks
             self.figure.axes = axes
-            self.figure.title = "metrics" if names else "no metrics recorded"
+            themed(self.figure)  # axis names in the theme's text colour, ticks the metric's
+            self.figure.title = "metrics" if names else "no metrics yet: they appear with snapshots"
         self._names = names
 
     def _handle_click(self, mark: bqplot.Scatter, content: dict) -> None:

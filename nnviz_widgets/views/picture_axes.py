@@ -64,6 +64,9 @@ class PictureAxes:
         )
         self.x_axis.label = picture.column_label
         self.y_axis.label = picture.row_label
+        for axis in (self.x_axis, self.y_axis):  # hidden while there was no picture
+            if not axis.visible:
+                axis.visible = True
         self._set_ticks(picture)
 
     def _set_ticks(self, picture: Picture) -> None:

@@ -178,7 +178,7 @@ class ExplorerDisplay:
         if prepared.full_shape is not None:
             kept = preview_note(prepared.full_shape, prepared.frame.shape)
             note = kept if note is None else f"{note}; {kept}"
-        self.note.value = layout_line(prepared.picture.layout, note)
+        self.note.value = layout_line(prepared.picture.layout, note, prepared.range_note)
         self._follow_pointer(selection)
         frames.prefetch_around(selection, prepared)
 

@@ -117,7 +117,8 @@ class TrainingExplorer(ipywidgets.VBox):
     colour_range = traitlets.Enum(
         COLOUR_MODES,
         "fixed",
-        help="'fixed': one range over all snapshots (scrubbing compares like with like); "
+        help="'fixed': one range over the snapshots (scrubbing compares like with like; each "
+        "snapshot's own where their ranges differ over 10x, the sample's own for one sample); "
         "'snapshot': the range of the picture shown; 'robust': its 1st to 99th percentile.",
     ).tag(sync=True)
     follow_latest = traitlets.Bool(

@@ -36,10 +36,10 @@ from nnviz_widgets.render.reduce import reduce_picture
 from nnviz_widgets.threads import Worker
 from nnviz_widgets.views.histogram import HistogramView
 from nnviz_widgets.widgets.explorer.exact import preview_nonfinite
-from nnviz_widgets.widgets.explorer.selection import Selection, frame_shape
+from nnviz_widgets.widgets.explorer.selection import Selection, frame_shape, sample_count
 from nnviz_widgets.widgets.explorer.text import nonfinite_line
 
-__all__ = ["COLOUR_MODES", "FrameCache", "PreparedFrame", "colour_limits"]
+__all__ = ["COLOUR_MODES", "FrameCache", "PreparedFrame", "colour_choice", "colour_limits"]
 
 #: How the colour range is chosen: over every snapshot, per snapshot, or its 1st to 99th
 #: percentile.
@@ -67,6 +67,7 @@ class PreparedFrame:
     full_shape: tuple[int, ...] | None = None  # the tensor's, when ``frame`` is a preview
     recorded_histogram: tuple | None = None  # (counts, low, high) the Recorder took
     limits: tuple = ()  # (low, high, signed); empty until coloured
+    range_note: str = ""  # which colour range, in words
     indices: np.ndarray | None = None
     png: bytes = b""
     histogram: tuple = ()
@@ -100,33 +101,111 @@ class PreparedFrame:
         )
 
 
+#: In "fixed" mode the range is this percentile of the snapshots' extents, taken with numpy's
+#: "higher" method: below 20 snapshots that is the largest one; past it, the top 5% of snapshots
+#: (a spike, a diverging end) are left out and saturate instead of washing out every other one.
+FIXED_PERCENTILE = 95.0
+#: When the snapshots' extents (after the percentile) span more than this factor, one range
+#: cannot show them all (a run diverging to 1e15, gradients shrinking 1000x): each snapshot is
+#: coloured on its own recorded range instead, and the note says so.
+FIXED_SPREAD = 10.0
+
+
 def colour_limits(
-    extremes: list[Extremes | None], shown: Picture, mode: str
+    extremes: list[Extremes | None],
+    shown: Picture,
+    mode: str,
+    *,
+    index: int | None = None,
+    one_sample: bool = False,
 ) -> tuple[float, float, bool]:
     """``(low, high, signed)`` for a picture, given every snapshot's finite (min, max).
+
+    See :func:`colour_choice`, which also says in words which range it chose.
+    """
+    return colour_choice(extremes, shown, mode, index=index, one_sample=one_sample)[0]
+
+
+def colour_choice(
+    extremes: list[Extremes | None],
+    shown: Picture,
+    mode: str,
+    *,
+    index: int | None = None,
+    one_sample: bool = False,
+) -> tuple[tuple[float, float, bool], str]:
+    """``((low, high, signed), note)``: the colour range of a picture and a few words on it.
 
     Parameters
     ----------
     extremes : list
         Each snapshot's finite (min, max) of the selected quantity, None where it is missing.
     shown : Picture
-        The picture shown (its values decide the range in "snapshot" and "robust" modes).
+        The picture shown (its values decide the range in "snapshot" and "robust" modes, and
+        when it shows one sample).
     mode : str
-        "fixed" (one range over every snapshot), "snapshot" or "robust".
+        "fixed" (one range over the snapshots), "snapshot" or "robust".
+    index : int, optional
+        The snapshot shown; "fixed" falls back to its recorded range when the snapshots'
+        ranges differ by more than :data:`FIXED_SPREAD`.
+    one_sample : bool
+        The picture shows one probe sample: "fixed" ranges it on that sample (the recorded
+        extremes are over every sample, and one sample's values can be 1000x smaller).
+
+    Notes
+    -----
+    In "fixed" mode the range is the :data:`FIXED_PERCENTILE` percentile of the snapshots'
+    extents (the largest one below 20 snapshots), unless those extents span more than
+    :data:`FIXED_SPREAD`: then each snapshot gets its own recorded range.
     """
     known = [e for e in extremes if e is not None and np.isfinite(e[0])]
     # signed or not is decided over every snapshot, so the colour map never flips
     signed = any(low < 0 for low, _ in known) if known else True
+    values = shown.values if shown.gaps is None else shown.values[~shown.gaps]
+    if mode == "fixed" and one_sample:
+        low, high = _from_zero(*colour_range(values, signed=signed), signed)
+        return (low, high, signed), "colours: this sample's range at this snapshot"
     if mode == "fixed" and known:
-        low = min(e[0] for e in known)
-        high = max(e[1] for e in known)
-        low, high = widen_range(low, high, signed=signed)
-        if not signed and 0 < low < 0.5 * high:
-            low = 0.0  # non-negative data reads best from zero
-    else:
-        values = shown.values if shown.gaps is None else shown.values[~shown.gaps]
-        low, high = colour_range(values, signed=signed, robust=mode == "robust")
-    return low, high, signed
+        if signed:
+            extents = np.array([max(abs(lo), abs(hi)) for lo, hi in known])
+        else:
+            extents = np.array([hi for _, hi in known])
+        cap = float(np.percentile(extents, FIXED_PERCENTILE, method="higher"))
+        smallest = float(extents.min())
+        spread = cap / smallest if smallest > 0 else np.inf
+        own = extremes[index] if index is not None and 0 <= index < len(extremes) else None
+        if spread > FIXED_SPREAD and own is not None and np.isfinite(own[0]):
+            low, high = _from_zero(*widen_range(*own, signed=signed), signed)
+            if spread == np.inf:
+                reason = "some are all zero"
+            elif spread < 1e4:
+                reason = f"their ranges differ {spread:,.0f}x"
+            else:
+                reason = f"their ranges differ 10^{int(np.log10(spread))}x"
+            return (
+                (low, high, signed),
+                f"colours: this snapshot's range (fixed over snapshots would hide it: {reason})",
+            )
+        low = min(e[0] for e in known) if not signed else -cap
+        high = cap
+        low, high = _from_zero(*widen_range(low, high, signed=signed), signed)
+        left_out = int((extents > cap).sum())
+        note = "colours: fixed over snapshots"
+        if left_out:
+            note += f" ({left_out} outlying snapshot{'s' if left_out > 1 else ''} saturate)"
+        return (low, high, signed), note
+    low, high = colour_range(values, signed=signed, robust=mode == "robust")
+    note = (
+        "colours: 1st to 99th percentile" if mode == "robust" else "colours: this snapshot's range"
+    )
+    return (low, high, signed), note
+
+
+def _from_zero(low: float, high: float, signed: bool) -> tuple[float, float]:
+    """Non-negative data reads best from zero: a range not far from it starts there."""
+    if not signed and 0 < low < 0.5 * high:
+        return 0.0, high
+    return low, high
 
 
 class FrameCache:
@@ -173,9 +252,18 @@ class FrameCache:
         if prepared is None:
             prepared = self._lay_out(selection)
         extremes = self._all_extremes(selection.layer, selection.quantity)
-        limits = colour_limits(extremes, prepared.reduced, selection.colour_range)
+        limits, note = colour_choice(
+            extremes,
+            prepared.reduced,
+            selection.colour_range,
+            index=selection.index,
+            one_sample=selection.sample >= 0
+            and sample_count(selection.quantity, self.shape(selection)) > 0,
+        )
         if prepared.limits != limits:
             prepared = prepared.coloured(limits)
+        if prepared.range_note != note:
+            prepared = replace(prepared, range_note=note)
         self._keep(selection, prepared)
         return prepared
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from nnviz_widgets.render.colour import CLASSES, colourize
 from nnviz_widgets.render.png import encode_png
+from nnviz_widgets.views.chart import themed
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground.forward import EXTENT
 
@@ -74,6 +75,7 @@ class BoundaryFigure:
             min_aspect_ratio=1.0,
             max_aspect_ratio=1.0,
         )
+        themed(self.figure)
         self.figure.add_class("nnviz-playground-boundary")
 
     @property

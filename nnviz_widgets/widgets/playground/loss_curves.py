@@ -12,12 +12,14 @@ import ipywidgets
 import numpy as np
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.views.chart import lines_points
+from nnviz_widgets.views.chart import lines_points, metric_colour, set_ticks, themed, value_limits
+from nnviz_widgets.views.ticks import nice_ticks
 
 __all__ = ["LossCurves"]
 
-#: The curves' colours and names: train loss black, test loss red.
-_COLOURS = ("#333333", "#c0392b")
+#: The curves' colours and names: the metrics' own colours (``views.chart.metric_colour``), the
+#: same in the explorer, and readable on light and dark themes (black vanished on dark).
+_COLOURS = (metric_colour("train_loss"), metric_colour("test_loss"))
 _LABELS = ("train loss", "test loss")
 
 
@@ -29,7 +31,7 @@ class LossCurves:
     figure : bqplot.Figure
         The figure to show (CSS class ``nnviz-playground-losses``).
     lines : bqplot.Lines
-        The two curves: train loss (black), test loss (red).
+        The two curves: train loss (blue), test loss (red).
     marker : bqplot.Lines
         The vertical dashed line at the selected epoch.
     readout : ipywidgets.HTML
@@ -38,7 +40,8 @@ class LossCurves:
 
     def __init__(self) -> None:
         self._x = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
-        y = bqplot.LinearScale(min=0.0, allow_padding=False)
+        y = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self._y = y
         scales = {"x": self._x, "y": y}
         self.lines = bqplot.Lines(
             x=np.zeros(1),
@@ -57,15 +60,16 @@ class LossCurves:
         self.figure = bqplot.Figure(
             marks=[self.lines, self.marker],
             axes=[
-                bqplot.Axis(scale=self._x, label="epoch", num_ticks=5, tick_format="d"),
-                bqplot.Axis(scale=y, side="left", num_ticks=4, tick_format=".1f"),
+                bqplot.Axis(scale=self._x, label="epoch", tick_format=",d"),
+                bqplot.Axis(scale=y, side="left", tick_format=".1f"),
             ],
             fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
-            title="loss: train (black), test (red)",
+            title="loss: train (blue), test (red)",
             title_style={"font-size": "13px"},
             padding_x=0.0,
             layout=ipywidgets.Layout(width="330px", height="200px"),
         )
+        themed(self.figure)
         self.figure.add_class("nnviz-playground-losses")
         self.readout = ipywidgets.HTML()
 
@@ -79,9 +83,12 @@ class LossCurves:
             self.lines.colors = [_COLOURS[k] for k in kept]
             self.lines.labels = [_LABELS[k] for k in kept]
         finite = losses[np.isfinite(losses)]
-        top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-        self.marker.y = np.array([0.0, top * 1.05], dtype=np.float32)
         self._x.max = float(max(len(recording) - 1, 5))
+        # whole epochs and round losses, at most six labels each, one format per axis
+        x_axis, y_axis = self.figure.axes
+        set_ticks(x_axis, nice_ticks(0.0, self._x.max, integer=True))
+        value_limits(self._y, y_axis, np.append(finite, 0.0), from_zero=True)
+        self.marker.y = np.array([0.0, self._y.max], dtype=np.float32)
 
     def show_epoch(self, recording: Recording, index: int) -> None:
         """Put the marker at snapshot ``index`` and say its losses and accuracy."""

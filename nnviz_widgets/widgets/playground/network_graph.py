@@ -19,7 +19,14 @@ from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground import forward, graph_layout
 
+#: The column names: JupyterLab's own text colour (dark grey vanished on the dark theme), the old
+#: dark grey where the page has no theme.
+TEXT_COLOUR = "var(--jp-ui-font-color1, #444444)"
+
 __all__ = ["NetworkGraph"]
+
+#: Pixels beside the nodes on each side, so the first and last column names fit.
+LABEL_ROOM = 14
 
 
 class NetworkGraph:
@@ -72,7 +79,7 @@ class NetworkGraph:
             align="middle",
             font_weight="normal",
             default_size=12,
-            colors=["#444444"],
+            colors=[TEXT_COLOUR],
         )
         self.figure = bqplot.Figure(
             marks=[*self.edge_marks.values(), self.nodes.mark, self.column_labels],
@@ -97,11 +104,15 @@ class NetworkGraph:
     def set_architecture(self, hidden: Sequence[int]) -> None:
         """Lay the graph out for ``hidden`` layers: its frame, columns and their names."""
         lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution)
-        # room above the nodes for the column names
-        self._x.max, self._y.max = float(lay.width), float(lay.height + 16)
+        # room above the nodes for the column names, and beside them: "output" is centred
+        # over the last node and was cut at the figure's edge
+        side = float(LABEL_ROOM)
+        with self._x.hold_sync():
+            self._x.min, self._x.max = -side, float(lay.width) + side
+        self._y.max = float(lay.height + 16)
         self.nodes.mark.x = np.array([0.0, lay.width])
         self.nodes.mark.y = np.array([0.0, lay.height])
-        self.figure.layout.width = f"{lay.width + 8}px"
+        self.figure.layout.width = f"{lay.width + 2 * LABEL_ROOM + 8}px"
         self.figure.layout.height = f"{lay.height + 16 + 8}px"
         names = ["input", *[f"hidden {i + 1}" for i in range(len(hidden))], "output"]
         self.column_labels.x = np.array(
