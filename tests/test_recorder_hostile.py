@@ -137,6 +137,41 @@ def test_gradients_missing_on_some_steps_give_gaps_not_errors():
     assert np.isfinite(rec.recording.step_series("2", "grad_norm")).all()
 
 
+class MixedPrecision(nn.Module):
+    """A float32 body and a float64 head: the norms may not narrow the float64 gradients."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 8)
+        self.head = nn.Linear(8, 3).double()
+
+    def forward(self, x):
+        return self.head(torch.relu(self.body(x)).double())
+
+
+def test_parameters_of_mixed_float_dtypes_train_and_record():
+    torch.manual_seed(0)
+    model = MixedPrecision()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = batch(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with nv.Recorder(model, probe=(x, y), optimizer=optimizer, stats_every=1) as rec:
+            for _ in range(2):
+                optimizer.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                expected = float(
+                    model.head.weight.grad.norm() ** 2 + model.head.bias.grad.norm() ** 2
+                )
+                optimizer.step()  # the step hooks used to ask for float32 norms of float64 ones
+            rec.snapshot()
+    grad_norm = rec.recording.step_series("head", "grad_norm")
+    assert grad_norm[-1] == pytest.approx(expected**0.5, rel=1e-6)
+    np.testing.assert_allclose(
+        rec.recording.frame("head", "weight"), model.head.weight.detach().float().numpy()
+    )
+
+
 # ---------------------------------------------------------------------------- threads
 class Gate(nn.Module):
     """A pass-through layer whose forward can make two threads meet: ``hold`` is called with

@@ -155,10 +155,11 @@ def start_training(
     )
 
     def turns(loop: TrainingLoop, event: str) -> None:
-        if event == "step":  # in the training thread: after a pause, before the next forward
+        # in the training thread (from another, end_training() does nothing)
+        if event == "step":  # after a pause mid-epoch, before the next forward pass
             recorder.begin_training()
-        elif event == "state" and loop.state != "running":  # paused, stopped, failed, ...
-            recorder.end_training()
+        elif event == "ended" or (event == "state" and loop.state != "running"):
+            recorder.end_training()  # paused, stopped, failed, or the thread ends
 
     loop.add_listener(turns)
     if source.owned:
