@@ -6,13 +6,13 @@ import lightning.pytorch as pl  # the test extra installs it: never skipped
 import numpy as np
 import pytest
 import torch
-from conftest import hooks_left
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import nnviz_widgets as nv
 from nnviz_widgets.integrations.lightning import RecorderCallback
+from tests.conftest import hooks_left
 
 # Lightning's own use of a deprecated torch name, not ours
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*is deprecated")

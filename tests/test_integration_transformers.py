@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 import transformers  # the test extra installs it: never skipped
-from conftest import hooks_left
 from torch.utils.data import Dataset
 
 import nnviz_widgets as nv
 from nnviz_widgets.integrations.transformers import RecorderCallback
+from tests.conftest import hooks_left
 
 VOCAB, LENGTH = 64, 16
 
