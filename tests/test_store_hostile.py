@@ -192,6 +192,19 @@ def test_a_manifest_linked_from_outside_is_refused(tmp_path):
     assert len(Recording.open(path)) == 3
 
 
+def test_a_path_no_file_could_have_is_refused(tmp_path):
+    path = _write(tmp_path / "run")
+    manifest = json.loads((path / "manifest.json").read_text())
+    (path / "manifest.json").write_text(json.dumps({**manifest, "log": "a" * 5000}))
+    with pytest.raises(RecordingFormatError, match=r"the log .*aaaa cannot be looked at"):
+        Recording.open(path)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    (path / "log.jsonl").unlink()
+    (path / "log.jsonl").symlink_to(path / "log.jsonl")  # a loop
+    with pytest.raises(RecordingFormatError, match=r"log\.jsonl cannot be looked at"):
+        Recording.open(path)
+
+
 def test_a_directory_in_place_of_the_manifest_is_refused(tmp_path):
     path = _write(tmp_path / "run")
     (path / "manifest.json").unlink()

@@ -266,7 +266,8 @@ def _kind(mode: int) -> str:
 
 def open_regular(path: Path, what: str) -> BinaryIO:
     """Open ``path`` for reading if it is a regular file; RecordingFormatError naming it if it
-    is anything else (FIFO, device, directory, socket), OSError if it cannot be opened.
+    is anything else (FIFO, device, directory, socket) or no file could be there (a loop of
+    links, a name too long), FileNotFoundError or PermissionError if it cannot be opened.
 
     How every file of a recording is opened: its status is looked at before it is opened and
     again after (through the open file), and the open never blocks. Links are followed: check
@@ -274,11 +275,11 @@ def open_regular(path: Path, what: str) -> BinaryIO:
     """
     try:
         status = os.stat(path)
-    except OSError as error:
-        if error.errno != errno.ELOOP:
-            raise
+    except (FileNotFoundError, PermissionError):
+        raise
+    except OSError as error:  # a link loop, a name too long, a file where a folder should be
         raise RecordingFormatError(
-            f"{what} {path} is a loop of symbolic links; refusing to read it"
+            f"{what} {path} cannot be looked at ({error.strerror}); refusing to read it"
         ) from None
     fd = -1
     if stat.S_ISREG(status.st_mode):

@@ -7,15 +7,11 @@ record (frames, missing reasons) the first time the snapshot is (see
 :mod:`~nnviz_widgets.store.indexed`). Opening therefore costs about the same whatever the number
 of snapshots. A record without a sound index row (written before the index existed, its row not
 written yet or damaged) is read from the log as before, parsed and appended whole
-(:mod:`~nnviz_widgets.store.replay`). Nothing is ever unpickled, every path in the manifest or
-log must stay inside the recording directory and lead to a regular file, and every value read is
-checked before it is used: a bad record costs that record (``docs/format.md``, "Reading and
-following").
-
-The reader keeps the run id of the manifest it opened. Before it appends anything it has read,
-it checks that the directory still holds that run; once another run replaced it (a writer with
-``overwrite=True``), it appends nothing more, stops following and says so: what it had read
-stays that run's (its frames check that their files are the ones it saw).
+(:mod:`~nnviz_widgets.store.replay`). Nothing is ever unpickled, every path must stay inside the
+directory and lead to a regular file, and every value is checked before it is used: a bad record
+costs that record. Before it appends what it read, the reader checks that the directory still
+holds the run it opened (the manifest's run id); once another run replaced it, it appends
+nothing more, stops following and says so (``docs/format.md``, "Reading and following").
 
 The reader fills the Recording it builds through its public writing methods and is kept by it
 as its source: ``Recording.refresh`` and ``Recording.close`` call :meth:`RecordingReader.refresh`

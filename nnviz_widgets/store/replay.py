@@ -94,12 +94,7 @@ class LogReplay:
         (``initial``), steps make one append.
         """
         start, end = span
-        try:
-            with open_regular(log, "the log") as file:
-                file.seek(start)
-                data = file.read(max(0, min(end, os.fstat(file.fileno()).st_size) - start))
-        except FileNotFoundError:
-            data = b""
+        data = _read_part(log, "the log", start, end, missing_ok=True)
         complete = data.rfind(b"\n") + 1  # a line without its newline is still being written
         records, numbers, damaged = parse_lines(data[:complete])
         where = _Lines(log, start)
@@ -163,9 +158,7 @@ class LogReplay:
         start, end = span
         target = inside_directory(self.path, self.manifest["steps"], "the step series file")
         try:
-            with open_regular(target, "the step series file") as file:
-                file.seek(start)
-                return start, file.read(max(0, min(end, os.fstat(file.fileno()).st_size) - start))
+            return start, _read_part(target, "the step series file", start, end)
         except (OSError, ValueError) as error:
             _warn(f"the step series file {target} could not be read ({error})")
             return start, b""
@@ -191,6 +184,19 @@ class _Lines:
             self._before = line_of(self._log, self._start) if self._start else 1
         line = self._before + number - 1 if isinstance(self._before, int) else "?"
         return f"line {line} of {self._log}"
+
+
+def _read_part(path: Path, what: str, start: int, end: int, *, missing_ok: bool = False) -> bytes:
+    """Bytes ``start`` to ``end`` of a file of the recording, as far as it holds them (a read
+    allocates all it is asked for: never past the file's size)."""
+    try:
+        with open_regular(path, what) as file:
+            file.seek(start)
+            return file.read(max(0, min(end, os.fstat(file.fileno()).st_size) - start))
+    except FileNotFoundError:
+        if missing_ok:
+            return b""
+        raise
 
 
 def _warn(message: str) -> None:
