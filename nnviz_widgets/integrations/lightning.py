@@ -27,14 +27,12 @@ except ImportError:  # the package before it was renamed
             "pip install 'nnviz_widgets[lightning]' (or pip install lightning)"
         ) from error
 
-from nnviz_widgets.integrations.session import RecorderSession, scalar_metrics
-from nnviz_widgets.record import Recorder
-from nnviz_widgets.recording import Recording
+from nnviz_widgets.integrations.session import RecorderSession, SessionCallback, scalar_metrics
 
 __all__ = ["RecorderCallback"]
 
 
-class RecorderCallback(Callback):
+class RecorderCallback(SessionCallback, Callback):
     """Records a Lightning training with a :class:`~nnviz_widgets.Recorder`.
 
     Parameters
@@ -75,15 +73,6 @@ class RecorderCallback(Callback):
     ) -> None:
         super().__init__()
         self._session = RecorderSession(probe, every_n_epochs, every_n_steps, at_start, options)
-
-    @property
-    def recording(self) -> Recording:
-        return self._session.recording
-
-    @property
-    def recorder(self) -> Recorder | None:
-        """The Recorder while ``fit`` trains; None before and after."""
-        return self._session.recorder
 
     def __repr__(self) -> str:
         session = self._session

@@ -23,7 +23,7 @@ from torch import nn
 from nnviz_widgets.record import Recorder
 from nnviz_widgets.recording import DEFAULT_MAX_BYTES, Recording
 
-__all__ = ["RecorderSession", "innermost_optimizer", "scalar_metrics"]
+__all__ = ["RecorderSession", "SessionCallback", "innermost_optimizer", "scalar_metrics"]
 
 #: Recorder arguments a callback sets itself.
 _SET_BY_CALLBACK = ("model", "probe", "optimizer", "recording")
@@ -125,6 +125,25 @@ class RecorderSession:
         recorder, self.recorder = self.recorder, None
         if recorder is not None:
             recorder.close()
+
+
+class SessionCallback:
+    """What both framework callbacks show of their session: ``recording`` and ``recorder``.
+
+    A subclass sets ``self._session`` (a :class:`RecorderSession`) in its ``__init__``.
+    """
+
+    _session: RecorderSession
+
+    @property
+    def recording(self) -> Recording:
+        """What the callback records, there from the start (empty until training starts)."""
+        return self._session.recording
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The Recorder while training runs; None before and after."""
+        return self._session.recorder
 
 
 def scalar_metrics(values: Mapping[str, object]) -> dict[str, float]:

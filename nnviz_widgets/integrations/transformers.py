@@ -31,16 +31,15 @@ except ImportError as error:
 
 from nnviz_widgets.integrations.session import (
     RecorderSession,
+    SessionCallback,
     innermost_optimizer,
     scalar_metrics,
 )
-from nnviz_widgets.record import Recorder
-from nnviz_widgets.recording import Recording
 
 __all__ = ["RecorderCallback"]
 
 
-class RecorderCallback(TrainerCallback):
+class RecorderCallback(SessionCallback, TrainerCallback):
     """Records a Hugging Face ``Trainer`` training with a :class:`~nnviz_widgets.Recorder`.
 
     Parameters
@@ -81,15 +80,6 @@ class RecorderCallback(TrainerCallback):
     ) -> None:
         self._session = RecorderSession(probe, every_n_epochs, every_n_steps, at_start, options)
         self._steps_per_epoch: int | None = None
-
-    @property
-    def recording(self) -> Recording:
-        return self._session.recording
-
-    @property
-    def recorder(self) -> Recorder | None:
-        """The Recorder while training runs; None before and after."""
-        return self._session.recorder
 
     def close(self) -> None:
         """Remove the Recorder's hooks (training ended or failed); the recording stays."""
