@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import io
 import json
 import os
 import re
@@ -31,6 +33,7 @@ from nnviz_widgets.store import (
     RecordingWriteError,
     RecordingWriter,
 )
+from nnviz_widgets.store.archive import parse_header
 
 
 class Hung(Exception):
@@ -437,3 +440,68 @@ def test_the_run_id_is_in_the_manifest_and_old_recordings_open(tmp_path):
     assert "run" not in json.loads((old / "manifest.json").read_text())
     with pytest.warns(RecordingStoreWarning, match="never written"):
         assert len(Recording.open(old)) == 3
+
+
+# ------------------------------------------------------------------------ .npy headers
+def _header_text(array: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    raw = buffer.getvalue()
+    width = 2 if raw[6] == 1 else 4
+    length = int.from_bytes(raw[8 : 8 + width], "little")
+    return raw[8 + width : 8 + width + length].decode("latin1")
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.zeros((3, 4), np.float32),
+        np.zeros(5, ">i8"),
+        np.zeros((), np.bool_),
+        np.asfortranarray(np.zeros((2, 3), np.float16)),
+        np.zeros((0, 7), np.uint8),
+    ],
+)
+def test_headers_numpy_writes_are_read_as_numpy_reads_them(array):
+    header = np.lib.format.read_array_header_1_0(io.BytesIO(_header_bytes(array)))
+    assert parse_header(_header_text(array)) == (header[0], header[1], header[2])
+
+
+def _header_bytes(array: np.ndarray) -> bytes:
+    text = _header_text(array).encode("latin1")
+    return len(text).to_bytes(2, "little") + text
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("__import__('os').system('true')", "not a dict"),
+        ("{'descr': '<f4', 'fortran_order': False}", r"lacks \['shape'\]"),
+        ("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,)}", "unexpected"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'x': 1}", "unexpected"),
+        ("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (3,)}", "unexpected"),
+        ("{'descr': '<f4', 'fortran_order': 0, 'shape': (3,)}", "unexpected"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (-3, 4)}", "unexpected"),
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': ((3,),)}", "unexpected"),
+        ("{'descr': 'no such type', 'fortran_order': False, 'shape': (3,)}", "names no type"),
+    ],
+)
+def test_a_header_that_is_not_what_numpy_writes_is_refused_in_words(text, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        parse_header(text)
+
+
+def test_headers_are_read_without_pythons_parser(tmp_path, monkeypatch):
+    """Python's ``ast`` keeps its parser state per process in CPython 3.11: readers in two
+    threads at once could fail with "AST constructor recursion depth mismatch" (a follower and
+    the explorer's prefetcher do read at once). The reader must not need it."""
+    path = _write(tmp_path / "run")
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a recording's reader called Python's parser")
+
+    monkeypatch.setattr(ast, "parse", refused)
+    monkeypatch.setattr(ast, "literal_eval", refused)
+    recording = Recording.open(path)
+    assert _readable(recording, 2)
+    assert recording.probe["input"].shape == (2, 3)

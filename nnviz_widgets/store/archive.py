@@ -8,8 +8,11 @@ What a member declares is checked before a byte of it is read or allocated
 - stored, not compressed: the writer never compresses, and a compressed member could expand
   to any size (a few KiB of deflate make GiB);
 - its ``.npy`` header is short (at most 64 KiB), of a version numpy writes for plain arrays,
-  and declares a plain numeric dtype (bool, integers, floats: never objects, so nothing is ever
-  unpickled, and no structured or sub-array dtype);
+  is the dict numpy writes and nothing else (read by :func:`parse_header` here: not by
+  numpy's parser, which hands the text to Python's ``ast``, whose parser state is shared by
+  every thread in CPython 3.11, so that two readers at once could fail with a ``SystemError``;
+  ``docs/format.md``), and declares a plain numeric dtype (bool, integers, floats: never
+  objects, so nothing is ever unpickled, and no structured or sub-array dtype);
 - the bytes its header declares are exactly the bytes the member holds, which lie inside the
   file, and no more than :data:`MAX_MEMBER_BYTES`.
 
@@ -20,10 +23,9 @@ bounded by the file's); ``numpy.load`` is never called on a recording.
 
 from __future__ import annotations
 
-import io
 import os
+import re
 import struct
-import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -55,16 +57,15 @@ _ZIP_ERRORS = (
     ValueError,
     IndexError,
 )
-# what numpy's header parser may raise on a damaged header
-_HEADER_ERRORS = (
-    ValueError,
-    TypeError,
-    SyntaxError,
-    RecursionError,
-    OverflowError,
-    KeyError,
-    tokenize.TokenError,
+# one entry of a .npy header's dict, as numpy writes it: a key, then a quoted string, a
+# boolean or a tuple of whole numbers
+_HEADER_ENTRY = re.compile(
+    r"\s*'(descr|fortran_order|shape)'\s*:\s*"  # the key
+    r"('[^'\\]*'|True|False|\(\s*(?:\d+\s*,\s*)*(?:\d+\s*)?\))"  # its value
+    r"\s*(,|(?=\}))"  # a comma, or the dict's end
 )
+# what np.dtype may raise on a string that names no type
+_DTYPE_ERRORS = (TypeError, ValueError, SyntaxError, OverflowError, KeyError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -148,16 +149,46 @@ def _array_header(file: BinaryIO, path: Path, name: str) -> tuple:
     if length > _MAX_HEADER:
         raise _refuse(path, name, f"has a header of {length} bytes")
     header = magic + length_bytes + _read(file, length, path, name)
-    parse = (
-        np.lib.format.read_array_header_1_0 if width == 2 else np.lib.format.read_array_header_2_0
-    )
     try:
-        buffer = io.BytesIO(header)
-        np.lib.format.read_magic(buffer)
-        shape, fortran, dtype = parse(buffer, max_header_size=_MAX_HEADER)
-    except _HEADER_ERRORS as error:
+        shape, fortran, dtype = parse_header(header[8 + width :].decode("latin1"))
+    except ValueError as error:
         raise _refuse(path, name, f"has a damaged header ({error})") from error
-    return tuple(shape), bool(fortran), np.dtype(dtype), header
+    return shape, fortran, dtype, header
+
+
+def parse_header(text: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran order, dtype)`` from a ``.npy`` header's text: a dict of exactly the keys
+    ``'descr'``, ``'fortran_order'`` and ``'shape'`` (any order), as numpy writes it, padded
+    with spaces and ending in a newline; ValueError saying what is wrong otherwise.
+
+    A dtype given as a list (structured arrays) is refused here: the format stores plain
+    arrays only.
+    """
+    body = text.rstrip(" \n")
+    if not (body.startswith("{") and body.endswith("}")):
+        raise ValueError("the header is not a dict")
+    found: dict[str, str] = {}
+    position, end = 1, len(body) - 1
+    while body[position:end].strip():
+        match = _HEADER_ENTRY.match(body, position, end + 1)  # the closing brace may follow
+        if match is None or match.group(1) in found:
+            raise ValueError(f"unexpected header text at {body[position : position + 40]!r}")
+        found[match.group(1)] = match.group(2)
+        position = match.end()
+    if len(found) != 3:
+        raise ValueError(
+            f"the header lacks {sorted({'descr', 'fortran_order', 'shape'} - set(found))}"
+        )
+    if not found["descr"].startswith("'") or found["shape"][0] != "(":
+        raise ValueError("the header's descr must be a string and its shape a tuple")
+    if found["fortran_order"] not in ("True", "False"):
+        raise ValueError("the header's fortran_order must be True or False")
+    try:
+        dtype = np.dtype(found["descr"][1:-1])
+    except _DTYPE_ERRORS as error:
+        raise ValueError(f"the header's descr names no type ({error})") from None
+    shape = tuple(int(n) for n in re.findall(r"\d+", found["shape"]))
+    return shape, found["fortran_order"] == "True", dtype
 
 
 def read_member(file: BinaryIO, path: Path, member: Member) -> np.ndarray:

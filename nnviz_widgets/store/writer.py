@@ -222,27 +222,44 @@ class RecordingWriter:
             status = self._write_npz(target, arrays)
             record["bytes"] = status.st_size
             stored.stamp(file_stamp(status))
-            scalars = catalog.scalars(data)
-            start = self._scalars_end
-            self._write_at(self.path / SCALARS, scalars.tobytes(), start, "append statistics to")
-            self._take_names(catalog, named)
-            offset, length = self._append_log(record, target)
-            self._scalars_end += scalars.nbytes
-            self._next_index = index + 1
-            self._index(
-                snapshot_row(
-                    log_offset=offset,
-                    log_length=length,
-                    index=index,
-                    epoch=data.epoch,
-                    step=data.step,
-                    thinned=thinned,
-                    catalog=self._catalog,
-                    scalars_offset=start,
-                    crc32=zlib.crc32(scalars.tobytes()),
-                )
+            self._commit_snapshot(
+                index, data, record, target, catalog, named=named, thinned=thinned
             )
             return stored
+
+    def _commit_snapshot(
+        self,
+        index: int,
+        data: SnapshotData,
+        record: dict,
+        target: Path,
+        catalog: Catalog,
+        *,
+        named: bool,
+        thinned: bool,
+    ) -> None:
+        """After the snapshot's file is written: its scalars, names, log line and index row, in
+        that order (the log line commits it; the index row is what readers find first)."""
+        scalars = catalog.scalars(data)
+        start = self._scalars_end
+        self._write_at(self.path / SCALARS, scalars.tobytes(), start, "append statistics to")
+        self._take_names(catalog, named)
+        offset, length = self._append_log(record, target)
+        self._scalars_end += scalars.nbytes
+        self._next_index = index + 1
+        self._index(
+            snapshot_row(
+                log_offset=offset,
+                log_length=length,
+                index=index,
+                epoch=data.epoch,
+                step=data.step,
+                thinned=thinned,
+                catalog=self._catalog,
+                scalars_offset=start,
+                crc32=zlib.crc32(scalars.tobytes()),
+            )
+        )
 
     def write_steps(self, steps: np.ndarray, series: Mapping[tuple[str, str], np.ndarray]) -> None:
         """Append per-step statistics: ``steps`` (n,) and ``{(layer, name): values (n,)}``.
