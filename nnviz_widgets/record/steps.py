@@ -27,8 +27,9 @@ import threading
 import numpy as np
 import torch
 
+from nnviz_widgets.record.gradient_sum import GradientSum
 from nnviz_widgets.record.layers import RecordedLayers
-from nnviz_widgets.record.layouts import norm_operand, sum_dtype
+from nnviz_widgets.record.layouts import norm_operand
 from nnviz_widgets.record.schedule import StatsSchedule
 from nnviz_widgets.record.update_sample import UpdateSample
 
@@ -125,26 +126,14 @@ class StepStatistics:
         self._layout = RowLayout(self._layers, self._sample.weights if self._sample else None)
         self._device = params[0].device if params else None
         self._one_device = all(p.device == self._device for p in params)
-        # the gradient sum since the last snapshot and on how many steps each parameter had one
-        self._grad_sum: list[torch.Tensor] | None = None
-        self._grad_steps = np.zeros(len(params), dtype=np.int64)
-        if self._mean_gradient:
-            self._grad_sum = []
-            for i, param in enumerate(params):
-                total, count = sums.get(id(param), (None, 0))
-                if total is None or total.shape != param.shape or total.device != param.device:
-                    total, count = torch.zeros_like(param, dtype=sum_dtype(param)), 0
-                self._grad_sum.append(total)
-                self._grad_steps[i] = count
+        # the gradient sum since the last snapshot (mean_gradient=True)
+        self._grad_sum = GradientSum(self._params, sums) if self._mean_gradient else None
 
     def replan(self) -> None:
         """The recorded layers were planned again (:meth:`RecordedLayers.refresh`): make the
         sample and the sums again; the sums of parameters still recorded are kept. Call it
         after :meth:`flush`: rows waiting keep their own layout anyway."""
-        kept = {}
-        if self._grad_sum:
-            for param, total, count in zip(self._params, self._grad_sum, self._grad_steps):
-                kept[id(param)] = (total, int(count))
+        kept = self._grad_sum.kept() if self._grad_sum is not None else {}
         self._plan(kept)
         if self._manual and self._sample is not None and self.schedule.due(self._step_count + 1):
             self._sample.gather()
@@ -170,7 +159,7 @@ class StepStatistics:
             pending = sum(row[0].nbytes for row in self._pending)
         return {
             "update sample": 0 if self._sample is None else self._sample.nbytes,
-            "gradient sum": sum(t.nbytes for t in self._grad_sum or ()),
+            "gradient sum": 0 if self._grad_sum is None else self._grad_sum.nbytes,
             "norms waiting for the host": pending,
         }
 
@@ -178,7 +167,7 @@ class StepStatistics:
     def before_step(self) -> None:
         """Read this step's gradients, and keep the weights' sample (the weights unchanged)."""
         if self._grad_sum is not None:
-            self._add_gradients()
+            self._grad_sum.add()
         self._stats_now = self._sample is not None and self.schedule.due(self._step_count + 1)
         if self._stats_now:
             with torch.no_grad():
@@ -249,52 +238,6 @@ class StepStatistics:
             zero = self._zeros[param.device] = torch.zeros((), device=param.device)
         return zero
 
-    def _add_gradients(self) -> None:
-        """Add this step's gradients to the sums (``mean_gradient=True``)."""
-        params, sums = self._params, self._grad_sum
-        fast, careful = [], []
-        for i, param in enumerate(params):
-            grad = param.grad
-            if grad is None:
-                continue
-            total = sums[i]
-            if (
-                grad.layout is _STRIDED
-                and not grad.is_complex()
-                and grad.shape == total.shape
-                and grad.device == total.device
-            ):
-                fast.append(i)
-            else:  # sparse, complex, or a parameter that changed under the Recorder
-                careful.append(i)
-        if fast:
-            torch._foreach_add_(
-                [sums[i] for i in fast],
-                [
-                    params[i].grad
-                    if params[i].grad.dtype == sums[i].dtype
-                    else params[i].grad.float()
-                    for i in fast
-                ],
-            )
-            self._grad_steps[fast] += 1
-        for i in careful:
-            self._add_gradient(i, params[i])
-
-    def _add_gradient(self, i: int, param: torch.Tensor) -> None:
-        """Add one gradient the fused add cannot take: sparse, complex, or of a parameter whose
-        shape, device or dtype changed (its mean then starts again from this step)."""
-        total = self._grad_sum[i]
-        dtype = sum_dtype(param)
-        if total.shape != param.shape or total.device != param.device or total.dtype != dtype:
-            total = self._grad_sum[i] = torch.zeros_like(param, dtype=dtype)
-            self._grad_steps[i] = 0
-        grad = param.grad
-        if grad.shape != total.shape:  # a gradient from before the parameter changed shape
-            return
-        total.add_(grad)
-        self._grad_steps[i] += 1
-
     # ------------------------------------------------------------------ to the host
     def flush(self) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]] | None:
         """Copy the norms waiting on the device to the host; None when none wait.
@@ -360,16 +303,12 @@ class StepStatistics:
         None when no gradient reached it, or without ``mean_gradient=True``. The mean is
         computed in place, in the sum's own storage: read it before :meth:`clear_gradient`.
         """
-        count = self._grad_steps[index]
-        if self._grad_sum is None or not count:
-            return None
-        return self._grad_sum[index].div_(float(count))
+        return None if self._grad_sum is None else self._grad_sum.mean(index)
 
     def clear_gradient(self, index: int) -> None:
         """Start parameter ``index``'s gradient sum again from zero."""
-        if self._grad_sum is not None and self._grad_steps[index]:
-            self._grad_sum[index].zero_()
-            self._grad_steps[index] = 0
+        if self._grad_sum is not None:
+            self._grad_sum.clear(index)
 
     def mean_grad_norm(self, layer: str) -> float:
         """The mean over the flushed steps since the last snapshot of layer ``layer``'s
@@ -387,7 +326,8 @@ class StepStatistics:
 
     def free(self) -> None:
         """Let go of the device buffers (the Recorder is closed)."""
-        self._grad_sum = None if self._grad_sum is None else []
+        if self._grad_sum is not None:
+            self._grad_sum = GradientSum([], {})
         self._sample = None
 
 
