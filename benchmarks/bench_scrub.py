@@ -18,47 +18,20 @@ Run: ``python -m benchmarks.bench_scrub``; ``run()`` returns the Markdown sectio
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
 import time
 
-import comm
 import numpy as np
+
+from benchmarks.standin_comm import SENT, serializing_comms
 
 MOVES = 30
 SIZES = (16, 256, 1024, 4096)
 CASES = ("first visit", "stepping", "jumping", "revisit")
 PAUSE = 0.06  # seconds between moves when stepping: the measured widget round-trip floor
 SNAPSHOTS = {16: 10, 256: 10, 1024: 10, 4096: 4}  # 4 x 64 MiB at the largest size
-
-
-_SENT: list[int] = []  # bytes of each message serialized since the last clear()
-
-
-class _CountingComm:
-    """A stand-in comm: serializes every message like the kernel would and counts its bytes."""
-
-    comm_id = "bench"
-    kernel = "bench"  # ipywidgets sends only through a comm that has a kernel
-
-    def __init__(self, *args, **kwargs) -> None:
-        pass
-
-    def open(self, *args, **kwargs) -> None:
-        pass
-
-    def on_msg(self, *args, **kwargs) -> None:
-        pass
-
-    def close(self, *args, **kwargs) -> None:
-        pass
-
-    def send(self, data=None, metadata=None, buffers=None) -> None:
-        text = json.dumps(data, default=str, allow_nan=False, separators=(",", ":"))
-        size = len(text.encode()) + sum(memoryview(b).nbytes for b in buffers or ())
-        _SENT.append(size)
 
 
 def _recording(size: int, rng: np.random.Generator):
@@ -104,12 +77,12 @@ def _measure(size: int, rng: np.random.Generator) -> dict:
                 target = (explorer.index + int(jumps[move])) % count
             if case in ("stepping", "jumping"):
                 time.sleep(PAUSE)  # the browser round trip between two slider messages
-            _SENT.clear()
+            SENT.clear()
             start = time.perf_counter()
             explorer.index = target
             times.append(time.perf_counter() - start)
-            sizes.append(sum(_SENT))
-            messages.append(len(_SENT))
+            sizes.append(sum(SENT))
+            messages.append(len(SENT))
             assert explorer.error.value == "", explorer.error.value
         results[case] = {
             "median_ms": 1000 * statistics.median(times),
@@ -125,9 +98,7 @@ def _measure(size: int, rng: np.random.Generator) -> dict:
 
 def run() -> str:
     """Measure every size and return a Markdown section with the results."""
-    original = comm.create_comm
-    comm.create_comm = _CountingComm  # every widget made from here on counts what it sends
-    try:
+    with serializing_comms():  # every widget made from here on counts what it sends
         rng = np.random.default_rng(0)
         rows = []
         for size in SIZES:
@@ -139,8 +110,6 @@ def run() -> str:
                     f"| {size}x{size} | {shown} | {case} | {r['median_ms']:.2f} | "
                     f"{r['p90_ms']:.2f} | {r['bytes'] / 1024:.1f} | {r['messages']} |"
                 )
-    finally:
-        comm.create_comm = original
     lines = [
         "## Scrubbing: kernel-side cost of one slider move (TrainingExplorer)",
         "",

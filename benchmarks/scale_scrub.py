@@ -11,7 +11,6 @@ are shown from the Recorder's own Recording and from the directory opened again.
 from __future__ import annotations
 
 import gc
-import json
 import statistics
 import tempfile
 import time
@@ -25,34 +24,11 @@ from torch import nn
 from torch.nn import functional as F
 
 import nnviz_widgets as nv
+from benchmarks.standin_comm import serializing_comms
 
 SCRUB_SHAPES = ((4096, 4096), (11008, 4096))  # Linear weights, (out_features, in_features)
 SCRUB_SNAPSHOTS = 8
 PAUSE = 0.06  # seconds between moves when stepping: the browser round trip
-
-
-class SerializingComm:
-    """A stand-in comm that JSON-encodes every message as the kernel would, and sends nothing."""
-
-    comm_id = "bench"
-    kernel = "bench"  # ipywidgets sends only through a comm that has a kernel
-
-    def __init__(self, *args, **kwargs) -> None:
-        pass
-
-    def open(self, *args, **kwargs) -> None:
-        pass
-
-    def on_msg(self, *args, **kwargs) -> None:
-        pass
-
-    def close(self, *args, **kwargs) -> None:
-        pass
-
-    def send(self, data=None, metadata=None, buffers=None) -> None:
-        json.dumps(data, default=str, allow_nan=False, separators=(",", ":"))
-        for buffer in buffers or ():
-            memoryview(buffer).cast("B")  # a buffer that cannot be sent fails here, as it would
 
 
 def scrub_recording(shape: tuple[int, int], snapshots: int, path: Path) -> nv.Recording:
@@ -113,11 +89,8 @@ def measure_scrub(recording: nv.Recording) -> dict:
 def measure_scrubs(shapes=SCRUB_SHAPES, snapshots=SCRUB_SNAPSHOTS) -> list[tuple]:
     """``(shape, source, measure_scrub result)`` for each shape, from the Recorder's own
     Recording and from its directory opened again."""
-    import comm
-
-    original, comm.create_comm = comm.create_comm, SerializingComm
     results = []
-    try:
+    with serializing_comms():
         nv.TrainingExplorer().close(widget=True)  # the first one made pays for imports
         for shape in shapes:
             with tempfile.TemporaryDirectory(prefix="nnviz-bench-scale-") as folder:
@@ -131,8 +104,6 @@ def measure_scrubs(shapes=SCRUB_SHAPES, snapshots=SCRUB_SNAPSHOTS) -> list[tuple
                     results.append((shape, "opened", measure_scrub(opened)))
                 finally:
                     opened.close()
-    finally:
-        comm.create_comm = original
     return results
 
 
