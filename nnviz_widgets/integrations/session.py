@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import os
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -90,6 +92,7 @@ class RecorderSession:
         self.recording = Recording(max_bytes=max_bytes)
         self.recorder: Recorder | None = None
         self._snapshot_step: int | None = None  # the optimizer step of the newest snapshot
+        self._made_in = os.getpid()  # a training in another process cannot fill .recording
 
     def start(self, model: nn.Module, optimizer: torch.optim.Optimizer | None) -> None:
         """Make the Recorder (training begins); a snapshot of the untrained model if asked."""
@@ -97,6 +100,15 @@ class RecorderSession:
             raise RuntimeError(
                 "this callback has recorded a training already (its recording stays readable "
                 "as .recording); make a new callback to record another"
+            )
+        if os.getpid() != self._made_in and "path" not in self.options:
+            warnings.warn(
+                "this training runs in a process the framework started (e.g. Lightning's "
+                "ddp_spawn or ddp_notebook), so what it records cannot reach the callback you "
+                "made: its .recording stays empty where you made it. Pass path= to the callback "
+                "and open the directory there: nv.Recording.open(path, follow=True)",
+                UserWarning,
+                stacklevel=3,
             )
         self.recorder = Recorder(
             model, self.probe, optimizer, recording=self.recording, **self.options
