@@ -291,20 +291,18 @@ class RunComparison(ipywidgets.VBox):
                     f"index {value} is out of range: the runs have {count} epoch(s){span}"
                 )
             return value
-        reference = self._at_reference(self._selection())
-        try:
-            value = checked(self.recording, reference, name, value, self._shape)
-        except ValueError as error:
-            raise traitlets.TraitError(str(error)) from None
-        shared = self._agreement.shared
-        if name == "layer" and len(self._epochs) and value not in shared:
-            lacking = [n for n, layers in self._agreement.missing.items() if value in layers]
+        lacking = [n for n, layers in self._agreement.missing.items() if value in layers]
+        if name == "layer" and lacking:
             raise traitlets.TraitError(
                 f"layer {value!r} is not in every run ({', '.join(map(repr, lacking))} "
                 f"lack{'s' if len(lacking) == 1 else ''} it); layers every run has: "
-                + ", ".join(map(repr, shared[:12]))
+                + ", ".join(map(repr, self._agreement.shared[:12]))
             )
-        return value
+        reference = self._at_reference(self._selection())
+        try:
+            return checked(self.recording, reference, name, value, self._shape)
+        except ValueError as error:
+            raise traitlets.TraitError(str(error)) from None
 
     def _shape(self, selection: Selection) -> tuple[int, ...] | None:
         return self._reference_frames().shape(selection)

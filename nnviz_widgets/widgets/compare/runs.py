@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nnviz_widgets.recording import Recording
+from nnviz_widgets.recording import INPUT, Recording
 from nnviz_widgets.widgets.explorer.selection import layer_label, selectable_layers
 from nnviz_widgets.widgets.explorer.source import Source, open_source
 
@@ -118,7 +118,7 @@ def layer_agreement(recordings: Mapping[str, Recording]) -> LayerAgreement:
         for name, found in layers.items()
         if set(found) != set(union)
     }
-    if not shared:
+    if not set(shared) - {INPUT}:  # the probe input alone is no architecture in common
         described = "; ".join(f"{name!r}: {_names(found)}" for name, found in layers.items())
         raise ValueError(
             "these runs share no layer, so there is nothing to compare (a comparison is of "
