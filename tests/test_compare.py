@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,8 +249,8 @@ def test_save_png_puts_the_pictures_side_by_side(comparison, tmp_path):
     comparison.layer = LENET_LAYER
     single = nv.TrainingExplorer(next(iter(comparison.runs.values())))
     single.layer = LENET_LAYER
-    one = decode_png(open(single.save_png(tmp_path / "one.png"), "rb").read())
-    both = decode_png(open(comparison.save_png(tmp_path / "both.png"), "rb").read())
+    one = decode_png(Path(single.save_png(tmp_path / "one.png")).read_bytes())
+    both = decode_png(Path(comparison.save_png(tmp_path / "both.png")).read_bytes())
     single.close()
     assert both.shape[1] == 2 * one.shape[1]
 
