@@ -18,14 +18,15 @@ from dataclasses import replace
 from typing import Any
 
 import ipywidgets
-import numpy as np
 import traitlets
 
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.render.export import compose_export, write_png
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link, LockedDropdown
+from nnviz_widgets.widgets.compare.choosing import check_choice, fit_choice
 from nnviz_widgets.widgets.compare.display import MODES, CompareDisplay, Shown
+from nnviz_widgets.widgets.compare.pictures import side_by_side
 from nnviz_widgets.widgets.compare.runs import (
     at_or_before,
     close_owned,
@@ -38,11 +39,6 @@ from nnviz_widgets.widgets.explorer.display import every_widget
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
-    checked,
-    choices,
-    default_layer,
-    fit_selection,
-    has_layer,
     is_half_made,
     sample_count,
 )
@@ -251,12 +247,7 @@ class RunComparison(ipywidgets.VBox):
             ]
         if not parts:
             raise RuntimeError("nothing to export: no picture is shown")
-        height = max(part.shape[0] for part in parts)
-        padded = [
-            np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255)
-            for p in parts
-        ]
-        write_png(path, np.concatenate(padded, axis=1))
+        write_png(path, side_by_side(parts))
         return str(path)
 
     # ------------------------------------------------------------------ the selection
@@ -283,24 +274,12 @@ class RunComparison(ipywidgets.VBox):
     def _validate_selection(self, proposal: traitlets.Bunch) -> Any:
         """Refuse what the runs do not hold, in words that say what they do hold."""
         name, value = proposal["trait"].name, proposal["value"]
-        if name == "index":
-            count = len(self._epochs)
-            if not (0 <= value < count or value == count == 0):
-                span = f" (0 to {count - 1})" if count else ""
-                raise traitlets.TraitError(
-                    f"index {value} is out of range: the runs have {count} epoch(s){span}"
-                )
-            return value
-        lacking = [n for n, layers in self._agreement.missing.items() if value in layers]
-        if name == "layer" and lacking:
-            raise traitlets.TraitError(
-                f"layer {value!r} is not in every run ({', '.join(map(repr, lacking))} "
-                f"lack{'s' if len(lacking) == 1 else ''} it); layers every run has: "
-                + ", ".join(map(repr, self._agreement.shared[:12]))
-            )
         reference = self._at_reference(self._selection())
         try:
-            return checked(self.recording, reference, name, value, self._shape)
+            return check_choice(
+                self.recording, self._agreement, len(self._epochs), reference, name, value,
+                self._shape,
+            )  # fmt: skip
         except ValueError as error:
             raise traitlets.TraitError(str(error)) from None
 
@@ -332,15 +311,7 @@ class RunComparison(ipywidgets.VBox):
             wanted = self._selection() if index is None else self._selection().at(index)
             position = wanted.index
             wanted = replace(self._at_reference(wanted), sample=self._chosen_sample)
-            shared = list(self._agreement.shared)
-            if has_layer(wanted) and shared and wanted.layer not in shared:
-                wanted = replace(wanted, layer=default_layer(self.recording, shared))
-            elif not has_layer(wanted) and shared:
-                wanted = replace(wanted, layer=default_layer(self.recording, shared), quantity="")
-                wanted = replace(wanted, quantity=fit_selection(self.recording, wanted).quantity)
-            fitted = fit_selection(self.recording, wanted, self._shape)
-            offered = choices(self.recording, fitted, self._shape)
-            offered = replace(offered, layers=tuple(o for o in offered.layers if o[1] in shared))
+            fitted, offered = fit_choice(self.recording, self._agreement, wanted, self._shape)
             with self._controls.offering(offered, fitted.layer), self.hold_trait_notifications():
                 for name in ("layer", "quantity", "sample", "channel"):
                     setattr(self, name, getattr(fitted, name))

@@ -21,7 +21,14 @@ from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.render.reduce import reduce_picture
 from nnviz_widgets.widgets.explorer.frame_cache import PreparedFrame
 
-__all__ = ["Panel", "difference", "difference_problem", "shared_limits", "shared_panels"]
+__all__ = [
+    "Panel",
+    "difference",
+    "difference_problem",
+    "shared_limits",
+    "shared_panels",
+    "side_by_side",
+]
 
 Limits = tuple[float, float, bool]
 
@@ -130,3 +137,13 @@ def difference(
         png = encode_png(indices, palette=DIVERGING.palette)
         panels.append(Panel(label, other_epoch, picture, shown, limits, indices, png))
     return panels, limits
+
+
+def side_by_side(images: list[np.ndarray]) -> np.ndarray:
+    """RGB images in a row, top-aligned on white (``save_png``'s file)."""
+    height = max(image.shape[0] for image in images)
+    padded = [
+        np.pad(image, ((0, height - image.shape[0]), (0, 0), (0, 0)), constant_values=255)
+        for image in images
+    ]
+    return np.concatenate(padded, axis=1)
