@@ -113,10 +113,14 @@ def test_difference_is_a_minus_b_centred_on_zero(comparison, lenets):
     assert low == -high and high >= np.abs(a - b).max()
     assert comparison.heatmaps[0].colour_map.name == "diverging"
     assert comparison.heatmaps[0].figure.title.startswith("lr=0.01 - lr=0.5")
-    assert comparison.heatmaps[1].widget.layout.display == "none"  # one difference for two runs
+    pictures = comparison.heatmaps[0].widget, comparison.heatmaps[1].widget
+    assert comparison.pictures.children == pictures[:1]  # one difference for two runs
+    assert pictures[0].children[-1] is comparison.heatmaps[0].colour_bar
     assert "centred on zero" in comparison.note.value
     comparison.mode = "side by side"
-    assert comparison.heatmaps[1].widget.layout.display is None
+    assert comparison.pictures.children == pictures
+    assert pictures[0].children == (comparison.heatmaps[0].figure,)  # one bar, beside the last
+    assert pictures[1].children[-1] is comparison.heatmaps[1].colour_bar
 
 
 def test_difference_is_not_offered_when_the_shapes_differ():

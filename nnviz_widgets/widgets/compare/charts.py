@@ -88,7 +88,7 @@ class RunMetricsView:
                 with line.hold_sync():
                     line.x, line.y = x, y
             epochs = np.concatenate([np.asarray(e, np.float64) for e, _ in runs.values()])
-            epoch_ticks(self.epoch_axis, epochs)
+            _epoch_range(self.x_scale, self.epoch_axis, epochs)
             if self._cursor is not None:
                 scale = self._scales[names[0]][0]
                 with self._cursor.hold_sync():
@@ -174,7 +174,7 @@ class RunGradientView:
                 round(math.log10(low)), round(math.log10(high)) + 1, step, dtype=np.float64
             )
             epochs = [np.asarray(e, np.float64) for e, _ in runs.values()]
-            epoch_ticks(self.epoch_axis, np.concatenate(epochs) if epochs else np.zeros(0))
+            _epoch_range(self.x_scale, self.epoch_axis, np.concatenate(epochs) if epochs else [])
             with self._cursor.hold_sync():
                 self._cursor.x = np.full(2, float(epoch))
                 self._cursor.y = np.array([low, high], dtype=np.float64)
@@ -189,3 +189,15 @@ def _decades(values: np.ndarray) -> tuple[float, float]:
     low = 10.0 ** math.floor(math.log10(float(values.min())))
     high = 10.0 ** math.ceil(math.log10(float(values.max())))
     return (low, high) if high > low else (low, low * 10.0)
+
+
+def _epoch_range(scale: bqplot.LinearScale, axis: bqplot.Axis, epochs: np.ndarray) -> None:
+    """The epoch axis over every run's epochs, whether or not a line has points there (the
+    cursor stays where the slider is)."""
+    epochs = np.asarray(epochs, dtype=np.float64)
+    epoch_ticks(axis, epochs)
+    if epochs.size and epochs.max() > epochs.min():
+        low, high = float(epochs.min()), float(epochs.max())
+        if (scale.min, scale.max) != (low, high):
+            with scale.hold_sync():
+                scale.min, scale.max = low, high

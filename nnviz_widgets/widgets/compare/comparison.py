@@ -139,7 +139,11 @@ class RunComparison(ipywidgets.VBox):
             (self, "mode"), (self.mode_box, "value"), self._lock, on_error=self._could_not_apply
         )
         display, controls = self._display, self._controls
-        self.heatmaps, self.readout = display.heatmaps, display.readout
+        self.heatmaps, self.pictures, self.readout = (
+            display.heatmaps,
+            display.pictures,
+            display.readout,
+        )
         self.metrics_view, self.gradients = display.metrics_view, display.gradients
         self.epoch_label, self.note, self.error = display.epoch_label, display.note, display.error
         self.play, self.slider, self.follow_box = (

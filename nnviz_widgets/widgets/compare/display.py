@@ -76,6 +76,11 @@ class CompareDisplay:
             HeatmapView(max_cells=max_cells, on_hover=partial(self._show_readout, k))
             for k in range(len(names))
         ]
+        self.pictures = ipywidgets.HBox(
+            [heatmap.widget for heatmap in self.heatmaps],
+            layout=ipywidgets.Layout(flex_flow="row wrap"),
+        )
+        """The heatmaps shown, in a row that wraps where the page is narrow."""
         self.metrics_view = RunMetricsView()
         self.gradients = RunGradientView()
         self.epoch_label = ipywidgets.HTML("", layout=ipywidgets.Layout(min_width="260px"))
@@ -98,12 +103,8 @@ class CompareDisplay:
         for heatmap, name in zip(self.heatmaps, self.names, strict=True):
             heatmap.widget.add_class("nnviz-compare-panel")
             heatmap.figure.add_class(f"nnviz-run-{self.names.index(name)}")
-        pictures = ipywidgets.HBox(
-            [heatmap.widget for heatmap in self.heatmaps],
-            layout=ipywidgets.Layout(flex_flow="row wrap"),
-        )
         charts = ipywidgets.HBox([self.metrics_view.figure, self.gradients.figure])
-        return [self.error, pictures, self.readout, self.note, charts]
+        return [self.error, self.pictures, self.readout, self.note, charts]
 
     def draw(
         self,
@@ -229,8 +230,6 @@ class CompareDisplay:
         reference = runs[names[0]]
         label = layer_label(selection.layer, set(reference.layers))
         for k, (heatmap, panel) in enumerate(zip(self.heatmaps, panels, strict=True)):
-            visible = panel is not None or names[k] in missing
-            heatmap.widget.layout.display = None if visible else "none"
             if panel is None:
                 heatmap.clear(f"{names[k]}: {missing.get(names[k], '')}")
                 continue
@@ -245,8 +244,24 @@ class CompareDisplay:
                 **(heatmap.figure.title_style or {}),
                 "fill": run_colour(k) if panel.frame is not None else "var(--jp-ui-font-color1)",
             }
+        self._arrange([k for k, panel in enumerate(panels) if panel is not None], missing)
         self.panels = panels
         self.readout.value = READOUT_HINT
+
+    def _arrange(self, drawn: list[int], missing: dict[str, str]) -> None:
+        """Lay out the heatmaps with a picture, or saying why not: one colour bar, beside the
+        last picture, since the pictures share its range (two pictures and one bar fit a
+        notebook's width; two bars wrapped the second picture below the first). Widgets are
+        left out rather than hidden: bqplot draws a hidden figure at a negative size."""
+        shown = [k for k in range(len(self.heatmaps)) if k in drawn or self.names[k] in missing]
+        for k in shown:
+            heatmap = self.heatmaps[k]
+            children = (heatmap.figure, heatmap.colour_bar)[: 2 if drawn and k == drawn[-1] else 1]
+            if heatmap.widget.children != children:
+                heatmap.widget.children = children
+        widgets = tuple(self.heatmaps[k].widget for k in shown)
+        if self.pictures.children != widgets:
+            self.pictures.children = widgets
 
     def _draw_metrics(self, runs: dict[str, Recording], epoch: float) -> None:
         self.metrics_view.show({name: (r.snapshots, r.metrics) for name, r in runs.items()}, epoch)
