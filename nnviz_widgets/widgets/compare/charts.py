@@ -57,7 +57,7 @@ class RunMetricsView:
         self.figure = chart_figure(
             [], [], title="no metrics yet", css_class="nnviz-compare-metrics", width="420px",
             margin={"top": 30, "bottom": 40, "left": 55, "right": 55},
-            legend_location="top-right",
+            legend_location="bottom-left",  # losses fall from the top left: that corner is free
         )  # fmt: skip
         self.lines: dict[tuple[str, str], bqplot.Lines] = {}
         """(run, metric) -> its line."""
