@@ -33,6 +33,7 @@ def test_the_slider_moves_both_pictures(page, lab_kernels):
     root.scroll_into_view_if_needed()
     for k, name in enumerate(("first", "second")):
         expect(heatmaps.nth(k)).to_contain_text(f"{name} · fc1 · weight · epoch {LAST}")
+    expect(root.locator(".nnviz-colour-bar")).to_have_count(1)  # one bar: one range
     images = [heatmaps.nth(k).locator("image").first for k in range(2)]
     before = [rendered(image, f"lab_compare_1_run{k}") for k, image in enumerate(images)]
     shoot(root, "lab_compare_1_whole")
@@ -47,3 +48,10 @@ def test_the_slider_moves_both_pictures(page, lab_kernels):
     expect(metrics).to_contain_text("first")
     expect(metrics).to_contain_text("second")
     shoot(root, "lab_compare_2_whole")
+    # difference: one picture, the first run minus the second, with its colour bar
+    root.locator(".nnviz-compare-mode select").select_option("difference")
+    expect(heatmaps).to_have_count(1)
+    expect(heatmaps.first).to_contain_text(f"first - second · fc1 · weight · epoch {LAST - 1}")
+    rendered(heatmaps.first.locator("image").first, "lab_compare_3_difference")
+    expect(root.locator(".nnviz-colour-bar")).to_have_count(1)
+    shoot(root, "lab_compare_3_whole")

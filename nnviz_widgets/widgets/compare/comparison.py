@@ -135,6 +135,7 @@ class RunComparison(ipywidgets.VBox):
             value=self.mode, style={"description_width": "initial"},
             layout=ipywidgets.Layout(width="auto", margin="2px 10px 2px 0"),
         )  # fmt: skip
+        self.mode_box.add_class("nnviz-compare-mode")
         self._mode_link = Link(
             (self, "mode"), (self.mode_box, "value"), self._lock, on_error=self._could_not_apply
         )

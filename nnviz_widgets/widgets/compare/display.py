@@ -197,11 +197,10 @@ class CompareDisplay:
                 others = [(n, *prepared[n]) for n in names[1:]]
                 panels, _ = difference(first, others, self.max_cells)
                 self._show(runs, selection, [*panels, None], {}, epoch)
-                self.note.value = _note(
-                    panels[0], runs, selection,
-                    f"colours: {names[0]} minus each other run, centred on zero, one range for "
-                    "the differences at this epoch", layers_note,
-                )  # fmt: skip
+                minus = names[1] if len(names) == 2 else "each other run"
+                colours = f"colours: {names[0]} minus {minus}, centred on zero, one range for "
+                colours += "the differences at this epoch" if len(names) > 2 else "this epoch"
+                self.note.value = _note(panels[0], runs, selection, colours, layers_note)
                 return
             self.shown = Shown(MODES[0], self.shown.indices, problem)
         panels, _ = shared_panels(prepared) if prepared else ([], None)
