@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numbers
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -65,6 +65,8 @@ class TrainingExplorer(ipywidgets.VBox):
         recording directory (opened and followed while another process writes it), or a
         framework callback of :mod:`nnviz_widgets.integrations` (its recording, shown live as
         the framework trains). None gives an empty Recording, filled through :attr:`recording`.
+        A dict of run names to such sources gives a comparison of the runs instead
+        (:class:`~nnviz_widgets.widgets.compare.RunComparison`).
     probe : tensor or (tensor, tensor), optional
         Only with a model: the fixed probe batch, passed to the Recorder.
     optimizer : torch.optim.Optimizer, optional
@@ -124,6 +126,14 @@ class TrainingExplorer(ipywidgets.VBox):
     follow_latest = traitlets.Bool(
         True, help="Jump to each new snapshot as it arrives; turned off when you scrub back."
     ).tag(sync=True)
+
+    def __new__(cls, source: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """A dict of runs makes a comparison instead (``docs/explorer.md``, "Comparing runs")."""
+        if cls is TrainingExplorer and isinstance(source, Mapping):
+            from nnviz_widgets.widgets.compare import RunComparison
+
+            return RunComparison(source, *args, **kwargs)
+        return super().__new__(cls, source, *args, **kwargs)
 
     def __init__(
         self,
