@@ -34,6 +34,7 @@ from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
 from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
+from nnviz_widgets.widgets.explorer.health import HealthPanel, select_finding
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
@@ -171,7 +172,9 @@ class TrainingExplorer(ipywidgets.VBox):
         self.loop: TrainingLoop | None = None
         """The background training loop, when built with ``train_epoch=``."""
         self.training: TrainingControls | None = None
-        children = [*controls.rows(self.epoch_label), *display.rows()]
+        # the health strip and findings panel: nv.diagnose in a thread of its own, live
+        self.health = HealthPanel(self.recording, self._lock, lambda f: select_finding(self, f))
+        children = [*controls.rows(self.epoch_label), self.health.widget, *display.rows()]
         if train_epoch is not None:
             self.loop, self.training = start_training(self, opened, train_epoch, epochs)
             children = [self.training, *children]
@@ -220,6 +223,7 @@ class TrainingExplorer(ipywidgets.VBox):
                 self.training.close(widget=False)
             self.recording.remove_listener(self._on_recording_update)
             self._live.close()
+            self.health.close()
             if len(self.recording) != self._synced_count:  # an update waiting for its turn:
                 self._apply_live()  # the widget that stays shows every snapshot recorded
             self._frames.close()
