@@ -17,6 +17,7 @@ from nnviz_widgets.render.dimension import DimensionPicture
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.views.chart import TEXT_COLOUR, themed
 from nnviz_widgets.views.image import ImageSwap
+from nnviz_widgets.views.ticks import nice_ticks, tick_format
 
 __all__ = ["DimensionView"]
 
@@ -51,10 +52,9 @@ class DimensionView:
         self.marker = bqplot.Lines(
             x=[0.0, 0.0], y=[0.0, 1.0], scales=scales, colors=[TEXT_COLOUR], stroke_width=1.5
         )
-        axes = [
-            bqplot.Axis(scale=self.x_scale, label="snapshot"),
-            bqplot.Axis(scale=self.y_scale, orientation="vertical", label="value"),
-        ]
+        self.x_axis = bqplot.Axis(scale=self.x_scale, label="snapshot", tick_format=",d")
+        self.y_axis = bqplot.Axis(scale=self.y_scale, side="left", label="value")
+        axes = [self.x_axis, self.y_axis]
         self.figure = bqplot.Figure(
             marks=[self.image, self.marker],
             axes=axes,
@@ -91,6 +91,10 @@ class DimensionView:
             self.image.x, self.image.y = np.array([left, right]), np.array([low, high])
             self._pngs.show(encode_png(self.indices, palette=SEQUENTIAL.palette))
             self.marker.y = [low, high]
+            # whole snapshots and a few values on 1-2-5 steps (views/ticks.py)
+            self.x_axis.tick_values = nice_ticks(snapshots[0], snapshots[-1], integer=True)
+            values = nice_ticks(low, high, most=5)
+            self.y_axis.tick_values, self.y_axis.tick_format = values, tick_format(values)
             self.figure.title = title
         self.picture = picture
         self.mark(selected)

@@ -84,4 +84,5 @@ def finding_html(finding: Finding, epochs: Sequence) -> str:
         where = "the loss (see the metrics chart)"
     what = f", {escape(finding.quantity)}" if finding.quantity else ""
     detail = quiet(f"{where}{what}; {when_text(finding, epochs)}")
-    return f"{head}<br>{detail}<br><i>Try</i>: {escape(finding.suggestion)}"
+    body = f"{head}<br>{detail}<br><i>Try</i>: {escape(finding.suggestion)}"
+    return f"<div style='line-height:1.4;margin:2px 0 6px'>{body}</div>"
