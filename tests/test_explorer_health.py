@@ -222,3 +222,19 @@ def test_nonfinite_weights_show_as_an_error_with_its_layer():
         assert explorer.layer == "0" and explorer.index == kinds["nonfinite"].snapshot
     finally:
         explorer.close()
+
+
+def test_an_explorer_of_a_model_diagnoses_what_it_records():
+    torch.manual_seed(0)
+    model = nv.models.MLP((64, 16, 10))
+    data = nv.datasets.digits(size=8)
+    probe = (data.probe_images.flatten(1), data.probe_labels)
+    explorer = nv.TrainingExplorer(model, probe=probe)
+    try:
+        explorer.health.interval = 0.0
+        for epoch in range(2):
+            explorer.snapshot(epoch=epoch)
+            assert explorer.health.wait()
+            assert f"no problems found ({epoch + 1} snapshot" in explorer.health.strip.value
+    finally:
+        explorer.close()
