@@ -7,7 +7,7 @@ import numpy as np
 
 import nnviz_widgets as nv
 from nnviz_widgets.recording import SnapshotData
-from nnviz_widgets.render.dimension import column_indices, dimension_picture, rebin
+from nnviz_widgets.render.dimension import column_indices, dimension_picture, rebin, rebin_many
 from nnviz_widgets.widgets.explorer import dimension
 
 
@@ -20,6 +20,17 @@ def test_rebin_spreads_each_bin_evenly_and_keeps_the_total():
     # one value everywhere: the whole count in the bin that holds it
     assert np.allclose(rebin(np.array([5.0, 0.0]), 1.2, 1.2, edges), [0, 0, 5, 0])
     assert not rebin(np.array([1.0]), np.nan, 1.0, edges).any()
+
+
+def test_rebin_many_is_the_cumulative_count_interpolated_row_by_row(rng):
+    counts = rng.integers(0, 50, size=(7, 64)).astype(float)
+    lows = rng.normal(size=7)
+    highs = lows + rng.uniform(0.1, 3.0, size=7)
+    edges = np.linspace(-3.0, 5.0, 33)
+    for row, low, high, got in zip(counts, lows, highs, rebin_many(counts, lows, highs, edges)):
+        cumulative = np.concatenate([[0.0], np.cumsum(row)])
+        expected = np.diff(np.interp(edges, np.linspace(low, high, 65), cumulative))
+        assert np.allclose(got, expected)
 
 
 def test_the_picture_shares_one_range_puts_large_values_on_top_and_logs_counts():
@@ -60,8 +71,14 @@ def _recording(count: int, *, histograms: bool = False) -> nv.Recording:
     return recording
 
 
+def _opened(recording: nv.Recording) -> nv.TrainingExplorer:
+    explorer = nv.TrainingExplorer(recording)
+    explorer.dimension.widget.selected_index = 0  # as a click on its title
+    return explorer
+
+
 def test_the_explorer_panel_follows_the_layer_and_the_snapshot_both_ways():
-    explorer = nv.TrainingExplorer(_recording(6))
+    explorer = _opened(_recording(6))
     try:
         views = explorer.dimension.views
         picture = views["activation"].picture
@@ -79,7 +96,7 @@ def test_the_explorer_panel_follows_the_layer_and_the_snapshot_both_ways():
 
 
 def test_recorded_histograms_are_used_on_their_statistics_range():
-    explorer = nv.TrainingExplorer(_recording(3, histograms=True))
+    explorer = _opened(_recording(3, histograms=True))
     try:
         picture = explorer.dimension.views["activation"].picture
         assert np.allclose(picture.counts.sum(axis=0), 32)  # 64 bins of 0.5
@@ -100,6 +117,10 @@ def test_a_thousand_snapshots_read_a_bounded_number_of_columns(monkeypatch):
     monkeypatch.setattr(dimension, "read_column", counting)
     explorer = nv.TrainingExplorer(recording)
     try:
+        explorer.layer = "a"
+        assert reads == []  # closed: nothing read, nothing drawn
+        assert explorer.dimension.views["activation"].picture is None
+        explorer.dimension.widget.selected_index = 0
         per_quantity = dimension.MOST_COLUMNS
         assert len(reads) == 2 * per_quantity  # activation and gradient, once each
         explorer.index = 10  # scrubbing moves the marker, reads nothing
@@ -114,7 +135,7 @@ def test_a_failure_is_said_in_the_panel(monkeypatch):
         raise RuntimeError("no luck")
 
     monkeypatch.setattr(dimension, "read_column", broken)
-    explorer = nv.TrainingExplorer(_recording(2))
+    explorer = _opened(_recording(2))
     try:
         assert "RuntimeError: no luck" in explorer.dimension.note.value
         assert explorer.heatmap.rgb is not None  # the rest of the explorer draws

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DIMENSION_BINS", "DimensionPicture", "column_indices", "dimension_picture", "rebin"]
+__all__ = [
+    "DIMENSION_BINS",
+    "DimensionPicture",
+    "column_indices",
+    "dimension_picture",
+    "rebin",
+    "rebin_many",
+]
 
 #: Rows of the picture: value bins over the shared range.
 DIMENSION_BINS = 64
@@ -27,18 +34,33 @@ def rebin(counts: np.ndarray, low: float, high: float, edges: np.ndarray) -> np.
     each bin's count taken as spread evenly over it; a single-valued histogram (``low ==
     high``) lands whole in the bin that holds ``low``. The total is kept for what lies inside
     ``edges``."""
+    counts = np.asarray(counts, dtype=np.float64)[None]
+    return rebin_many(counts, np.array([low], float), np.array([high], float), edges)[0]
+
+
+def rebin_many(
+    counts: np.ndarray, lows: np.ndarray, highs: np.ndarray, edges: np.ndarray
+) -> np.ndarray:
+    """:func:`rebin` of each row of ``counts`` (``(columns, n)``) at once: ``(columns,
+    len(edges) - 1)``. A row whose ``low`` or ``high`` is not finite gives zeros."""
     counts = np.asarray(counts, dtype=np.float64)
-    out = np.zeros(len(edges) - 1)
-    total = float(counts.sum())
-    if not total or not (math.isfinite(low) and math.isfinite(high)):
-        return out
-    if high <= low:
-        where = int(np.searchsorted(edges, low, side="right")) - 1
-        out[min(max(where, 0), len(out) - 1)] = total
-        return out
-    source = np.linspace(low, high, len(counts) + 1)
-    cumulative = np.concatenate([[0.0], np.cumsum(counts)])
-    return np.diff(np.interp(edges, source, cumulative))
+    columns, n = counts.shape
+    out = np.zeros((columns, len(edges) - 1))
+    finite = np.isfinite(lows) & np.isfinite(highs)
+    spread = finite & (highs > lows)
+    if spread.any():
+        # the cumulative count at each edge, linear inside a source bin (values even in it)
+        part, low, high = counts[spread], lows[spread, None], highs[spread, None]
+        cumulative = np.concatenate([np.zeros((len(part), 1)), np.cumsum(part, axis=1)], axis=1)
+        where = np.clip((edges[None, :] - low) / (high - low) * n, 0.0, float(n))
+        whole = np.minimum(where.astype(np.intp), n - 1)
+        below = np.take_along_axis(cumulative, whole, axis=1)
+        inside = np.take_along_axis(part, whole, axis=1) * (where - whole)
+        out[spread] = np.diff(below + inside, axis=1)
+    for row in np.flatnonzero(finite & ~spread):  # one value: whole in the bin that holds it
+        bin_ = int(np.searchsorted(edges, lows[row], side="right")) - 1
+        out[row, min(max(bin_, 0), len(out[row]) - 1)] = counts[row].sum()
+    return out
 
 
 @dataclass(frozen=True)
@@ -80,9 +102,12 @@ def dimension_picture(
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, bins + 1)
     counts = np.full((bins, len(columns)), np.nan)
-    for position, column in enumerate(columns):
-        if column is not None:
-            counts[:, position] = rebin(column[0], column[1], column[2], edges)[::-1]
+    present = [position for position, column in enumerate(columns) if column is not None]
+    if present:
+        rows = np.stack([np.asarray(columns[p][0], dtype=np.float64) for p in present])
+        lows = np.array([columns[p][1] for p in present], dtype=np.float64)
+        highs = np.array([columns[p][2] for p in present], dtype=np.float64)
+        counts[:, present] = rebin_many(rows, lows, highs, edges)[:, ::-1].T
     with np.errstate(invalid="ignore"):
         values = np.log1p(counts).astype(np.float32)
     return DimensionPicture(values, counts, edges, np.asarray(snapshots, dtype=np.int64))

@@ -13,6 +13,7 @@ the selected snapshot; a click on a column selects that snapshot.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 
 import ipywidgets
@@ -60,13 +61,20 @@ def read_column(
 class DimensionPanel:
     """The panel (see the module's docstring).
 
+    It draws only while open (it opens closed): a closed panel costs nothing at a slider move,
+    a layer change or a live update; opening it draws what was last asked for.
+
     Parameters
     ----------
     on_select : callable
         ``on_select(index)`` when a column is clicked.
+    lock : threading.RLock
+        The explorer's lock, taken when the panel is opened from the browser.
     """
 
-    def __init__(self, on_select: Callable[[int], None]) -> None:
+    def __init__(self, on_select: Callable[[int], None], lock: threading.RLock) -> None:
+        self._lock = lock
+        self._asked: tuple[Recording, Selection] | None = None  # the last draw asked for
         self.views = {quantity: DimensionView(on_select) for quantity in QUANTITIES}
         self._columns: dict[tuple[str, str, int], tuple | None] = {}
         self._drawn: dict[str, tuple] = {}  # quantity -> (layer, snapshot count) on screen
@@ -76,11 +84,21 @@ class DimensionPanel:
             [ipywidgets.HBox([view.figure for view in self.views.values()]), self.note]
         )
         self.widget = ipywidgets.Accordion(children=[box], titles=("values over snapshots",))
+        self.widget.selected_index = None
         self.widget.add_class("nnviz-dimension-panel")
+        self.widget.observe(self._on_open, "selected_index")
+
+    def _on_open(self, change: dict) -> None:
+        if change["new"] is not None and self._asked is not None:
+            with self._lock:
+                self.draw(*self._asked)
 
     def draw(self, recording: Recording, selection: Selection) -> None:
         """Show the selected layer's pictures and mark the selected snapshot; a failure is
         said in the panel's note, never raised."""
+        self._asked = (recording, selection)
+        if self.widget.selected_index is None:
+            return  # closed: drawn when opened
         try:
             self._draw(recording, selection)
         except Exception as error:  # one broken view must not take the others down

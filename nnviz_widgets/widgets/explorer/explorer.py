@@ -176,7 +176,7 @@ class TrainingExplorer(ipywidgets.VBox):
         # the health strip and findings panel: nv.diagnose in a thread of its own, live
         self.health = HealthPanel(self.recording, self._lock, lambda f: select_finding(self, f))
         # the layer's value histograms over snapshots (docs/explorer.md, "Values over snapshots")
-        self.dimension = DimensionPanel(self._select_from_metrics)
+        self.dimension = DimensionPanel(self._select_from_metrics, self._lock)
         children = [*controls.rows(self.epoch_label), self.health.widget, *display.rows()]
         children += [self.dimension.widget]
         if train_epoch is not None:
