@@ -28,7 +28,7 @@ ALLOWED = {
     "models": set(),
     "integrations": {"threads", "recording", "record"},
     "widgets": {
-        "threads", "training", "recording", "record", "render", "views", "datasets",
+        "threads", "training", "recording", "record", "render", "views", "datasets", "diagnosis",
     },
 }  # fmt: skip
 #: Parts that must never import torch (a recording opens and shows where torch is absent).

@@ -32,8 +32,10 @@ from nnviz_widgets.render.export import compose_export, write_png
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
+from nnviz_widgets.widgets.explorer.dimension import DimensionPanel
 from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
+from nnviz_widgets.widgets.explorer.health import HealthPanel, select_finding
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
@@ -181,7 +183,12 @@ class TrainingExplorer(ipywidgets.VBox):
         self.loop: TrainingLoop | None = None
         """The background training loop, when built with ``train_epoch=``."""
         self.training: TrainingControls | None = None
-        children = [*controls.rows(self.epoch_label), *display.rows()]
+        # the health strip and findings panel: nv.diagnose in a thread of its own, live
+        self.health = HealthPanel(self.recording, self._lock, lambda f: select_finding(self, f))
+        # the layer's value histograms over snapshots (docs/explorer.md, "Values over snapshots")
+        self.dimension = DimensionPanel(self._select_from_metrics, self._lock)
+        children = [*controls.rows(self.epoch_label), self.health.widget, *display.rows()]
+        children += [self.dimension.widget]
         if train_epoch is not None:
             self.loop, self.training = start_training(self, opened, train_epoch, epochs)
             children = [self.training, *children]
@@ -230,6 +237,7 @@ class TrainingExplorer(ipywidgets.VBox):
                 self.training.close(widget=False)
             self.recording.remove_listener(self._on_recording_update)
             self._live.close()
+            self.health.close()
             if len(self.recording) != self._synced_count:  # an update waiting for its turn:
                 self._apply_live()  # the widget that stays shows every snapshot recorded
             self._frames.close()
@@ -347,6 +355,7 @@ class TrainingExplorer(ipywidgets.VBox):
     def _draw(self) -> None:
         with self._lock:
             self._display.draw(self.recording, self._selection(), self._frames)
+            self.dimension.draw(self.recording, self._selection())  # shows its own failure
 
     def _select_from_metrics(self, index: int) -> None:
         if 0 <= index < len(self.recording):
@@ -392,6 +401,7 @@ class TrainingExplorer(ipywidgets.VBox):
         """Every widget the explorer made: children, figures, marks, axes, scales, images."""
         # the spare images are not reachable from the marks
         roots = [*self.children, self.play_link, *self.heatmap.image_widgets]
+        roots += [image for view in self.dimension.views.values() for image in view.image_widgets]
         return every_widget(roots, skip=self)
 
 
