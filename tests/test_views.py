@@ -384,6 +384,18 @@ def test_histogram_counts_match_numpy(rng):
     assert "outside the colour range" in title
 
 
+def test_histogram_titles_say_what_is_counted_without_calling_it_a_sample():
+    _, counts, title = HistogramView.count(np.zeros(784, np.float32), -1.0, 1.0, "sample 3")
+    assert title == "histogram of sample 3: 784 values" and counts.sum() == 784
+    big = np.zeros(8 * HistogramView.MOST_VALUES, np.float32)
+    _, counts, title = HistogramView.count(big, -1.0, 1.0)
+    assert counts.sum() == HistogramView.MOST_VALUES
+    assert title == f"histogram of {HistogramView.MOST_VALUES:,} values (every 8th of {big.size:,})"
+    assert "sample" not in title  # "sample" means a probe sample only
+    _, _, title = HistogramView.rebin(np.array([2.0, 3.0]), 0.0, 1.0, -1.0, 1.0)
+    assert title == "histogram of 5 values"
+
+
 # ---------------------------------------------------------------------------- sequence models
 def _distinct(rng, *shape) -> np.ndarray:
     """A frame whose values are all different, so a value names the element it came from."""

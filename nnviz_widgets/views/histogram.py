@@ -19,8 +19,8 @@ class HistogramView:
     """
 
     BINS = 40
-    #: Frames larger than this are histogrammed from an evenly strided sample of about this size.
-    SAMPLE = 1 << 16
+    #: Frames larger than this are histogrammed from every n-th value, about this many in all.
+    MOST_VALUES = 1 << 16
 
     def __init__(self, colour_scale: bqplot.ColorScale) -> None:
         self.x_scale = bqplot.LinearScale()
@@ -52,16 +52,18 @@ class HistogramView:
         set_ticks(self.y_axis, np.zeros(0))
 
     @classmethod
-    def count(cls, frame: np.ndarray, low: float, high: float) -> tuple:
+    def count(cls, frame: np.ndarray, low: float, high: float, scope: str = "") -> tuple:
         """Histogram ``frame`` over ``[low, high]``: returns ``(centres, counts, title)``.
 
-        Frames larger than :attr:`SAMPLE` values are histogrammed from an evenly strided
-        sample (the title says so): the shape of a distribution needs no more.
+        ``scope`` names what ``frame`` is when it is part of what was recorded ("sample 3"),
+        for the title. Frames larger than :attr:`MOST_VALUES` are histogrammed from every n-th
+        value (the title says so): the shape of a distribution needs no more. "Sample" in the
+        explorer means only a probe sample (``docs/explorer.md``, "Histogram").
         """
         values = np.asarray(frame, dtype=np.float32).ravel()
-        sampled = values.size > cls.SAMPLE
-        if sampled:
-            values = values[:: -(-values.size // cls.SAMPLE)]
+        total = values.size
+        if total > cls.MOST_VALUES:
+            values = values[:: -(-total // cls.MOST_VALUES)]
         finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
         clipped = np.clip(finite, low, high)
         outside = int(np.count_nonzero(clipped != finite))
@@ -72,10 +74,20 @@ class HistogramView:
         counts = np.bincount(where, minlength=cls.BINS)
         edges = np.linspace(low, high, cls.BINS + 1)
         centres = (edges[:-1] + edges[1:]) / 2
-        title = "histogram" + (f" ({values.size:,}-value sample)" if sampled else "")
+        title = cls.title(scope, values.size, total)
         if outside:
             title += f", {outside} outside the colour range (in the end bins)"
         return centres, counts, title
+
+    @staticmethod
+    def title(scope: str, counted: int, total: int) -> str:
+        """What the histogram counts, e.g. "histogram of sample 3: 784 values" or "histogram of
+        65,536 values (every 8th of 524,288)"."""
+        what = f"histogram of {scope}: " if scope else "histogram of "
+        if counted == total:
+            return f"{what}{total:,} values"
+        step = -(-total // max(counted, 1))
+        return f"{what}{counted:,} values (every {_ordinal(step)} of {total:,})"
 
     @classmethod
     def rebin(
@@ -106,7 +118,7 @@ class HistogramView:
                 result[min(int((source_low - low) / (high - low) * cls.BINS), cls.BINS - 1)] = total
         result[0] += below
         result[-1] += above
-        title = "histogram"
+        title = cls.title("", round(total), round(total))
         outside = round(float(below + above))
         if outside:
             title += f", {outside} outside the colour range (in the end bins)"
@@ -141,3 +153,9 @@ class HistogramView:
             self.bars.color = np.asarray(centres, dtype=np.float64)
         self.figure.title = title
         self.counts = np.asarray(counts)
+
+
+def _ordinal(n: int) -> str:
+    """2 -> "2nd", 11 -> "11th", 23 -> "23rd"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
