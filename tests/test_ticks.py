@@ -97,3 +97,17 @@ def test_long_titles_get_a_font_that_fits():
     )
     size = int(title_size(long, 470)[:-2])
     assert 9 <= size < 13 and len(long) * 0.6 * size <= 470
+
+
+def test_zero_in_exponent_notation_is_written_0():
+    import bqplot
+
+    from nnviz_widgets.views.chart import set_ticks
+
+    axis = bqplot.Axis(scale=bqplot.LinearScale())
+    ticks = nice_ticks(-2e-9, 2e-9)
+    set_ticks(axis, ticks)
+    assert axis.tick_format.endswith("e")  # d3 would write its zero "0e+0"
+    assert axis.tick_labels == {"0": "0"}
+    set_ticks(axis, np.array([0.0, 1.0, 2.0]))  # a plain axis: d3's own labels again
+    assert axis.tick_labels is None

@@ -121,6 +121,11 @@ def set_ticks(axis: bqplot.Axis, ticks: np.ndarray) -> None:
         axis.tick_values = ticks
     if axis.tick_format != fmt:
         axis.tick_format = fmt
+    # d3 writes zero in exponent notation as "0e+0": label it "0" (bqplot looks a tick's label
+    # up by its value written as JavaScript writes numbers)
+    labels = {"0": "0"} if fmt.endswith("e") and (ticks == 0).any() else None
+    if axis.tick_labels != labels:
+        axis.tick_labels = labels
 
 
 def epoch_ticks(axis: bqplot.Axis, epochs: np.ndarray) -> None:
