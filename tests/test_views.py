@@ -239,6 +239,30 @@ def test_hover_and_click_messages_report_cells(rng):
     assert seen[-1] == (4, 7, 5, 8)
 
 
+def test_a_wide_matrix_gets_taller_cells_and_markers_to_match():
+    from nnviz_widgets.views.geometry import MATRIX_STRETCH, PLOT_HEIGHT, PLOT_WIDTH
+
+    view = HeatmapView()
+    view.show(Picture(np.zeros((10, 84), np.float32), None, "", "", ""), -1, 1, DIVERGING,
+              title="")  # fmt: skip
+    width = PLOT_WIDTH / 84  # the columns fill the width
+    height = PLOT_HEIGHT / (view.y_scale.max - view.y_scale.min)
+    assert height == pytest.approx(MATRIX_STRETCH * width)  # not a 49-pixel strip
+    # the pointer's markers cover their blocks: rectangles as tall as the cells
+    side = 6  # 84 columns in blocks of 6 cells a side
+    assert 10**view.hover.default_skew == pytest.approx(MATRIX_STRETCH, rel=0.05)
+    assert view.hover.default_size == math.ceil(side * width) * math.ceil(side * height)
+    # a mosaic's tiles keep their look: its cells stretch at most 1.5x
+    tiles = Picture(np.zeros((11, 100), np.float32), None, "", "", "", tile=(5, 5))
+    view.show(tiles, -1, 1, DIVERGING, title="")
+    height = PLOT_HEIGHT / (view.y_scale.max - view.y_scale.min)
+    assert height == pytest.approx(1.5 * PLOT_WIDTH / 100)
+    # a picture of the plot area's shape keeps square cells
+    view.show(Picture(np.zeros((30, 30), np.float32), None, "", "", ""), -1, 1, DIVERGING,
+              title="")  # fmt: skip
+    assert view.hover.default_skew == 0.0
+
+
 def test_hover_reaches_every_cell_of_a_large_picture_with_few_markers():
     """A 300 x 300 picture: at most 2 * 16**2 markers, and three moves read any one cell."""
     seen = []
