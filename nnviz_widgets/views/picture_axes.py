@@ -35,7 +35,9 @@ class PictureAxes:
         self.y_scale = bqplot.LinearScale(min=-0.5, max=0.5, reverse=True, allow_padding=False)
         self.x_axis_scale = bqplot.LinearScale(min=-0.5, max=0.5, allow_padding=False)
         self.y_axis_scale = bqplot.LinearScale(min=-0.5, max=0.5, reverse=True, allow_padding=False)
-        self.x_axis = bqplot.Axis(scale=self.x_axis_scale, label="", grid_lines="none")
+        self.x_axis = bqplot.Axis(
+            scale=self.x_axis_scale, label="", grid_lines="none", label_offset="32px"
+        )  # the name clear of the tick labels
         self.y_axis = bqplot.Axis(scale=self.y_axis_scale, side="left", label="", grid_lines="none")
 
     def fit(self, picture: Picture) -> None:
