@@ -2,6 +2,7 @@
 
 import math
 
+import bqplot
 import numpy as np
 import pytest
 
@@ -591,3 +592,22 @@ def test_an_integer_probe_shows_its_token_ids():
     picture = layout_frame(tokens, "probe", probe_shape=tokens.shape, sample=0)
     assert picture.values.shape == (4, 16) and picture.column_label == "token position"
     assert _located(picture, tokens) == _everything(tokens)
+
+
+def test_the_histogram_draws_no_base_line_before_it_counts():
+    view = HistogramView(bqplot.ColorScale())
+    assert not view.bars.visible  # bqplot draws a bare base line for empty bars
+    view.show(np.array([0.5, 1.5], np.float32), 0.0, 2.0)
+    assert view.bars.visible
+    view.show_counts(np.zeros(0), np.zeros(0), "histogram")
+    assert not view.bars.visible
+
+
+def test_the_charts_take_the_width_they_are_given():
+    from nnviz_widgets.recording import Recording
+    from nnviz_widgets.widgets.explorer import TrainingExplorer
+
+    explorer = TrainingExplorer(Recording())
+    assert explorer.histogram.figure.layout.width == "100%"
+    assert explorer.gradients.across_figure.layout.flex == "1 1 445px"
+    explorer.close(widget=True)

@@ -35,6 +35,7 @@ class HistogramView:
             padding=0.0,
             stroke="#777777",
             stroke_width=0.3,
+            visible=False,  # bqplot draws a base line even without bars: none until counted
         )
         self.figure = chart_figure(
             [self.bars],
@@ -148,6 +149,7 @@ class HistogramView:
             self.y_scale.max = high
         set_ticks(self.y_axis, ticks if counts.size else np.zeros(0))
         with self.bars.hold_sync():
+            self.bars.visible = bool(counts.size)
             self.bars.x = centres
             self.bars.y = counts
             self.bars.color = np.asarray(centres, dtype=np.float64)
