@@ -124,7 +124,7 @@ def set_ticks(axis: bqplot.Axis, ticks: np.ndarray) -> None:
     if axis.tick_format != fmt:
         axis.tick_format = fmt
     if axis.side in ("left", "right"):  # the axis name clear of the widest tick label
-        offset = f"{round(LABEL_PIXELS * max(map(len, tick_labels(ticks, fmt))) + 18)}px"
+        offset = f"{round(LABEL_PIXELS * max(map(len, tick_labels(ticks, fmt))) + 14)}px"
         if axis.label_offset != offset:
             axis.label_offset = offset
     # d3 writes zero in exponent notation as "0e+0": label it "0" (bqplot looks a tick's label

@@ -46,7 +46,7 @@ class HistogramView:
             title="histogram",
             css_class="nnviz-histogram",
             width="340px",
-            margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
+            margin={"top": 30, "bottom": 45, "left": 70, "right": 15},  # room for "15,000"
         )
         self.counts: np.ndarray = np.zeros(0)
         set_ticks(self.x_axis, np.zeros(0))  # nothing counted yet: no 0-1 axes

@@ -46,7 +46,7 @@ class MetricsView:
             title="metrics",
             css_class="nnviz-metrics",
             width="340px",
-            margin={"top": 30, "bottom": 40, "left": 74, "right": 74},  # room for "1.5e+45"
+            margin={"top": 30, "bottom": 40, "left": 80, "right": 80},  # room for "1.5e+45"
             legend_location="top-right",
         )
         self._names: tuple[str, ...] = ()

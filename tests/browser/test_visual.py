@@ -115,20 +115,22 @@ def test_the_stories_pictures_are_not_blank(shown):
 _TEXT_BOXES = """(root) => {
     const out = [];
     root.querySelectorAll('.bqplot').forEach((figure, f) => {
+        const svg = figure.querySelector('svg').getBoundingClientRect();
         figure.querySelectorAll('text').forEach((text) => {
             const box = text.getBoundingClientRect();
             const style = getComputedStyle(text);
             if (!text.textContent.trim() || box.width === 0 || style.visibility === 'hidden'
                 || style.display === 'none' || text.closest('[display="none"]')) return;
             out.push({figure: f, text: text.textContent.trim(),
-                      box: [box.left, box.top, box.right, box.bottom]});
+                      box: [box.left, box.top, box.right, box.bottom],
+                      frame: [svg.left, svg.top, svg.right, svg.bottom]});
         });
     });
     return out;
 }"""
 
 
-def test_no_text_overlaps_another(shown):
+def test_no_text_overlaps_another_or_is_cut(shown):
     theme, page = shown
     root = page.locator(".t-story").first
     root.scroll_into_view_if_needed()
@@ -145,6 +147,16 @@ def test_no_text_overlaps_another(shown):
             if width > 1 and height > 1:  # a shared pixel edge is not an overlap
                 overlaps.append((a["text"], b["text"]))
     assert not overlaps, f"texts overlap in {theme}: {overlaps[:10]}"
+    # and none is cut by the edge of its figure
+    cut = [
+        t["text"]
+        for t in texts
+        if t["box"][0] < t["frame"][0] - 1
+        or t["box"][1] < t["frame"][1] - 1
+        or t["box"][2] > t["frame"][2] + 1
+        or t["box"][3] > t["frame"][3] + 1
+    ]
+    assert not cut, f"texts cut by their figure's edge in {theme}: {cut[:10]}"
 
 
 #: Every visible text of the explorer: its colour and the first opaque background behind it.
