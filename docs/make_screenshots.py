@@ -3,7 +3,8 @@
 Trains LeNet-5 on the bundled digits in a notebook, shows one explorer per quantity, runs it in
 a JupyterLab server started here, drives Debian's Chromium through Playwright (no browser is
 downloaded), screenshots each explorer, then moves the pointer over a heatmap and checks that
-the readout reports the value under it. Run from the repository root:
+the readout reports the value under it; then switches JupyterLab to its dark theme and takes the
+explorers again into ``dark/``. Run from the repository root:
 
     python docs/make_screenshots.py [output folder]
 """
@@ -118,11 +119,7 @@ def shoot(page, server: JupyterServer, out: Path) -> None:
     time.sleep(6)  # let every figure finish drawing
     dismiss_notifications(page)
     explorers = page.query_selector_all(".nnviz-explorer")
-    for name, element in zip(SHOTS, explorers):
-        element.scroll_into_view_if_needed()
-        time.sleep(1.5)
-        element.screenshot(path=str(out / f"explorer_{name}.png"))
-        print("saved", out / f"explorer_{name}.png")
+    shoot_explorers(explorers, out)
     # the pointer readout, through a real hover event in the browser
     first = explorers[0]
     image = first.query_selector(".nnviz-heatmap image")
@@ -143,6 +140,24 @@ def shoot(page, server: JupyterServer, out: Path) -> None:
     # a page screenshot clipped to the explorer: an element screenshot may scroll, and the
     # page moving under the pointer would hover another block
     page.screenshot(path=str(out / "explorer_hover.png"), clip=first.bounding_box())
+    # the same explorers in JupyterLab's dark theme
+    page.mouse.move(0, 0)
+    page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute("
+        "'apputils:change-theme', {theme: 'JupyterLab Dark'}); }"
+    )
+    time.sleep(4)  # the theme's style sheet loads, the figures repaint
+    (out / "dark").mkdir(exist_ok=True)
+    shoot_explorers(explorers, out / "dark")
+
+
+def shoot_explorers(explorers, out: Path) -> None:
+    """One screenshot per explorer, ``explorer_<name>.png`` in ``out``."""
+    for name, element in zip(SHOTS, explorers):
+        element.scroll_into_view_if_needed()
+        time.sleep(1.5)
+        element.screenshot(path=str(out / f"explorer_{name}.png"))
+        print("saved", out / f"explorer_{name}.png")
 
 
 if __name__ == "__main__":

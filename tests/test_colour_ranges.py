@@ -77,6 +77,25 @@ def test_one_samples_saliency_is_ranged_on_that_sample(rng):
     explorer.close(widget=True)
 
 
+def test_the_histogram_counts_the_sample_the_picture_shows(rng):
+    recording = Recording()
+    recording.set_layers({INPUT: {"type": "input", "calls": 1}})
+    recording.set_probe(rng.random((3, 1, 6, 6)).astype(np.float32), np.array([0, 1, 2]))
+    saliency = np.zeros((3, 1, 6, 6), np.float32)
+    saliency[1] = 0.5  # sample 1: every value in one bin; the others at 0
+    recording.append_snapshot(SnapshotData(epoch=0, step=0, frames={(INPUT, "saliency"): saliency}))
+    explorer = TrainingExplorer(recording)
+    explorer.layer, explorer.quantity = INPUT, "saliency"
+    explorer.sample = 1
+    assert explorer.histogram.counts.sum() == 36
+    assert np.count_nonzero(explorer.histogram.counts) == 1
+    assert explorer.histogram.figure.title == "histogram of sample 1: 36 values"
+    explorer.sample = -1  # every sample: the whole frame
+    assert explorer.histogram.counts.sum() == 108
+    assert explorer.histogram.figure.title == "histogram of 108 values"
+    explorer.close(widget=True)
+
+
 def test_colour_choice_in_each_mode():
     picture = layout_frame(np.array([[-0.5, 1.0], [2.0, 3.0]], np.float32), "weight")
     extremes = [(-1.0, 1.0), None, (-1000.0, 2.0)]

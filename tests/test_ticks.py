@@ -97,3 +97,38 @@ def test_long_titles_get_a_font_that_fits():
     )
     size = int(title_size(long, 470)[:-2])
     assert 9 <= size < 13 and len(long) * 0.6 * size <= 470
+
+
+def test_zero_in_exponent_notation_is_written_0():
+    import bqplot
+
+    from nnviz_widgets.views.chart import set_ticks
+
+    axis = bqplot.Axis(scale=bqplot.LinearScale())
+    ticks = nice_ticks(-2e-9, 2e-9)
+    set_ticks(axis, ticks)
+    assert axis.tick_format.endswith("e")  # d3 would write its zero "0e+0"
+    assert axis.tick_labels == {"0": "0"}
+    set_ticks(axis, np.array([0.0, 1.0, 2.0]))  # a plain axis: d3's own labels again
+    assert axis.tick_labels is None
+
+
+def test_a_vertical_axis_name_clears_its_widest_tick_label():
+    import bqplot
+
+    from nnviz_widgets.views.chart import set_ticks
+
+    axis = bqplot.Axis(scale=bqplot.LinearScale(), side="left", label="loss")
+    set_ticks(axis, np.array([0.0, 1.0, 2.0]))
+    narrow = int(axis.label_offset[:-2])
+    set_ticks(axis, np.array([0.0, 5e44, 1e45, 1.5e45]))  # "1.5e+45": seven characters
+    assert int(axis.label_offset[:-2]) >= narrow + 6 * 6
+
+
+def test_tick_labels_write_each_tick_as_itself():
+    # distinct is not enough: ".0e" writes 1.5e45 as "2e+45" and ".1f" writes 0.25 as "0.2"
+    for ticks in ([0.0, 5e44, 1e45, 1.5e45], [0.0, 0.25, 0.5, 0.75]):
+        ticks = np.array(ticks)
+        labels = tick_labels(ticks, tick_format(ticks))
+        written = [float(label.replace("\u2212", "-")) for label in labels]
+        np.testing.assert_allclose(written, ticks, rtol=1e-9)

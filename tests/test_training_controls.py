@@ -94,6 +94,7 @@ def test_a_failure_shows_the_traceback_in_words():
     assert "ValueError: broken batch in epoch 1" in controls.error.value
     assert "Traceback" in controls.error.value
     assert "every snapshot taken so far is kept" in controls.error.value
+    assert "var(--jp-error-color1" in controls.error.value  # the theme's error colour
     assert "failed in epoch 1" in controls.status.value
     loop.close()
 

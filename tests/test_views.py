@@ -2,6 +2,7 @@
 
 import math
 
+import bqplot
 import numpy as np
 import pytest
 
@@ -239,6 +240,30 @@ def test_hover_and_click_messages_report_cells(rng):
     assert seen[-1] == (4, 7, 5, 8)
 
 
+def test_a_wide_matrix_gets_taller_cells_and_markers_to_match():
+    from nnviz_widgets.views.geometry import MATRIX_STRETCH, PLOT_HEIGHT, PLOT_WIDTH
+
+    view = HeatmapView()
+    view.show(Picture(np.zeros((10, 84), np.float32), None, "", "", ""), -1, 1, DIVERGING,
+              title="")  # fmt: skip
+    width = PLOT_WIDTH / 84  # the columns fill the width
+    height = PLOT_HEIGHT / (view.y_scale.max - view.y_scale.min)
+    assert height == pytest.approx(MATRIX_STRETCH * width)  # not a 49-pixel strip
+    # the pointer's markers cover their blocks: rectangles as tall as the cells
+    side = 6  # 84 columns in blocks of 6 cells a side
+    assert 10**view.hover.default_skew == pytest.approx(MATRIX_STRETCH, rel=0.05)
+    assert view.hover.default_size == math.ceil(side * width) * math.ceil(side * height)
+    # a mosaic's tiles keep their look: its cells stretch at most 1.5x
+    tiles = Picture(np.zeros((11, 100), np.float32), None, "", "", "", tile=(5, 5))
+    view.show(tiles, -1, 1, DIVERGING, title="")
+    height = PLOT_HEIGHT / (view.y_scale.max - view.y_scale.min)
+    assert height == pytest.approx(1.5 * PLOT_WIDTH / 100)
+    # a picture of the plot area's shape keeps square cells
+    view.show(Picture(np.zeros((30, 30), np.float32), None, "", "", ""), -1, 1, DIVERGING,
+              title="")  # fmt: skip
+    assert view.hover.default_skew == 0.0
+
+
 def test_hover_reaches_every_cell_of_a_large_picture_with_few_markers():
     """A 300 x 300 picture: at most 2 * 16**2 markers, and three moves read any one cell."""
     seen = []
@@ -382,6 +407,18 @@ def test_histogram_counts_match_numpy(rng):
     assert counts.sum() == 4999
     np.testing.assert_allclose(centres, (edges[:-1] + edges[1:]) / 2)
     assert "outside the colour range" in title
+
+
+def test_histogram_titles_say_what_is_counted_without_calling_it_a_sample():
+    _, counts, title = HistogramView.count(np.zeros(784, np.float32), -1.0, 1.0, "sample 3")
+    assert title == "histogram of sample 3: 784 values" and counts.sum() == 784
+    big = np.zeros(8 * HistogramView.MOST_VALUES, np.float32)
+    _, counts, title = HistogramView.count(big, -1.0, 1.0)
+    assert counts.sum() == HistogramView.MOST_VALUES
+    assert title == f"histogram of {HistogramView.MOST_VALUES:,} values (every 8th of {big.size:,})"
+    assert "sample" not in title  # "sample" means a probe sample only
+    _, _, title = HistogramView.rebin(np.array([2.0, 3.0]), 0.0, 1.0, -1.0, 1.0)
+    assert title == "histogram of 5 values"
 
 
 # ---------------------------------------------------------------------------- sequence models
@@ -555,3 +592,22 @@ def test_an_integer_probe_shows_its_token_ids():
     picture = layout_frame(tokens, "probe", probe_shape=tokens.shape, sample=0)
     assert picture.values.shape == (4, 16) and picture.column_label == "token position"
     assert _located(picture, tokens) == _everything(tokens)
+
+
+def test_the_histogram_draws_no_base_line_before_it_counts():
+    view = HistogramView(bqplot.ColorScale())
+    assert not view.bars.visible  # bqplot draws a bare base line for empty bars
+    view.show(np.array([0.5, 1.5], np.float32), 0.0, 2.0)
+    assert view.bars.visible
+    view.show_counts(np.zeros(0), np.zeros(0), "histogram")
+    assert not view.bars.visible
+
+
+def test_the_charts_take_the_width_they_are_given():
+    from nnviz_widgets.recording import Recording
+    from nnviz_widgets.widgets.explorer import TrainingExplorer
+
+    explorer = TrainingExplorer(Recording())
+    assert explorer.histogram.figure.layout.width == "100%"
+    assert explorer.gradients.across_figure.layout.flex == "1 1 445px"
+    explorer.close(widget=True)

@@ -16,7 +16,7 @@ import bqplot
 import ipywidgets
 import numpy as np
 
-from nnviz_widgets.views.ticks import nice_limits, nice_ticks, tick_format
+from nnviz_widgets.views.ticks import nice_limits, nice_ticks, tick_format, tick_labels
 
 __all__ = [
     "chart_figure",
@@ -31,6 +31,8 @@ __all__ = [
     "value_limits",
 ]
 
+#: Width of a character of a tick label in pixels (bqplot's 11-pixel sans-serif digits).
+LABEL_PIXELS = 6.6
 #: Height of every small chart, so a row of them lines up.
 CHART_HEIGHT = "215px"
 
@@ -121,6 +123,15 @@ def set_ticks(axis: bqplot.Axis, ticks: np.ndarray) -> None:
         axis.tick_values = ticks
     if axis.tick_format != fmt:
         axis.tick_format = fmt
+    if axis.side in ("left", "right"):  # the axis name clear of the widest tick label
+        offset = f"{round(LABEL_PIXELS * max(map(len, tick_labels(ticks, fmt))) + 14)}px"
+        if axis.label_offset != offset:
+            axis.label_offset = offset
+    # d3 writes zero in exponent notation as "0e+0": label it "0" (bqplot looks a tick's label
+    # up by its value written as JavaScript writes numbers)
+    labels = {"0": "0"} if fmt.endswith("e") and (ticks == 0).any() else None
+    if axis.tick_labels != labels:
+        axis.tick_labels = labels
 
 
 def epoch_ticks(axis: bqplot.Axis, epochs: np.ndarray) -> None:

@@ -1,8 +1,11 @@
-"""The heatmap figure's size in pixels, and how a picture's cells fit its plot area, square.
+"""The heatmap figure's size in pixels, and how a picture's cells fit its plot area.
 
-Cells are kept square on screen: a picture fills the plot area in one direction and is centred
-in the other. The axes (``views.picture_axes``) and the pointer grid (``views.hover_grid``)
-both work from these numbers. No widgets here.
+A picture fills the plot area in one direction and is centred in the other. Cells are square
+unless that would draw a wide picture as a thin strip: then they grow taller, a matrix's cells
+up to :data:`MATRIX_STRETCH` times as tall as wide, a mosaic's (images, kernels) up to
+:data:`MOSAIC_STRETCH` so that its tiles keep their look
+(``docs/explorer.md``, "What you see"). The axes (``views.picture_axes``) and the pointer grid
+(``views.hover_grid``) both work from these numbers. No widgets here.
 """
 
 from __future__ import annotations
@@ -10,11 +13,21 @@ from __future__ import annotations
 __all__ = [
     "HEATMAP_MARGIN",
     "HEATMAP_SIZE",
+    "MATRIX_STRETCH",
+    "MOSAIC_STRETCH",
     "PLOT_HEIGHT",
     "PLOT_WIDTH",
     "cell_pixels",
+    "cell_size",
+    "picture_spans",
     "square_spans",
 ]
+
+#: A plain matrix's cells may be up to this many times as tall as wide: a
+#: 20 x 120 activation or a 10 x 84 weight gets rows tall enough to read, not a thin strip.
+MATRIX_STRETCH = 4.0
+#: A mosaic's cells (pixels of images, kernels) stretch at most this much: tiles keep their look.
+MOSAIC_STRETCH = 1.5
 
 #: Pixel size of the main heatmap figure and its margins (so cells can be kept square).
 HEATMAP_SIZE = (480, 450)
@@ -24,15 +37,27 @@ PLOT_WIDTH = HEATMAP_SIZE[0] - HEATMAP_MARGIN["left"] - HEATMAP_MARGIN["right"]
 PLOT_HEIGHT = HEATMAP_SIZE[1] - HEATMAP_MARGIN["top"] - HEATMAP_MARGIN["bottom"]
 
 
+def cell_size(rows: int, columns: int, stretch: float = 1.0) -> tuple[float, float]:
+    """Width and height in pixels of one cell of a ``rows x columns`` picture whose cells may
+    be up to ``stretch`` times as tall as wide (1: square)."""
+    width, height = PLOT_WIDTH / max(columns, 1), PLOT_HEIGHT / max(rows, 1)
+    side = min(width, height)  # square cells: the picture fills the plot area one way
+    # only taller, never wider: bqplot's rectangle markers of the pointer grid (views.hover_grid)
+    # can be made taller than wide but not wider, and a wide picture is the common strip
+    return side, min(height, side * stretch)
+
+
+def picture_spans(rows: int, columns: int, stretch: float = 1.0) -> tuple[float, float]:
+    """Scale spans (x, y) in cells that give cells the size :func:`cell_size` says."""
+    width, height = cell_size(rows, columns, stretch)
+    return PLOT_WIDTH / width, PLOT_HEIGHT / height
+
+
 def square_spans(rows: int, columns: int) -> tuple[float, float]:
     """Scale spans (x, y) in cells that keep cells square in the plot area."""
-    # rows and columns fill the plot area in one direction; the other gets spare room
-    if columns / PLOT_WIDTH >= rows / PLOT_HEIGHT:
-        return float(columns), columns * PLOT_HEIGHT / PLOT_WIDTH
-    return rows * PLOT_WIDTH / PLOT_HEIGHT, float(rows)
+    return picture_spans(rows, columns, 1.0)
 
 
 def cell_pixels(rows: int, columns: int) -> float:
-    """The side of one cell of a ``rows x columns`` picture on screen, in pixels."""
-    x_span, _ = square_spans(rows, columns)
-    return PLOT_WIDTH / x_span
+    """The side of one square cell of a ``rows x columns`` picture on screen, in pixels."""
+    return cell_size(rows, columns, 1.0)[0]

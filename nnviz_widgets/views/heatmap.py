@@ -25,7 +25,7 @@ from nnviz_widgets.views.colour_bar import COLOUR_BAR_WIDTH, ColourBar
 from nnviz_widgets.views.geometry import HEATMAP_MARGIN, HEATMAP_SIZE
 from nnviz_widgets.views.hover_grid import HOVER_CELLS, HoverGrid
 from nnviz_widgets.views.image import ImageSwap
-from nnviz_widgets.views.picture_axes import PictureAxes
+from nnviz_widgets.views.picture_axes import PictureAxes, stretch_of
 
 __all__ = ["COLOUR_BAR_WIDTH", "HEATMAP_MARGIN", "HEATMAP_SIZE", "HOVER_CELLS", "HeatmapView"]
 
@@ -146,7 +146,7 @@ class HeatmapView:
             self.axes.fit(picture)
             self.bar.show(colour_map, low, high, colour_label)
             self._title(title)
-            self.hover_grid.cover(rows, columns)
+            self.hover_grid.cover(rows, columns, stretch_of(picture))
         self.picture, self.shown, self.indices = picture, shown, indices
         self.colour_map, self.colour_limits = colour_map, (float(low), float(high))
 

@@ -19,8 +19,8 @@ class HistogramView:
     """
 
     BINS = 40
-    #: Frames larger than this are histogrammed from an evenly strided sample of about this size.
-    SAMPLE = 1 << 16
+    #: Frames larger than this are histogrammed from every n-th value, about this many in all.
+    MOST_VALUES = 1 << 16
 
     def __init__(self, colour_scale: bqplot.ColorScale) -> None:
         self.x_scale = bqplot.LinearScale()
@@ -35,6 +35,7 @@ class HistogramView:
             padding=0.0,
             stroke="#777777",
             stroke_width=0.3,
+            visible=False,  # bqplot draws a base line even without bars: none until counted
         )
         self.figure = chart_figure(
             [self.bars],
@@ -45,23 +46,25 @@ class HistogramView:
             title="histogram",
             css_class="nnviz-histogram",
             width="340px",
-            margin={"top": 30, "bottom": 45, "left": 55, "right": 15},
+            margin={"top": 30, "bottom": 45, "left": 70, "right": 15},  # room for "15,000"
         )
         self.counts: np.ndarray = np.zeros(0)
         set_ticks(self.x_axis, np.zeros(0))  # nothing counted yet: no 0-1 axes
         set_ticks(self.y_axis, np.zeros(0))
 
     @classmethod
-    def count(cls, frame: np.ndarray, low: float, high: float) -> tuple:
+    def count(cls, frame: np.ndarray, low: float, high: float, scope: str = "") -> tuple:
         """Histogram ``frame`` over ``[low, high]``: returns ``(centres, counts, title)``.
 
-        Frames larger than :attr:`SAMPLE` values are histogrammed from an evenly strided
-        sample (the title says so): the shape of a distribution needs no more.
+        ``scope`` names what ``frame`` is when it is part of what was recorded ("sample 3"),
+        for the title. Frames larger than :attr:`MOST_VALUES` are histogrammed from every n-th
+        value (the title says so): the shape of a distribution needs no more. "Sample" in the
+        explorer means only a probe sample (``docs/explorer.md``, "Histogram").
         """
         values = np.asarray(frame, dtype=np.float32).ravel()
-        sampled = values.size > cls.SAMPLE
-        if sampled:
-            values = values[:: -(-values.size // cls.SAMPLE)]
+        total = values.size
+        if total > cls.MOST_VALUES:
+            values = values[:: -(-total // cls.MOST_VALUES)]
         finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
         clipped = np.clip(finite, low, high)
         outside = int(np.count_nonzero(clipped != finite))
@@ -72,10 +75,20 @@ class HistogramView:
         counts = np.bincount(where, minlength=cls.BINS)
         edges = np.linspace(low, high, cls.BINS + 1)
         centres = (edges[:-1] + edges[1:]) / 2
-        title = "histogram" + (f" ({values.size:,}-value sample)" if sampled else "")
+        title = cls.title(scope, values.size, total)
         if outside:
             title += f", {outside} outside the colour range (in the end bins)"
         return centres, counts, title
+
+    @staticmethod
+    def title(scope: str, counted: int, total: int) -> str:
+        """What the histogram counts, e.g. "histogram of sample 3: 784 values" or "histogram of
+        65,536 values (every 8th of 524,288)"."""
+        what = f"histogram of {scope}: " if scope else "histogram of "
+        if counted == total:
+            return f"{what}{total:,} values"
+        step = -(-total // max(counted, 1))
+        return f"{what}{counted:,} values (every {_ordinal(step)} of {total:,})"
 
     @classmethod
     def rebin(
@@ -106,7 +119,7 @@ class HistogramView:
                 result[min(int((source_low - low) / (high - low) * cls.BINS), cls.BINS - 1)] = total
         result[0] += below
         result[-1] += above
-        title = "histogram"
+        title = cls.title("", round(total), round(total))
         outside = round(float(below + above))
         if outside:
             title += f", {outside} outside the colour range (in the end bins)"
@@ -136,8 +149,15 @@ class HistogramView:
             self.y_scale.max = high
         set_ticks(self.y_axis, ticks if counts.size else np.zeros(0))
         with self.bars.hold_sync():
+            self.bars.visible = bool(counts.size)
             self.bars.x = centres
             self.bars.y = counts
             self.bars.color = np.asarray(centres, dtype=np.float64)
         self.figure.title = title
         self.counts = np.asarray(counts)
+
+
+def _ordinal(n: int) -> str:
+    """2 -> "2nd", 11 -> "11th", 23 -> "23rd"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

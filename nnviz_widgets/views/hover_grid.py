@@ -16,7 +16,7 @@ from collections.abc import Callable
 import bqplot
 import numpy as np
 
-from nnviz_widgets.views.geometry import cell_pixels
+from nnviz_widgets.views.geometry import cell_size
 
 __all__ = ["HOVER_CELLS", "HoverGrid"]
 
@@ -57,16 +57,18 @@ class HoverGrid:
         self.coarse.on_element_click(self._handle_coarse)
         self.fine.on_hover(self._handle_fine)
         self.fine.on_element_click(self._handle_fine)
-        #: (rows, columns) of the picture covered, () when none
+        #: (rows, columns) of the picture covered, () when none; how far its cells stretch
         self._shape: tuple = ()
+        self._stretch = 1.0
         #: per grid: (first row, first column, block side in cells, markers per row)
         self._grids: dict[str, tuple[int, int, int, int]] = {}
 
-    def cover(self, rows: int, columns: int) -> None:
-        """Lay the coarse grid over a picture of a new shape (scrubbing keeps it)."""
-        if self._shape == (rows, columns):
+    def cover(self, rows: int, columns: int, stretch: float = 1.0) -> None:
+        """Lay the coarse grid over a picture of a new shape (scrubbing keeps it); its cells
+        may stretch up to ``stretch`` (see ``views.geometry``)."""
+        if self._shape == (rows, columns) and self._stretch == stretch:
             return
-        self._shape = (rows, columns)
+        self._shape, self._stretch = (rows, columns), stretch
         self._place("coarse", 0, 0, rows, columns)
         self._place("fine", 0, 0, 0, 0)
 
@@ -77,15 +79,22 @@ class HoverGrid:
         self._shape = ()
 
     def cell_pixels(self) -> float:
-        """The side of one picture cell on screen, in pixels."""
-        return cell_pixels(*self._shape)
+        """The shorter side of one picture cell on screen, in pixels (cells of a matrix may be
+        stretched one way: see :meth:`cell_size`)."""
+        return min(self.cell_size())
+
+    def cell_size(self) -> tuple[float, float]:
+        """Width and height of one picture cell on screen, in pixels."""
+        return cell_size(*self._shape, self._stretch)
 
     def _place(self, which: str, row: int, column: int, rows: int, columns: int) -> None:
-        """Cover cells ``[row:row + rows, column:column + columns]`` with square markers.
+        """Cover cells ``[row:row + rows, column:column + columns]`` with markers.
 
-        Blocks are square (the same number of cells both ways, as cells are square on
-        screen), at most ``HOVER_CELLS`` per side; the last ones may reach past the region,
-        and read the cells they really cover.
+        Blocks are square in cells (the same number of cells both ways), at most
+        ``HOVER_CELLS`` per side; the last ones may reach past the region, and read the cells
+        they really cover. A marker is a rectangle the size of its block on screen (bqplot's
+        "rectangle" is ``sqrt(size / 10**skew)`` wide and ``10**skew`` times as tall), square
+        where cells are.
         """
         mark = self.coarse if which == "coarse" else self.fine
         if rows <= 0 or columns <= 0:
@@ -97,12 +106,14 @@ class HoverGrid:
         centres_r = row + np.arange(0, rows, side) + (side - 1) / 2
         centres_c = column + np.arange(0, columns, side) + (side - 1) / 2
         grid_r, grid_c = np.meshgrid(centres_r, centres_c, indexing="ij")
-        pixels = side * self.cell_pixels()
+        width, height = self.cell_size()
+        # whole pixels, rounded up so blocks leave no gaps
+        width, height = max(1, math.ceil(side * width)), max(1, math.ceil(side * height))
         with mark.hold_sync():
             mark.x = grid_c.ravel().astype(np.float32)
             mark.y = grid_r.ravel().astype(np.float32)
-            # a square marker's size is its area in pixels; round up so blocks leave no gaps
-            mark.default_size = max(1, math.ceil(pixels * pixels))
+            mark.default_size = width * height
+            mark.default_skew = math.log10(height / width)
         self._grids[which] = (row, column, side, len(centres_c))
 
     def _handle_coarse(self, _mark, content: dict) -> None:
@@ -158,10 +169,11 @@ def _hover_mark(scales: dict[str, bqplot.Scale]) -> bqplot.Scatter:
     return bqplot.Scatter(
         x=np.zeros(0),
         y=np.zeros(0),
-        marker="square",
+        marker="rectangle",
         opacities=[0.0],
         colors=["#000000"],
         default_size=64,
+        default_skew=0.0,
         scales=scales,
         enable_hover=True,
         interactions={"hover": "tooltip", "click": "select"},

@@ -12,6 +12,7 @@ import bqplot
 import numpy as np
 
 from nnviz_widgets.views.chart import (
+    TEXT_COLOUR,
     chart_figure,
     epoch_ticks,
     finite_points,
@@ -45,7 +46,7 @@ class MetricsView:
             title="metrics",
             css_class="nnviz-metrics",
             width="340px",
-            margin={"top": 30, "bottom": 40, "left": 55, "right": 55},
+            margin={"top": 30, "bottom": 40, "left": 80, "right": 80},  # room for "1.5e+45"
             legend_location="top-right",
         )
         self._names: tuple[str, ...] = ()
@@ -126,6 +127,9 @@ class MetricsView:
                     color=colour,
                     grid_lines="solid" if k == 0 else "none",
                     label_offset="45px",  # clear of the tick labels
+                    # no colour reads at 4.5:1 on both themes' backgrounds: the numbers take
+                    # the theme's text colour, the axis line the metric's
+                    tick_style={"fill": TEXT_COLOUR},
                 )
                 axes.append(axis)
                 self._axes[name] = (y_scale, axis)

@@ -1,4 +1,4 @@
-"""The heatmap's scales and axes: cells placed square in the plot area, ticks that count tiles.
+"""The heatmap's scales and axes: cells placed in the plot area, ticks that count tiles.
 
 A picture is drawn in cell units (cell ``(r, c)`` centred at ``x = c, y = r``), so the image
 mark and the pointer grid share one pair of scales. The axes read differently: a mosaic's axis
@@ -12,7 +12,7 @@ import bqplot
 import numpy as np
 
 from nnviz_widgets.render.picture import Picture
-from nnviz_widgets.views.geometry import square_spans
+from nnviz_widgets.views.geometry import MATRIX_STRETCH, MOSAIC_STRETCH, picture_spans
 
 __all__ = ["PictureAxes"]
 
@@ -35,17 +35,20 @@ class PictureAxes:
         self.y_scale = bqplot.LinearScale(min=-0.5, max=0.5, reverse=True, allow_padding=False)
         self.x_axis_scale = bqplot.LinearScale(min=-0.5, max=0.5, allow_padding=False)
         self.y_axis_scale = bqplot.LinearScale(min=-0.5, max=0.5, reverse=True, allow_padding=False)
-        self.x_axis = bqplot.Axis(scale=self.x_axis_scale, label="", grid_lines="none")
+        self.x_axis = bqplot.Axis(
+            scale=self.x_axis_scale, label="", grid_lines="none", label_offset="32px"
+        )  # the name clear of the tick labels
         self.y_axis = bqplot.Axis(scale=self.y_axis_scale, side="left", label="", grid_lines="none")
 
     def fit(self, picture: Picture) -> None:
-        """Centre ``picture`` with square cells; label and tick the axes for it.
+        """Centre ``picture``, its cells square or stretched (:func:`stretch_of`); label and
+        tick the axes for it.
 
         Only what changed is sent: scrubbing through pictures of one shape sends nothing here.
         """
         rows, columns = picture.values.shape
-        x_span, y_span = square_spans(rows, columns)
-        # centre the picture; cells stay square, the spare room is split on both sides
+        x_span, y_span = picture_spans(rows, columns, stretch_of(picture))
+        # centre the picture; the spare room is split on both sides
         x_low = -0.5 - (x_span - columns) / 2
         y_low = -0.5 - (y_span - rows) / 2
         step_rows, shift_rows = _tile_step(picture, 0)
@@ -85,6 +88,12 @@ class PictureAxes:
             current = axis.tick_values
             if current is None or not np.array_equal(current, wanted):
                 axis.tick_values = wanted
+
+
+def stretch_of(picture: Picture) -> float:
+    """How far the picture's cells may stretch: a matrix's more than a mosaic's (whose tiles
+    are images or kernels), see ``views.geometry``."""
+    return MATRIX_STRETCH if picture.tile == (1, 1) else MOSAIC_STRETCH
 
 
 def _set_limits(scale: bqplot.LinearScale, low: float, high: float) -> None:

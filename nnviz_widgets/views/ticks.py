@@ -90,15 +90,25 @@ def tick_format(ticks: np.ndarray) -> str:
         digits = max(0, math.floor(math.log10(largest / step) + 1e-9)) if step > 0 else 0
         for extra in range(4):
             fmt = f".{digits + extra}e"
-            if len(set(tick_labels(ticks, fmt))) == ticks.size:
+            if _exact(ticks, fmt, largest):
                 return fmt
         return fmt
     decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
     for extra in range(4):
         fmt = f".{decimals + extra}f" if decimals + extra else ",d"
-        if len(set(tick_labels(ticks, fmt))) == ticks.size:
+        if _exact(ticks, fmt, largest):
             return fmt
     return fmt
+
+
+def _exact(ticks: np.ndarray, fmt: str, largest: float) -> bool:
+    """Whether ``fmt`` writes every tick as itself: 1.5e45 as "1.5e+45", never "2e+45" (labels
+    that are merely distinct can still be wrong)."""
+    labels = tick_labels(ticks, fmt)
+    if len(set(labels)) != ticks.size:
+        return False
+    written = np.array([float(t.replace(",", "").replace("\u2212", "-")) for t in labels])
+    return bool(np.allclose(written, ticks, rtol=1e-9, atol=1e-9 * largest))
 
 
 def tick_labels(ticks: np.ndarray, fmt: str) -> list[str]:

@@ -159,7 +159,7 @@ class TrainingControls(ipywidgets.VBox):
             self.status.value = f"<span>{html.escape(_status(loop, finished))}</span>"
             if state == "failed" and loop.traceback:
                 self.error.value = (
-                    "<details open><summary style='color:#b00020'>"
+                    "<details open><summary style='color:var(--jp-error-color1, #b00020)'>"
                     f"{html.escape(type(loop.error).__name__)}: {html.escape(str(loop.error))}"
                     " (every snapshot taken so far is kept)</summary>"
                     f"<pre style='font-size:11px'>{html.escape(loop.traceback)}</pre></details>"

@@ -103,11 +103,23 @@ class ExplorerDisplay:
         gradient norms: what comes below the controls."""
         main = ipywidgets.VBox(
             [self.heatmap.widget, self.readout, self.nonfinite, self.note],
-            layout=ipywidgets.Layout(width="570px"),
+            layout=ipywidgets.Layout(width="570px", flex="0 0 auto"),
         )
-        side = ipywidgets.VBox([self.histogram.figure, self.metrics_view.figure])
-        gradients = ipywidgets.HBox([self.gradients.across_figure, self.gradients.history_figure])
-        return [self.error, ipywidgets.HBox([main, side]), gradients]
+        # the charts take the width the notebook gives (the heatmap keeps its pixel size: its
+        # cells and pointer grid are laid out in pixels), and wrap below it when it is narrow
+        side = ipywidgets.VBox(
+            [self.histogram.figure, self.metrics_view.figure],
+            layout=ipywidgets.Layout(flex="1 1 340px", min_width="300px", max_width="760px"),
+        )
+        charts = (self.gradients.across_figure, self.gradients.history_figure)
+        for figure in (self.histogram.figure, self.metrics_view.figure):
+            figure.layout.width = "100%"
+        for figure in charts:
+            figure.layout.width, figure.layout.flex = "auto", "1 1 445px"
+            figure.layout.min_width = "360px"
+        wrap = ipywidgets.Layout(flex_flow="row wrap", width="100%")
+        gradients = ipywidgets.HBox(list(charts), layout=wrap)
+        return [self.error, ipywidgets.HBox([main, side], layout=wrap), gradients]
 
     def draw(self, recording: Recording, selection: Selection, frames: FrameCache) -> None:
         """Show ``selection`` of ``recording`` in every view; failures are shown, never raised."""

@@ -19,6 +19,7 @@ widget instead of being raised into the training loop. Which thread holds which 
 from __future__ import annotations
 
 import numbers
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -29,6 +30,7 @@ import traitlets
 
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.render.export import compose_export, write_png
+from nnviz_widgets.render.figure import have_matplotlib, main_figure, save_figure
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
@@ -258,25 +260,31 @@ class TrainingExplorer(ipywidgets.VBox):
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def save_png(self, path: str) -> str:
-        """Write the main view (picture, title and colour bar) to a PNG file; returns the path.
+    def save_png(self, path: str | os.PathLike, *, dpi: float | None = None) -> str:
+        """Write the main view as a figure (axes, colour bar with its label, title, NaN line) to
+        ``path``; returns the path. PNG, SVG or PDF by the suffix; ``dpi`` for a PNG (150).
 
-        The image is rendered in the kernel from the same coloured pixels the browser shows, so
-        it needs no browser and works from a script.
+        Drawn in the kernel from the same coloured pixels the browser shows, with matplotlib
+        (``pip install "nnviz_widgets[export]"``); without it a plain ``save_png("x.png")``
+        writes the picture, title and colour bar in a bitmap font (``docs/explorer.md``).
         """
         with self._lock:
             if self.heatmap.rgb is None:
                 raise RuntimeError(f"nothing to export: {self.heatmap.figure.title}")
             low, high = self.heatmap.colour_limits
-            image = compose_export(
-                self.heatmap.rgb,
-                title=self.heatmap.figure.title,
-                low=low,
-                high=high,
-                colour_map=self.heatmap.colour_map,
-                footer=strip_tags(self.nonfinite.value),
-            )
-        write_png(path, image)
+            parts = {
+                "title": self.heatmap.figure.title,
+                "low": low,
+                "high": high,
+                "colour_map": self.heatmap.colour_map,
+                "footer": strip_tags(self.nonfinite.value),
+            }
+            rgb, picture, quantity = self.heatmap.rgb, self.heatmap.picture, self.quantity
+        if not have_matplotlib() and dpi is None and str(path).lower().endswith(".png"):
+            write_png(path, compose_export(rgb, **parts))  # the fallback without matplotlib
+            return str(path)
+        figure = main_figure(picture, rgb, colour_label=quantity, **parts)
+        save_figure(figure, path, 150 if dpi is None else dpi)
         return str(path)
 
     # ------------------------------------------------------------------ the selection

@@ -66,6 +66,7 @@ class PreparedFrame:
     nonfinite: str = ""
     full_shape: tuple[int, ...] | None = None  # the tensor's, when ``frame`` is a preview
     recorded_histogram: tuple | None = None  # (counts, low, high) the Recorder took
+    sample: int = -1  # the probe sample the picture shows, -1: the whole frame
     limits: tuple = ()  # (low, high, signed); empty until coloured
     range_note: str = ""  # which colour range, in words
     indices: np.ndarray | None = None
@@ -76,6 +77,11 @@ class PreparedFrame:
     def colour_map(self) -> ColourMap:
         """Diverging for signed data, sequential for data that is never negative."""
         return DIVERGING if self.limits[2] else SEQUENTIAL
+
+    @property
+    def scope(self) -> str:
+        """What the histogram counts, in words ("sample 3"), empty for the whole frame."""
+        return f"sample {self.sample}" if self.sample >= 0 else ""
 
     @property
     def nbytes(self) -> int:
@@ -89,7 +95,9 @@ class PreparedFrame:
         low, high, _ = limits
         coloured = replace(self, limits=limits)  # which decides the colour map
         indices = colour_indices(self.reduced.values, low, high, gaps=self.reduced.gaps)
-        if self.recorded_histogram is not None:  # of the whole tensor, not of a preview
+        if self.sample >= 0:  # the histogram counts what the picture shows: one sample
+            histogram = HistogramView.count(self.frame[self.sample], low, high, self.scope)
+        elif self.recorded_histogram is not None:  # of the whole tensor, not of a preview
             histogram = HistogramView.rebin(*self.recorded_histogram, low, high)
         else:
             histogram = HistogramView.count(self.frame, low, high)
@@ -341,6 +349,7 @@ class FrameCache:
         )
         reduced = reduce_picture(picture, *self.max_cells)
         preview = tuple(frame.shape) != tuple(full_shape)
+        one_sample = selection.sample >= 0 and sample_count(quantity, frame.shape) > 0
         return PreparedFrame(
             frame,
             picture,
@@ -348,6 +357,8 @@ class FrameCache:
             nonfinite=self._nonfinite(selection, frame, full_shape if preview else None),
             full_shape=tuple(full_shape) if preview else None,
             recorded_histogram=self._recorded_histogram(selection),
+            # the layout shows the last sample for one past the end (a preview keeps fewer)
+            sample=min(selection.sample, frame.shape[0] - 1) if one_sample else -1,
         )
 
     def _recorded_histogram(self, selection: Selection) -> tuple | None:

@@ -1,0 +1,141 @@
+"""The main view as a publication figure, drawn with matplotlib (an optional dependency).
+
+``TrainingExplorer.save_png`` writes the picture the browser shows with axes and ticks that count
+rows and columns (tiles of a mosaic), a colour bar with its label, the title and the NaN line, in
+matplotlib's font at a chosen DPI; the file type (PNG, SVG, PDF) follows the path's suffix. The
+pixels are the kernel's own coloured ones (``render.colour``), drawn unsmoothed. matplotlib is
+imported here only, when a figure is asked for (``docs/explorer.md``, "Export").
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnviz_widgets.render.colour import ColourMap
+from nnviz_widgets.render.picture import Picture
+
+__all__ = [
+    "FIGURE_SUFFIXES",
+    "INSTALL_HINT",
+    "figure_size",
+    "have_matplotlib",
+    "main_figure",
+    "save_figure",
+    "tile_ticks",
+]
+
+#: File types the figure export writes, by suffix.
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+#: What to run when matplotlib is missing.
+INSTALL_HINT = 'pip install "nnviz_widgets[export]"'
+#: Width of the figure in inches; its height follows the picture's shape, within bounds.
+WIDTH_INCHES = 6.4
+#: At most this many ticks per axis.
+MOST_TICKS = 8
+
+
+def have_matplotlib() -> bool:
+    """Whether matplotlib can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def figure_size(rows: int, columns: int) -> tuple[float, float]:
+    """Figure width and height in inches for a ``rows x columns`` picture: the plot area keeps
+    the picture's aspect between 1:2 and 2:1 (room for title, ticks and colour bar around it)."""
+    aspect = min(max(rows / max(columns, 1), 0.5), 2.0)
+    plot_width = WIDTH_INCHES - 1.9  # left ticks and label, colour bar and its label
+    return WIDTH_INCHES, round(plot_width * aspect + 1.4, 2)  # title above, ticks below
+
+
+def main_figure(
+    picture: Picture,
+    rgb: np.ndarray,
+    *,
+    title: str,
+    low: float,
+    high: float,
+    colour_map: ColourMap,
+    colour_label: str,
+    footer: str = "",
+) -> Any:
+    """The main view as a matplotlib ``Figure`` (not shown; call ``savefig`` on it).
+
+    ``rgb`` is the picture as shown (``(rows, columns, 3)`` uint8, perhaps a block-mean
+    reduction of ``picture``); it is stretched over ``picture``'s cells, so the ticks count the
+    tensor's own rows and columns. Raises ImportError naming the pip command without matplotlib.
+    """
+    try:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import ListedColormap, Normalize
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(
+            f"exporting a figure needs matplotlib, which is not installed: {INSTALL_HINT}"
+        ) from error
+    rows, columns = picture.values.shape
+    figure = Figure(figsize=figure_size(rows, columns), layout="constrained")
+    axes = figure.add_subplot()
+    axes.imshow(
+        rgb,
+        extent=(-0.5, columns - 0.5, rows - 0.5, -0.5),
+        aspect="auto" if _stretched(rows, columns) else "equal",
+        interpolation="nearest",
+    )
+    axes.set_yticks(*tile_ticks(picture, 0))
+    axes.set_xticks(*tile_ticks(picture, 1))
+    axes.set_xlabel(picture.column_label)
+    axes.set_ylabel(picture.row_label)
+    axes.set_title(title, fontsize="medium", wrap=True)
+    scale = ScalarMappable(Normalize(low, high), ListedColormap(colour_map.table / 255.0))
+    bar = figure.colorbar(scale, ax=axes, shrink=0.9)
+    bar.set_label(colour_label)
+    if footer:
+        figure.supxlabel(footer, fontsize="small", color="#b00020")
+    return figure
+
+
+def save_figure(figure: Any, path: str | os.PathLike, dpi: float) -> None:
+    """Write ``figure`` to ``path``, its type from the suffix (PNG at ``dpi`` dots per inch)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FIGURE_SUFFIXES:
+        raise ValueError(
+            f"cannot write a figure to {os.fspath(path)!r}: the file name should end in "
+            + ", ".join(FIGURE_SUFFIXES)
+        )
+    figure.savefig(path, dpi=dpi, format=suffix[1:])
+
+
+def tile_ticks(picture: Picture, axis: int) -> tuple[np.ndarray, list[str]]:
+    """Tick positions (in cells) and labels along ``axis`` (0: rows): whole numbers counting
+    rows or columns, or a mosaic's tiles at their centres; at most :data:`MOST_TICKS`."""
+    size = picture.values.shape[axis]
+    tile = picture.tile[axis]
+    step = tile + 1 if picture.tile != (1, 1) else 1
+    count = (size + 1) // step if step > 1 else size
+    every = _nice_step(count)
+    numbers = np.arange(0, count, every)
+    centres = numbers * step + (tile - 1) / 2 if step > 1 else numbers.astype(np.float64)
+    return centres, [str(int(n)) for n in numbers]
+
+
+def _nice_step(count: int) -> int:
+    """1, 2, 5, 10, 20, ... : the smallest that leaves at most :data:`MOST_TICKS` ticks."""
+    for power in range(0, 12):
+        for factor in (1, 2, 5):
+            step = factor * 10**power
+            if math.ceil(count / step) <= MOST_TICKS:
+                return step
+    return max(count, 1)
+
+
+def _stretched(rows: int, columns: int) -> bool:
+    """A picture much wider than tall (or the reverse) fills the plot area with non-square
+    cells, as on screen; others keep their cells square."""
+    return not 0.5 <= rows / max(columns, 1) <= 2.0
