@@ -14,6 +14,7 @@ from nnviz_widgets.recording import INPUT, Recording, SnapshotData
 from nnviz_widgets.render.png import decode_png
 from nnviz_widgets.widgets.explorer import TrainingExplorer
 from nnviz_widgets.widgets.explorer.frame_cache import FrameCache
+from nnviz_widgets.widgets.explorer.selection import Selection
 from nnviz_widgets.widgets.share import progress as share_progress
 from tests.test_explorer import _declare, _snapshot
 
@@ -110,9 +111,7 @@ def test_pictures_are_the_explorers_own(explorer, recording, tmp_path):
     data = page_data((tmp_path / "run.html").read_text("utf-8"))
     cache = FrameCache(recording, (400, 450))
     for index, frame in enumerate(data["views"][0]["frames"]):
-        prepared = cache.prepare(
-            explorer._selection().__class__(layer="fc", quantity="weight", index=index, sample=-1)
-        )
+        prepared = cache.prepare(Selection(layer="fc", quantity="weight", index=index, sample=-1))
         assert base64.b64decode(frame["png"].split(",", 1)[1]) == prepared.png
         assert (frame["low"], frame["high"]) == pytest.approx(prepared.limits[:2])
         values = np.frombuffer(base64.b64decode(frame["values"]), "<f4")
