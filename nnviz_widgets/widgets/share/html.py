@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -138,7 +139,8 @@ def write_html(
     text = page_html(title=title, summary=summary, data=data, chart=chart)
     encoded = text.encode("utf-8")
     if len(encoded) > max_bytes:  # the page around the pictures tipped it over
-        raise ValueError(_too_big(len(encoded), len(encoded), 1, 1, views, [], max_bytes))
+        tally = _Tally(views, 1, max_bytes, total=len(encoded), done=1)
+        raise ValueError(tally.message())
     size = replace_file(path, encoded)
     return SavedFile(
         os.fspath(path), size, tuple(v.name for v in views), tuple(indices), tuple(notes)
@@ -151,36 +153,76 @@ def _check_bounds(max_bytes: object, max_values: object) -> None:
             raise ValueError(f"{name}= takes a whole number >= 0, got {value!r}")
 
 
+@dataclass
+class _Tally:
+    """What the page weighs so far: in all, in values, per view (bytes)."""
+
+    views: list[View]
+    count: int  # snapshots chosen
+    max_bytes: int
+    total: int = 0
+    values: int = 0
+    done: int = 0  # snapshots done
+    per_view: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.per_view = np.zeros(len(self.views))
+
+    def add(self, v: int, entry: dict) -> None:
+        size = entry_size(entry)
+        self.per_view[v] += size
+        self.total += size
+        self.values += len(entry.get("values") or "") + len(entry.get("gaps") or "")
+
+    @property
+    def projected(self) -> float:
+        return self.total / max(self.done, 1) * self.count
+
+    def over(self) -> bool:
+        """Sure to pass ``max_bytes``: past it already, or far past it by the first snapshot's
+        measure."""
+        first = self.done == 1 and self.projected > _CLEARLY_OVER * self.max_bytes
+        return self.total > self.max_bytes or first
+
+    def message(self) -> str:
+        """What passing ``max_bytes`` means, and what to leave out."""
+        text = (
+            f"the page would pass max_bytes={self.max_bytes:,} ({megabytes(self.max_bytes)}): "
+            f"{megabytes(self.total)} after {self.done} of {self.count} snapshots, about "
+            f"{megabytes(self.projected)} in all"
+        )
+        if self.per_view.any():
+            per_snapshot = self.per_view / self.done
+            heaviest = sorted(zip(per_snapshot, (v.name for v in self.views)), reverse=True)[:5]
+            text += "; per snapshot: " + ", ".join(f"{n} {megabytes(b)}" for b, n in heaviest)
+        keep = max(1, int(self.count * self.max_bytes / max(self.projected, 1)))
+        step = max(2, -(-self.count // keep))
+        values = self.values / max(self.total, 1)
+        return text + (
+            f". Share fewer snapshots (snapshots=slice(None, None, {step}) keeps one in {step}), "
+            "fewer layers or quantities (layers=[...], quantities=[...]), no values under the "
+            f"pointer (max_values=0; they are {values:.0%} of it), or pass a larger max_bytes"
+        )
+
+
 def _render_all(recording, frames, views, indices, max_bytes, max_values, progress):
     """Every view at every chosen snapshot as page entries, snapshot by snapshot, stopping as
     soon as the page is sure to pass ``max_bytes``; and the notes on what was left out."""
     entries: list[list[dict]] = [[] for _ in views]
-    sizes = np.zeros(len(views))  # bytes so far per view
-    total, pictures, too_big = 0, len(views) * len(indices), 0
+    tally = _Tally(views, len(indices), max_bytes)
+    pictures, too_big = len(views) * len(indices), 0
     with Progress(pictures, "saving", show=progress) as bar:
-        for done_snapshots, index in enumerate(indices, start=1):
+        for index in indices:
             for v, view in enumerate(views):
                 entry = frame_entry(rendered(recording, frames, view, index), max_values)
                 too_big += bool(entry.get("values_note"))
                 entries[v].append(entry)
-                size = entry_size(entry)
-                sizes[v] += size
-                total += size
-            done = done_snapshots * len(views)
-            bar.advance(done, f"{done} of {pictures} pictures, {megabytes(total)}")
-            projected = total / done_snapshots * len(indices)
-            if total > max_bytes or (done_snapshots == 1 and projected > _CLEARLY_OVER * max_bytes):
-                raise ValueError(
-                    _too_big(
-                        total,
-                        projected,
-                        done_snapshots,
-                        len(indices),
-                        views,
-                        sizes / done_snapshots,
-                        max_bytes,
-                    )
-                )
+                tally.add(v, entry)
+            tally.done += 1
+            done = tally.done * len(views)
+            bar.advance(done, f"{done} of {pictures} pictures, {megabytes(tally.total)}")
+            if tally.over():
+                raise ValueError(tally.message())
     notes = []
     if too_big:
         notes.append(
@@ -188,22 +230,3 @@ def _render_all(recording, frames, views, indices, max_bytes, max_values, progre
             f"max_values={max_values:,} cells)"
         )
     return entries, notes
-
-
-def _too_big(total, projected, done, count, views: list[View], per_view, max_bytes) -> str:
-    """What passing ``max_bytes`` means, and what to leave out."""
-    text = (
-        f"the page would pass max_bytes={max_bytes:,} ({megabytes(max_bytes)}): "
-        f"{megabytes(total)} after {done} of {count} snapshots, about {megabytes(projected)} in "
-        "all"
-    )
-    if len(per_view):
-        heaviest = sorted(zip(per_view, (v.name for v in views)), reverse=True)[:5]
-        text += "; per snapshot: " + ", ".join(f"{name} {megabytes(s)}" for s, name in heaviest)
-    keep = max(1, int(count * max_bytes / max(projected, 1)))
-    step = max(1, -(-count // keep))
-    return (
-        text + f". Share fewer snapshots (snapshots=slice(None, None, {step}) keeps every "
-        f"{step}th), fewer layers or quantities (layers=[...], quantities=[...]), fewer values "
-        "(max_values=0 embeds none), or pass a larger max_bytes"
-    )
