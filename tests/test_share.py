@@ -262,3 +262,15 @@ def test_nv_save_gif_from_a_recording(recording, tmp_path):
     nv.save_gif(recording, tmp_path / "r.gif", layer=INPUT, snapshots=slice(0, 3))
     with Image.open(tmp_path / "r.gif") as gif:
         assert gif.n_frames == 3
+
+
+def test_cells_name_their_place_in_the_tensor(explorer, tmp_path):
+    """The readout names quantity[i, j, ...] as the explorer does: the page keeps, per view,
+    where each cell of an unreduced picture comes from (-1 on the gaps of a mosaic)."""
+    explorer.save_html(tmp_path / "k.html", layers="conv")
+    view = page_data((tmp_path / "k.html").read_text("utf-8"))["views"][0]
+    assert view["quantity"] == "weight" and view["cells"]["shape"] == [7, 7, 4]
+    table = np.frombuffer(base64.b64decode(view["cells"]["data"]), "<i2").reshape(7, 7, 4)
+    assert table[1, 5].tolist() == [1, 0, 1, 1]  # kernel 1, row 1, column 1
+    assert (table[:, 3] == -1).all() and (table[3, :] == -1).all()  # the gaps between tiles
+    assert table[6, 6].tolist() == [3, 0, 2, 2]

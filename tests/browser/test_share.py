@@ -109,10 +109,20 @@ def test_saved_page_scrubs_offline(offline_page, rng, tmp_path):
     box = picture.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 5.5 / 8, box["y"] + box["height"] * 2.5 / 6)
     readout = page.locator("#view-0 .readout").inner_text()
-    found = re.fullmatch(r"row 2, column 5 = (\S+)", readout)
+    found = re.fullmatch(r"row 2, column 5 \u2192 weight\[2, 5\] = (\S+)", readout)
     assert found, readout
     expected = recording.frame("fc", "weight", 3)[2, 5]
     assert float(found.group(1)) == pytest.approx(expected, rel=1e-5)
+    box = page.locator("#view-1 .picture").bounding_box()  # conv's kernels: a mosaic
+    page.mouse.move(box["x"] + box["width"] * 5.5 / 7, box["y"] + box["height"] * 1.5 / 7)
+    readout = page.locator("#view-1 .readout").inner_text()
+    assert readout.startswith("row 1, column 5 \u2192 weight[1, 0, 1, 1] = "), readout
+    expected = recording.frame("conv", "weight", 3)[1, 0, 1, 1]
+    assert float(readout.rsplit("= ", 1)[1]) == pytest.approx(expected, rel=1e-5)
+    page.mouse.move(box["x"] + box["width"] * 3.5 / 7, box["y"] + box["height"] * 1.5 / 7)
+    assert page.locator("#view-1 .readout").inner_text() == "row 1, column 3: gap between tiles"
+    box = picture.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 5.5 / 8, box["y"] + box["height"] * 2.5 / 6)
     page.keyboard.press("End")  # the readout follows the snapshot under a still pointer
     expected = recording.frame("fc", "weight", 4)[2, 5]
     readout = page.locator("#view-0 .readout").inner_text()

@@ -97,6 +97,27 @@ SCRIPT = r"""
     return decoded[key];
   }
 
+  function cellsOf(v) {
+    var key = "cells:" + v, cells = data.views[v].cells;
+    if (!(key in decoded)) {
+      var bytes = cells ? bytesOf(cells.data) : null;
+      decoded[key] = !bytes ? null : cells.bits === 16
+        ? new Int16Array(bytes.buffer) : new Int32Array(bytes.buffer);
+    }
+    return decoded[key];
+  }
+
+  function tensorIndex(v, frame, row, column) {
+    // "quantity[i, j, ...]" where the picture keeps where its cells come from (same shape)
+    var cells = data.views[v].cells, table = cellsOf(v);
+    if (!table || cells.shape[0] !== frame.rows || cells.shape[1] !== frame.columns) {
+      return "";
+    }
+    var dims = cells.shape[2], start = (row * frame.columns + column) * dims, parts = [];
+    for (var d = 0; d < dims; d++) { parts.push(String(table[start + d])); }
+    return " \u2192 " + data.views[v].quantity + "[" + parts.join(", ") + "]";
+  }
+
   function number(x) {
     if (x === null || x === undefined) { return "?"; }
     if (Number.isNaN(x)) { return "NaN"; }
@@ -125,7 +146,8 @@ SCRIPT = r"""
     if (held.gaps && held.gaps[cell]) {
       parts.readout.textContent = where + ": gap between tiles";
     } else {
-      parts.readout.textContent = where + " = " + number(held.values[cell]);
+      parts.readout.textContent = where + tensorIndex(v, frame, row, column) + " = " +
+        number(held.values[cell]);
     }
   }
 

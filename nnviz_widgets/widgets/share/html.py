@@ -30,7 +30,13 @@ from nnviz_widgets.widgets.share.content import (
     rendered,
     snapshot_line,
 )
-from nnviz_widgets.widgets.share.page import colour_bars, entry_size, frame_entry, page_html
+from nnviz_widgets.widgets.share.page import (
+    cell_indices,
+    colour_bars,
+    entry_size,
+    frame_entry,
+    page_html,
+)
 from nnviz_widgets.widgets.share.progress import Progress, SavedFile, megabytes, replace_file
 
 __all__ = [
@@ -114,7 +120,7 @@ def write_html(
     try:
         views = choose_views(recording, current, frames, layers, quantities)
         indices = choose_snapshots(recording, snapshots)
-        entries, notes = _render_all(
+        entries, where, notes = _render_all(
             recording, frames, views, indices, max_bytes, max_values, progress
         )
     finally:
@@ -125,7 +131,15 @@ def write_html(
     count = len(recording)
     data = {
         "snapshots": [{"line": snapshot_line(recording, i)} for i in indices],
-        "views": [{"name": view.name, "frames": column} for view, column in zip(views, entries)],
+        "views": [
+            {
+                "name": view.name,
+                "quantity": view.selection.quantity,
+                "frames": column,
+                "cells": cells,
+            }
+            for view, column, cells in zip(views, entries, where)
+        ],
         "bars": colour_bars(),
         "markers": markers,
         "start": indices.index(current.index) if current.index in indices else len(indices) - 1,
@@ -209,12 +223,17 @@ def _render_all(recording, frames, views, indices, max_bytes, max_values, progre
     """Every view at every chosen snapshot as page entries, snapshot by snapshot, stopping as
     soon as the page is sure to pass ``max_bytes``; and the notes on what was left out."""
     entries: list[list[dict]] = [[] for _ in views]
+    where: list[dict | None] = [None for _ in views]  # each view's cell indices, taken once
     tally = _Tally(views, len(indices), max_bytes)
     pictures, too_big = len(views) * len(indices), 0
     with Progress(pictures, "saving", show=progress) as bar:
         for index in indices:
             for v, view in enumerate(views):
-                entry = frame_entry(rendered(recording, frames, view, index), max_values)
+                item = rendered(recording, frames, view, index)
+                entry = frame_entry(item, max_values)
+                if where[v] is None and entry.get("values"):
+                    where[v] = cell_indices(item, max_values)
+                    tally.total += len(where[v]["data"]) if where[v] else 0
                 too_big += bool(entry.get("values_note"))
                 entries[v].append(entry)
                 tally.add(v, entry)
@@ -229,4 +248,4 @@ def _render_all(recording, frames, views, indices, max_bytes, max_values, progre
             f"values not embedded for {too_big} of {pictures} pictures (over "
             f"max_values={max_values:,} cells)"
         )
-    return entries, notes
+    return entries, where, notes

@@ -24,7 +24,14 @@ from nnviz_widgets.widgets.explorer.display import READOUT_HINT
 from nnviz_widgets.widgets.share.assets import SCRIPT, STYLE
 from nnviz_widgets.widgets.share.content import Rendered, nonfinite_text
 
-__all__ = ["DISPLAY_PIXELS", "colour_bars", "frame_entry", "page_html"]
+__all__ = [
+    "DISPLAY_PIXELS",
+    "cell_indices",
+    "colour_bars",
+    "entry_size",
+    "frame_entry",
+    "page_html",
+]
 
 #: The longer side of a picture on the page, in CSS pixels (cells stay square).
 DISPLAY_PIXELS = 440
@@ -83,6 +90,35 @@ def frame_entry(item: Rendered, max_values: int) -> dict:
             f"values not embedded ({rows * columns:,} cells; max_values={max_values:,})"
         )
     return entry
+
+
+def cell_indices(item: Rendered, max_values: int) -> dict | None:
+    """Where each cell of a picture comes from in its tensor (``Picture.locate``), for the
+    readout to name ``quantity[i, j, ...]`` as the explorer does: ``{"shape": [rows, columns,
+    dims], "bits": 16 or 32, "data": base64}``, -1 on a gap. None for a reduced picture (a cell
+    is a block), one over ``max_values`` cells, or none."""
+    prepared = item.prepared
+    if prepared is None or prepared.reduced.reduced:
+        return None
+    picture = prepared.picture
+    rows, columns = picture.values.shape
+    if rows * columns > max_values:
+        return None
+    found = [picture.locate(r, c) for r in range(rows) for c in range(columns)]
+    dims = max((len(where) for where in found if where is not None), default=0)
+    if dims == 0:
+        return None
+    table = np.full((rows * columns, dims), -1, dtype=np.int64)
+    for cell, where in enumerate(found):
+        if where is not None:
+            table[cell, : len(where)] = where
+    bits = 16 if table.max() < 2**15 else 32
+    data = np.ascontiguousarray(table, dtype=f"<i{bits // 8}").tobytes()
+    return {
+        "shape": [rows, columns, dims],
+        "bits": bits,
+        "data": base64.b64encode(data).decode("ascii"),
+    }
 
 
 def entry_size(entry: dict) -> int:
