@@ -147,7 +147,7 @@ def write_html(
     title = title or "nnviz_widgets: a training run"
     saved = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     summary = (
-        f"{len(views)} view(s) at {len(indices)} of {count} snapshots "
+        f"{len(views)} view{'s' * (len(views) != 1)} at {len(indices)} of {count} snapshots "
         f"({positions_text(indices)}), epochs {epochs.min():g} to {epochs.max():g}; saved {saved}"
     )
     text = page_html(title=title, summary=summary, data=data, chart=chart)
