@@ -30,10 +30,9 @@ VOCAB, LENGTH = 64, 16
 
 
 # ---------------------------------------------------------------------------- Lightning
-def _lightning_fit(steps: int, with_callback: bool) -> dict:
+def _lightning_parts():
+    """The module and the timing callback, made once Lightning is imported."""
     import lightning.pytorch as pl
-
-    from nnviz_widgets.integrations.lightning import RecorderCallback
 
     class Classifier(pl.LightningModule):
         def __init__(self) -> None:
@@ -60,6 +59,13 @@ def _lightning_fit(steps: int, with_callback: bool) -> dict:
         def on_train_batch_end(self, *args) -> None:
             self.times.append(time.perf_counter() - self.start)
 
+    return pl, Classifier, Clock
+
+
+def _lightning_fit(steps: int, with_callback: bool) -> dict:
+    from nnviz_widgets.integrations.lightning import RecorderCallback
+
+    pl, Classifier, Clock = _lightning_parts()
     g = torch.Generator().manual_seed(0)
     x, y = (
         torch.randn(steps * 16, 32, generator=g),

@@ -125,6 +125,20 @@ def write_gif(
                 bar.advance(done, f"{done} of {len(indices)} frames")
     finally:
         frames.close()
+    data = _encode(image, canvases, duration, loop)
+    if len(data) > max_bytes:
+        raise ValueError(
+            f"the GIF would pass max_bytes={max_bytes:,} ({megabytes(max_bytes)}): "
+            f"{megabytes(len(data))} for {len(indices)} frames. Use "
+            "fewer snapshots (snapshots=slice(None, None, 2) keeps every other one), a smaller "
+            "size=, or pass a larger max_bytes"
+        )
+    written = replace_file(path, data)
+    return SavedFile(os.fspath(path), written, (views[0].name,), tuple(indices))
+
+
+def _encode(image, canvases: list[np.ndarray], duration: float, loop: int) -> bytes:
+    """The frames as one animated GIF (``image``: pillow's Image module)."""
     height = max(c.shape[0] for c in canvases) + _BOTTOM
     width = max(c.shape[1] for c in canvases)
     pictures = []
@@ -146,16 +160,7 @@ def write_gif(
         duration=round(duration * 1000),
         loop=loop,
     )
-    data = buffer.getvalue()
-    if len(data) > max_bytes:
-        raise ValueError(
-            f"the GIF would pass max_bytes={max_bytes:,} ({megabytes(max_bytes)}): "
-            f"{megabytes(len(data))} for {len(indices)} frames of {width}x{height} pixels. Use "
-            "fewer snapshots (snapshots=slice(None, None, 2) keeps every other one), a smaller "
-            "size=, or pass a larger max_bytes"
-        )
-    written = replace_file(path, data)
-    return SavedFile(os.fspath(path), written, (views[0].name,), tuple(indices))
+    return buffer.getvalue()
 
 
 def _check(duration: object, size: object, loop: object, max_bytes: object) -> None:

@@ -125,10 +125,25 @@ def write_html(
         )
     finally:
         frames.close()
+    data, chart, summary = _page_data(recording, current, views, indices, entries, where)
+    title = title or "nnviz_widgets: a training run"
+    text = page_html(title=title, summary=summary, data=data, chart=chart)
+    encoded = text.encode("utf-8")
+    if len(encoded) > max_bytes:  # the page around the pictures tipped it over
+        tally = _Tally(views, 1, max_bytes, total=len(encoded), done=1)
+        raise ValueError(tally.message())
+    size = replace_file(path, encoded)
+    return SavedFile(
+        os.fspath(path), size, tuple(v.name for v in views), tuple(indices), tuple(notes)
+    )
+
+
+def _page_data(recording, current, views, indices, entries, where) -> tuple[dict, str, str]:
+    """``(data, chart, summary)``: what the page's script reads, the metrics chart, and the
+    line under the title."""
     epochs = np.array([recording.snapshots[i] for i in indices], dtype=np.float64)
     metrics = {name: np.asarray(values)[indices] for name, values in recording.metrics.items()}
     chart, markers = metrics_chart(epochs, metrics)
-    count = len(recording)
     data = {
         "snapshots": [{"line": snapshot_line(recording, i)} for i in indices],
         "views": [
@@ -144,21 +159,13 @@ def write_html(
         "markers": markers,
         "start": indices.index(current.index) if current.index in indices else len(indices) - 1,
     }
-    title = title or "nnviz_widgets: a training run"
     saved = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     summary = (
-        f"{len(views)} view{'s' * (len(views) != 1)} at {len(indices)} of {count} snapshots "
-        f"({positions_text(indices)}), epochs {epochs.min():g} to {epochs.max():g}; saved {saved}"
+        f"{len(views)} view{'s' * (len(views) != 1)} at {len(indices)} of {len(recording)} "
+        f"snapshots ({positions_text(indices)}), epochs {epochs.min():g} to {epochs.max():g}; "
+        f"saved {saved}"
     )
-    text = page_html(title=title, summary=summary, data=data, chart=chart)
-    encoded = text.encode("utf-8")
-    if len(encoded) > max_bytes:  # the page around the pictures tipped it over
-        tally = _Tally(views, 1, max_bytes, total=len(encoded), done=1)
-        raise ValueError(tally.message())
-    size = replace_file(path, encoded)
-    return SavedFile(
-        os.fspath(path), size, tuple(v.name for v in views), tuple(indices), tuple(notes)
-    )
+    return data, chart, summary
 
 
 def _check_bounds(max_bytes: object, max_values: object) -> None:
