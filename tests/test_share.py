@@ -145,9 +145,11 @@ def test_wrong_choices_say_what_exists(explorer, tmp_path, recording):
         explorer.save_html(tmp_path / "x.html", snapshots=[7])
     with pytest.raises(
         ValueError,
-        match=r"none of the layers chosen has.*\['bias'\]; they have: 'activation', 'weight'",
+        match=r"none of the layers chosen has.*\['bias'\]; they have: 'weight', 'activation'",
     ):
         explorer.save_html(tmp_path / "x.html", layers="conv", quantities="bias")
+    with pytest.raises(ValueError, match=r"quantities \['weigth_grad'\]; they have: 'weight', "):
+        explorer.save_html(tmp_path / "x.html", layers="fc", quantities=["weight", "weigth_grad"])
     with pytest.raises(ValueError, match="nothing to share"):
         nv.save_html(Recording(), tmp_path / "x.html")
     with pytest.raises(TypeError, match=r"explorer.save_html\(path\)"):

@@ -97,6 +97,13 @@ def choose_views(
     if not names:
         raise ValueError("layers= is empty: name at least one layer, or pass 'all'")
     wanted = None if quantities is None else _names(quantities, "quantities")
+    offered_all = {q: None for layer in names for q in layer_quantities(recording, layer)}
+    unknown = [q for q in wanted or () if q not in offered_all]
+    if unknown:  # a misspelt name among good ones is not dropped in silence
+        raise ValueError(
+            f"none of the layers chosen has the quantities {unknown}; they have: "
+            + ", ".join(map(repr, offered_all))
+        )
     taken = set(selectable_layers(recording))
     views: list[View] = []
     for layer in dict.fromkeys(names):  # each once, in the order given
@@ -109,12 +116,6 @@ def choose_views(
             picked = [fit_selection(recording, s, frames.shape) for s in picked]
         label = layer_label(layer, taken)
         views.extend(View(replace(s, index=0), label) for s in picked)
-    if not views:
-        offered = sorted({q for layer in names for q in layer_quantities(recording, layer)})
-        raise ValueError(
-            f"none of the layers chosen has the quantities {wanted}; they have: "
-            + ", ".join(map(repr, offered))
-        )
     return views
 
 
