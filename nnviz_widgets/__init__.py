@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from nnviz_widgets.record import Recorder
     from nnviz_widgets.widgets.explorer import TrainingExplorer
     from nnviz_widgets.widgets.playground import Playground
+    from nnviz_widgets.widgets.share import save_gif, save_html
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,8 @@ __all__ = [
     "datasets",
     "diagnose",
     "models",
+    "save_gif",
+    "save_html",
 ]
 
 # name -> (module, attribute or None for the module itself), imported on first access
@@ -53,6 +56,9 @@ _LAZY = {
     "TrainingExplorer": ("nnviz_widgets.widgets.explorer", "TrainingExplorer"),
     "datasets": ("nnviz_widgets.datasets", None),
     "models": ("nnviz_widgets.models", None),
+    # a recording shared as one HTML page or an animated GIF (docs/explorer.md, "Sharing a run")
+    "save_gif": ("nnviz_widgets.widgets.share", "save_gif"),
+    "save_html": ("nnviz_widgets.widgets.share", "save_html"),
 }
 
 

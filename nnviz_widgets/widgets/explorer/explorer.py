@@ -287,6 +287,36 @@ class TrainingExplorer(ipywidgets.VBox):
         save_figure(figure, path, 150 if dpi is None else dpi)
         return str(path)
 
+    def save_html(self, path: str, **options: Any) -> Any:
+        """Write the run as one HTML file that opens offline in any browser, with no kernel:
+        the pictures at every snapshot, a slider, the metrics, values under the pointer.
+
+        Options (``docs/explorer.md``, "Sharing a run"): ``layers=`` (names, or "all"; this
+        layer by default), ``quantities=`` (this one by default), ``snapshots=`` (positions, a
+        slice; all by default), ``max_bytes=`` (20 MB: past it, an error says what to leave
+        out), ``max_values=`` (pictures up to this many cells carry their values), ``title=``,
+        ``progress=``. Returns a :class:`~nnviz_widgets.widgets.share.SavedFile` (path, size).
+        """
+        from nnviz_widgets.widgets.share import write_html
+
+        with self._lock:
+            selection, max_cells = self._selection(), self._frames.max_cells
+        return write_html(self.recording, path, selection, max_cells, **options)
+
+    def save_gif(self, path: str, **options: Any) -> Any:
+        """Write the view on screen across snapshots as an animated GIF (needs pillow).
+
+        Options (``docs/explorer.md``, "Sharing a run"): ``snapshots=``, ``duration=`` (seconds
+        a frame, 0.5), ``size=`` (the picture's longer side, 480 pixels), ``loop=`` (0:
+        forever), ``max_bytes=`` (20 MB), ``layer=``/``quantity=`` (this view by default),
+        ``progress=``. Returns a :class:`~nnviz_widgets.widgets.share.SavedFile`.
+        """
+        from nnviz_widgets.widgets.share import write_gif
+
+        with self._lock:
+            selection, max_cells = self._selection(), self._frames.max_cells
+        return write_gif(self.recording, path, selection, max_cells, **options)
+
     # ------------------------------------------------------------------ the selection
     def __setattr__(self, name: str, value: Any) -> None:
         """Check a selection trait set from code before traitlets does: a refused value raises
