@@ -4,7 +4,9 @@ Each setting's control is bound to the Playground's trait of the same meaning th
 of :class:`~nnviz_widgets.threads.controls.Link` (two-way, safe across threads), so that a
 setting changed from Python shows in its control and a control changed in the browser sets the
 trait, which validates it and acts on it. The two boxes for the shape (hidden layers, neurons
-each) are two views of the one ``hidden`` trait.
+each) are two views of the one ``hidden`` trait; the feature toggles, of the one ``features``
+trait. The run list is not linked: its options change with every run, and it sets the
+Playground's ``run`` only when the user picks one.
 """
 
 from __future__ import annotations
@@ -17,20 +19,31 @@ import ipywidgets as widgets
 import traitlets
 
 from nnviz_widgets.threads.controls import Link, LockedIntSlider
+from nnviz_widgets.widgets.playground.features import FEATURES
 from nnviz_widgets.widgets.playground.settings import (
     ACTIVATIONS,
     DATASETS,
     MAX_LAYERS,
     MAX_NEURONS,
     OPTIMIZERS,
+    REGULARIZERS,
 )
 
-__all__ = ["BATCH_SIZES", "LEARNING_RATES", "REGULARIZATIONS", "PlaygroundControls"]
+__all__ = [
+    "BATCH_SIZES",
+    "LEARNING_RATES",
+    "NOISES",
+    "REGULARIZATIONS",
+    "TEST_FRACTIONS",
+    "PlaygroundControls",
+]
 
 #: The values offered in the dropdowns (the Playground's own value is added when it is not one).
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 REGULARIZATIONS = (0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1)
 BATCH_SIZES = (1, 5, 10, 20, 50, 100)
+NOISES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+TEST_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 _LABELLED = {"style": {"description_width": "95px"}}
 
@@ -60,7 +73,11 @@ class PlaygroundControls:
         "training: <state>".
     layers, neurons : ipywidgets.BoundedIntText
         The shape: how many hidden layers, how many neurons each.
-    show_test : ipywidgets.Checkbox
+    show_test, discretize : ipywidgets.Checkbox
+    features : dict
+        Feature name -> ``ipywidgets.ToggleButton``, on where the network is fed it.
+    runs : ipywidgets.Dropdown
+        The kept runs, newest first; picking one sets ``owner.run``.
     """
 
     def __init__(self, owner: traitlets.HasTraits, state_lock: threading.RLock) -> None:
@@ -83,11 +100,25 @@ class PlaygroundControls:
         self._links.append(
             Link((owner, "index"), (self.slider, "value"), state_lock, transform=(self._reach, int))
         )
-        columns = [settings[k : k + 3] for k in range(0, len(settings), 3)]
-        self.box = widgets.HBox([buttons, *(widgets.VBox(column) for column in columns)])
+        columns = [settings[k : k + 4] for k in range(0, len(settings), 4)]
+        features = self._make_features(owner)
+        self.runs = widgets.Dropdown(
+            options=[("run 1", 1)], value=1, description="run", layout=widgets.Layout(width="420px")
+        )
+        # set while the options are replaced: a new option list selects its first entry, which
+        # is not the user's pick
+        self._showing_runs = False
+        self.runs.observe(lambda change: self._pick_run(owner, change), names="value")
+        self.box = widgets.VBox(
+            [
+                widgets.HBox([buttons, *(widgets.VBox(column) for column in columns)]),
+                widgets.HBox([features, self.runs]),
+            ]
+        )
         self._widgets = [
             *(self.play_button, self.pause_button, self.step_button, self.reset_button),
-            *(self.state_label, self.status, *settings, self.slider),
+            *(self.state_label, self.status, *settings, self.slider, self.runs),
+            *self.features.values(),
         ]
 
     def _make_buttons(self, owner: traitlets.HasTraits) -> widgets.VBox:
@@ -96,7 +127,10 @@ class PlaygroundControls:
         self.pause_button = _button("Pause", "pause", "Pause at the next step", owner.pause)
         self.step_button = _button("Step", "step-forward", "Train one epoch", owner.step)
         self.reset_button = _button(
-            "Reset", "undo", "New initial weights; discards the recording", owner.reset
+            "Reset",
+            "undo",
+            "Start a new run from epoch 0; this one stays in the run list",
+            owner.reset,
         )
         self.state_label = widgets.Label("training: idle")
         self.status = widgets.HTML()
@@ -129,6 +163,9 @@ class PlaygroundControls:
         self.show_test = widgets.Checkbox(
             value=owner.show_test, description="show test points", indent=False
         )
+        self.discretize = widgets.Checkbox(
+            value=owner.discretize, description="discretize output", indent=False
+        )
         # Each setting's control and its trait, kept equal both ways. The shape boxes set every
         # layer alike; from the trait they show its depth and its widest layer, and the link
         # keeps them from writing that back as a uniform shape.
@@ -146,10 +183,14 @@ class PlaygroundControls:
                 ),
                 None,
             ),
+            ("regularizer", _dropdown(owner, "regularization", "regularizer", REGULARIZERS), None),
             (
                 "regularization",
                 _dropdown(
-                    owner, "L2", "regularization", _numbers(REGULARIZATIONS, owner.regularization)
+                    owner,
+                    "rate",
+                    "regularization",
+                    _numbers(REGULARIZATIONS, owner.regularization),
                 ),
                 None,
             ),
@@ -162,13 +203,67 @@ class PlaygroundControls:
             ),
             ("hidden", self.layers, (len, self._shape_of_depth)),
             ("hidden", self.neurons, (self._widest, self._shape_of_width)),
+            ("noise", _dropdown(owner, "noise", "noise", _numbers(NOISES, owner.noise)), None),
+            (
+                "test_fraction",
+                _dropdown(
+                    owner,
+                    "test share",
+                    "test_fraction",
+                    _numbers(TEST_FRACTIONS, owner.test_fraction),
+                ),
+                None,
+            ),
             ("show_test", self.show_test, None),
+            ("discretize", self.discretize, None),
         )
         self._links = [
             Link((owner, trait), (control, "value"), self._lock, transform=transform)
             for trait, control, transform in table
         ]
         return [control for _, control, _ in table]
+
+    def _make_features(self, owner: traitlets.HasTraits) -> widgets.HBox:
+        """A toggle per input feature, together one view of ``owner.features``."""
+        self.features = {
+            name: widgets.ToggleButton(
+                value=name in owner.features,
+                description=name,
+                tooltip=f"Feed the network {name}",
+                layout=widgets.Layout(width="62px"),
+            )
+            for name in FEATURES
+        }
+        # one toggle, the whole list: the trait keeps the order of FEATURES
+        for button in self.features.values():
+            self._links.append(
+                Link(
+                    (owner, "features"),
+                    (button, "value"),
+                    self._lock,
+                    transform=(
+                        lambda features, name=button.description: name in features,
+                        lambda _: [n for n, b in self.features.items() if b.value],
+                    ),
+                    # the last toggle switched off: the trait refuses an empty list, say so
+                    on_error=lambda error: self.tell(f"{error}"),
+                )
+            )
+        return widgets.HBox([widgets.Label("inputs"), *self.features.values()])
+
+    def show_runs(self, options: list[tuple[str, int]], current: int) -> None:
+        """Show the kept runs (``(label, number)``, newest first) with run ``current`` picked."""
+        self._showing_runs = True
+        try:
+            with self.runs.hold_sync():
+                self.runs.options = options
+                self.runs.value = current
+        finally:
+            self._showing_runs = False
+
+    def _pick_run(self, owner: traitlets.HasTraits, change: dict) -> None:
+        if not self._showing_runs and change["new"] is not None:
+            owner.run = change["new"]
 
     def show_state(self, state: str) -> None:
         """Enable the buttons that make sense when training is in ``state``, and say it."""

@@ -18,6 +18,7 @@ from nnviz_widgets.render.colour import CLASSES, colourize
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground import forward, graph_layout
+from nnviz_widgets.widgets.playground.features import expand
 
 #: The column names: JupyterLab's own text colour (dark grey vanished on the dark theme), the old
 #: dark grey where the page has no theme.
@@ -27,6 +28,17 @@ __all__ = ["NetworkGraph"]
 
 #: Pixels beside the nodes on each side, so the first and last column names fit.
 LABEL_ROOM = 14
+
+#: ReLU and linear maps are coloured over plus or minus this percentile of the unit's magnitude
+#: over the plane: a few large values in a corner no longer pale the whole map.
+ROBUST_PERCENTILE = 90.0
+
+#: What the colours of the neuron maps mean, shown under the graph.
+LEGEND = (
+    "Neuron maps: orange low, white 0, blue high. tanh and sigmoid on their own fixed range; "
+    f"inputs, ReLU and linear units each on \u00b1 its {ROBUST_PERCENTILE:.0f}th percentile "
+    "magnitude over the plane (full colour beyond it)."
+)
 
 
 class NetworkGraph:
@@ -91,6 +103,9 @@ class NetworkGraph:
             title="",
         )
         self.figure.add_class("nnviz-playground-graph")
+        self.legend = ipywidgets.HTML(
+            f"<small>{LEGEND}</small>", layout=ipywidgets.Layout(max_width="560px")
+        )
 
     @property
     def image(self) -> ipywidgets.Image:
@@ -101,9 +116,9 @@ class NetworkGraph:
         """Close the image widgets the figure's picture travels through."""
         self.nodes.close()
 
-    def set_architecture(self, hidden: Sequence[int]) -> None:
-        """Lay the graph out for ``hidden`` layers: its frame, columns and their names."""
-        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution)
+    def set_architecture(self, hidden: Sequence[int], inputs: int = 2) -> None:
+        """Lay the graph out for ``inputs`` features and ``hidden`` layers: frame, columns, names."""
+        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution, inputs)
         # room above the nodes for the column names, and beside them: "output" is centred
         # over the last node and was cut at the figure's edge
         side = float(LABEL_ROOM)
@@ -121,11 +136,16 @@ class NetworkGraph:
         self.column_labels.y = np.full(len(names), lay.height + 4.0)
         self.column_labels.text = names
 
-    def draw_nodes(self, weights: list, biases: list, activation: str) -> None:
-        """Draw every neuron's output over the plane, each in a grey frame, in one PNG."""
+    def draw_nodes(
+        self, weights: list, biases: list, activation: str, features: Sequence[str] = ("x1", "x2")
+    ) -> None:
+        """Draw every neuron's output over the plane, each in a grey frame, in one PNG.
+
+        The input column shows each input feature of ``features`` over the plane.
+        """
         lay = self.layout
         size = self.node_resolution
-        points = forward.grid(forward.EXTENT, size)
+        points = expand(forward.grid(forward.EXTENT, size), features)
         outputs = forward.forward(weights, biases, activation, points)
         canvas = np.zeros((lay.height, lay.width, 4), dtype=np.uint8)  # transparent
         last = len(outputs) - 1
@@ -171,14 +191,23 @@ def _colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.n
     """Colour range per unit: the activation's own range where it has one, else symmetric.
 
     tanh and sigmoid have fixed ranges, so a colour means the same value at every snapshot.
-    ReLU and linear units are unbounded: each is scaled by its largest magnitude over the plane
-    at this snapshot, so that its shape stays visible whatever its size.
+    ReLU and linear units (and the inputs) are unbounded: each is scaled by a robust magnitude
+    over the plane at this snapshot (the :data:`ROBUST_PERCENTILE` of its non-zero magnitudes),
+    so that its shape stays visible whatever its size. A ReLU is zero over much of the plane:
+    zeros left in, they would pull the percentile down to nothing; left out, the part where it
+    fires shows its slope (docs/playground.md, "What it shows").
     """
     units = values.shape[1]
     if activation == "tanh":
         return np.full(units, -1.0), np.full(units, 1.0)
     if activation == "sigmoid":
         return np.zeros(units), np.ones(units)
-    largest = np.abs(values).max(axis=0)
+    magnitude = np.abs(np.where(np.isfinite(values), values, 0.0))
+    # per unit: zeros count as missing, so an all-zero unit falls back to a range of 1
+    masked = np.where(magnitude > 0, magnitude, np.nan)
+    with np.errstate(all="ignore"):
+        if np.isnan(masked).all(axis=0).any():
+            masked = np.where(np.isnan(masked).all(axis=0), 1.0, masked)
+        largest = np.nanpercentile(masked, ROBUST_PERCENTILE, axis=0)
     largest = np.where(np.isfinite(largest) & (largest > 0), largest, 1.0)
     return -largest, largest

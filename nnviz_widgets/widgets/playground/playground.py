@@ -1,8 +1,9 @@
 """The Playground: a teaching widget that trains a small MLP on 2-D toy data and shows it think.
 
-It owns one training run at a time (:class:`~.run.PlaygroundRun`: the data, the torch MLP, its
+It shows one training run at a time (:class:`~.run.PlaygroundRun`: the data, the torch MLP, its
 optimizer, a Recorder that snapshots every Linear layer once per epoch, and a TrainingLoop that
-trains in a background thread so that the widget stays live), and three figures drawn from the
+trains in a background thread so that the widget stays live) and keeps the runs before it
+(:mod:`.runs`), any of which can be brought back; and three figures drawn from the
 run's Recording at the selected snapshot: the network graph (neuron maps, weighted edges), the
 decision boundary with the points, and the loss curves. The weights are read back and pushed
 through a numpy forward pass over the plane (:mod:`.forward`), so scrubbing back to epoch 3 shows
@@ -30,6 +31,7 @@ from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.controls import PlaygroundControls
 from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
+from nnviz_widgets.widgets.playground.runs import RunHistory
 from nnviz_widgets.widgets.playground.settings import (
     RESTARTS,
     TUNABLE,
@@ -51,12 +53,16 @@ class Playground(PlaygroundSettings, widgets.VBox):
     ----------
     dataset : {"circles", "xor", "gaussians", "spirals"}
         The toy data set (see :mod:`nnviz_widgets.datasets`).
+    features : sequence of str
+        The input features the network is fed, of "x1", "x2", "x1^2", "x2^2", "x1*x2",
+        "sin x1", "sin x2" (default: the two coordinates).
     hidden : sequence of int
         Neurons in each hidden layer, e.g. ``(4, 4)``; ``()`` is a linear model (logistic
         regression). At most 6 layers of 1 to 8 neurons.
     activation : {"tanh", "relu", "sigmoid", "linear"}
         The activation after each hidden layer.
-    learning_rate, batch_size, regularization, optimizer, noise, n, seed
+    learning_rate, batch_size, regularization, regularizer, optimizer, noise, n, seed,
+    test_fraction, discretize
         See the traits of the same names (declared, with ``show_test``, by
         :class:`~.settings.PlaygroundSettings`).
     resolution : int
@@ -69,6 +75,10 @@ class Playground(PlaygroundSettings, widgets.VBox):
     ``index`` and ``snapshot`` are one setting under two names: ``index``, as in the
     TrainingExplorer, and ``snapshot``, its first name here. Setting either sets both, from any
     thread.
+
+    A change of a setting that starts training again (:data:`~.settings.RESTARTS`) or Reset
+    starts a new run; the previous runs are kept (at most :data:`~.runs.MAX_KEPT_RUNS`, the
+    oldest dropped first) and :attr:`run` brings one back, settings and all.
 
     Examples
     --------
@@ -86,6 +96,9 @@ class Playground(PlaygroundSettings, widgets.VBox):
     snapshot = traitlets.Int(
         0, help="The recorded epoch shown: 0 is the initial network, one snapshot per epoch."
     )
+    run = traitlets.Int(
+        1, help="The number of the run shown (1 is the first); setting it brings a kept run back."
+    )
 
     def __init__(
         self,
@@ -100,6 +113,10 @@ class Playground(PlaygroundSettings, widgets.VBox):
         noise: float = 0.05,
         n: int = 400,
         seed: int = 0,
+        features: Sequence[str] = ("x1", "x2"),
+        regularizer: str = "L2",
+        test_fraction: float = 0.5,
+        discretize: bool = False,
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
@@ -110,6 +127,9 @@ class Playground(PlaygroundSettings, widgets.VBox):
         # the kernel's (the user), training's (a new epoch) and the throttles' (below)
         self._state_lock = threading.RLock()
         self._run: PlaygroundRun | None = None
+        self._history = RunHistory()
+        # while a kept run is brought back, its settings are copied into the traits: not changes
+        self._restoring = False
         # whether the picture follows the newest epoch (under _state_lock): set by every move of
         # index, to the newest or away from it; training's own moves keep it
         self._follow_newest = True
@@ -127,16 +147,23 @@ class Playground(PlaygroundSettings, widgets.VBox):
             self.noise = noise
             self.n = n
             self.seed = seed
+            self.features = list(features)
+            self.regularizer = regularizer
+            self.test_fraction = test_fraction
+            self.discretize = discretize
         # What a later change does. Connected only now: the arguments above are the first
         # run's settings, not changes to it.
         self.observe(self._on_run_setting_change, names=list(RESTARTS))
         self.observe(self._on_tunable_change, names=list(TUNABLE))
         self.observe(self._on_show_test_change, names="show_test")
+        self.observe(self._on_discretize_change, names="discretize")
         self._snapshot_link = Link((self, "index"), (self, "snapshot"), self._state_lock)
         self._controls = PlaygroundControls(self, self._state_lock)
         # after the links, so that snapshot and the slider hold a new index before it is drawn
         self.observe(self._on_index_change, names="index")
+        self.observe(self._on_run_change, names="run")
         self._figures = PlaygroundFigures(resolution, node_resolution, self.show_test)
+        self._figures.discretize = self.discretize
         self.children = [
             self._controls.box,
             self._controls.status,
@@ -157,16 +184,37 @@ class Playground(PlaygroundSettings, widgets.VBox):
             )
         return value
 
+    @traitlets.validate("run")
+    def _validate_run(self, proposal: dict) -> int:
+        if proposal["value"] not in self._history:
+            kept = ", ".join(map(str, self._history.numbers))
+            raise traitlets.TraitError(
+                f"run must be the number of a kept run ({kept}), got {proposal['value']!r}"
+            )
+        return proposal["value"]
+
     # ------------------------------------------------------------------ observers
     def _on_run_setting_change(self, change: dict) -> None:
-        self._start_run(RESTARTS[change["name"]](change["new"]))
+        if not self._restoring:
+            self._start_run(RESTARTS[change["name"]](change["new"]))
 
     def _on_tunable_change(self, change: dict) -> None:
+        if self._restoring:
+            return
         self._run.tune(
             learning_rate=self.learning_rate,
             regularization=self.regularization,
+            regularizer=self.regularizer,
             batch_size=self.batch_size,
         )
+
+    def _on_discretize_change(self, change: dict) -> None:
+        self._figures.discretize = self.discretize
+        self.redraw()
+
+    def _on_run_change(self, change: dict) -> None:
+        if self._history.get(change["new"]) is not self._run:
+            self._show_kept_run(change["new"])
 
     def _on_show_test_change(self, change: dict) -> None:
         self._figures.boundary.test_points.visible = self.show_test
@@ -249,12 +297,18 @@ class Playground(PlaygroundSettings, widgets.VBox):
         self._curves.wait()
 
     def reset(self) -> None:
-        """Start again from new initial weights (the Reset button); the recording is discarded."""
+        """Start a new run from epoch 0 (the Reset button); the run so far stays in the list."""
         self._start_run("Reset")
 
+    @property
+    def runs(self) -> list[str]:
+        """The kept runs in words, newest first, e.g. "run 2: spirals, tanh, 4-2, 300 epochs"."""
+        return [label for label, _ in self._history.options()]
+
     def close(self) -> None:
-        """Stop training, release the Recorder's hooks, close the widgets."""
+        """Stop training, release the Recorder's hooks (of every kept run), close the widgets."""
         self._stop_run()
+        getattr(self, "_history", RunHistory()).close()
         # getattr: close() also runs from __del__ of a Playground whose construction failed
         for part in ("_follower", "_curves", "_controls", "_figures"):
             if getattr(self, part, None) is not None:
@@ -275,7 +329,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         second coordinate); the points are :func:`grid_points`.
         """
         weights, biases = self.weights(index)
-        return self._figures.probability(weights, biases, self._run.activation)
+        return self._figures.probability(weights, biases, self._run.activation, self._run.features)
 
     def grid_points(self) -> np.ndarray:
         """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
@@ -301,25 +355,62 @@ class Playground(PlaygroundSettings, widgets.VBox):
     # ------------------------------------------------------------------ a run
     def _start_run(self, reason: str) -> None:
         """Make a new run from the settings, show its epoch 0, and say ``reason``."""
-        previous = self._run.epochs if self._run is not None else 0
-        self._stop_run()
+        previous = self._run
+        self._shelve_run()
         run = PlaygroundRun.from_settings(self, on_epoch=self._on_epoch)
+        number, dropped = self._history.add(run)
+        self._switch_to(run, number)
+        if not reason:
+            self._controls.tell("Ready: press Play to train, or Step for one epoch.")
+            return
+        message = f"{reason}: run {number} starts from epoch 0."
+        kept = self._history.number_of(previous) if previous is not None else None
+        if kept is not None:
+            message += (
+                f" Run {kept} ({previous.epochs} epoch(s)) is kept: "
+                "pick it in the run list to bring it back."
+            )
+        for words in dropped:
+            message += f" Dropped {words}: at most {self._history.cap} runs are kept."
+        self._controls.tell(message)
+
+    def _show_kept_run(self, number: int) -> None:
+        """Bring kept run ``number`` back: its settings, its newest epoch, its training state."""
+        run = self._history.get(number)
+        self._shelve_run()
+        self._restoring = True
+        try:
+            with self.hold_trait_notifications():
+                for name, value in run.settings.items():
+                    setattr(self, name, value)
+        finally:
+            self._restoring = False
+        self._switch_to(run, number)
+        self._controls.tell(f"Back to {run.describe(number)}.")
+
+    def _switch_to(self, run: PlaygroundRun, number: int) -> None:
+        """Show ``run`` (numbered ``number``) at its newest epoch, following its training."""
         run.loop.add_listener(self._on_loop_event)
         with self._state_lock:
             self._run = run
             self._figures.show_run(run)
-            if self.index == 0:
+            if self.index == run.epochs:
                 self.redraw()
             else:
-                self.index = 0  # a move: it redraws
-            self._controls.slider.max = 0
-            self._follow_newest = True  # a new run is at its newest snapshot
+                self.index = run.epochs  # a move: it redraws
+            self._controls.slider.max = run.epochs
+            self._follow_newest = True  # shown at its newest snapshot
+        self.run = number
+        self._controls.show_runs(self._history.options(), number)
         self._controls.show_state(run.loop.state)
-        if not reason:
-            self._controls.tell("Ready: press Play to train, or Step for one epoch.")
-            return
-        discarded = f" (the {previous} epoch(s) trained before were discarded)" if previous else ""
-        self._controls.tell(f"{reason}: training restarted from epoch 0{discarded}.")
+
+    def _shelve_run(self) -> None:
+        """Pause the run shown and let go of it (it stays kept, and can be brought back)."""
+        run = self._run
+        if run is not None:
+            run.loop.remove_listener(self._on_loop_event)
+            run.loop.pause()
+            run.loop.wait()  # paused at its next step: it draws nothing more
 
     def _stop_run(self) -> None:
         # getattr: close() may run from __del__ of a Playground whose construction failed
@@ -328,7 +419,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
             run.loop.remove_listener(self._on_loop_event)
             run.close()
 
-    def _on_epoch(self) -> None:
+    def _on_epoch(self, run: PlaygroundRun) -> None:
         # Training thread, once the epoch's snapshot is recorded. The slider's range grows at
         # once; following moves the slider at most once per REDRAW_INTERVAL, not every epoch:
         # each move is a value update that the browser applies even over a key press of the
@@ -337,6 +428,8 @@ class Playground(PlaygroundSettings, widgets.VBox):
         # hold_trait_notifications: it holds *every* thread's notifications on this object, so
         # a key press arriving meanwhile would be drawn late, from here.
         with self._state_lock:
+            if run is not self._run:  # a run being shelved ends its epoch: not the one shown
+                return
             self._controls.slider.max = self._run.epochs
         self._follower()
         self._curves()  # the curves grow with every epoch: resent at most once per interval
@@ -347,6 +440,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         self._controls.show_state(loop.state)
         if loop.state != "running":
             self._catch_up()
+            self._controls.show_runs(self._history.options(), self.run)
         if loop.state == "failed":
             self._controls.tell(f"Training failed: {loop.error!r}. Press Reset to start again.")
 
@@ -365,3 +459,5 @@ class Playground(PlaygroundSettings, widgets.VBox):
     def _draw_curves(self) -> None:
         with self._state_lock:
             self._figures.losses.draw(self._run.recording)
+            # the readout counts the run as it grows, also while scrubbed back
+            self._figures.losses.show_epoch(self._run.recording, self.index)

@@ -21,9 +21,27 @@ from nnviz_widgets.datasets import TOY_DATASETS, ToyData
 from nnviz_widgets.record import Recorder
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.training import TrainingLoop
+from nnviz_widgets.widgets.playground.features import expand
 from nnviz_widgets.widgets.playground.settings import PlaygroundSettings
 
-__all__ = ["PlaygroundRun", "build_model", "build_optimizer"]
+__all__ = ["SETTINGS", "PlaygroundRun", "build_model", "build_optimizer"]
+
+#: The settings a run is made from (the Playground's traits of the same names).
+SETTINGS = (
+    "dataset",
+    "n",
+    "noise",
+    "seed",
+    "test_fraction",
+    "features",
+    "hidden",
+    "activation",
+    "optimizer",
+    "learning_rate",
+    "regularization",
+    "regularizer",
+    "batch_size",
+)
 
 _ACTIVATION_MODULES = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": None}
 
@@ -33,17 +51,20 @@ class PlaygroundRun:
 
     Parameters
     ----------
-    dataset, n, noise, seed
+    dataset, n, noise, seed, test_fraction
         The toy data set and how it is drawn (see :mod:`nnviz_widgets.datasets`); ``seed`` also
         seeds the initial weights and the batch order.
+    features
+        The input features the network is fed (:mod:`.features`), in order.
     hidden, activation
         Neurons per hidden layer and the activation after each.
-    optimizer, learning_rate, regularization, batch_size
-        How it trains: ``"adam"`` or ``"sgd"``, the step size, the L2 penalty (weight decay)
-        and the training points per step.
+    optimizer, learning_rate, regularization, regularizer, batch_size
+        How it trains: ``"adam"`` or ``"sgd"``, the step size, the penalty's rate and kind
+        (``"L2"``: weight decay; ``"L1"``: the rate times the sum of the weights' magnitudes,
+        added to the loss; ``"none"``) and the training points per step.
     on_epoch : callable, optional
-        ``on_epoch()``, called in the training thread once each epoch's snapshot is recorded;
-        an exception in it fails the loop.
+        ``on_epoch(run)``, called in the training thread once each epoch's snapshot of ``run``
+        is recorded; an exception in it fails the loop.
 
     Attributes
     ----------
@@ -56,6 +77,8 @@ class PlaygroundRun:
         Trains with ``first_epoch=1``; its state says whether the run trains.
     layers : tuple of str
         Names of the Linear layers, as in the Recording.
+    settings : dict
+        The settings it was made with (:data:`SETTINGS`), kept up to date by :meth:`tune`.
     """
 
     def __init__(
@@ -71,17 +94,36 @@ class PlaygroundRun:
         learning_rate: float,
         regularization: float,
         batch_size: int,
-        on_epoch: Callable[[], None] | None = None,
+        test_fraction: float = 0.5,
+        features: Sequence[str] = ("x1", "x2"),
+        regularizer: str = "L2",
+        on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> None:
-        self.data: ToyData = TOY_DATASETS[dataset](n=n, noise=noise, seed=seed)
+        self.settings = {name: value for name, value in locals().items() if name in SETTINGS}
+        self.settings["features"] = list(features)
+        self.settings["hidden"] = list(hidden)
+        self.data: ToyData = TOY_DATASETS[dataset](
+            n=n, noise=noise, seed=seed, test_fraction=test_fraction
+        )
+        self.features = tuple(features)
+        self.inputs = {
+            split: torch.from_numpy(expand(getattr(self.data, f"{split}_x").numpy(), features))
+            for split in ("train", "test")
+        }
         self.hidden = tuple(hidden)
         self.activation = activation
-        self.model, self.layers = build_model(hidden, activation, seed)
-        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, regularization)
+        self.model, self.layers = build_model(hidden, activation, seed, inputs=len(features))
+        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
         self.recorder = Recorder(
             self.model, optimizer=self.optimizer, layers=nn.Linear, flush_every=1000
         )
-        self.batch_size = batch_size
+        self._l1 = 0.0
+        self.tune(
+            learning_rate=learning_rate,
+            regularization=regularization,
+            regularizer=regularizer,
+            batch_size=batch_size,
+        )
         self._batch_order = torch.Generator().manual_seed(seed)
         self._on_epoch = on_epoch
         self.recorder.snapshot(epoch=0, **self.evaluate())
@@ -91,22 +133,12 @@ class PlaygroundRun:
 
     @classmethod
     def from_settings(
-        cls, settings: PlaygroundSettings, on_epoch: Callable[[], None] | None = None
+        cls,
+        settings: PlaygroundSettings,
+        on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> PlaygroundRun:
         """A run as ``settings`` (a Playground) say, their values read once, now."""
-        return cls(
-            dataset=settings.dataset,
-            n=settings.n,
-            noise=settings.noise,
-            seed=settings.seed,
-            hidden=settings.hidden,
-            activation=settings.activation,
-            optimizer=settings.optimizer,
-            learning_rate=settings.learning_rate,
-            regularization=settings.regularization,
-            batch_size=settings.batch_size,
-            on_epoch=on_epoch,
-        )
+        return cls(**{name: getattr(settings, name) for name in SETTINGS}, on_epoch=on_epoch)
 
     @property
     def recording(self) -> Recording:
@@ -125,17 +157,45 @@ class PlaygroundRun:
         biases = [rec.frame(name, "bias", index) for name in self.layers]
         return weights, biases
 
-    def tune(self, *, learning_rate: float, regularization: float, batch_size: int) -> None:
+    def tune(
+        self,
+        *,
+        learning_rate: float,
+        regularization: float,
+        batch_size: int,
+        regularizer: str | None = None,
+    ) -> None:
         """Change how the run trains, while it trains.
 
-        The learning rate and L2 penalty are plain floats in the optimizer's parameter groups,
-        which the training thread reads at its next step; the batch size is read at the start
-        of each epoch.
+        The learning rate and the L2 rate are plain floats in the optimizer's parameter groups,
+        and the L1 rate a float of the run's, which the training thread reads at its next step;
+        the batch size is read at the start of each epoch. ``regularizer`` None keeps the kind.
         """
+        kind = self.settings["regularizer"] if regularizer is None else regularizer
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-            group["weight_decay"] = regularization
+            group["weight_decay"] = regularization if kind == "L2" else 0.0
+        self._l1 = regularization if kind == "L1" else 0.0
         self.batch_size = batch_size
+        self.settings.update(
+            learning_rate=learning_rate,
+            regularization=regularization,
+            regularizer=kind,
+            batch_size=batch_size,
+        )
+
+    def describe(self, number: int) -> str:
+        """The run in words for the run list, e.g. "run 2: spirals, tanh, 4-2, 300 epochs"."""
+        shape = "-".join(map(str, self.hidden)) or "linear"
+        extra = "" if self.features == ("x1", "x2") else f", inputs {' '.join(self.features)}"
+        return (
+            f"run {number}: {self.data.name}, {self.activation}, {shape}{extra}, "
+            f"{self.epochs} epochs"
+        )
+
+    def plane_inputs(self, points: np.ndarray) -> np.ndarray:
+        """What the network is fed for ``points`` of the plane: their chosen features."""
+        return expand(points, self.features)
 
     def close(self) -> None:
         """Stop training and release the Recorder's hooks; the Recording stays readable."""
@@ -144,7 +204,7 @@ class PlaygroundRun:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         # runs in the training thread
-        x, y = self.data.train_x, self.data.train_y.float()
+        x, y = self.inputs["train"], self.data.train_y.float()
         order = torch.randperm(len(y), generator=self._batch_order)
         size = self.batch_size  # read once: a change applies from the next epoch
         self.model.train()
@@ -152,6 +212,10 @@ class PlaygroundRun:
             batch = order[start : start + size]
             self.optimizer.zero_grad()
             loss = F.binary_cross_entropy_with_logits(self.model(x[batch])[:, 0], y[batch])
+            l1 = self._l1  # read once per step: the user may change it meanwhile
+            if l1:
+                weights = [self.model.get_submodule(name).weight for name in self.layers]
+                loss = loss + l1 * sum(w.abs().sum() for w in weights)
             loss.backward()
             self.optimizer.step()
         return self.evaluate()
@@ -161,7 +225,7 @@ class PlaygroundRun:
         """Loss and accuracy of the model as it is now, on the train and the test points."""
         metrics = {}
         for split in ("train", "test"):
-            x = getattr(self.data, f"{split}_x")
+            x = self.inputs[split]
             y = getattr(self.data, f"{split}_y")
             logits = self.model(x)[:, 0]
             metrics[f"{split}_loss"] = float(F.binary_cross_entropy_with_logits(logits, y.float()))
@@ -172,14 +236,19 @@ class PlaygroundRun:
         # runs in the training thread, after each epoch
         self.recorder.snapshot(epoch=epoch, **metrics)
         if self._on_epoch is not None:
-            self._on_epoch()
+            self._on_epoch(self)
 
 
-def build_model(hidden: Sequence[int], activation: str, seed: int) -> tuple[nn.Module, tuple]:
-    """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names."""
+def build_model(
+    hidden: Sequence[int], activation: str, seed: int, inputs: int = 2
+) -> tuple[nn.Module, tuple]:
+    """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names.
+
+    ``inputs`` is the number of input features the first layer takes.
+    """
     modules: list[nn.Module] = []
     names = []
-    width = 2
+    width = inputs
     # the same seed, the same initial weights; forked so that the user's own RNG is untouched
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
