@@ -31,7 +31,7 @@ LABEL_ROOM = 14
 
 #: ReLU and linear maps are coloured over plus or minus this percentile of the unit's magnitude
 #: over the plane: a few large values in a corner no longer pale the whole map.
-ROBUST_PERCENTILE = 90.0
+ROBUST_PERCENTILE = 75.0
 
 #: What the colours of the neuron maps mean, shown under the graph.
 LEGEND = (
@@ -117,7 +117,7 @@ class NetworkGraph:
         self.nodes.close()
 
     def set_architecture(self, hidden: Sequence[int], inputs: int = 2) -> None:
-        """Lay the graph out for ``inputs`` features and ``hidden`` layers: frame, columns, names."""
+        """Lay the graph out for ``inputs`` features and ``hidden`` layers: frame, column names."""
         lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution, inputs)
         # room above the nodes for the column names, and beside them: "output" is centred
         # over the last node and was cut at the figure's edge

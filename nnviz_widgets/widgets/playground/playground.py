@@ -31,6 +31,7 @@ from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.controls import PlaygroundControls
 from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
+from nnviz_widgets.widgets.playground.run_switching import RunSwitching
 from nnviz_widgets.widgets.playground.runs import RunHistory
 from nnviz_widgets.widgets.playground.settings import (
     RESTARTS,
@@ -46,7 +47,7 @@ __all__ = ["Playground"]
 REDRAW_INTERVAL = 0.1
 
 
-class Playground(PlaygroundSettings, widgets.VBox):
+class Playground(PlaygroundSettings, RunSwitching, widgets.VBox):
     """Train a small MLP on a 2-D toy data set and watch it learn; scrub back through epochs.
 
     Parameters
@@ -95,9 +96,6 @@ class Playground(PlaygroundSettings, widgets.VBox):
     )
     snapshot = traitlets.Int(
         0, help="The recorded epoch shown: 0 is the initial network, one snapshot per epoch."
-    )
-    run = traitlets.Int(
-        1, help="The number of the run shown (1 is the first); setting it brings a kept run back."
     )
 
     def __init__(
@@ -161,7 +159,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         self._controls = PlaygroundControls(self, self._state_lock)
         # after the links, so that snapshot and the slider hold a new index before it is drawn
         self.observe(self._on_index_change, names="index")
-        self.observe(self._on_run_change, names="run")
+        self.observe(self._on_run_change, names="run")  # RunSwitching's
         self._figures = PlaygroundFigures(resolution, node_resolution, self.show_test)
         self._figures.discretize = self.discretize
         self.children = [
@@ -184,15 +182,6 @@ class Playground(PlaygroundSettings, widgets.VBox):
             )
         return value
 
-    @traitlets.validate("run")
-    def _validate_run(self, proposal: dict) -> int:
-        if proposal["value"] not in self._history:
-            kept = ", ".join(map(str, self._history.numbers))
-            raise traitlets.TraitError(
-                f"run must be the number of a kept run ({kept}), got {proposal['value']!r}"
-            )
-        return proposal["value"]
-
     # ------------------------------------------------------------------ observers
     def _on_run_setting_change(self, change: dict) -> None:
         if not self._restoring:
@@ -211,10 +200,6 @@ class Playground(PlaygroundSettings, widgets.VBox):
     def _on_discretize_change(self, change: dict) -> None:
         self._figures.discretize = self.discretize
         self.redraw()
-
-    def _on_run_change(self, change: dict) -> None:
-        if self._history.get(change["new"]) is not self._run:
-            self._show_kept_run(change["new"])
 
     def _on_show_test_change(self, change: dict) -> None:
         self._figures.boundary.test_points.visible = self.show_test
@@ -300,11 +285,6 @@ class Playground(PlaygroundSettings, widgets.VBox):
         """Start a new run from epoch 0 (the Reset button); the run so far stays in the list."""
         self._start_run("Reset")
 
-    @property
-    def runs(self) -> list[str]:
-        """The kept runs in words, newest first, e.g. "run 2: spirals, tanh, 4-2, 300 epochs"."""
-        return [label for label, _ in self._history.options()]
-
     def close(self) -> None:
         """Stop training, release the Recorder's hooks (of every kept run), close the widgets."""
         self._stop_run()
@@ -352,73 +332,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         with self._state_lock:
             self._figures.draw(self._run, self.index)
 
-    # ------------------------------------------------------------------ a run
-    def _start_run(self, reason: str) -> None:
-        """Make a new run from the settings, show its epoch 0, and say ``reason``."""
-        previous = self._run
-        self._shelve_run()
-        run = PlaygroundRun.from_settings(self, on_epoch=self._on_epoch)
-        number, dropped = self._history.add(run)
-        self._switch_to(run, number)
-        if not reason:
-            self._controls.tell("Ready: press Play to train, or Step for one epoch.")
-            return
-        message = f"{reason}: run {number} starts from epoch 0."
-        kept = self._history.number_of(previous) if previous is not None else None
-        if kept is not None:
-            message += (
-                f" Run {kept} ({previous.epochs} epoch(s)) is kept: "
-                "pick it in the run list to bring it back."
-            )
-        for words in dropped:
-            message += f" Dropped {words}: at most {self._history.cap} runs are kept."
-        self._controls.tell(message)
-
-    def _show_kept_run(self, number: int) -> None:
-        """Bring kept run ``number`` back: its settings, its newest epoch, its training state."""
-        run = self._history.get(number)
-        self._shelve_run()
-        self._restoring = True
-        try:
-            with self.hold_trait_notifications():
-                for name, value in run.settings.items():
-                    setattr(self, name, value)
-        finally:
-            self._restoring = False
-        self._switch_to(run, number)
-        self._controls.tell(f"Back to {run.describe(number)}.")
-
-    def _switch_to(self, run: PlaygroundRun, number: int) -> None:
-        """Show ``run`` (numbered ``number``) at its newest epoch, following its training."""
-        run.loop.add_listener(self._on_loop_event)
-        with self._state_lock:
-            self._run = run
-            self._figures.show_run(run)
-            if self.index == run.epochs:
-                self.redraw()
-            else:
-                self.index = run.epochs  # a move: it redraws
-            self._controls.slider.max = run.epochs
-            self._follow_newest = True  # shown at its newest snapshot
-        self.run = number
-        self._controls.show_runs(self._history.options(), number)
-        self._controls.show_state(run.loop.state)
-
-    def _shelve_run(self) -> None:
-        """Pause the run shown and let go of it (it stays kept, and can be brought back)."""
-        run = self._run
-        if run is not None:
-            run.loop.remove_listener(self._on_loop_event)
-            run.loop.pause()
-            run.loop.wait()  # paused at its next step: it draws nothing more
-
-    def _stop_run(self) -> None:
-        # getattr: close() may run from __del__ of a Playground whose construction failed
-        run = getattr(self, "_run", None)
-        if run is not None:
-            run.loop.remove_listener(self._on_loop_event)
-            run.close()
-
+    # ------------------------------------------------------------------ a run's events
     def _on_epoch(self, run: PlaygroundRun) -> None:
         # Training thread, once the epoch's snapshot is recorded. The slider's range grows at
         # once; following moves the slider at most once per REDRAW_INTERVAL, not every epoch:
