@@ -55,7 +55,11 @@ def test_the_features_of_the_circles_let_a_linear_model_separate_them():
 
 @pytest.mark.parametrize(
     ("value", "words"),
-    [([], "features must list one or more"), (["x3"], "'x1', 'x2', 'x1"), (["x1", "x1"], "distinct")],
+    [
+        ([], "features must list one or more"),
+        (["x3"], "'x1', 'x2', 'x1"),
+        (["x1", "x1"], "distinct"),
+    ],
 )
 def test_bad_features_are_refused_naming_the_valid_ones(playground, value, words):
     with pytest.raises(traitlets.TraitError, match=words):

@@ -72,7 +72,8 @@ def test_at_most_the_cap_of_runs_is_kept_and_a_dropped_run_is_said_and_closed(pl
     status = playground._controls.status.value
     assert "Dropped run 1: xor, tanh, 3, 1 epochs: at most 2 runs are kept" in status
     assert oldest.loop.state == "closed" and not hooks_left(oldest.model, oldest.optimizer)
-    with pytest.raises(traitlets.TraitError, match=r"run must be the number of a kept run \(2, 3\)"):
+    kept = r"run must be the number of a kept run \(2, 3\)"
+    with pytest.raises(traitlets.TraitError, match=kept):
         playground.run = 1
     assert MAX_KEPT_RUNS >= 2
 
