@@ -16,6 +16,7 @@ import numpy as np
 from nnviz_widgets.widgets.playground import forward
 from nnviz_widgets.widgets.playground.boundary import BoundaryFigure
 from nnviz_widgets.widgets.playground.features import expand
+from nnviz_widgets.widgets.playground.inspector import NeuronInspector
 from nnviz_widgets.widgets.playground.loss_curves import LossCurves
 from nnviz_widgets.widgets.playground.network_graph import NetworkGraph
 
@@ -42,6 +43,8 @@ class PlaygroundFigures:
     graph : NetworkGraph
     boundary : BoundaryFigure
     losses : LossCurves
+    inspector : NeuronInspector
+        The neuron and the weight picked in the graph.
     """
 
     def __init__(self, resolution: int, node_resolution: int, show_test: bool) -> None:
@@ -51,12 +54,13 @@ class PlaygroundFigures:
         self.graph = NetworkGraph(node_resolution)
         self.boundary = BoundaryFigure(show_test)
         self.losses = LossCurves()
+        self.inspector = NeuronInspector(max(resolution, 64))
 
     def arrange(self, slider: ipywidgets.Widget) -> ipywidgets.HBox:
         """The figures side by side: the graph over ``slider`` and the readout, then the rest."""
         left = ipywidgets.VBox([self.graph.figure, self.graph.legend, slider, self.losses.readout])
         right = ipywidgets.VBox([self.boundary.figure, self.losses.figure])
-        return ipywidgets.HBox([left, right])
+        return ipywidgets.HBox([left, right, self.inspector.box])
 
     def grid_points(self) -> np.ndarray:
         """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
@@ -88,9 +92,11 @@ class PlaygroundFigures:
         if self.discretize:  # each point's class, as the model would call it
             probability = (probability > 0.5).astype(np.float32)
         self.boundary.draw(probability)
+        self.inspector.draw(weights, biases, run.activation, run.features)
         self.losses.show_epoch(run.recording, index)
 
     def close(self) -> None:
         """Close the image widgets the pictures travel through."""
         self.graph.close()
         self.boundary.close()
+        self.inspector.close()

@@ -93,8 +93,20 @@ class NetworkGraph:
             default_size=12,
             colors=[TEXT_COLOUR],
         )
+        # Click targets, invisible: a square over each node, a dot at each edge's middle. One
+        # Scatter each, so that a click names its element by index (node_at, edge_at).
+        self.node_hits = _hits(scales, "square")
+        self.edge_hits = _hits(scales, "circle")
+        self._node_keys: list[tuple[int, int]] = []
+        self._edge_keys: list[tuple[int, int, int]] = []
         self.figure = bqplot.Figure(
-            marks=[*self.edge_marks.values(), self.nodes.mark, self.column_labels],
+            marks=[
+                *self.edge_marks.values(),
+                self.nodes.mark,
+                self.column_labels,
+                self.edge_hits,
+                self.node_hits,
+            ],
             fig_margin={"top": 4, "bottom": 4, "left": 4, "right": 4},
             padding_x=0.0,
             padding_y=0.0,
@@ -135,6 +147,35 @@ class NetworkGraph:
         )
         self.column_labels.y = np.full(len(names), lay.height + 4.0)
         self.column_labels.text = names
+        self._place_hits(lay)
+
+    def node_at(self, index: int) -> tuple[int, int]:
+        """``(column, unit)`` of the node whose click target is number ``index``."""
+        return self._node_keys[index]
+
+    def edge_at(self, index: int) -> tuple[int, int, int]:
+        """``(layer, out, in)`` of the weight whose click target is number ``index``."""
+        return self._edge_keys[index]
+
+    def _place_hits(self, lay: graph_layout.GraphLayout) -> None:
+        nodes, edges = [], []
+        self._node_keys, self._edge_keys = [], []
+        for column, count in enumerate(lay.sizes):
+            cx, cy = lay.centre(column)
+            nodes += [(cx[u], lay.height - cy[u]) for u in range(count)]
+            self._node_keys += [(column, u) for u in range(count)]
+            if column + 1 < len(lay.sizes):
+                x, y = lay.edges(column)
+                edges += list(zip(x.mean(axis=1), lay.height - y.mean(axis=1)))
+                n_in, n_out = count, lay.sizes[column + 1]
+                self._edge_keys += [(column, o, i) for o in range(n_out) for i in range(n_in)]
+        for mark, points, size in (
+            (self.node_hits, nodes, lay.node**2),
+            (self.edge_hits, edges, 40),
+        ):
+            xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+            with mark.hold_sync():
+                mark.x, mark.y, mark.default_size = xy[:, 0], xy[:, 1], int(size)
 
     def draw_nodes(
         self, weights: list, biases: list, activation: str, features: Sequence[str] = ("x1", "x2")
@@ -154,7 +195,7 @@ class NetworkGraph:
                 values = forward.activate("sigmoid", values)
                 low, high = np.zeros(1), np.ones(1)
             else:
-                low, high = _colour_range(activation if column > 0 else "linear", values)
+                low, high = colour_range(activation if column > 0 else "linear", values)
             for unit in range(values.shape[1]):
                 top, left = lay.top[column][unit], lay.left[column][unit]
                 tile = colourize(
@@ -187,7 +228,19 @@ class NetworkGraph:
                 mark.visible = bool(chosen.any())
 
 
-def _colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _hits(scales: dict, marker: str) -> bqplot.Scatter:
+    # transparent, but there: an SVG shape at opacity 0 still takes the pointer's clicks
+    return bqplot.Scatter(
+        x=[0.0],
+        y=[0.0],
+        scales=scales,
+        marker=marker,
+        opacities=[0.0],
+        stroke_width=0.0,
+    )
+
+
+def colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Colour range per unit: the activation's own range where it has one, else symmetric.
 
     tanh and sigmoid have fixed ranges, so a colour means the same value at every snapshot.

@@ -29,6 +29,7 @@ from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.controls import PlaygroundControls
+from nnviz_widgets.widgets.playground.editing import WeightEditing
 from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
 from nnviz_widgets.widgets.playground.run_switching import RunSwitching
@@ -47,7 +48,7 @@ __all__ = ["Playground"]
 REDRAW_INTERVAL = 0.1
 
 
-class Playground(PlaygroundSettings, RunSwitching, widgets.VBox):
+class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
     """Train a small MLP on a 2-D toy data set and watch it learn; scrub back through epochs.
 
     Parameters
@@ -168,6 +169,7 @@ class Playground(PlaygroundSettings, RunSwitching, widgets.VBox):
             self._figures.arrange(self._controls.slider),
         ]
         self.add_class("nnviz-playground")
+        self._connect_clicks()  # WeightEditing's
         self._start_run("")
 
     # ------------------------------------------------------------------ validation

@@ -193,6 +193,19 @@ class PlaygroundRun:
             f"{self.epochs} epochs"
         )
 
+    def edit_weight(self, layer: int, out: int, into: int, value: float) -> float:
+        """Set one weight of the model (training paused) and record a snapshot; the old value.
+
+        The snapshot carries the label of the one before (the same epoch, edited) and the
+        losses of the edited network.
+        """
+        weight = self.model.get_submodule(self.layers[layer]).weight
+        with torch.no_grad():
+            old = float(weight[out, into])
+            weight[out, into] = value
+        self.recorder.snapshot(epoch=self.recording.snapshots[-1], **self.evaluate())
+        return old
+
     def plane_inputs(self, points: np.ndarray) -> np.ndarray:
         """What the network is fed for ``points`` of the plane: their chosen features."""
         return expand(points, self.features)
