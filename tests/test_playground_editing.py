@@ -69,7 +69,8 @@ def test_a_click_on_an_edge_then_a_value_edits_the_model_and_rewind_keeps_the_pa
     assert all(np.array_equal(a, playground.boundary(i)) for i, a in enumerate(past))
     assert not np.array_equal(playground.boundary(4), past[3])
     playground.train(1, timeout=60)  # training goes on from the edited network
-    assert playground.epochs == 5 and "<b>epoch 4</b> of 4" in playground._figures.losses.readout.value
+    readout = playground._figures.losses.readout.value
+    assert playground.epochs == 5 and "<b>epoch 4</b> of 4" in readout
 
 
 def test_bad_edits_are_refused_in_words(playground):
