@@ -125,6 +125,7 @@ class NeuronInspector:
                 ipywidgets.HBox([self.weight, self.set_button]),
             ]
         )
+        self.box.add_class("nnviz-playground-inspector-box")
 
     def draw(self, weights: list, biases: list, activation: str, features: Sequence[str]) -> None:
         """Draw the picked neuron and the picked weight at the snapshot of ``weights``."""
