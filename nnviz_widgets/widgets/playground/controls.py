@@ -26,6 +26,7 @@ from nnviz_widgets.widgets.playground.settings import (
     MAX_LAYERS,
     MAX_NEURONS,
     OPTIMIZERS,
+    OWN,
     REGULARIZERS,
 )
 
@@ -46,6 +47,8 @@ NOISES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 TEST_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 _LABELLED = {"style": {"description_width": "95px"}}
+#: A column of settings keeps its width (squeezed, its dropdowns hid their arrows)
+_COLUMN = widgets.Layout(flex="0 0 auto", min_width="212px")
 
 
 class PlaygroundControls:
@@ -111,7 +114,10 @@ class PlaygroundControls:
         self.runs.observe(lambda change: self._pick_run(owner, change), names="value")
         self.box = widgets.VBox(
             [
-                widgets.HBox([buttons, *(widgets.VBox(column) for column in columns)]),
+                widgets.HBox(
+                    [buttons, *(widgets.VBox(column, layout=_COLUMN) for column in columns)],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
                 widgets.HBox([features, self.runs]),
             ]
         )
@@ -170,7 +176,16 @@ class PlaygroundControls:
         # layer alike; from the trait they show its depth and its widest layer, and the link
         # keeps them from writing that back as a uniform shape.
         table = (
-            ("dataset", _dropdown(owner, "data", "dataset", DATASETS), None),
+            (
+                "dataset",
+                _dropdown(
+                    owner,
+                    "data",
+                    "dataset",
+                    DATASETS if owner.own_data is None else (*DATASETS, OWN),
+                ),
+                None,
+            ),
             ("activation", _dropdown(owner, "activation", "activation", ACTIVATIONS), None),
             ("optimizer", _dropdown(owner, "optimizer", "optimizer", OPTIMIZERS), None),
             (

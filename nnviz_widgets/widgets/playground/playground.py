@@ -23,7 +23,7 @@ import numpy as np
 import traitlets
 from torch import nn
 
-from nnviz_widgets.datasets import ToyData
+from nnviz_widgets.datasets import ToyData, own_data
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link
@@ -35,6 +35,7 @@ from nnviz_widgets.widgets.playground.run import PlaygroundRun
 from nnviz_widgets.widgets.playground.run_switching import RunSwitching
 from nnviz_widgets.widgets.playground.runs import RunHistory
 from nnviz_widgets.widgets.playground.settings import (
+    OWN,
     RESTARTS,
     TUNABLE,
     PlaygroundSettings,
@@ -54,7 +55,11 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
     Parameters
     ----------
     dataset : {"circles", "xor", "gaussians", "spirals"}
-        The toy data set (see :mod:`nnviz_widgets.datasets`).
+        The toy data set (see :mod:`nnviz_widgets.datasets`); ``"own"`` with ``data``.
+    data : (X, y) or pandas DataFrame, optional
+        The user's own two-class 2-D points, instead of a toy set: ``X`` ``(n, 2)`` and ``y``
+        of ``n`` labels of two classes, or a frame with two feature columns and a label column
+        (see :func:`nnviz_widgets.datasets.own_data`, which also scales them into [-1, 1]).
     features : sequence of str
         The input features the network is fed, of "x1", "x2", "x1^2", "x2^2", "x1*x2",
         "sin x1", "sin x2" (default: the two coordinates).
@@ -103,6 +108,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         self,
         dataset: str = "spirals",
         *,
+        data: object = None,
         hidden: Sequence[int] = (4, 4),
         activation: str = "tanh",
         learning_rate: float = 0.01,
@@ -119,6 +125,9 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
+        if data is not None:  # checked now, with errors that name what is wrong
+            own_data(data, noise=noise, test_fraction=test_fraction, seed=seed)
+            self.own_data, dataset = data, OWN
         check_resolution("resolution", resolution, 8)
         check_resolution("node_resolution", node_resolution, 8)
         super().__init__()

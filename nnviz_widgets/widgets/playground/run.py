@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nnviz_widgets.datasets import TOY_DATASETS, ToyData
+from nnviz_widgets.datasets import TOY_DATASETS, ToyData, own_data
 from nnviz_widgets.record import Recorder
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.training import TrainingLoop
@@ -62,6 +62,9 @@ class PlaygroundRun:
         How it trains: ``"adam"`` or ``"sgd"``, the step size, the penalty's rate and kind
         (``"L2"``: weight decay; ``"L1"``: the rate times the sum of the weights' magnitudes,
         added to the loss; ``"none"``) and the training points per step.
+    own : (X, y) or DataFrame, optional
+        The user's own points, used when ``dataset`` is ``"own"`` (see
+        :func:`~nnviz_widgets.datasets.own_data`).
     on_epoch : callable, optional
         ``on_epoch(run)``, called in the training thread once each epoch's snapshot of ``run``
         is recorded; an exception in it fails the loop.
@@ -97,14 +100,18 @@ class PlaygroundRun:
         test_fraction: float = 0.5,
         features: Sequence[str] = ("x1", "x2"),
         regularizer: str = "L2",
+        own: object = None,
         on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> None:
         self.settings = {name: value for name, value in locals().items() if name in SETTINGS}
         self.settings["features"] = list(features)
         self.settings["hidden"] = list(hidden)
-        self.data: ToyData = TOY_DATASETS[dataset](
-            n=n, noise=noise, seed=seed, test_fraction=test_fraction
-        )
+        if dataset == "own":  # the user's points: n does not apply
+            self.data: ToyData = own_data(own, noise=noise, test_fraction=test_fraction, seed=seed)
+        else:
+            self.data = TOY_DATASETS[dataset](
+                n=n, noise=noise, seed=seed, test_fraction=test_fraction
+            )
         self.features = tuple(features)
         self.inputs = {
             split: torch.from_numpy(expand(getattr(self.data, f"{split}_x").numpy(), features))
@@ -138,7 +145,11 @@ class PlaygroundRun:
         on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> PlaygroundRun:
         """A run as ``settings`` (a Playground) say, their values read once, now."""
-        return cls(**{name: getattr(settings, name) for name in SETTINGS}, on_epoch=on_epoch)
+        return cls(
+            **{name: getattr(settings, name) for name in SETTINGS},
+            own=settings.own_data,
+            on_epoch=on_epoch,
+        )
 
     @property
     def recording(self) -> Recording:

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_LAYERS",
     "MAX_NEURONS",
     "OPTIMIZERS",
+    "OWN",
     "REGULARIZERS",
     "RESTARTS",
     "RULES",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 DATASETS = tuple(TOY_DATASETS)
+#: The name of the user's own data set (the Playground's ``data=`` argument).
+OWN = "own"
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 OPTIMIZERS = ("adam", "sgd")
 #: The penalty on the weights that ``regularization`` sets the rate of.
@@ -63,7 +66,10 @@ def _one_of(choices: Sequence[str]) -> Rule:
 
 
 RULES: dict[str, Rule] = {
-    "dataset": _one_of(DATASETS),
+    "dataset": Rule(
+        lambda value: value in DATASETS or value == OWN,
+        f"be one of {', '.join(map(repr, DATASETS))} (or {OWN!r}, given data=(X, y))",
+    ),
     "activation": _one_of(ACTIVATIONS),
     "optimizer": _one_of(OPTIMIZERS),
     "hidden": Rule(
@@ -168,6 +174,14 @@ class PlaygroundSettings(traitlets.HasTraits):
     seed = traitlets.Int(0, help="Seeds the data, the initial weights and the batch order.")
     show_test = traitlets.Bool(True, help="Whether the test points are drawn on the boundary.")
 
+    #: The user's own points (``data=``), or None: only then is ``dataset`` "own" allowed.
+    own_data: object = None
+
     @traitlets.validate(*RULES)
     def _validate_setting(self, proposal: dict) -> object:
-        return check(proposal["trait"].name, proposal["value"])
+        name, value = proposal["trait"].name, proposal["value"]
+        if name == "dataset" and value == OWN and self.own_data is None:
+            raise traitlets.TraitError(
+                f"dataset {OWN!r} is the data given as Playground(data=(X, y)); none was given"
+            )
+        return check(name, value)
