@@ -76,3 +76,22 @@ def test_own_without_data_is_refused():
             widget.dataset = "own"
     finally:
         widget.close()
+
+
+def test_a_preset_sets_its_settings_in_one_new_run_and_makes_its_point():
+    widget = nv.Playground("spirals", hidden=(3,), n=200, resolution=16, node_resolution=8)
+    try:
+        widget.train(1, timeout=60)
+        widget._controls.presets.value = "XOR with x1*x2"
+        assert (widget.dataset, widget.features, widget.hidden) == ("xor", ["x1*x2"], [])
+        assert widget.run == 2 and len(widget.runs) == 2  # one run for the whole preset
+        assert widget.model[0].in_features == 1 and widget.epochs == 0
+        assert "Preset 'XOR with x1*x2'" in widget._controls.status.value
+        widget.train(15, timeout=60)
+        assert widget.accuracy("test") > 0.95  # a linear model on x1*x2 separates XOR
+        widget.run = 1  # the run before keeps its settings
+        assert (widget.dataset, widget.learning_rate, widget.hidden) == ("spirals", 0.01, [3])
+        with pytest.raises(ValueError, match="preset must be one of 'XOR with x1\\*x2'"):
+            widget.apply_preset("magic")
+    finally:
+        widget.close()

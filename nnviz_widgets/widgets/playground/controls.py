@@ -20,6 +20,7 @@ import traitlets
 
 from nnviz_widgets.threads.controls import Link, LockedIntSlider
 from nnviz_widgets.widgets.playground.features import FEATURES
+from nnviz_widgets.widgets.playground.presets import PRESETS
 from nnviz_widgets.widgets.playground.settings import (
     ACTIVATIONS,
     DATASETS,
@@ -81,6 +82,8 @@ class PlaygroundControls:
         Feature name -> ``ipywidgets.ToggleButton``, on where the network is fed it.
     runs : ipywidgets.Dropdown
         The kept runs, newest first; picking one sets ``owner.run``.
+    presets : ipywidgets.Dropdown
+        Named settings; picking one calls ``owner.apply_preset``.
     """
 
     def __init__(self, owner: traitlets.HasTraits, state_lock: threading.RLock) -> None:
@@ -112,18 +115,27 @@ class PlaygroundControls:
         # is not the user's pick
         self._showing_runs = False
         self.runs.observe(lambda change: self._pick_run(owner, change), names="value")
+        self.presets = widgets.Dropdown(
+            options=[("pick a preset", ""), *((name, name) for name in PRESETS)],
+            value="",
+            description="preset",
+            layout=widgets.Layout(width="300px"),
+        )
+        self.presets.observe(
+            lambda change: change["new"] and owner.apply_preset(change["new"]), names="value"
+        )
         self.box = widgets.VBox(
             [
                 widgets.HBox(
                     [buttons, *(widgets.VBox(column, layout=_COLUMN) for column in columns)],
                     layout=widgets.Layout(flex_flow="row wrap"),
                 ),
-                widgets.HBox([features, self.runs]),
+                widgets.HBox([features, self.runs, self.presets]),
             ]
         )
         self._widgets = [
             *(self.play_button, self.pause_button, self.step_button, self.reset_button),
-            *(self.state_label, self.status, *settings, self.slider, self.runs),
+            *(self.state_label, self.status, *settings, self.slider, self.runs, self.presets),
             *self.features.values(),
         ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import traitlets
 
+from nnviz_widgets.widgets.playground.presets import PRESETS
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
 
 __all__ = ["RunSwitching"]
@@ -60,6 +61,20 @@ class RunSwitching(traitlets.HasTraits):
         for words in dropped:
             message += f" Dropped {words}: at most {self._history.cap} runs are kept."
         self._controls.tell(message)
+
+    def apply_preset(self, name: str) -> None:
+        """Take the settings of preset ``name`` (:data:`~.presets.PRESETS`) and start a run."""
+        if name not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {name!r}")
+        self._restoring = True  # one new run for the whole preset, not one per setting
+        try:
+            with self.hold_trait_notifications():
+                for setting, value in PRESETS[name].items():
+                    setattr(self, setting, value)
+        finally:
+            self._restoring = False
+        # the run shown keeps its own settings (kept with it); the new one takes the traits
+        self._start_run(f"Preset {name!r}")
 
     def _show_kept_run(self, number: int) -> None:
         """Bring kept run ``number`` back: its settings, its newest epoch, its training state."""
