@@ -109,7 +109,7 @@ class PlaygroundControls:
         columns = [settings[k : k + 4] for k in range(0, len(settings), 4)]
         features = self._make_features(owner)
         self.runs = widgets.Dropdown(
-            options=[("run 1", 1)], value=1, description="run", layout=widgets.Layout(width="420px")
+            options=[("run 1", 1)], value=1, description="run", layout=widgets.Layout(width="360px")
         )
         # set while the options are replaced: a new option list selects its first entry, which
         # is not the user's pick
@@ -130,7 +130,10 @@ class PlaygroundControls:
                     [buttons, *(widgets.VBox(column, layout=_COLUMN) for column in columns)],
                     layout=widgets.Layout(flex_flow="row wrap"),
                 ),
-                widgets.HBox([features, self.runs, self.presets]),
+                widgets.HBox(
+                    [features, self.runs, self.presets],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
             ]
         )
         self._widgets = [
@@ -257,7 +260,7 @@ class PlaygroundControls:
                 value=name in owner.features,
                 description=name,
                 tooltip=f"Feed the network {name}",
-                layout=widgets.Layout(width="62px"),
+                layout=widgets.Layout(width="70px", flex="0 0 auto"),
             )
             for name in FEATURES
         }
@@ -276,7 +279,10 @@ class PlaygroundControls:
                     on_error=lambda error: self.tell(f"{error}"),
                 )
             )
-        return widgets.HBox([widgets.Label("inputs"), *self.features.values()])
+        label = widgets.Label("inputs", layout=widgets.Layout(flex="0 0 auto", width="48px"))
+        return widgets.HBox(
+            [label, *self.features.values()], layout=widgets.Layout(flex="0 0 auto")
+        )
 
     def show_runs(self, options: list[tuple[str, int]], current: int) -> None:
         """Show the kept runs (``(label, number)``, newest first) with run ``current`` picked."""

@@ -57,10 +57,18 @@ class PlaygroundFigures:
         self.inspector = NeuronInspector(max(resolution, 64))
 
     def arrange(self, slider: ipywidgets.Widget) -> ipywidgets.HBox:
-        """The figures side by side: the graph over ``slider`` and the readout, then the rest."""
-        left = ipywidgets.VBox([self.graph.figure, self.graph.legend, slider, self.losses.readout])
-        right = ipywidgets.VBox([self.boundary.figure, self.losses.figure])
-        return ipywidgets.HBox([left, right, self.inspector.box])
+        """The figures side by side: the graph over ``slider``, the readout and the inspector,
+        then the boundary over the losses."""
+        # each column keeps its width: squeezed, the graph lost its last column's name
+        keep = {"flex": "0 0 auto"}
+        left = ipywidgets.VBox(
+            [self.graph.figure, self.graph.legend, slider, self.losses.readout, self.inspector.box],
+            layout=ipywidgets.Layout(**keep),
+        )
+        right = ipywidgets.VBox(
+            [self.boundary.figure, self.losses.figure], layout=ipywidgets.Layout(**keep)
+        )
+        return ipywidgets.HBox([left, right], layout=ipywidgets.Layout(flex_flow="row wrap"))
 
     def grid_points(self) -> np.ndarray:
         """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""

@@ -63,7 +63,8 @@ class NeuronInspector:
         ``(column, unit)`` of the neuron shown.
     edge : tuple or None
         ``(layer, out, in)`` of the weight picked.
-    box : ipywidgets.VBox
+    box : ipywidgets.HBox
+        The large map, and beside it the value line and the editor.
     """
 
     def __init__(self, resolution: int) -> None:
@@ -117,14 +118,15 @@ class NeuronInspector:
             description="set", disabled=True, layout=ipywidgets.Layout(width="60px")
         )
         self.weight_label = ipywidgets.HTML("<small>click an edge to edit its weight</small>")
-        self.box = ipywidgets.VBox(
+        words = ipywidgets.VBox(
             [
-                self.figure,
                 self.value_label,
                 self.weight_label,
                 ipywidgets.HBox([self.weight, self.set_button]),
-            ]
+            ],
+            layout=ipywidgets.Layout(width="290px", margin="30px 0 0 0"),
         )
+        self.box = ipywidgets.HBox([self.figure, words])
         self.box.add_class("nnviz-playground-inspector-box")
 
     def draw(self, weights: list, biases: list, activation: str, features: Sequence[str]) -> None:
