@@ -33,6 +33,7 @@ from nnviz_widgets.widgets.playground.settings import (
 
 __all__ = [
     "BATCH_SIZES",
+    "DROPOUTS",
     "LEARNING_RATES",
     "NOISES",
     "REGULARIZATIONS",
@@ -45,6 +46,7 @@ LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 REGULARIZATIONS = (0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1)
 BATCH_SIZES = (1, 5, 10, 20, 50, 100)
 NOISES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 TEST_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 _LABELLED = {"style": {"description_width": "95px"}}
@@ -242,6 +244,11 @@ class PlaygroundControls:
                     "test_fraction",
                     _numbers(TEST_FRACTIONS, owner.test_fraction),
                 ),
+                None,
+            ),
+            (
+                "dropout",
+                _dropdown(owner, "dropout", "dropout", _numbers(DROPOUTS, owner.dropout)),
                 None,
             ),
             ("show_test", self.show_test, None),

@@ -69,7 +69,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
     activation : {"tanh", "relu", "sigmoid", "linear"}
         The activation after each hidden layer.
     learning_rate, batch_size, regularization, regularizer, optimizer, noise, n, seed,
-    test_fraction, discretize
+    test_fraction, discretize, dropout
         See the traits of the same names (declared, with ``show_test``, by
         :class:`~.settings.PlaygroundSettings`).
     resolution : int
@@ -122,6 +122,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         regularizer: str = "L2",
         test_fraction: float = 0.5,
         discretize: bool = False,
+        dropout: float = 0.0,
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
@@ -159,6 +160,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
             self.regularizer = regularizer
             self.test_fraction = test_fraction
             self.discretize = discretize
+            self.dropout = dropout
         # What a later change does. Connected only now: the arguments above are the first
         # run's settings, not changes to it.
         self.observe(self._on_run_setting_change, names=list(RESTARTS))

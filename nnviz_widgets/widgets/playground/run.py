@@ -24,7 +24,7 @@ from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.features import expand
 from nnviz_widgets.widgets.playground.settings import PlaygroundSettings
 
-__all__ = ["SETTINGS", "PlaygroundRun", "build_model", "build_optimizer"]
+__all__ = ["SETTINGS", "PlaygroundRun", "SeededDropout", "build_model", "build_optimizer"]
 
 #: The settings a run is made from (the Playground's traits of the same names).
 SETTINGS = (
@@ -41,6 +41,7 @@ SETTINGS = (
     "regularization",
     "regularizer",
     "batch_size",
+    "dropout",
 )
 
 _ACTIVATION_MODULES = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": None}
@@ -100,6 +101,7 @@ class PlaygroundRun:
         test_fraction: float = 0.5,
         features: Sequence[str] = ("x1", "x2"),
         regularizer: str = "L2",
+        dropout: float = 0.0,
         own: object = None,
         on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> None:
@@ -119,7 +121,12 @@ class PlaygroundRun:
         }
         self.hidden = tuple(hidden)
         self.activation = activation
-        self.model, self.layers = build_model(hidden, activation, seed, inputs=len(features))
+        # dropout draws its masks from a generator of the run's: the user's RNG is untouched
+        self._dropout_masks = torch.Generator().manual_seed(seed + 1)
+        self.model, self.layers = build_model(
+            hidden, activation, seed, inputs=len(features), dropout=dropout,
+            generator=self._dropout_masks,
+        )  # fmt: skip
         self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
         self.recorder = Recorder(
             self.model, optimizer=self.optimizer, layers=nn.Linear, flush_every=1000
@@ -199,6 +206,8 @@ class PlaygroundRun:
         """The run in words for the run list, e.g. "run 2: spirals, tanh, 4-2, 300 epochs"."""
         shape = "-".join(map(str, self.hidden)) or "linear"
         extra = "" if self.features == ("x1", "x2") else f", inputs {' '.join(self.features)}"
+        if self.settings["dropout"]:
+            extra += f", dropout {self.settings['dropout']:g}"
         return (
             f"run {number}: {self.data.name}, {self.activation}, {shape}{extra}, "
             f"{self.epochs} epochs"
@@ -246,7 +255,18 @@ class PlaygroundRun:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Loss and accuracy of the model as it is now, on the train and the test points."""
+        """Loss and accuracy of the model as it is now, on the train and the test points.
+
+        In eval mode (no dropout), as the pictures draw it; the mode is put back after.
+        """
+        training = self.model.training
+        self.model.eval()
+        try:
+            return self._losses()
+        finally:
+            self.model.train(training)
+
+    def _losses(self) -> dict[str, float]:
         metrics = {}
         for split in ("train", "test"):
             x = self.inputs[split]
@@ -264,11 +284,17 @@ class PlaygroundRun:
 
 
 def build_model(
-    hidden: Sequence[int], activation: str, seed: int, inputs: int = 2
+    hidden: Sequence[int],
+    activation: str,
+    seed: int,
+    inputs: int = 2,
+    dropout: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> tuple[nn.Module, tuple]:
     """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names.
 
-    ``inputs`` is the number of input features the first layer takes.
+    ``inputs`` is the number of input features the first layer takes; with ``dropout`` above 0,
+    a :class:`SeededDropout` drawing from ``generator`` follows each hidden layer.
     """
     modules: list[nn.Module] = []
     names = []
@@ -283,6 +309,8 @@ def build_model(
             factory = _ACTIVATION_MODULES[activation]
             if len(names) <= len(hidden) and factory is not None:
                 modules.append(factory())
+            if len(names) <= len(hidden) and dropout > 0:
+                modules.append(SeededDropout(dropout, generator or torch.Generator()))
     return nn.Sequential(*modules), tuple(names)
 
 
@@ -293,3 +321,25 @@ def build_optimizer(
     if kind == "adam":
         return torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=regularization)
     return torch.optim.SGD(model.parameters(), lr=learning_rate, weight_decay=regularization)
+
+
+class SeededDropout(nn.Module):
+    """Dropout whose masks come from a generator of its own, not from torch's global RNG.
+
+    As ``nn.Dropout``: in training, each value is zeroed with probability ``p`` and the rest
+    scaled by ``1 / (1 - p)``; in eval mode it passes values through.
+    """
+
+    def __init__(self, p: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator) >= self.p
+        return x * keep / (1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}"

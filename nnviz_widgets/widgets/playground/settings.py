@@ -93,6 +93,7 @@ RULES: dict[str, Rule] = {
         lambda value: 0.1 <= value <= 0.9, "be from 0.1 to 0.9 (the share of test points)"
     ),
     "regularizer": _one_of(REGULARIZERS),
+    "dropout": Rule(lambda value: 0.0 <= value <= 0.9, "be from 0 (none) to 0.9 (e.g. 0.2)"),
 }
 
 
@@ -127,6 +128,7 @@ RESTARTS: dict[str, Callable[[Any], str]] = {
     "optimizer": lambda value: f"Optimizer changed to {value}",
     "features": lambda value: f"Input features changed to {', '.join(value)}",
     "test_fraction": lambda value: f"Test share changed to {value:g}",
+    "dropout": lambda value: f"Dropout changed to {value:g}",
 }
 
 #: The settings that apply to the run in progress: the learning rate and the penalty at its
@@ -168,6 +170,9 @@ class PlaygroundSettings(traitlets.HasTraits):
         help="Input features the network is fed: x1, x2, x1^2, x2^2, x1*x2, sin x1, sin x2.",
     )
     test_fraction = traitlets.Float(0.5, help="Share of the points held out for testing.")
+    dropout = traitlets.Float(
+        0.0, help="Dropout rate after each hidden layer, in training only (0: none)."
+    )
     discretize = traitlets.Bool(
         False, help="Whether the output is drawn as its class (0 or 1) rather than its probability."
     )
