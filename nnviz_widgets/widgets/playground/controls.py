@@ -186,6 +186,14 @@ class PlaygroundControls:
         self.show_test = widgets.Checkbox(
             value=owner.show_test, description="show test points", indent=False
         )
+        self.per_layer = widgets.Text(
+            value=", ".join(owner.activations),
+            placeholder="e.g. relu, tanh",
+            description="per layer",
+            continuous_update=False,
+            layout=widgets.Layout(width="205px"),
+            **_LABELLED,
+        )
         self.discretize = widgets.Checkbox(
             value=owner.discretize, description="discretize output", indent=False
         )
@@ -204,6 +212,7 @@ class PlaygroundControls:
                 None,
             ),
             ("activation", _dropdown(owner, "activation", "activation", ACTIVATIONS), None),
+            ("activations", self.per_layer, (", ".join, _names)),
             ("optimizer", _dropdown(owner, "optimizer", "optimizer", OPTIMIZERS), None),
             (
                 "learning_rate",
@@ -255,7 +264,14 @@ class PlaygroundControls:
             ("discretize", self.discretize, None),
         )
         self._links = [
-            Link((owner, trait), (control, "value"), self._lock, transform=transform)
+            # a value the trait refuses (typed per-layer activations) is said, and undone
+            Link(
+                (owner, trait),
+                (control, "value"),
+                self._lock,
+                transform=transform,
+                on_error=lambda error: self.tell(f"{error}"),
+            )
             for trait, control, transform in table
         ]
         return [control for _, control, _ in table]
@@ -364,6 +380,11 @@ def _dropdown(
         layout=widgets.Layout(width="205px"),
         **_LABELLED,
     )
+
+
+def _names(text: str) -> list[str]:
+    """The names in a comma-separated text, e.g. "relu, tanh" -> ["relu", "tanh"]."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _numbers(values: Sequence[float], current: float) -> list[tuple[str, float]]:

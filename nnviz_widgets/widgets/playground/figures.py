@@ -75,7 +75,11 @@ class PlaygroundFigures:
         return forward.grid(forward.EXTENT, self.resolution)
 
     def probability(
-        self, weights: list, biases: list, activation: str, features: Sequence[str] = ("x1", "x2")
+        self,
+        weights: list,
+        biases: list,
+        activation: str | Sequence[str],
+        features: Sequence[str] = ("x1", "x2"),
     ) -> np.ndarray:
         """The probability of class 1 over :meth:`grid_points`, a square in image order.
 
@@ -94,13 +98,13 @@ class PlaygroundFigures:
     def draw(self, run: PlaygroundRun, index: int) -> None:
         """Draw snapshot ``index`` of ``run``: neuron maps, edges, boundary, marker and readout."""
         weights, biases = run.weights(index)
-        self.graph.draw_nodes(weights, biases, run.activation, run.features)
+        self.graph.draw_nodes(weights, biases, run.activations, run.features)
         self.graph.draw_edges(weights)
-        probability = self.probability(weights, biases, run.activation, run.features)
+        probability = self.probability(weights, biases, run.activations, run.features)
         if self.discretize:  # each point's class, as the model would call it
             probability = (probability > 0.5).astype(np.float32)
         self.boundary.draw(probability)
-        self.inspector.draw(weights, biases, run.activation, run.features)
+        self.inspector.draw(weights, biases, run.activations, run.features)
         self.losses.show_epoch(run.recording, index)
 
     def close(self) -> None:

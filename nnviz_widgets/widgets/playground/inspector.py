@@ -21,7 +21,7 @@ from nnviz_widgets.views.chart import themed
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground import forward
 from nnviz_widgets.widgets.playground.features import expand
-from nnviz_widgets.widgets.playground.network_graph import colour_range
+from nnviz_widgets.widgets.playground.network_graph import colour_range, column_kinds
 
 __all__ = ["HOVER_POINTS", "NeuronInspector", "node_name"]
 
@@ -129,7 +129,9 @@ class NeuronInspector:
         self.box = ipywidgets.HBox([self.figure, words])
         self.box.add_class("nnviz-playground-inspector-box")
 
-    def draw(self, weights: list, biases: list, activation: str, features: Sequence[str]) -> None:
+    def draw(
+        self, weights: list, biases: list, activation: str | Sequence[str], features: Sequence[str]
+    ) -> None:
         """Draw the picked neuron and the picked weight at the snapshot of ``weights``."""
         if self.edge is not None:
             layer, out, into = self.edge
@@ -142,7 +144,7 @@ class NeuronInspector:
         if column == len(weights):  # the output: its probability, as in the graph
             big, low, high = forward.activate("sigmoid", big), 0.0, 1.0
         else:
-            kind = activation if column > 0 else "linear"
+            kind = column_kinds(activation, len(weights))[column]
             low, high = (float(v[0]) for v in colour_range(kind, big[:, None]))
         picture = colourize(big.reshape(self.resolution, -1), low, high, CLASSES)
         self.pictures.show(encode_png(picture))

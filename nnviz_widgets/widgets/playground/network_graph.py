@@ -178,7 +178,11 @@ class NetworkGraph:
                 mark.x, mark.y, mark.default_size = xy[:, 0], xy[:, 1], int(size)
 
     def draw_nodes(
-        self, weights: list, biases: list, activation: str, features: Sequence[str] = ("x1", "x2")
+        self,
+        weights: list,
+        biases: list,
+        activation: str | Sequence[str],
+        features: Sequence[str] = ("x1", "x2"),
     ) -> None:
         """Draw every neuron's output over the plane, each in a grey frame, in one PNG.
 
@@ -188,6 +192,7 @@ class NetworkGraph:
         size = self.node_resolution
         points = expand(forward.grid(forward.EXTENT, size), features)
         outputs = forward.forward(weights, biases, activation, points)
+        kinds = column_kinds(activation, len(weights))
         canvas = np.zeros((lay.height, lay.width, 4), dtype=np.uint8)  # transparent
         last = len(outputs) - 1
         for column, values in enumerate(outputs):
@@ -195,7 +200,7 @@ class NetworkGraph:
                 values = forward.activate("sigmoid", values)
                 low, high = np.zeros(1), np.ones(1)
             else:
-                low, high = colour_range(activation if column > 0 else "linear", values)
+                low, high = colour_range(kinds[column], values)
             for unit in range(values.shape[1]):
                 top, left = lay.top[column][unit], lay.left[column][unit]
                 tile = colourize(
@@ -238,6 +243,13 @@ def _hits(scales: dict, marker: str) -> bqplot.Scatter:
         opacities=[0.0],
         stroke_width=0.0,
     )
+
+
+def column_kinds(activation: str | Sequence[str], layers: int) -> list[str]:
+    """What each column of the graph holds, for its colours: "linear" inputs, then each hidden
+    layer's activation (``activation``: one name for all, or one per hidden layer)."""
+    per_layer = [activation] * (layers - 1) if isinstance(activation, str) else list(activation)
+    return ["linear", *per_layer]
 
 
 def colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

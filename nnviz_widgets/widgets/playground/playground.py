@@ -68,6 +68,9 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         regression). At most 6 layers of 1 to 8 neurons.
     activation : {"tanh", "relu", "sigmoid", "linear"}
         The activation after each hidden layer.
+    activations : sequence of str
+        One activation per hidden layer, e.g. ``["relu", "tanh"]``; empty (the default) uses
+        ``activation`` for all.
     learning_rate, batch_size, regularization, regularizer, optimizer, noise, n, seed,
     test_fraction, discretize, dropout
         See the traits of the same names (declared, with ``show_test``, by
@@ -123,6 +126,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         test_fraction: float = 0.5,
         discretize: bool = False,
         dropout: float = 0.0,
+        activations: Sequence[str] = (),
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
@@ -161,6 +165,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
             self.test_fraction = test_fraction
             self.discretize = discretize
             self.dropout = dropout
+            self.activations = list(activations)
         # What a later change does. Connected only now: the arguments above are the first
         # run's settings, not changes to it.
         self.observe(self._on_run_setting_change, names=list(RESTARTS))
@@ -322,7 +327,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         second coordinate); the points are :func:`grid_points`.
         """
         weights, biases = self.weights(index)
-        return self._figures.probability(weights, biases, self._run.activation, self._run.features)
+        return self._figures.probability(weights, biases, self._run.activations, self._run.features)
 
     def grid_points(self) -> np.ndarray:
         """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""

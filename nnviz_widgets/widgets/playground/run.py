@@ -36,6 +36,7 @@ SETTINGS = (
     "features",
     "hidden",
     "activation",
+    "activations",
     "optimizer",
     "learning_rate",
     "regularization",
@@ -57,8 +58,9 @@ class PlaygroundRun:
         seeds the initial weights and the batch order.
     features
         The input features the network is fed (:mod:`.features`), in order.
-    hidden, activation
-        Neurons per hidden layer and the activation after each.
+    hidden, activation, activations
+        Neurons per hidden layer and the activation after each: ``activations``, one per hidden
+        layer, or (when empty) ``activation`` after every one.
     optimizer, learning_rate, regularization, regularizer, batch_size
         How it trains: ``"adam"`` or ``"sgd"``, the step size, the penalty's rate and kind
         (``"L2"``: weight decay; ``"L1"``: the rate times the sum of the weights' magnitudes,
@@ -102,6 +104,7 @@ class PlaygroundRun:
         features: Sequence[str] = ("x1", "x2"),
         regularizer: str = "L2",
         dropout: float = 0.0,
+        activations: Sequence[str] = (),
         own: object = None,
         on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> None:
@@ -121,10 +124,18 @@ class PlaygroundRun:
         }
         self.hidden = tuple(hidden)
         self.activation = activation
+        if activations and len(activations) != len(hidden):
+            raise ValueError(
+                f"activations must name one activation per hidden layer ({len(hidden)}), or "
+                f"none; got {len(activations)}: {list(activations)}"
+            )
+        #: the activation after each hidden layer
+        self.activations = tuple(activations) if activations else (activation,) * len(hidden)
+        self.settings["activations"] = list(activations)
         # dropout draws its masks from a generator of the run's: the user's RNG is untouched
         self._dropout_masks = torch.Generator().manual_seed(seed + 1)
         self.model, self.layers = build_model(
-            hidden, activation, seed, inputs=len(features), dropout=dropout,
+            hidden, self.activations, seed, inputs=len(features), dropout=dropout,
             generator=self._dropout_masks,
         )  # fmt: skip
         self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
@@ -205,13 +216,11 @@ class PlaygroundRun:
     def describe(self, number: int) -> str:
         """The run in words for the run list, e.g. "run 2: spirals, tanh, 4-2, 300 epochs"."""
         shape = "-".join(map(str, self.hidden)) or "linear"
+        kind = "/".join(self.activations) if self.settings["activations"] else self.activation
         extra = "" if self.features == ("x1", "x2") else f", inputs {' '.join(self.features)}"
         if self.settings["dropout"]:
             extra += f", dropout {self.settings['dropout']:g}"
-        return (
-            f"run {number}: {self.data.name}, {self.activation}, {shape}{extra}, "
-            f"{self.epochs} epochs"
-        )
+        return f"run {number}: {self.data.name}, {kind}, {shape}{extra}, {self.epochs} epochs"
 
     def edit_weight(self, layer: int, out: int, into: int, value: float) -> float:
         """Set one weight of the model (training paused) and record a snapshot; the old value.
@@ -285,7 +294,7 @@ class PlaygroundRun:
 
 def build_model(
     hidden: Sequence[int],
-    activation: str,
+    activation: str | Sequence[str],
     seed: int,
     inputs: int = 2,
     dropout: float = 0.0,
@@ -295,7 +304,9 @@ def build_model(
 
     ``inputs`` is the number of input features the first layer takes; with ``dropout`` above 0,
     a :class:`SeededDropout` drawing from ``generator`` follows each hidden layer.
+    ``activation`` is one name for every hidden layer, or one per hidden layer.
     """
+    per_layer = [activation] * len(hidden) if isinstance(activation, str) else list(activation)
     modules: list[nn.Module] = []
     names = []
     width = inputs
@@ -306,10 +317,12 @@ def build_model(
             names.append(str(len(modules)))
             modules.append(nn.Linear(width, units))
             width = units
-            factory = _ACTIVATION_MODULES[activation]
-            if len(names) <= len(hidden) and factory is not None:
+            if len(names) > len(hidden):  # the output layer: no activation, no dropout
+                continue
+            factory = _ACTIVATION_MODULES[per_layer[len(names) - 1]]
+            if factory is not None:
                 modules.append(factory())
-            if len(names) <= len(hidden) and dropout > 0:
+            if dropout > 0:
                 modules.append(SeededDropout(dropout, generator or torch.Generator()))
     return nn.Sequential(*modules), tuple(names)
 

@@ -44,6 +44,14 @@ class RunSwitching(traitlets.HasTraits):
     def _start_run(self, reason: str) -> None:
         """Make a new run from the settings, show its epoch 0, and say ``reason``."""
         previous = self._run
+        if self.activations and len(self.activations) != len(self.hidden):
+            # the architecture changed under them: they named the old layers
+            self._restoring = True
+            try:
+                self.activations = []
+            finally:
+                self._restoring = False
+            reason += f" (the per-layer activations no longer fit: {self.activation} for all)"
         self._shelve_run()
         run = PlaygroundRun.from_settings(self, on_epoch=self._on_epoch)
         number, dropped = self._history.add(run)

@@ -93,6 +93,11 @@ RULES: dict[str, Rule] = {
         lambda value: 0.1 <= value <= 0.9, "be from 0.1 to 0.9 (the share of test points)"
     ),
     "regularizer": _one_of(REGULARIZERS),
+    "activations": Rule(
+        lambda value: all(name in ACTIVATIONS for name in value),
+        f"list activations of {', '.join(map(repr, ACTIVATIONS))}, one per hidden layer "
+        "(or [] for the same activation everywhere)",
+    ),
     "dropout": Rule(lambda value: 0.0 <= value <= 0.9, "be from 0 (none) to 0.9 (e.g. 0.2)"),
 }
 
@@ -129,6 +134,7 @@ RESTARTS: dict[str, Callable[[Any], str]] = {
     "features": lambda value: f"Input features changed to {', '.join(value)}",
     "test_fraction": lambda value: f"Test share changed to {value:g}",
     "dropout": lambda value: f"Dropout changed to {value:g}",
+    "activations": lambda value: f"Activations per layer changed to {', '.join(value) or 'none'}",
 }
 
 #: The settings that apply to the run in progress: the learning rate and the penalty at its
@@ -170,6 +176,11 @@ class PlaygroundSettings(traitlets.HasTraits):
         help="Input features the network is fed: x1, x2, x1^2, x2^2, x1*x2, sin x1, sin x2.",
     )
     test_fraction = traitlets.Float(0.5, help="Share of the points held out for testing.")
+    activations = traitlets.List(
+        traitlets.Unicode(),
+        default_value=[],
+        help="The activation after each hidden layer, one per layer; [] uses activation for all.",
+    )
     dropout = traitlets.Float(
         0.0, help="Dropout rate after each hidden layer, in training only (0: none)."
     )
@@ -185,6 +196,11 @@ class PlaygroundSettings(traitlets.HasTraits):
     @traitlets.validate(*RULES)
     def _validate_setting(self, proposal: dict) -> object:
         name, value = proposal["trait"].name, proposal["value"]
+        if name == "activations" and value and len(value) != len(self.hidden):
+            raise traitlets.TraitError(
+                f"activations must name one activation per hidden layer ({len(self.hidden)}), "
+                f"or none; got {len(value)}: {list(value)}"
+            )
         if name == "dataset" and value == OWN and self.own_data is None:
             raise traitlets.TraitError(
                 f"dataset {OWN!r} is the data given as Playground(data=(X, y)); none was given"
