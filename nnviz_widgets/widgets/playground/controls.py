@@ -4,9 +4,8 @@ Each setting's control is bound to the Playground's trait of the same meaning th
 of :class:`~nnviz_widgets.threads.controls.Link` (two-way, safe across threads), so that a
 setting changed from Python shows in its control and a control changed in the browser sets the
 trait, which validates it and acts on it. The two boxes for the shape (hidden layers, neurons
-each) are two views of the one ``hidden`` trait; the feature toggles, of the one ``features``
-trait. The run list is not linked: its options change with every run, and it sets the
-Playground's ``run`` only when the user picks one.
+each) are two views of the one ``hidden`` trait. The second row (the input features, the run
+list, the presets) is :mod:`.run_row`'s.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ import ipywidgets as widgets
 import traitlets
 
 from nnviz_widgets.threads.controls import Link, LockedIntSlider
-from nnviz_widgets.widgets.playground.features import FEATURES
-from nnviz_widgets.widgets.playground.presets import PRESETS
+from nnviz_widgets.widgets.playground.run_row import RunRow
 from nnviz_widgets.widgets.playground.settings import (
     ACTIVATIONS,
     DATASETS,
@@ -109,39 +107,21 @@ class PlaygroundControls:
             Link((owner, "index"), (self.slider, "value"), state_lock, transform=(self._reach, int))
         )
         columns = [settings[k : k + 4] for k in range(0, len(settings), 4)]
-        features = self._make_features(owner)
-        self.runs = widgets.Dropdown(
-            options=[("run 1", 1)], value=1, description="run", layout=widgets.Layout(width="360px")
-        )
-        # set while the options are replaced: a new option list selects its first entry, which
-        # is not the user's pick
-        self._showing_runs = False
-        self.runs.observe(lambda change: self._pick_run(owner, change), names="value")
-        self.presets = widgets.Dropdown(
-            options=[("pick a preset", ""), *((name, name) for name in PRESETS)],
-            value="",
-            description="preset",
-            layout=widgets.Layout(width="300px"),
-        )
-        self.presets.observe(
-            lambda change: change["new"] and owner.apply_preset(change["new"]), names="value"
-        )
+        # the second row: the input features, the run list, the presets
+        self.row = RunRow(owner, self._lock, self.tell)
+        self.features, self.runs, self.presets = self.row.features, self.row.runs, self.row.presets
         self.box = widgets.VBox(
             [
                 widgets.HBox(
                     [buttons, *(widgets.VBox(column, layout=_COLUMN) for column in columns)],
                     layout=widgets.Layout(flex_flow="row wrap"),
                 ),
-                widgets.HBox(
-                    [features, self.runs, self.presets],
-                    layout=widgets.Layout(flex_flow="row wrap"),
-                ),
+                self.row.box,
             ]
         )
         self._widgets = [
             *(self.play_button, self.pause_button, self.step_button, self.reset_button),
-            *(self.state_label, self.status, *settings, self.slider, self.runs, self.presets),
-            *self.features.values(),
+            *(self.state_label, self.status, *settings, self.slider),
         ]
 
     def _make_buttons(self, owner: traitlets.HasTraits) -> widgets.VBox:
@@ -276,50 +256,9 @@ class PlaygroundControls:
         ]
         return [control for _, control, _ in table]
 
-    def _make_features(self, owner: traitlets.HasTraits) -> widgets.HBox:
-        """A toggle per input feature, together one view of ``owner.features``."""
-        self.features = {
-            name: widgets.ToggleButton(
-                value=name in owner.features,
-                description=name,
-                tooltip=f"Feed the network {name}",
-                layout=widgets.Layout(width="70px", flex="0 0 auto"),
-            )
-            for name in FEATURES
-        }
-        # one toggle, the whole list: the trait keeps the order of FEATURES
-        for button in self.features.values():
-            self._links.append(
-                Link(
-                    (owner, "features"),
-                    (button, "value"),
-                    self._lock,
-                    transform=(
-                        lambda features, name=button.description: name in features,
-                        lambda _: [n for n, b in self.features.items() if b.value],
-                    ),
-                    # the last toggle switched off: the trait refuses an empty list, say so
-                    on_error=lambda error: self.tell(f"{error}"),
-                )
-            )
-        label = widgets.Label("inputs", layout=widgets.Layout(flex="0 0 auto", width="48px"))
-        return widgets.HBox(
-            [label, *self.features.values()], layout=widgets.Layout(flex="0 0 auto")
-        )
-
     def show_runs(self, options: list[tuple[str, int]], current: int) -> None:
         """Show the kept runs (``(label, number)``, newest first) with run ``current`` picked."""
-        self._showing_runs = True
-        try:
-            with self.runs.hold_sync():
-                self.runs.options = options
-                self.runs.value = current
-        finally:
-            self._showing_runs = False
-
-    def _pick_run(self, owner: traitlets.HasTraits, change: dict) -> None:
-        if not self._showing_runs and change["new"] is not None:
-            owner.run = change["new"]
+        self.row.show_runs(options, current)
 
     def show_state(self, state: str) -> None:
         """Enable the buttons that make sense when training is in ``state``, and say it."""
@@ -339,6 +278,7 @@ class PlaygroundControls:
         links, self._links = self._links, []
         for link in links:
             link.unlink()
+        self.row.close()
         for widget in self._widgets:
             widget.close()
 
