@@ -106,7 +106,7 @@ class PlaygroundControls:
         self._links.append(
             Link((owner, "index"), (self.slider, "value"), state_lock, transform=(self._reach, int))
         )
-        columns = [settings[k : k + 4] for k in range(0, len(settings), 4)]
+        columns = [settings[k : k + 5] for k in range(0, len(settings), 5)]
         # the second row: the input features, the run list, the presets
         self.row = RunRow(owner, self._lock, self.tell)
         self.features, self.runs, self.presets = self.row.features, self.row.runs, self.row.presets
