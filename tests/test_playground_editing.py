@@ -81,3 +81,21 @@ def test_bad_edits_are_refused_in_words(playground):
     with pytest.raises(ValueError, match="no neuron 4 in column 1"):
         playground.inspect(1, 4)
     assert playground.epochs == 0
+
+
+def test_the_large_map_of_an_input_and_of_the_output(playground):
+    playground.train(1, timeout=60)
+    inspector = playground._figures.inspector
+    size = inspector.resolution
+    points = forward.grid(forward.EXTENT, size)
+    playground.inspect(2, 0)  # the output: the probability, as the boundary
+    with torch.no_grad():
+        logits = torch_model(playground, 1)(torch.from_numpy(points))[:, 0]
+    probability = torch.sigmoid(logits).numpy().reshape(size, size)
+    picture = decode_png(inspector.pictures.shown.value)[..., :3].astype(np.int16)
+    assert np.abs(picture - colourize(probability, 0.0, 1.0, CLASSES)).max() <= 2
+    assert inspector.figure.title.startswith("output")
+    playground.inspect(0, 1)  # the input x2: its value is the second coordinate
+    click(inspector.hover_points, 7, event="hover")
+    assert f"value {inspector._points[7][1]:.4g}" in inspector.value_label.value
+    assert inspector.figure.title.startswith("input x2")

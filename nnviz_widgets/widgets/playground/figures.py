@@ -54,7 +54,8 @@ class PlaygroundFigures:
         self.graph = NetworkGraph(node_resolution)
         self.boundary = BoundaryFigure(show_test)
         self.losses = LossCurves()
-        self.inspector = NeuronInspector(max(resolution, 64))
+        # 64 pixels a side: a large map, at a third of the boundary's forward pass
+        self.inspector = NeuronInspector(min(resolution, 64))
 
     def arrange(self, slider: ipywidgets.Widget) -> ipywidgets.HBox:
         """The figures side by side: the graph over ``slider``, the readout and the inspector,

@@ -180,5 +180,11 @@ class NeuronInspector:
 
     @staticmethod
     def _values_at(points, column, unit, weights, biases, activation, features) -> np.ndarray:
-        outputs = forward.forward(weights, biases, activation, expand(points, features))
-        return outputs[column][:, unit]
+        inputs = expand(points, features)
+        if column == 0:
+            return inputs[:, unit]
+        # only the layers up to the neuron's: the rest would be computed for nothing
+        hidden = column_kinds(activation, len(weights))[1:]
+        z = forward.forward(weights[:column], biases[:column], hidden[: column - 1], inputs)[-1]
+        z = z[:, unit]
+        return forward.activate(hidden[column - 1], z) if column < len(weights) else z
