@@ -7,6 +7,7 @@ expects, split into train and test sets deterministically, with a fixed probe ba
 ``circles()``, ``xor()``, ``gaussians()`` and ``spirals()`` make the two-class 2-D toy sets the
 :class:`~nnviz_widgets.Playground` trains on. Every point lies in about [-1, 1] x [-1, 1] (before
 noise), each class has half of the points, and the same arguments always give the same points.
+``own_data()`` makes the same kind of set from a user's own two-feature points and two labels.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "circles",
     "digits",
     "gaussians",
+    "own_data",
     "spirals",
     "xor",
 ]
@@ -289,12 +291,25 @@ def _toy(name: str, n: object, noise: object, test_fraction: object, seed: objec
     n, noise, seed = int(n), float(noise), int(seed)
     rng = np.random.default_rng([seed, list(_GENERATORS).index(name)])
     counts = (n // 2, n - n // 2)
+    classes = _GENERATORS[name](rng, counts)
+    return _split(name, classes, rng, noise, float(test_fraction), seed)
+
+
+def _split(
+    name: str,
+    classes: list[np.ndarray],
+    rng: np.random.Generator,
+    noise: float,
+    test_fraction: float,
+    seed: int,
+) -> ToyData:
+    """Jitter each class's points, split each into train and test, mix: a ToyData."""
     train, test = [], []
-    for label, points in enumerate(_GENERATORS[name](rng, counts)):
+    for label, points in enumerate(classes):
         if noise > 0:
             points = points + rng.normal(0.0, noise, points.shape)
         # a stratified split, at least one point of each class on each side
-        n_test = min(max(1, round(len(points) * float(test_fraction))), len(points) - 1)
+        n_test = min(max(1, round(len(points) * test_fraction)), len(points) - 1)
         order = rng.permutation(len(points))
         labels = np.full(len(points), label, dtype=np.int64)
         test.append((points[order[:n_test]], labels[order[:n_test]]))
@@ -309,3 +324,97 @@ def _toy(name: str, n: object, noise: object, test_fraction: object, seed: objec
     train_x, train_y = join(train)
     test_x, test_y = join(test)
     return ToyData(name, train_x, train_y, test_x, test_y, noise, seed)
+
+
+# ---------------------------------------------------------------------- the user's own points
+
+
+def own_data(
+    data: object, *, noise: float = 0.0, test_fraction: float = 0.5, seed: int = 0
+) -> ToyData:
+    """A two-class 2-D set from the user's own points, as the toy sets are made.
+
+    Parameters
+    ----------
+    data : (X, y) or DataFrame
+        ``X`` of shape ``(n, 2)`` (two features per point) and ``y`` of ``n`` labels of two
+        classes (any two values: the smaller is class 0); or a pandas DataFrame with two feature
+        columns and a label column (named ``"label"`` or ``"y"``, else the last column).
+    noise, test_fraction, seed
+        As for :func:`circles`: jitter added to every point, the share of each class held out
+        for testing, and the seed of both.
+
+    Returns
+    -------
+    ToyData
+        Named ``"own"``; each feature scaled linearly into [-1, 1] (its smallest value to -1,
+        its largest to 1), where the Playground's plane shows it.
+
+    Raises
+    ------
+    ValueError
+        A shape, a missing or non-finite value, or a number of classes that will not do,
+        named with what would.
+    """
+    x, y = _own_arrays(data)
+    if not 0.0 <= float(noise) <= 1.0:
+        raise ValueError(f"noise must be from 0 to 1 (a standard deviation), got {noise!r}")
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
+    low, high = x.min(axis=0), x.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    x = 2.0 * (x - low) / span - 1.0
+    values = np.unique(y)
+    rng = np.random.default_rng([int(seed), len(_GENERATORS)])
+    classes = [x[y == value] for value in values]
+    return _split("own", classes, rng, float(noise), float(test_fraction), int(seed))
+
+
+def _own_arrays(data: object) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` as float64 ``(n, 2)`` and ``(n,)`` arrays, checked."""
+    if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a pandas DataFrame
+        columns = list(data.columns)
+        label = next((c for c in ("label", "y") if c in columns), columns[-1] if columns else None)
+        features = [c for c in columns if c != label]
+        if len(features) != 2:
+            raise ValueError(
+                f"a DataFrame needs two feature columns and a label column "
+                f"('label', 'y' or the last); got columns {columns}"
+            )
+        x, y = data[features].to_numpy(), data[label].to_numpy()
+    elif isinstance(data, tuple | list) and len(data) == 2:
+        x, y = data
+    else:
+        raise TypeError(
+            "data must be (X, y) with X of shape (n, 2) and y of n labels, or a pandas "
+            f"DataFrame with two feature columns and a label column; got {type(data).__name__}"
+        )
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("X must hold numbers (two features per point)") from None
+    y = np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"X must have shape (n, 2), two features per point; got {x.shape}")
+    if y.shape != (len(x),):
+        raise ValueError(f"y must hold one label per point, shape ({len(x)},); got {y.shape}")
+    bad = ~np.isfinite(x).all(axis=1)
+    if y.dtype.kind == "f":
+        bad |= ~np.isfinite(y)
+    if bad.any():
+        rows = ", ".join(map(str, np.flatnonzero(bad)[:3]))
+        raise ValueError(
+            f"{int(bad.sum())} point(s) have a NaN or infinite value (rows {rows}...); "
+            "drop or fill them first"
+        )
+    values, counts = np.unique(y, return_counts=True)
+    if len(values) != 2:
+        raise ValueError(
+            f"y must hold exactly two classes (the Playground trains a two-class model); "
+            f"got {len(values)}: {values[:5].tolist()}{'...' if len(values) > 5 else ''}"
+        )
+    if counts.min() < 2:
+        raise ValueError(
+            f"each class needs at least 2 points (one to train, one to test); got {counts.tolist()}"
+        )
+    return x, y

@@ -313,7 +313,7 @@ def test_reset_and_architecture_change_start_again_and_say_so(playground):
     assert playground.epochs == 0 and playground.snapshot == 0
     assert playground._figures.graph.layout.sizes == (2, 2, 1)
     assert "Architecture changed" in playground._controls.status.value
-    assert "2 epoch(s) trained before were discarded" in playground._controls.status.value
+    assert "Run 1 (2 epoch(s)) is kept" in playground._controls.status.value
     assert playground._controls.layers.value == 1 and playground._controls.neurons.value == 2
     playground.train(1, timeout=60)
     playground.dataset = "spirals"

@@ -4,7 +4,8 @@ Each setting's control is bound to the Playground's trait of the same meaning th
 of :class:`~nnviz_widgets.threads.controls.Link` (two-way, safe across threads), so that a
 setting changed from Python shows in its control and a control changed in the browser sets the
 trait, which validates it and acts on it. The two boxes for the shape (hidden layers, neurons
-each) are two views of the one ``hidden`` trait.
+each) are two views of the one ``hidden`` trait. The second row (the input features, the run
+list, the presets) is :mod:`.run_row`'s.
 """
 
 from __future__ import annotations
@@ -17,22 +18,38 @@ import ipywidgets as widgets
 import traitlets
 
 from nnviz_widgets.threads.controls import Link, LockedIntSlider
+from nnviz_widgets.widgets.playground.run_row import RunRow
 from nnviz_widgets.widgets.playground.settings import (
     ACTIVATIONS,
     DATASETS,
     MAX_LAYERS,
     MAX_NEURONS,
     OPTIMIZERS,
+    OWN,
+    REGULARIZERS,
 )
 
-__all__ = ["BATCH_SIZES", "LEARNING_RATES", "REGULARIZATIONS", "PlaygroundControls"]
+__all__ = [
+    "BATCH_SIZES",
+    "DROPOUTS",
+    "LEARNING_RATES",
+    "NOISES",
+    "REGULARIZATIONS",
+    "TEST_FRACTIONS",
+    "PlaygroundControls",
+]
 
 #: The values offered in the dropdowns (the Playground's own value is added when it is not one).
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 REGULARIZATIONS = (0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1)
 BATCH_SIZES = (1, 5, 10, 20, 50, 100)
+NOISES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5)
+TEST_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 _LABELLED = {"style": {"description_width": "95px"}}
+#: A column of settings keeps its width (squeezed, its dropdowns hid their arrows)
+_COLUMN = widgets.Layout(flex="0 0 auto", min_width="212px")
 
 
 class PlaygroundControls:
@@ -60,7 +77,13 @@ class PlaygroundControls:
         "training: <state>".
     layers, neurons : ipywidgets.BoundedIntText
         The shape: how many hidden layers, how many neurons each.
-    show_test : ipywidgets.Checkbox
+    show_test, discretize : ipywidgets.Checkbox
+    features : dict
+        Feature name -> ``ipywidgets.ToggleButton``, on where the network is fed it.
+    runs : ipywidgets.Dropdown
+        The kept runs, newest first; picking one sets ``owner.run``.
+    presets : ipywidgets.Dropdown
+        Named settings; picking one calls ``owner.apply_preset``.
     """
 
     def __init__(self, owner: traitlets.HasTraits, state_lock: threading.RLock) -> None:
@@ -83,8 +106,19 @@ class PlaygroundControls:
         self._links.append(
             Link((owner, "index"), (self.slider, "value"), state_lock, transform=(self._reach, int))
         )
-        columns = [settings[k : k + 3] for k in range(0, len(settings), 3)]
-        self.box = widgets.HBox([buttons, *(widgets.VBox(column) for column in columns)])
+        columns = [settings[k : k + 5] for k in range(0, len(settings), 5)]
+        # the second row: the input features, the run list, the presets
+        self.row = RunRow(owner, self._lock, self.tell)
+        self.features, self.runs, self.presets = self.row.features, self.row.runs, self.row.presets
+        self.box = widgets.VBox(
+            [
+                widgets.HBox(
+                    [buttons, *(widgets.VBox(column, layout=_COLUMN) for column in columns)],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
+                self.row.box,
+            ]
+        )
         self._widgets = [
             *(self.play_button, self.pause_button, self.step_button, self.reset_button),
             *(self.state_label, self.status, *settings, self.slider),
@@ -96,7 +130,10 @@ class PlaygroundControls:
         self.pause_button = _button("Pause", "pause", "Pause at the next step", owner.pause)
         self.step_button = _button("Step", "step-forward", "Train one epoch", owner.step)
         self.reset_button = _button(
-            "Reset", "undo", "New initial weights; discards the recording", owner.reset
+            "Reset",
+            "undo",
+            "Start a new run from epoch 0; this one stays in the run list",
+            owner.reset,
         )
         self.state_label = widgets.Label("training: idle")
         self.status = widgets.HTML()
@@ -129,12 +166,33 @@ class PlaygroundControls:
         self.show_test = widgets.Checkbox(
             value=owner.show_test, description="show test points", indent=False
         )
+        self.per_layer = widgets.Text(
+            value=", ".join(owner.activations),
+            placeholder="e.g. relu, tanh",
+            description="per layer",
+            continuous_update=False,
+            layout=widgets.Layout(width="205px"),
+            **_LABELLED,
+        )
+        self.discretize = widgets.Checkbox(
+            value=owner.discretize, description="discretize output", indent=False
+        )
         # Each setting's control and its trait, kept equal both ways. The shape boxes set every
         # layer alike; from the trait they show its depth and its widest layer, and the link
         # keeps them from writing that back as a uniform shape.
         table = (
-            ("dataset", _dropdown(owner, "data", "dataset", DATASETS), None),
+            (
+                "dataset",
+                _dropdown(
+                    owner,
+                    "data",
+                    "dataset",
+                    DATASETS if owner.own_data is None else (*DATASETS, OWN),
+                ),
+                None,
+            ),
             ("activation", _dropdown(owner, "activation", "activation", ACTIVATIONS), None),
+            ("activations", self.per_layer, (", ".join, _names)),
             ("optimizer", _dropdown(owner, "optimizer", "optimizer", OPTIMIZERS), None),
             (
                 "learning_rate",
@@ -146,10 +204,14 @@ class PlaygroundControls:
                 ),
                 None,
             ),
+            ("regularizer", _dropdown(owner, "regularization", "regularizer", REGULARIZERS), None),
             (
                 "regularization",
                 _dropdown(
-                    owner, "L2", "regularization", _numbers(REGULARIZATIONS, owner.regularization)
+                    owner,
+                    "rate",
+                    "regularization",
+                    _numbers(REGULARIZATIONS, owner.regularization),
                 ),
                 None,
             ),
@@ -162,13 +224,41 @@ class PlaygroundControls:
             ),
             ("hidden", self.layers, (len, self._shape_of_depth)),
             ("hidden", self.neurons, (self._widest, self._shape_of_width)),
+            ("noise", _dropdown(owner, "noise", "noise", _numbers(NOISES, owner.noise)), None),
+            (
+                "test_fraction",
+                _dropdown(
+                    owner,
+                    "test share",
+                    "test_fraction",
+                    _numbers(TEST_FRACTIONS, owner.test_fraction),
+                ),
+                None,
+            ),
+            (
+                "dropout",
+                _dropdown(owner, "dropout", "dropout", _numbers(DROPOUTS, owner.dropout)),
+                None,
+            ),
             ("show_test", self.show_test, None),
+            ("discretize", self.discretize, None),
         )
         self._links = [
-            Link((owner, trait), (control, "value"), self._lock, transform=transform)
+            # a value the trait refuses (typed per-layer activations) is said, and undone
+            Link(
+                (owner, trait),
+                (control, "value"),
+                self._lock,
+                transform=transform,
+                on_error=lambda error: self.tell(f"{error}"),
+            )
             for trait, control, transform in table
         ]
         return [control for _, control, _ in table]
+
+    def show_runs(self, options: list[tuple[str, int]], current: int) -> None:
+        """Show the kept runs (``(label, number)``, newest first) with run ``current`` picked."""
+        self.row.show_runs(options, current)
 
     def show_state(self, state: str) -> None:
         """Enable the buttons that make sense when training is in ``state``, and say it."""
@@ -188,6 +278,7 @@ class PlaygroundControls:
         links, self._links = self._links, []
         for link in links:
             link.unlink()
+        self.row.close()
         for widget in self._widgets:
             widget.close()
 
@@ -229,6 +320,11 @@ def _dropdown(
         layout=widgets.Layout(width="205px"),
         **_LABELLED,
     )
+
+
+def _names(text: str) -> list[str]:
+    """The names in a comma-separated text, e.g. "relu, tanh" -> ["relu", "tanh"]."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _numbers(values: Sequence[float], current: float) -> list[tuple[str, float]]:

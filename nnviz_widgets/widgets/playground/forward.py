@@ -62,7 +62,7 @@ def grid(extent: float, resolution: int) -> np.ndarray:
 def forward(
     weights: Sequence[np.ndarray],
     biases: Sequence[np.ndarray],
-    activation: str,
+    activation: str | Sequence[str],
     points: np.ndarray,
 ) -> list[np.ndarray]:
     """Every layer's output for ``points``: an MLP with ``activation`` between Linear layers.
@@ -71,8 +71,9 @@ def forward(
     ----------
     weights, biases : sequences of arrays
         Per Linear layer, ``(out, in)`` and ``(out,)``, as ``torch.nn.Linear`` stores them.
-    activation : str
-        Applied after each layer but the last, as in the Playground's model.
+    activation : str or sequence of str
+        Applied after each layer but the last, as in the Playground's model: one name for
+        every layer, or one per hidden layer.
     points : array
         ``(n, 2)`` inputs.
 
@@ -83,18 +84,19 @@ def forward(
     """
     outputs = [np.asarray(points, dtype=np.float32)]
     last = len(weights) - 1
+    per_layer = [activation] * last if isinstance(activation, str) else list(activation)
     for i, (w, b) in enumerate(zip(weights, biases)):
         # einsum, not @: no BLAS call while a run trains (docs/architecture.md, "Facts")
         z = np.einsum("nk,jk->nj", outputs[-1], np.asarray(w, dtype=np.float32))
         z += np.asarray(b, dtype=np.float32)
-        outputs.append(z if i == last else activate(activation, z).astype(np.float32))
+        outputs.append(z if i == last else activate(per_layer[i], z).astype(np.float32))
     return outputs
 
 
 def probability(
     weights: Sequence[np.ndarray],
     biases: Sequence[np.ndarray],
-    activation: str,
+    activation: str | Sequence[str],
     points: np.ndarray,
 ) -> np.ndarray:
     """The network's probability of class 1 at each of ``points``: the sigmoid of its logit."""

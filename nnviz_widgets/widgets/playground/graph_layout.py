@@ -141,15 +141,15 @@ def layout(
     return GraphLayout(sizes, node, width, height, left, top)
 
 
-def fixed_layout(hidden: Sequence[int], resolution: int) -> GraphLayout:
+def fixed_layout(hidden: Sequence[int], resolution: int, inputs: int = 2) -> GraphLayout:
     """The graph of an MLP with ``hidden`` layers, on a canvas with room for the largest one.
 
     One canvas size for every architecture the Playground allows, so that the figure never
     resizes in the browser. ``resolution`` is the side of a neuron's map; its node is 2 pixels
-    more, for a frame.
+    more, for a frame; ``inputs`` is the number of input features (nodes of the first column).
     """
     return layout(
-        [2, *hidden, 1],
+        [inputs, *hidden, 1],
         node=resolution + 2,
         gap=resolution // 3,
         width=(MAX_LAYERS + 2) * (resolution + 2) + (MAX_LAYERS + 1) * (3 * resolution // 2),

@@ -35,7 +35,7 @@ class LossCurves:
     marker : bqplot.Lines
         The vertical dashed line at the selected epoch.
     readout : ipywidgets.HTML
-        "epoch i of n", the losses and the test accuracy at the selected epoch.
+        "epoch i of n", the losses and the test accuracy at the selected snapshot.
     """
 
     def __init__(self) -> None:
@@ -94,8 +94,14 @@ class LossCurves:
         """Put the marker at snapshot ``index`` and say its losses and accuracy."""
         self.marker.x = np.array([index, index], dtype=np.float32)
         metrics = {name: recording.metric(name)[index] for name in recording.metric_names}
+        # the snapshots' epochs: a weight edited by hand adds a snapshot at the same epoch
+        labels = [
+            label if label is not None and np.isfinite(label) else float(i)
+            for i, label in enumerate(recording.snapshots)
+        ]
+        edited = " (weight edited)" if index > 0 and labels[index - 1] == labels[index] else ""
         self.readout.value = (
-            f"<b>epoch {index}</b> of {len(recording) - 1} &nbsp; train loss "
+            f"<b>epoch {labels[index]:g}</b>{edited} of {labels[-1]:g} &nbsp; train loss "
             f"{metrics['train_loss']:.3f} &nbsp; test loss {metrics['test_loss']:.3f} &nbsp; "
             f"test accuracy {metrics['test_accuracy']:.2f}"
         )

@@ -18,6 +18,7 @@ from nnviz_widgets.render.colour import CLASSES, colourize
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.views.image import ImageSwap
 from nnviz_widgets.widgets.playground import forward, graph_layout
+from nnviz_widgets.widgets.playground.features import expand
 
 #: The column names: JupyterLab's own text colour (dark grey vanished on the dark theme), the old
 #: dark grey where the page has no theme.
@@ -27,6 +28,17 @@ __all__ = ["NetworkGraph"]
 
 #: Pixels beside the nodes on each side, so the first and last column names fit.
 LABEL_ROOM = 14
+
+#: ReLU and linear maps are coloured over plus or minus this percentile of the unit's magnitude
+#: over the plane: a few large values in a corner no longer pale the whole map.
+ROBUST_PERCENTILE = 75.0
+
+#: What the colours of the neuron maps mean, shown under the graph.
+LEGEND = (
+    "Neuron maps: orange low, white 0, blue high. tanh and sigmoid on their own fixed range; "
+    f"inputs, ReLU and linear units each on \u00b1 its {ROBUST_PERCENTILE:.0f}th percentile "
+    "magnitude over the plane (full colour beyond it)."
+)
 
 
 class NetworkGraph:
@@ -81,8 +93,20 @@ class NetworkGraph:
             default_size=12,
             colors=[TEXT_COLOUR],
         )
+        # Click targets, invisible: a square over each node, a dot at each edge's middle. One
+        # Scatter each, so that a click names its element by index (node_at, edge_at).
+        self.node_hits = _hits(scales, "square")
+        self.edge_hits = _hits(scales, "circle")
+        self._node_keys: list[tuple[int, int]] = []
+        self._edge_keys: list[tuple[int, int, int]] = []
         self.figure = bqplot.Figure(
-            marks=[*self.edge_marks.values(), self.nodes.mark, self.column_labels],
+            marks=[
+                *self.edge_marks.values(),
+                self.nodes.mark,
+                self.column_labels,
+                self.edge_hits,
+                self.node_hits,
+            ],
             fig_margin={"top": 4, "bottom": 4, "left": 4, "right": 4},
             padding_x=0.0,
             padding_y=0.0,
@@ -91,6 +115,9 @@ class NetworkGraph:
             title="",
         )
         self.figure.add_class("nnviz-playground-graph")
+        self.legend = ipywidgets.HTML(
+            f"<small>{LEGEND}</small>", layout=ipywidgets.Layout(max_width="560px")
+        )
 
     @property
     def image(self) -> ipywidgets.Image:
@@ -101,9 +128,9 @@ class NetworkGraph:
         """Close the image widgets the figure's picture travels through."""
         self.nodes.close()
 
-    def set_architecture(self, hidden: Sequence[int]) -> None:
-        """Lay the graph out for ``hidden`` layers: its frame, columns and their names."""
-        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution)
+    def set_architecture(self, hidden: Sequence[int], inputs: int = 2) -> None:
+        """Lay the graph out for ``inputs`` features and ``hidden`` layers: frame, column names."""
+        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution, inputs)
         # room above the nodes for the column names, and beside them: "output" is centred
         # over the last node and was cut at the figure's edge
         side = float(LABEL_ROOM)
@@ -120,13 +147,52 @@ class NetworkGraph:
         )
         self.column_labels.y = np.full(len(names), lay.height + 4.0)
         self.column_labels.text = names
+        self._place_hits(lay)
 
-    def draw_nodes(self, weights: list, biases: list, activation: str) -> None:
-        """Draw every neuron's output over the plane, each in a grey frame, in one PNG."""
+    def node_at(self, index: int) -> tuple[int, int]:
+        """``(column, unit)`` of the node whose click target is number ``index``."""
+        return self._node_keys[index]
+
+    def edge_at(self, index: int) -> tuple[int, int, int]:
+        """``(layer, out, in)`` of the weight whose click target is number ``index``."""
+        return self._edge_keys[index]
+
+    def _place_hits(self, lay: graph_layout.GraphLayout) -> None:
+        nodes, edges = [], []
+        self._node_keys, self._edge_keys = [], []
+        for column, count in enumerate(lay.sizes):
+            cx, cy = lay.centre(column)
+            nodes += [(cx[u], lay.height - cy[u]) for u in range(count)]
+            self._node_keys += [(column, u) for u in range(count)]
+            if column + 1 < len(lay.sizes):
+                x, y = lay.edges(column)
+                edges += list(zip(x.mean(axis=1), lay.height - y.mean(axis=1)))
+                n_in, n_out = count, lay.sizes[column + 1]
+                self._edge_keys += [(column, o, i) for o in range(n_out) for i in range(n_in)]
+        for mark, points, size in (
+            (self.node_hits, nodes, lay.node**2),
+            (self.edge_hits, edges, 40),
+        ):
+            xy = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+            with mark.hold_sync():
+                mark.x, mark.y, mark.default_size = xy[:, 0], xy[:, 1], int(size)
+
+    def draw_nodes(
+        self,
+        weights: list,
+        biases: list,
+        activation: str | Sequence[str],
+        features: Sequence[str] = ("x1", "x2"),
+    ) -> None:
+        """Draw every neuron's output over the plane, each in a grey frame, in one PNG.
+
+        The input column shows each input feature of ``features`` over the plane.
+        """
         lay = self.layout
         size = self.node_resolution
-        points = forward.grid(forward.EXTENT, size)
+        points = expand(forward.grid(forward.EXTENT, size), features)
         outputs = forward.forward(weights, biases, activation, points)
+        kinds = column_kinds(activation, len(weights))
         canvas = np.zeros((lay.height, lay.width, 4), dtype=np.uint8)  # transparent
         last = len(outputs) - 1
         for column, values in enumerate(outputs):
@@ -134,7 +200,7 @@ class NetworkGraph:
                 values = forward.activate("sigmoid", values)
                 low, high = np.zeros(1), np.ones(1)
             else:
-                low, high = _colour_range(activation if column > 0 else "linear", values)
+                low, high = colour_range(kinds[column], values)
             for unit in range(values.shape[1]):
                 top, left = lay.top[column][unit], lay.left[column][unit]
                 tile = colourize(
@@ -167,18 +233,48 @@ class NetworkGraph:
                 mark.visible = bool(chosen.any())
 
 
-def _colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _hits(scales: dict, marker: str) -> bqplot.Scatter:
+    # transparent, but there: an SVG shape at opacity 0 still takes the pointer's clicks
+    return bqplot.Scatter(
+        x=[0.0],
+        y=[0.0],
+        scales=scales,
+        marker=marker,
+        opacities=[0.0],
+        stroke_width=0.0,
+    )
+
+
+def column_kinds(activation: str | Sequence[str], layers: int) -> list[str]:
+    """What each column of the graph holds, for its colours: "linear" inputs, then each hidden
+    layer's activation (``activation``: one name for all, or one per hidden layer)."""
+    per_layer = [activation] * (layers - 1) if isinstance(activation, str) else list(activation)
+    return ["linear", *per_layer]
+
+
+def colour_range(activation: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Colour range per unit: the activation's own range where it has one, else symmetric.
 
     tanh and sigmoid have fixed ranges, so a colour means the same value at every snapshot.
-    ReLU and linear units are unbounded: each is scaled by its largest magnitude over the plane
-    at this snapshot, so that its shape stays visible whatever its size.
+    ReLU and linear units (and the inputs) are unbounded: each is scaled by a robust magnitude
+    over the plane at this snapshot (the :data:`ROBUST_PERCENTILE` of its non-zero magnitudes),
+    so that its shape stays visible whatever its size. A ReLU is zero over much of the plane:
+    zeros left in, they would pull the percentile down to nothing; left out, the part where it
+    fires shows its slope (docs/playground.md, "What it shows").
     """
     units = values.shape[1]
     if activation == "tanh":
         return np.full(units, -1.0), np.full(units, 1.0)
     if activation == "sigmoid":
         return np.zeros(units), np.ones(units)
-    largest = np.abs(values).max(axis=0)
-    largest = np.where(np.isfinite(largest) & (largest > 0), largest, 1.0)
+    magnitude = np.abs(np.where(np.isfinite(values), values, 0.0))
+    # per unit, the percentile of its non-zero magnitudes (the lower of two neighbours): they
+    # are the last ones once sorted. A sort, not np.nanpercentile: 100 times faster, and this
+    # runs for every column at every scrub step.
+    ordered = np.sort(magnitude, axis=0)
+    nonzero = np.count_nonzero(magnitude, axis=0)
+    rank = len(magnitude) - nonzero + ((nonzero - 1) * ROBUST_PERCENTILE / 100.0).astype(int)
+    rank = np.clip(rank, 0, len(magnitude) - 1)
+    largest = ordered[rank, np.arange(units)].astype(np.float64)
+    largest = np.where((nonzero > 0) & (largest > 0), largest, 1.0)
     return -largest, largest

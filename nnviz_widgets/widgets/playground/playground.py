@@ -1,8 +1,9 @@
 """The Playground: a teaching widget that trains a small MLP on 2-D toy data and shows it think.
 
-It owns one training run at a time (:class:`~.run.PlaygroundRun`: the data, the torch MLP, its
+It shows one training run at a time (:class:`~.run.PlaygroundRun`: the data, the torch MLP, its
 optimizer, a Recorder that snapshots every Linear layer once per epoch, and a TrainingLoop that
-trains in a background thread so that the widget stays live), and three figures drawn from the
+trains in a background thread so that the widget stays live) and keeps the runs before it
+(:mod:`.runs`), any of which can be brought back; and three figures drawn from the
 run's Recording at the selected snapshot: the network graph (neuron maps, weighted edges), the
 decision boundary with the points, and the loss curves. The weights are read back and pushed
 through a numpy forward pass over the plane (:mod:`.forward`), so scrubbing back to epoch 3 shows
@@ -22,15 +23,19 @@ import numpy as np
 import traitlets
 from torch import nn
 
-from nnviz_widgets.datasets import ToyData
+from nnviz_widgets.datasets import ToyData, own_data
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.controls import PlaygroundControls
+from nnviz_widgets.widgets.playground.editing import WeightEditing
 from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
+from nnviz_widgets.widgets.playground.run_switching import RunSwitching
+from nnviz_widgets.widgets.playground.runs import RunHistory
 from nnviz_widgets.widgets.playground.settings import (
+    OWN,
     RESTARTS,
     TUNABLE,
     PlaygroundSettings,
@@ -44,19 +49,30 @@ __all__ = ["Playground"]
 REDRAW_INTERVAL = 0.1
 
 
-class Playground(PlaygroundSettings, widgets.VBox):
+class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
     """Train a small MLP on a 2-D toy data set and watch it learn; scrub back through epochs.
 
     Parameters
     ----------
     dataset : {"circles", "xor", "gaussians", "spirals"}
-        The toy data set (see :mod:`nnviz_widgets.datasets`).
+        The toy data set (see :mod:`nnviz_widgets.datasets`); ``"own"`` with ``data``.
+    data : (X, y) or pandas DataFrame, optional
+        The user's own two-class 2-D points, instead of a toy set: ``X`` ``(n, 2)`` and ``y``
+        of ``n`` labels of two classes, or a frame with two feature columns and a label column
+        (see :func:`nnviz_widgets.datasets.own_data`, which also scales them into [-1, 1]).
+    features : sequence of str
+        The input features the network is fed, of "x1", "x2", "x1^2", "x2^2", "x1*x2",
+        "sin x1", "sin x2" (default: the two coordinates).
     hidden : sequence of int
         Neurons in each hidden layer, e.g. ``(4, 4)``; ``()`` is a linear model (logistic
         regression). At most 6 layers of 1 to 8 neurons.
     activation : {"tanh", "relu", "sigmoid", "linear"}
         The activation after each hidden layer.
-    learning_rate, batch_size, regularization, optimizer, noise, n, seed
+    activations : sequence of str
+        One activation per hidden layer, e.g. ``["relu", "tanh"]``; empty (the default) uses
+        ``activation`` for all.
+    learning_rate, batch_size, regularization, regularizer, optimizer, noise, n, seed,
+    test_fraction, discretize, dropout
         See the traits of the same names (declared, with ``show_test``, by
         :class:`~.settings.PlaygroundSettings`).
     resolution : int
@@ -69,6 +85,10 @@ class Playground(PlaygroundSettings, widgets.VBox):
     ``index`` and ``snapshot`` are one setting under two names: ``index``, as in the
     TrainingExplorer, and ``snapshot``, its first name here. Setting either sets both, from any
     thread.
+
+    A change of a setting that starts training again (:data:`~.settings.RESTARTS`) or Reset
+    starts a new run; the previous runs are kept (at most :data:`~.runs.MAX_KEPT_RUNS`, the
+    oldest dropped first) and :attr:`run` brings one back, settings and all.
 
     Examples
     --------
@@ -91,6 +111,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         self,
         dataset: str = "spirals",
         *,
+        data: object = None,
         hidden: Sequence[int] = (4, 4),
         activation: str = "tanh",
         learning_rate: float = 0.01,
@@ -100,9 +121,18 @@ class Playground(PlaygroundSettings, widgets.VBox):
         noise: float = 0.05,
         n: int = 400,
         seed: int = 0,
+        features: Sequence[str] = ("x1", "x2"),
+        regularizer: str = "L2",
+        test_fraction: float = 0.5,
+        discretize: bool = False,
+        dropout: float = 0.0,
+        activations: Sequence[str] = (),
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
+        if data is not None:  # checked now, with errors that name what is wrong
+            own_data(data, noise=noise, test_fraction=test_fraction, seed=seed)
+            self.own_data, dataset = data, OWN
         check_resolution("resolution", resolution, 8)
         check_resolution("node_resolution", node_resolution, 8)
         super().__init__()
@@ -110,6 +140,9 @@ class Playground(PlaygroundSettings, widgets.VBox):
         # the kernel's (the user), training's (a new epoch) and the throttles' (below)
         self._state_lock = threading.RLock()
         self._run: PlaygroundRun | None = None
+        self._history = RunHistory()
+        # while a kept run is brought back, its settings are copied into the traits: not changes
+        self._restoring = False
         # whether the picture follows the newest epoch (under _state_lock): set by every move of
         # index, to the newest or away from it; training's own moves keep it
         self._follow_newest = True
@@ -127,22 +160,32 @@ class Playground(PlaygroundSettings, widgets.VBox):
             self.noise = noise
             self.n = n
             self.seed = seed
+            self.features = list(features)
+            self.regularizer = regularizer
+            self.test_fraction = test_fraction
+            self.discretize = discretize
+            self.dropout = dropout
+            self.activations = list(activations)
         # What a later change does. Connected only now: the arguments above are the first
         # run's settings, not changes to it.
         self.observe(self._on_run_setting_change, names=list(RESTARTS))
         self.observe(self._on_tunable_change, names=list(TUNABLE))
         self.observe(self._on_show_test_change, names="show_test")
+        self.observe(self._on_discretize_change, names="discretize")
         self._snapshot_link = Link((self, "index"), (self, "snapshot"), self._state_lock)
         self._controls = PlaygroundControls(self, self._state_lock)
         # after the links, so that snapshot and the slider hold a new index before it is drawn
         self.observe(self._on_index_change, names="index")
+        self.observe(self._on_run_change, names="run")  # RunSwitching's
         self._figures = PlaygroundFigures(resolution, node_resolution, self.show_test)
+        self._figures.discretize = self.discretize
         self.children = [
             self._controls.box,
             self._controls.status,
             self._figures.arrange(self._controls.slider),
         ]
         self.add_class("nnviz-playground")
+        self._connect_clicks()  # WeightEditing's
         self._start_run("")
 
     # ------------------------------------------------------------------ validation
@@ -159,14 +202,22 @@ class Playground(PlaygroundSettings, widgets.VBox):
 
     # ------------------------------------------------------------------ observers
     def _on_run_setting_change(self, change: dict) -> None:
-        self._start_run(RESTARTS[change["name"]](change["new"]))
+        if not self._restoring:
+            self._start_run(RESTARTS[change["name"]](change["new"]))
 
     def _on_tunable_change(self, change: dict) -> None:
+        if self._restoring:
+            return
         self._run.tune(
             learning_rate=self.learning_rate,
             regularization=self.regularization,
+            regularizer=self.regularizer,
             batch_size=self.batch_size,
         )
+
+    def _on_discretize_change(self, change: dict) -> None:
+        self._figures.discretize = self.discretize
+        self.redraw()
 
     def _on_show_test_change(self, change: dict) -> None:
         self._figures.boundary.test_points.visible = self.show_test
@@ -249,12 +300,13 @@ class Playground(PlaygroundSettings, widgets.VBox):
         self._curves.wait()
 
     def reset(self) -> None:
-        """Start again from new initial weights (the Reset button); the recording is discarded."""
+        """Start a new run from epoch 0 (the Reset button); the run so far stays in the list."""
         self._start_run("Reset")
 
     def close(self) -> None:
-        """Stop training, release the Recorder's hooks, close the widgets."""
+        """Stop training, release the Recorder's hooks (of every kept run), close the widgets."""
         self._stop_run()
+        getattr(self, "_history", RunHistory()).close()
         # getattr: close() also runs from __del__ of a Playground whose construction failed
         for part in ("_follower", "_curves", "_controls", "_figures"):
             if getattr(self, part, None) is not None:
@@ -275,7 +327,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         second coordinate); the points are :func:`grid_points`.
         """
         weights, biases = self.weights(index)
-        return self._figures.probability(weights, biases, self._run.activation)
+        return self._figures.probability(weights, biases, self._run.activations, self._run.features)
 
     def grid_points(self) -> np.ndarray:
         """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
@@ -298,37 +350,8 @@ class Playground(PlaygroundSettings, widgets.VBox):
         with self._state_lock:
             self._figures.draw(self._run, self.index)
 
-    # ------------------------------------------------------------------ a run
-    def _start_run(self, reason: str) -> None:
-        """Make a new run from the settings, show its epoch 0, and say ``reason``."""
-        previous = self._run.epochs if self._run is not None else 0
-        self._stop_run()
-        run = PlaygroundRun.from_settings(self, on_epoch=self._on_epoch)
-        run.loop.add_listener(self._on_loop_event)
-        with self._state_lock:
-            self._run = run
-            self._figures.show_run(run)
-            if self.index == 0:
-                self.redraw()
-            else:
-                self.index = 0  # a move: it redraws
-            self._controls.slider.max = 0
-            self._follow_newest = True  # a new run is at its newest snapshot
-        self._controls.show_state(run.loop.state)
-        if not reason:
-            self._controls.tell("Ready: press Play to train, or Step for one epoch.")
-            return
-        discarded = f" (the {previous} epoch(s) trained before were discarded)" if previous else ""
-        self._controls.tell(f"{reason}: training restarted from epoch 0{discarded}.")
-
-    def _stop_run(self) -> None:
-        # getattr: close() may run from __del__ of a Playground whose construction failed
-        run = getattr(self, "_run", None)
-        if run is not None:
-            run.loop.remove_listener(self._on_loop_event)
-            run.close()
-
-    def _on_epoch(self) -> None:
+    # ------------------------------------------------------------------ a run's events
+    def _on_epoch(self, run: PlaygroundRun) -> None:
         # Training thread, once the epoch's snapshot is recorded. The slider's range grows at
         # once; following moves the slider at most once per REDRAW_INTERVAL, not every epoch:
         # each move is a value update that the browser applies even over a key press of the
@@ -337,6 +360,8 @@ class Playground(PlaygroundSettings, widgets.VBox):
         # hold_trait_notifications: it holds *every* thread's notifications on this object, so
         # a key press arriving meanwhile would be drawn late, from here.
         with self._state_lock:
+            if run is not self._run:  # a run being shelved ends its epoch: not the one shown
+                return
             self._controls.slider.max = self._run.epochs
         self._follower()
         self._curves()  # the curves grow with every epoch: resent at most once per interval
@@ -347,6 +372,7 @@ class Playground(PlaygroundSettings, widgets.VBox):
         self._controls.show_state(loop.state)
         if loop.state != "running":
             self._catch_up()
+            self._controls.show_runs(self._history.options(), self.run)
         if loop.state == "failed":
             self._controls.tell(f"Training failed: {loop.error!r}. Press Reset to start again.")
 
@@ -365,3 +391,5 @@ class Playground(PlaygroundSettings, widgets.VBox):
     def _draw_curves(self) -> None:
         with self._state_lock:
             self._figures.losses.draw(self._run.recording)
+            # the readout counts the run as it grows, also while scrubbed back
+            self._figures.losses.show_epoch(self._run.recording, self.index)

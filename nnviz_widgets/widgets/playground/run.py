@@ -17,13 +17,33 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nnviz_widgets.datasets import TOY_DATASETS, ToyData
+from nnviz_widgets.datasets import TOY_DATASETS, ToyData, own_data
 from nnviz_widgets.record import Recorder
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.training import TrainingLoop
+from nnviz_widgets.widgets.playground.features import expand
 from nnviz_widgets.widgets.playground.settings import PlaygroundSettings
 
-__all__ = ["PlaygroundRun", "build_model", "build_optimizer"]
+__all__ = ["SETTINGS", "PlaygroundRun", "SeededDropout", "build_model", "build_optimizer"]
+
+#: The settings a run is made from (the Playground's traits of the same names).
+SETTINGS = (
+    "dataset",
+    "n",
+    "noise",
+    "seed",
+    "test_fraction",
+    "features",
+    "hidden",
+    "activation",
+    "activations",
+    "optimizer",
+    "learning_rate",
+    "regularization",
+    "regularizer",
+    "batch_size",
+    "dropout",
+)
 
 _ACTIVATION_MODULES = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": None}
 
@@ -33,17 +53,24 @@ class PlaygroundRun:
 
     Parameters
     ----------
-    dataset, n, noise, seed
+    dataset, n, noise, seed, test_fraction
         The toy data set and how it is drawn (see :mod:`nnviz_widgets.datasets`); ``seed`` also
         seeds the initial weights and the batch order.
-    hidden, activation
-        Neurons per hidden layer and the activation after each.
-    optimizer, learning_rate, regularization, batch_size
-        How it trains: ``"adam"`` or ``"sgd"``, the step size, the L2 penalty (weight decay)
-        and the training points per step.
+    features
+        The input features the network is fed (:mod:`.features`), in order.
+    hidden, activation, activations
+        Neurons per hidden layer and the activation after each: ``activations``, one per hidden
+        layer, or (when empty) ``activation`` after every one.
+    optimizer, learning_rate, regularization, regularizer, batch_size
+        How it trains: ``"adam"`` or ``"sgd"``, the step size, the penalty's rate and kind
+        (``"L2"``: weight decay; ``"L1"``: the rate times the sum of the weights' magnitudes,
+        added to the loss; ``"none"``) and the training points per step.
+    own : (X, y) or DataFrame, optional
+        The user's own points, used when ``dataset`` is ``"own"`` (see
+        :func:`~nnviz_widgets.datasets.own_data`).
     on_epoch : callable, optional
-        ``on_epoch()``, called in the training thread once each epoch's snapshot is recorded;
-        an exception in it fails the loop.
+        ``on_epoch(run)``, called in the training thread once each epoch's snapshot of ``run``
+        is recorded; an exception in it fails the loop.
 
     Attributes
     ----------
@@ -56,6 +83,8 @@ class PlaygroundRun:
         Trains with ``first_epoch=1``; its state says whether the run trains.
     layers : tuple of str
         Names of the Linear layers, as in the Recording.
+    settings : dict
+        The settings it was made with (:data:`SETTINGS`), kept up to date by :meth:`tune`.
     """
 
     def __init__(
@@ -71,17 +100,55 @@ class PlaygroundRun:
         learning_rate: float,
         regularization: float,
         batch_size: int,
-        on_epoch: Callable[[], None] | None = None,
+        test_fraction: float = 0.5,
+        features: Sequence[str] = ("x1", "x2"),
+        regularizer: str = "L2",
+        dropout: float = 0.0,
+        activations: Sequence[str] = (),
+        own: object = None,
+        on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> None:
-        self.data: ToyData = TOY_DATASETS[dataset](n=n, noise=noise, seed=seed)
+        self.settings = {name: value for name, value in locals().items() if name in SETTINGS}
+        self.settings["features"] = list(features)
+        self.settings["hidden"] = list(hidden)
+        if dataset == "own":  # the user's points: n does not apply
+            self.data: ToyData = own_data(own, noise=noise, test_fraction=test_fraction, seed=seed)
+        else:
+            self.data = TOY_DATASETS[dataset](
+                n=n, noise=noise, seed=seed, test_fraction=test_fraction
+            )
+        self.features = tuple(features)
+        self.inputs = {
+            split: torch.from_numpy(expand(getattr(self.data, f"{split}_x").numpy(), features))
+            for split in ("train", "test")
+        }
         self.hidden = tuple(hidden)
         self.activation = activation
-        self.model, self.layers = build_model(hidden, activation, seed)
-        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, regularization)
+        if activations and len(activations) != len(hidden):
+            raise ValueError(
+                f"activations must name one activation per hidden layer ({len(hidden)}), or "
+                f"none; got {len(activations)}: {list(activations)}"
+            )
+        #: the activation after each hidden layer
+        self.activations = tuple(activations) if activations else (activation,) * len(hidden)
+        self.settings["activations"] = list(activations)
+        # dropout draws its masks from a generator of the run's: the user's RNG is untouched
+        self._dropout_masks = torch.Generator().manual_seed(seed + 1)
+        self.model, self.layers = build_model(
+            hidden, self.activations, seed, inputs=len(features), dropout=dropout,
+            generator=self._dropout_masks,
+        )  # fmt: skip
+        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
         self.recorder = Recorder(
             self.model, optimizer=self.optimizer, layers=nn.Linear, flush_every=1000
         )
-        self.batch_size = batch_size
+        self._l1 = 0.0
+        self.tune(
+            learning_rate=learning_rate,
+            regularization=regularization,
+            regularizer=regularizer,
+            batch_size=batch_size,
+        )
         self._batch_order = torch.Generator().manual_seed(seed)
         self._on_epoch = on_epoch
         self.recorder.snapshot(epoch=0, **self.evaluate())
@@ -91,20 +158,14 @@ class PlaygroundRun:
 
     @classmethod
     def from_settings(
-        cls, settings: PlaygroundSettings, on_epoch: Callable[[], None] | None = None
+        cls,
+        settings: PlaygroundSettings,
+        on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> PlaygroundRun:
         """A run as ``settings`` (a Playground) say, their values read once, now."""
         return cls(
-            dataset=settings.dataset,
-            n=settings.n,
-            noise=settings.noise,
-            seed=settings.seed,
-            hidden=settings.hidden,
-            activation=settings.activation,
-            optimizer=settings.optimizer,
-            learning_rate=settings.learning_rate,
-            regularization=settings.regularization,
-            batch_size=settings.batch_size,
+            **{name: getattr(settings, name) for name in SETTINGS},
+            own=settings.own_data,
             on_epoch=on_epoch,
         )
 
@@ -125,17 +186,58 @@ class PlaygroundRun:
         biases = [rec.frame(name, "bias", index) for name in self.layers]
         return weights, biases
 
-    def tune(self, *, learning_rate: float, regularization: float, batch_size: int) -> None:
+    def tune(
+        self,
+        *,
+        learning_rate: float,
+        regularization: float,
+        batch_size: int,
+        regularizer: str | None = None,
+    ) -> None:
         """Change how the run trains, while it trains.
 
-        The learning rate and L2 penalty are plain floats in the optimizer's parameter groups,
-        which the training thread reads at its next step; the batch size is read at the start
-        of each epoch.
+        The learning rate and the L2 rate are plain floats in the optimizer's parameter groups,
+        and the L1 rate a float of the run's, which the training thread reads at its next step;
+        the batch size is read at the start of each epoch. ``regularizer`` None keeps the kind.
         """
+        kind = self.settings["regularizer"] if regularizer is None else regularizer
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-            group["weight_decay"] = regularization
+            group["weight_decay"] = regularization if kind == "L2" else 0.0
+        self._l1 = regularization if kind == "L1" else 0.0
         self.batch_size = batch_size
+        self.settings.update(
+            learning_rate=learning_rate,
+            regularization=regularization,
+            regularizer=kind,
+            batch_size=batch_size,
+        )
+
+    def describe(self, number: int) -> str:
+        """The run in words for the run list, e.g. "run 2: spirals, tanh, 4-2, 300 epochs"."""
+        shape = "-".join(map(str, self.hidden)) or "linear"
+        kind = "/".join(self.activations) if self.settings["activations"] else self.activation
+        extra = "" if self.features == ("x1", "x2") else f", inputs {' '.join(self.features)}"
+        if self.settings["dropout"]:
+            extra += f", dropout {self.settings['dropout']:g}"
+        return f"run {number}: {self.data.name}, {kind}, {shape}{extra}, {self.epochs} epochs"
+
+    def edit_weight(self, layer: int, out: int, into: int, value: float) -> float:
+        """Set one weight of the model (training paused) and record a snapshot; the old value.
+
+        The snapshot carries the label of the one before (the same epoch, edited) and the
+        losses of the edited network.
+        """
+        weight = self.model.get_submodule(self.layers[layer]).weight
+        with torch.no_grad():
+            old = float(weight[out, into])
+            weight[out, into] = value
+        self.recorder.snapshot(epoch=self.recording.snapshots[-1], **self.evaluate())
+        return old
+
+    def plane_inputs(self, points: np.ndarray) -> np.ndarray:
+        """What the network is fed for ``points`` of the plane: their chosen features."""
+        return expand(points, self.features)
 
     def close(self) -> None:
         """Stop training and release the Recorder's hooks; the Recording stays readable."""
@@ -144,7 +246,7 @@ class PlaygroundRun:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         # runs in the training thread
-        x, y = self.data.train_x, self.data.train_y.float()
+        x, y = self.inputs["train"], self.data.train_y.float()
         order = torch.randperm(len(y), generator=self._batch_order)
         size = self.batch_size  # read once: a change applies from the next epoch
         self.model.train()
@@ -152,16 +254,31 @@ class PlaygroundRun:
             batch = order[start : start + size]
             self.optimizer.zero_grad()
             loss = F.binary_cross_entropy_with_logits(self.model(x[batch])[:, 0], y[batch])
+            l1 = self._l1  # read once per step: the user may change it meanwhile
+            if l1:
+                weights = [self.model.get_submodule(name).weight for name in self.layers]
+                loss = loss + l1 * sum(w.abs().sum() for w in weights)
             loss.backward()
             self.optimizer.step()
         return self.evaluate()
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Loss and accuracy of the model as it is now, on the train and the test points."""
+        """Loss and accuracy of the model as it is now, on the train and the test points.
+
+        In eval mode (no dropout), as the pictures draw it; the mode is put back after.
+        """
+        training = self.model.training
+        self.model.eval()
+        try:
+            return self._losses()
+        finally:
+            self.model.train(training)
+
+    def _losses(self) -> dict[str, float]:
         metrics = {}
         for split in ("train", "test"):
-            x = getattr(self.data, f"{split}_x")
+            x = self.inputs[split]
             y = getattr(self.data, f"{split}_y")
             logits = self.model(x)[:, 0]
             metrics[f"{split}_loss"] = float(F.binary_cross_entropy_with_logits(logits, y.float()))
@@ -172,14 +289,27 @@ class PlaygroundRun:
         # runs in the training thread, after each epoch
         self.recorder.snapshot(epoch=epoch, **metrics)
         if self._on_epoch is not None:
-            self._on_epoch()
+            self._on_epoch(self)
 
 
-def build_model(hidden: Sequence[int], activation: str, seed: int) -> tuple[nn.Module, tuple]:
-    """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names."""
+def build_model(
+    hidden: Sequence[int],
+    activation: str | Sequence[str],
+    seed: int,
+    inputs: int = 2,
+    dropout: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> tuple[nn.Module, tuple]:
+    """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names.
+
+    ``inputs`` is the number of input features the first layer takes; with ``dropout`` above 0,
+    a :class:`SeededDropout` drawing from ``generator`` follows each hidden layer.
+    ``activation`` is one name for every hidden layer, or one per hidden layer.
+    """
+    per_layer = [activation] * len(hidden) if isinstance(activation, str) else list(activation)
     modules: list[nn.Module] = []
     names = []
-    width = 2
+    width = inputs
     # the same seed, the same initial weights; forked so that the user's own RNG is untouched
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -187,9 +317,13 @@ def build_model(hidden: Sequence[int], activation: str, seed: int) -> tuple[nn.M
             names.append(str(len(modules)))
             modules.append(nn.Linear(width, units))
             width = units
-            factory = _ACTIVATION_MODULES[activation]
-            if len(names) <= len(hidden) and factory is not None:
+            if len(names) > len(hidden):  # the output layer: no activation, no dropout
+                continue
+            factory = _ACTIVATION_MODULES[per_layer[len(names) - 1]]
+            if factory is not None:
                 modules.append(factory())
+            if dropout > 0:
+                modules.append(SeededDropout(dropout, generator or torch.Generator()))
     return nn.Sequential(*modules), tuple(names)
 
 
@@ -200,3 +334,25 @@ def build_optimizer(
     if kind == "adam":
         return torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=regularization)
     return torch.optim.SGD(model.parameters(), lr=learning_rate, weight_decay=regularization)
+
+
+class SeededDropout(nn.Module):
+    """Dropout whose masks come from a generator of its own, not from torch's global RNG.
+
+    As ``nn.Dropout``: in training, each value is zeroed with probability ``p`` and the rest
+    scaled by ``1 / (1 - p)``; in eval mode it passes values through.
+    """
+
+    def __init__(self, p: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator) >= self.p
+        return x * keep / (1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}"

@@ -15,6 +15,7 @@ from typing import Any
 import traitlets
 
 from nnviz_widgets.datasets import TOY_DATASETS
+from nnviz_widgets.widgets.playground.features import DEFAULT_FEATURES, FEATURES, check_features
 from nnviz_widgets.widgets.playground.graph_layout import MAX_LAYERS, MAX_NEURONS
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "MAX_LAYERS",
     "MAX_NEURONS",
     "OPTIMIZERS",
+    "OWN",
+    "REGULARIZERS",
     "RESTARTS",
     "RULES",
     "TUNABLE",
@@ -34,8 +37,12 @@ __all__ = [
 ]
 
 DATASETS = tuple(TOY_DATASETS)
+#: The name of the user's own data set (the Playground's ``data=`` argument).
+OWN = "own"
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 OPTIMIZERS = ("adam", "sgd")
+#: The penalty on the weights that ``regularization`` sets the rate of.
+REGULARIZERS = ("none", "L1", "L2")
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,10 @@ def _one_of(choices: Sequence[str]) -> Rule:
 
 
 RULES: dict[str, Rule] = {
-    "dataset": _one_of(DATASETS),
+    "dataset": Rule(
+        lambda value: value in DATASETS or value == OWN,
+        f"be one of {', '.join(map(repr, DATASETS))} (or {OWN!r}, given data=(X, y))",
+    ),
     "activation": _one_of(ACTIVATIONS),
     "optimizer": _one_of(OPTIMIZERS),
     "hidden": Rule(
@@ -75,6 +85,20 @@ RULES: dict[str, Rule] = {
     "noise": Rule(lambda value: 0.0 <= value <= 1.0, "be from 0 to 1 (e.g. 0.05)"),
     "n": Rule(lambda value: 8 <= value <= 100_000, "be from 8 to 100000 points"),
     "seed": Rule(lambda value: value >= 0, "be >= 0"),
+    "features": Rule(
+        check_features,
+        f"list one or more distinct input features of {', '.join(map(repr, FEATURES))}",
+    ),
+    "test_fraction": Rule(
+        lambda value: 0.1 <= value <= 0.9, "be from 0.1 to 0.9 (the share of test points)"
+    ),
+    "regularizer": _one_of(REGULARIZERS),
+    "activations": Rule(
+        lambda value: all(name in ACTIVATIONS for name in value),
+        f"list activations of {', '.join(map(repr, ACTIVATIONS))}, one per hidden layer "
+        "(or [] for the same activation everywhere)",
+    ),
+    "dropout": Rule(lambda value: 0.0 <= value <= 0.9, "be from 0 (none) to 0.9 (e.g. 0.2)"),
 }
 
 
@@ -107,11 +131,15 @@ RESTARTS: dict[str, Callable[[Any], str]] = {
     "hidden": lambda value: f"Architecture changed to {describe_hidden(value)}",
     "activation": lambda value: f"Activation changed to {value}",
     "optimizer": lambda value: f"Optimizer changed to {value}",
+    "features": lambda value: f"Input features changed to {', '.join(value)}",
+    "test_fraction": lambda value: f"Test share changed to {value:g}",
+    "dropout": lambda value: f"Dropout changed to {value:g}",
+    "activations": lambda value: f"Activations per layer changed to {', '.join(value) or 'none'}",
 }
 
-#: The settings that apply to the run in progress: the learning rate and the L2 penalty at its
+#: The settings that apply to the run in progress: the learning rate and the penalty at its
 #: next step, the batch size from its next epoch.
-TUNABLE = ("learning_rate", "regularization", "batch_size")
+TUNABLE = ("learning_rate", "regularization", "regularizer", "batch_size")
 
 
 class PlaygroundSettings(traitlets.HasTraits):
@@ -135,11 +163,46 @@ class PlaygroundSettings(traitlets.HasTraits):
     learning_rate = traitlets.Float(0.01, help="The optimizer's learning rate; applies at once.")
     batch_size = traitlets.Int(10, help="Training points per step; applies from the next epoch.")
     regularization = traitlets.Float(
-        0.0, help="L2 penalty on the weights (the optimizer's weight_decay); applies at once."
+        0.0, help="Rate of the penalty on the weights (see regularizer); applies at once."
+    )
+    regularizer = traitlets.Unicode(
+        "L2",
+        help="The penalty: L2 (the optimizer's weight_decay), L1 (rate times the sum of the "
+        "weights' magnitudes, added to the loss) or none; applies at once.",
+    )
+    features = traitlets.List(
+        traitlets.Unicode(),
+        default_value=list(DEFAULT_FEATURES),
+        help="Input features the network is fed: x1, x2, x1^2, x2^2, x1*x2, sin x1, sin x2.",
+    )
+    test_fraction = traitlets.Float(0.5, help="Share of the points held out for testing.")
+    activations = traitlets.List(
+        traitlets.Unicode(),
+        default_value=[],
+        help="The activation after each hidden layer, one per layer; [] uses activation for all.",
+    )
+    dropout = traitlets.Float(
+        0.0, help="Dropout rate after each hidden layer, in training only (0: none)."
+    )
+    discretize = traitlets.Bool(
+        False, help="Whether the output is drawn as its class (0 or 1) rather than its probability."
     )
     seed = traitlets.Int(0, help="Seeds the data, the initial weights and the batch order.")
     show_test = traitlets.Bool(True, help="Whether the test points are drawn on the boundary.")
 
+    #: The user's own points (``data=``), or None: only then is ``dataset`` "own" allowed.
+    own_data: object = None
+
     @traitlets.validate(*RULES)
     def _validate_setting(self, proposal: dict) -> object:
-        return check(proposal["trait"].name, proposal["value"])
+        name, value = proposal["trait"].name, proposal["value"]
+        if name == "activations" and value and len(value) != len(self.hidden):
+            raise traitlets.TraitError(
+                f"activations must name one activation per hidden layer ({len(self.hidden)}), "
+                f"or none; got {len(value)}: {list(value)}"
+            )
+        if name == "dataset" and value == OWN and self.own_data is None:
+            raise traitlets.TraitError(
+                f"dataset {OWN!r} is the data given as Playground(data=(X, y)); none was given"
+            )
+        return check(name, value)
