@@ -24,6 +24,7 @@ from nnviz_widgets.training import TrainingLoop
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
     from nnviz_widgets.record import Recorder
+    from nnviz_widgets.understand import adversarial, feature_visualization
     from nnviz_widgets.widgets.explorer import TrainingExplorer
     from nnviz_widgets.widgets.playground import Playground
 
@@ -40,8 +41,10 @@ __all__ = [
     "TrainingExplorer",
     "TrainingLoop",
     "__version__",
+    "adversarial",
     "datasets",
     "diagnose",
+    "feature_visualization",
     "models",
 ]
 
@@ -53,6 +56,9 @@ _LAZY = {
     "TrainingExplorer": ("nnviz_widgets.widgets.explorer", "TrainingExplorer"),
     "datasets": ("nnviz_widgets.datasets", None),
     "models": ("nnviz_widgets.models", None),
+    # what units want (issue 17): torch, loaded on first use
+    "adversarial": ("nnviz_widgets.understand", "adversarial"),
+    "feature_visualization": ("nnviz_widgets.understand", "feature_visualization"),
 }
 
 
