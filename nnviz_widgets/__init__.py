@@ -26,12 +26,16 @@ if TYPE_CHECKING:
     from nnviz_widgets.record import Recorder
     from nnviz_widgets.understand import adversarial, feature_visualization
     from nnviz_widgets.widgets.explorer import TrainingExplorer
+    from nnviz_widgets.widgets.explorer.adversarial import AdversarialPanel
+    from nnviz_widgets.widgets.explorer.features import FeaturesPanel
     from nnviz_widgets.widgets.playground import Playground
 
 __version__ = "0.1.0"
 
 __all__ = [
     "INPUT",
+    "AdversarialPanel",
+    "FeaturesPanel",
     "Finding",
     "FrameMissingError",
     "Playground",
@@ -57,6 +61,8 @@ _LAZY = {
     "datasets": ("nnviz_widgets.datasets", None),
     "models": ("nnviz_widgets.models", None),
     # what units want (issue 17): torch, loaded on first use
+    "AdversarialPanel": ("nnviz_widgets.widgets.explorer.adversarial", "AdversarialPanel"),
+    "FeaturesPanel": ("nnviz_widgets.widgets.explorer.features", "FeaturesPanel"),
     "adversarial": ("nnviz_widgets.understand", "adversarial"),
     "feature_visualization": ("nnviz_widgets.understand", "feature_visualization"),
 }

@@ -67,3 +67,27 @@ def test_bad_arguments_say_what_is_expected(trained_lenet):
         adversarial(model, data.probe_images, data.probe_labels, epsilon=0)
     with pytest.raises(ValueError, match=r"one per image: shape \(20,\)"):
         adversarial(model, data.probe_images, data.probe_labels[:3])
+
+
+def test_the_panel_shows_a_fooled_digit_and_follows_its_slider(trained_lenet):
+    import threading
+
+    from nnviz_widgets.widgets.explorer.adversarial import AdversarialPanel
+
+    model, _, recording = trained_lenet
+    panel = AdversarialPanel(model, recording, epsilon=0.3)
+    shown = threading.Event()
+    panel.bars.observe(lambda _: shown.set(), names="y")
+    try:
+        assert shown.wait(10)
+        assert "class 0: predicted 0" in panel.status.value and "fooled" in panel.status.value
+        assert all(picture.value for picture in panel.pictures)
+        after = np.asarray(panel.bars.y)
+        assert after.shape == (2, 10)
+        np.testing.assert_allclose(after.sum(axis=1), 1.0, rtol=1e-5)
+        shown.clear()
+        panel.slider.value = 0  # the untrained network: its own probabilities
+        assert shown.wait(10)
+        assert not np.allclose(np.asarray(panel.bars.y), after)
+    finally:
+        panel.close()

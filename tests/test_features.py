@@ -128,3 +128,58 @@ def test_previews_only_gives_a_clear_error(trained_lenet):
         recorder.snapshot(epoch=0)
     with pytest.raises(SnapshotWeightsError, match="no weights for conv2.weight"):
         feature_visualization(model, "conv1", recording=recorder.recording, snapshot=0)
+
+
+def test_the_panel_computes_in_the_background_and_caches(trained_lenet, monkeypatch):
+    import threading
+
+    from nnviz_widgets import TrainingExplorer
+    from nnviz_widgets.render.png import decode_png
+    from nnviz_widgets.widgets.explorer import features as panel_module
+
+    model, _, recording = trained_lenet
+    gate, started, calls = threading.Event(), threading.Event(), []
+    real = panel_module.feature_visualization
+
+    def held(*args, **kwargs):
+        calls.append((kwargs["snapshot"], args[1]))
+        started.set()
+        gate.wait(10)  # a backstop: the test opens the gate
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(panel_module, "feature_visualization", held)
+    explorer = TrainingExplorer(recording)
+    try:
+        explorer.layer = "conv2"
+        panel = panel_module.FeaturesPanel(explorer, model, steps=8)
+        drawn = threading.Event()
+        panel.image.observe(lambda change: change["new"] and drawn.set(), names="value")
+        assert panel_module.COMPUTING in panel.status.value and panel.image.value == b""
+        assert started.wait(10)
+        explorer.index = 0  # a scrub while the first one computes: answered at once
+        assert panel_module.COMPUTING in panel.status.value and "epoch 0" in panel.status.value
+        gate.set()
+        assert drawn.wait(10)
+        assert "what each unit of conv2 wants at epoch 0: 16 units" in panel.status.value
+        rows, columns = decode_png(panel.image.value).shape[:2]
+        assert rows > 4 * 28 * 3 and columns > 4 * 28 * 3  # a mosaic of 16 zoomed units
+        assert calls == [(2, "conv2"), (0, "conv2")]
+        explorer.index = 2  # computed already: drawn at once from the cache
+        assert "at epoch 2" in panel.status.value and panel.image.value
+        assert calls == [(2, "conv2"), (0, "conv2")]
+        panel.close()
+    finally:
+        gate.set()
+        explorer.close()
+
+
+def test_the_panel_needs_a_model(trained_lenet):
+    from nnviz_widgets import TrainingExplorer
+    from nnviz_widgets.widgets.explorer.features import FeaturesPanel
+
+    explorer = TrainingExplorer(trained_lenet[2])
+    try:
+        with pytest.raises(ValueError, match=r"needs the model.*FeaturesPanel\(explorer, model\)"):
+            FeaturesPanel(explorer)
+    finally:
+        explorer.close()
