@@ -20,6 +20,7 @@ from torch import nn
 
 from nnviz_widgets.understand.inputs import input_batch, input_range
 from nnviz_widgets.understand.objective import (
+    WHERE,
     check_layer,
     check_units,
     layer_output,
@@ -74,6 +75,8 @@ def feature_visualization(
     decay: float = 1.0,
     transform: RandomTransform | None = RandomTransform(),  # noqa: B008 (frozen, shared safely)
     total_variation: float = 0.1,
+    l2: float = 3.0,
+    where: str = "mean",
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
 ) -> Features:
@@ -107,6 +110,14 @@ def feature_visualization(
     total_variation : float
         Weight of the images' total variation (mean absolute difference of neighbouring pixels
         over the value range) in the loss.
+    l2 : float
+        Weight of the images' mean squared distance from the middle of the value range (over
+        the range squared): it keeps pixels off the range's ends, where a channel's mean is
+        otherwise maximized by a flat black or white picture.
+    where : {"mean", "center"}
+        For a layer with positions (a convolution): maximize each channel's mean over
+        positions (a texture that fills the input), or its value at the central position (one
+        neuron: a pattern within its receptive field, mid-grey around it).
     seed : int
         Seeds this call's own generator: the same seed gives the same images.
     progress : callable, optional
@@ -126,6 +137,8 @@ def feature_visualization(
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if where not in WHERE:
+        raise ValueError(f"where must be one of {', '.join(WHERE)}, got {where!r}")
     copied = working_copy(model, recording, snapshot)
     module = check_layer(copied, layer)
     examples = input_batch(probe, recording)
@@ -143,9 +156,10 @@ def feature_visualization(
         optimizer.zero_grad()
         pictures = image.images()
         seen = pictures if transform is None else transform(pictures, generator)
-        activation = unit_activations(layer_output(copied, module, seen), chosen)
+        activation = unit_activations(layer_output(copied, module, seen), chosen, where)
         variation = _total_variation(pictures) / (high - low)
-        loss = -activation.sum() + total_variation * variation.sum()
+        spread = ((pictures - (low + high) / 2) / (high - low)).square().flatten(1).mean(dim=1)
+        loss = -activation.sum() + total_variation * variation.sum() + l2 * spread.sum()
         loss.backward()
         optimizer.step()
         if progress is not None and (step % 8 == 7 or step == steps - 1):
@@ -153,7 +167,7 @@ def feature_visualization(
 
     with torch.no_grad():
         final = image.images()
-        reached = unit_activations(layer_output(copied, module, final), chosen)
+        reached = unit_activations(layer_output(copied, module, final), chosen, where)
     return Features(
         layer=layer,
         units=chosen,

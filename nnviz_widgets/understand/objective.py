@@ -1,10 +1,11 @@
 """What is maximized: a layer's output for one unit, read with a temporary forward hook.
 
 A unit is an index along the layer output's dimension 1: a Linear layer's output feature, a
-convolution's channel (its mean over positions), a sequence model's feature (mean over the
-other dimensions). The hook copies the output before any in-place activation that follows
-(``ReLU(inplace=True)``) changes it, and stops the forward there: nothing after the layer runs.
-The hook is removed before :func:`layer_output` returns, also after an exception.
+convolution's channel (its mean over positions, or its value at the central position: one
+neuron, whose picture stays within its receptive field), a sequence model's feature. The hook
+copies the output before any in-place activation that follows (``ReLU(inplace=True)``) changes
+it, and stops the forward there: nothing after the layer runs. The hook is removed before
+:func:`layer_output` returns, also after an exception.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["check_layer", "check_units", "layer_output", "unit_activations"]
+__all__ = ["WHERE", "check_layer", "check_units", "layer_output", "unit_activations"]
+
+#: Where a unit of a layer with positions (a convolution's channel) is read.
+WHERE = ("mean", "center")
 
 
 class _Reached(Exception):
@@ -69,12 +73,22 @@ def check_units(units: int | Sequence[int] | None, count: int, layer: str) -> tu
     return chosen
 
 
-def unit_activations(output: torch.Tensor, units: Sequence[int] | None = None) -> torch.Tensor:
-    """Each unit's activation: ``output[i, units[i]]`` averaged over positions, one per sample
-    (``units`` None: every unit of every sample, shape ``(N, units)``)."""
+def unit_activations(
+    output: torch.Tensor, units: Sequence[int] | None = None, where: str = "mean"
+) -> torch.Tensor:
+    """Each unit's activation: ``output[i, units[i]]`` averaged over positions (``where``
+    "mean") or at the central position ("center"), one per sample (``units`` None: every unit
+    of every sample, shape ``(N, units)``)."""
     if output.ndim < 2:
         raise ValueError(f"the layer's output has shape {tuple(output.shape)}: no unit dimension")
-    per_unit = output.flatten(2).mean(dim=2) if output.ndim > 2 else output
+    if where not in WHERE:
+        raise ValueError(f"where must be one of {', '.join(WHERE)}, got {where!r}")
+    if output.ndim == 2:
+        per_unit = output
+    elif where == "mean":
+        per_unit = output.flatten(2).mean(dim=2)
+    else:
+        per_unit = output[(slice(None), slice(None), *(size // 2 for size in output.shape[2:]))]
     if units is None:
         return per_unit
     index = torch.as_tensor(list(units), device=output.device)

@@ -42,12 +42,22 @@ class FeaturesPanel(ipywidgets.VBox):
         the recording at each snapshot.
     steps, seed : int
         Passed to :func:`~nnviz_widgets.understand.feature_visualization`.
+    where : {"center", "mean"}
+        Passed to it too; "center" by default: the channel's mean of a first convolution is
+        maximized by a flat picture, its central unit shows the filter's pattern.
     zoom : int
         Screen pixels per input pixel.
     """
 
     def __init__(
-        self, explorer: Any, model: Any = None, *, steps: int = 128, seed: int = 0, zoom: int = 4
+        self,
+        explorer: Any,
+        model: Any = None,
+        *,
+        steps: int = 128,
+        seed: int = 0,
+        where: str = "center",
+        zoom: int = 4,
     ) -> None:
         if model is None and getattr(explorer, "recorder", None) is not None:
             model = explorer.recorder.model
@@ -58,6 +68,7 @@ class FeaturesPanel(ipywidgets.VBox):
             )
         self.explorer, self.model = explorer, model
         self.steps, self.seed, self.zoom = int(steps), int(seed), int(zoom)
+        self.where = where
         self.status = ipywidgets.HTML()
         self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
         # guards the status and image widgets: the kernel thread
@@ -127,6 +138,7 @@ class FeaturesPanel(ipywidgets.VBox):
             snapshot=index,
             steps=self.steps,
             seed=self.seed,
+            where=self.where,
             progress=progress,
         )
 
