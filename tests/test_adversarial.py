@@ -47,6 +47,7 @@ def test_model_and_random_state_untouched(trained_lenet):
     model, data, recording = trained_lenet
     before = {name: value.clone() for name, value in model.state_dict().items()}
     grads = [p.grad.clone() for p in model.parameters()]  # left by the fixture's training
+    assert all(g.abs().sum() > 0 for g in grads)
     rng = torch.get_rng_state()
     found = adversarial(
         model, data.probe_images, data.probe_labels, method="pgd", recording=recording, snapshot=1

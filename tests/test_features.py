@@ -36,6 +36,17 @@ def test_units_are_excited_far_more_than_by_any_probe_digit(trained_lenet):
     assert features.images.min() >= low and features.images.max() <= high
 
 
+def test_a_central_neuron_wants_a_pattern_inside_its_receptive_field(trained_lenet):
+    model, data, _ = trained_lenet
+    features = feature_visualization(model, "conv1", probe=data.probe_images, where="center")
+    middle = sum(features.value_range) / 2
+    away = np.abs(features.images - middle)
+    # conv1's central neuron sees the 5 x 5 patch around (14, 14): the picture is there
+    inside = away[:, :, 12:17, 12:17].mean(axis=(1, 2, 3))
+    outside = np.concatenate([away[:, :, :6].reshape(6, -1), away[:, :, -6:].reshape(6, -1)], 1)
+    assert (inside > 4 * outside.mean(axis=1)).all(), (inside, outside.mean(axis=1))
+
+
 def test_a_linear_unit_and_a_chosen_subset(trained_lenet):
     model, data, _ = trained_lenet
     features = feature_visualization(model, "fc3", [3, 7], probe=data.probe_images, steps=64)
@@ -56,6 +67,7 @@ def test_same_seed_same_images_other_seed_other_images(trained_lenet):
 
 def test_model_and_global_random_state_are_left_alone(trained_lenet):
     model, data, _ = trained_lenet
+    kept_grad = model.fc1.weight.grad  # the shared fixture's, put back at the end
     model.train()  # a mode that differs from the eval mode the work runs in
     model.conv1.weight.requires_grad_(False)
     model.fc1.weight.grad = torch.ones_like(model.fc1.weight)
@@ -81,7 +93,7 @@ def test_model_and_global_random_state_are_left_alone(trained_lenet):
     finally:
         model.eval()
         model.conv1.weight.requires_grad_(True)
-        model.fc1.weight.grad = None
+        model.fc1.weight.grad = kept_grad
 
 
 def test_wrong_layer_or_unit_names_the_choices(trained_lenet):
@@ -94,6 +106,8 @@ def test_wrong_layer_or_unit_names_the_choices(trained_lenet):
         feature_visualization(model, "conv1", [0, 6], probe=data.probe_images)
     with pytest.raises(ValueError, match="pass probe="):
         feature_visualization(model, "conv1")
+    with pytest.raises(ValueError, match="where must be one of mean, center, got 'middle'"):
+        feature_visualization(model, "conv1", probe=data.probe_images, where="middle")
     with pytest.raises(ValueError, match="value range"):
         feature_visualization(model, "conv1", probe=data.probe_images, value_range=(1, 0))
 

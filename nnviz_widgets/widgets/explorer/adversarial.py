@@ -201,7 +201,13 @@ def _probability_chart(classes: int) -> tuple[bqplot.Bars, bqplot.Figure]:
     )
     axes = [
         bqplot.Axis(scale=x_scale, label="class"),
-        bqplot.Axis(scale=y_scale, side="left", label="probability", tick_format=".1f"),
+        bqplot.Axis(
+            scale=y_scale,
+            side="left",
+            label="probability",
+            tick_format=".2f",
+            tick_values=np.linspace(0.0, 1.0, 5),
+        ),
     ]
     figure = chart_figure(
         [bars],

@@ -128,6 +128,8 @@ class FeaturesPanel(ipywidgets.VBox):
             self.status.value = html.escape(text)
             self.image.value = png or b""
             self.image.layout.display = None if png else "none"
+            if png:  # its own size in pixels: stretched to the page's width it would blur
+                self.image.layout.width = f"{int.from_bytes(png[16:20], 'big')}px"
 
     def _compute(self, key: Hashable, progress: Any) -> Features:
         index, layer = key
