@@ -50,7 +50,8 @@ class AdversarialPanel(ipywidgets.VBox):
     method, epsilon : str, float
         Passed to :func:`~nnviz_widgets.understand.adversarial`.
     explorer : TrainingExplorer, optional
-        Follow its snapshot (``index``) instead of the panel's own slider.
+        Follow its snapshot (``index``) instead of the panel's own slider, which covers the
+        snapshots recorded when the panel was built.
     zoom : int
         Screen pixels per input pixel.
     """
