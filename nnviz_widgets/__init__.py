@@ -24,7 +24,10 @@ from nnviz_widgets.training import TrainingLoop
 if TYPE_CHECKING:
     from nnviz_widgets import datasets, models
     from nnviz_widgets.record import Recorder
+    from nnviz_widgets.understand import adversarial, feature_visualization
     from nnviz_widgets.widgets.explorer import TrainingExplorer
+    from nnviz_widgets.widgets.explorer.adversarial import AdversarialPanel
+    from nnviz_widgets.widgets.explorer.features import FeaturesPanel
     from nnviz_widgets.widgets.playground import Playground
     from nnviz_widgets.widgets.share import save_gif, save_html
 
@@ -32,6 +35,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "INPUT",
+    "AdversarialPanel",
+    "FeaturesPanel",
     "Finding",
     "FrameMissingError",
     "Playground",
@@ -41,8 +46,10 @@ __all__ = [
     "TrainingExplorer",
     "TrainingLoop",
     "__version__",
+    "adversarial",
     "datasets",
     "diagnose",
+    "feature_visualization",
     "models",
     "save_gif",
     "save_html",
@@ -59,6 +66,11 @@ _LAZY = {
     # a recording shared as one HTML page or an animated GIF (docs/explorer.md, "Sharing a run")
     "save_gif": ("nnviz_widgets.widgets.share", "save_gif"),
     "save_html": ("nnviz_widgets.widgets.share", "save_html"),
+    # what units want (issue 17): torch, loaded on first use
+    "AdversarialPanel": ("nnviz_widgets.widgets.explorer.adversarial", "AdversarialPanel"),
+    "FeaturesPanel": ("nnviz_widgets.widgets.explorer.features", "FeaturesPanel"),
+    "adversarial": ("nnviz_widgets.understand", "adversarial"),
+    "feature_visualization": ("nnviz_widgets.understand", "feature_visualization"),
 }
 
 

@@ -66,3 +66,30 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = (
             f"NNVIZ_REQUIRE_BROWSER=1 but the browser test was skipped: {report.longrepr}"
         )
+
+
+@pytest.fixture(scope="session")
+def trained_lenet():
+    """LeNet-5 trained two epochs on the 28 x 28 digits (a few seconds, once per session), and
+    its recording: snapshots at epochs 0 (untrained), 1 and 2, whole weights in memory.
+
+    Returns ``(model, data, recording)``; the model is in eval mode. Tests must not change it.
+    """
+    from nnviz_widgets import Recorder, datasets, models
+
+    data = datasets.digits(size=28)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = models.LeNet5()
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+        with Recorder(model, probe=(data.probe_images, data.probe_labels)) as recorder:
+            recorder.snapshot(epoch=0)
+            for epoch in (1, 2):
+                for x, y in data.train_loader(64, seed=epoch):
+                    optimizer.zero_grad()
+                    torch.nn.functional.cross_entropy(model(x), y).backward()
+                    optimizer.step()
+                    recorder.step()
+                recorder.snapshot(epoch=epoch)
+    model.eval()
+    return model, data, recorder.recording

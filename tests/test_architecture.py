@@ -27,8 +27,10 @@ ALLOWED = {
     "datasets": set(),
     "models": set(),
     "integrations": {"threads", "recording", "record"},
+    "understand": set(),
     "widgets": {
         "threads", "training", "recording", "record", "render", "views", "datasets", "diagnosis",
+        "understand",
     },
 }  # fmt: skip
 #: Parts that must never import torch (a recording opens and shows where torch is absent).
