@@ -229,3 +229,11 @@ def test_no_module_calls_numpy_blas():
                 if optimize:  # einsum's optimized paths go through tensordot
                     wrong.append(f"{line} einsum with optimize=")
     assert not wrong, "use np.einsum (no optimize=) or ufuncs instead of BLAS: " + "; ".join(wrong)
+
+
+def test_no_two_test_files_share_a_name():
+    """pytest imports test files without packages by their bare name: two ``test_x.py`` in
+    different folders make the whole suite fail at collection."""
+    tests = Path(__file__).resolve().parent
+    names = [path.name for path in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
