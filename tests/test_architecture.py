@@ -234,6 +234,6 @@ def test_no_module_calls_numpy_blas():
 def test_no_two_test_files_share_a_name():
     """pytest imports test files without packages by their bare name: two ``test_x.py`` in
     different folders make the whole suite fail at collection."""
-    tests = Path(__file__).resolve().parent
+    tests = pathlib.Path(__file__).resolve().parent
     names = [path.name for path in tests.rglob("test_*.py")]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
