@@ -11,13 +11,13 @@ moving lines) is not in this number.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 
-import comm
 import numpy as np
 import torch
+
+from benchmarks.standin_comm import SENT, serializing_comms
 
 STEPS = 30
 HIDDEN = (8, 8, 8, 8)
@@ -28,44 +28,12 @@ LARGEST = {
 }
 
 
-class _SerializingComm:
-    """A comm that serializes each message as a kernel session would, and counts it."""
-
-    comm_id = "bench"
-    kernel = "bench"
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        self.messages = 0
-        self.bytes = 0
-
-    def open(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def on_msg(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def close(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def send(self, data: dict | None = None, metadata: object = None, buffers=None) -> None:
-        text = json.dumps(data, separators=(",", ":"), default=str)
-        _Totals.messages += 1
-        _Totals.bytes += len(text) + sum(memoryview(b).nbytes for b in buffers or ())
-
-
-class _Totals:
-    messages = 0
-    bytes = 0
-
-
 def _measure(hidden: tuple = HIDDEN, features: list | None = None) -> dict:
     import nnviz_widgets as nv
     from nnviz_widgets.render.colour import CLASSES, colourize
     from nnviz_widgets.render.png import encode_png
 
-    previous = comm.create_comm
-    comm.create_comm = lambda *args, **kwargs: _SerializingComm()
-    try:
+    with serializing_comms():
         torch.manual_seed(0)
         pg = nv.Playground("spirals", hidden=hidden, features=features or ["x1", "x2"])
         pg.train(STEPS, timeout=600)
@@ -77,12 +45,12 @@ def _measure(hidden: tuple = HIDDEN, features: list | None = None) -> dict:
             pg.snapshot = index
         times, messages, sizes = [], [], []
         for index in [*range(0, STEPS + 1)][1:]:
-            _Totals.messages = _Totals.bytes = 0
+            SENT.clear()
             start = time.perf_counter()
             pg.snapshot = index
             times.append(time.perf_counter() - start)
-            messages.append(_Totals.messages)
-            sizes.append(_Totals.bytes)
+            messages.append(len(SENT))
+            sizes.append(sum(SENT))
 
         # where the time goes, each part alone at one snapshot
         weights, biases = pg.weights(STEPS)
@@ -109,8 +77,6 @@ def _measure(hidden: tuple = HIDDEN, features: list | None = None) -> dict:
         boundary_png = len(pg._figures.boundary.image.value)
         edges = sum(w.size for w in weights)
         pg.close()
-    finally:
-        comm.create_comm = previous
     return {
         "times": np.array(times),
         "messages": statistics.median(messages),

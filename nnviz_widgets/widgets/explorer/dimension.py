@@ -80,17 +80,20 @@ class DimensionPanel:
         self._drawn: dict[str, tuple] = {}  # quantity -> (layer, snapshot count) on screen
         self.note = ipywidgets.HTML("")
         self.note.add_class("nnviz-text")
-        box = ipywidgets.VBox(
-            [ipywidgets.HBox([view.figure for view in self.views.values()]), self.note]
-        )
+        # the figures shown, put in only while open: bqplot draws a figure it cannot see (a
+        # closed panel, display none) at a negative size, which the browser reports as errors
+        self._figures = ipywidgets.HBox([])
+        box = ipywidgets.VBox([self._figures, self.note])
         self.widget = ipywidgets.Accordion(children=[box], titles=("values over snapshots",))
         self.widget.selected_index = None
         self.widget.add_class("nnviz-dimension-panel")
         self.widget.observe(self._on_open, "selected_index")
 
     def _on_open(self, change: dict) -> None:
-        if change["new"] is not None and self._asked is not None:
-            with self._lock:
+        with self._lock:
+            if change["new"] is None:
+                self._figures.children = ()
+            elif self._asked is not None:
                 self.draw(*self._asked)
 
     def draw(self, recording: Recording, selection: Selection) -> None:
@@ -110,7 +113,6 @@ class DimensionPanel:
         shown = []
         for quantity, view in self.views.items():
             has = count and has_layer(selection) and quantity in _quantities(recording, layer)
-            view.figure.layout.display = None if has else "none"
             if not has:
                 self._drawn.pop(quantity, None)
                 continue
@@ -119,6 +121,9 @@ class DimensionPanel:
                 self._draw_one(recording, layer, quantity, selection.index)
                 self._drawn[quantity] = (layer, count)
             view.mark(selection.index)
+        figures = tuple(self.views[quantity].figure for quantity in shown)
+        if self._figures.children != figures:
+            self._figures.children = figures
         self.note.value = _note(shown, count)
 
     def _draw_one(self, recording: Recording, layer: str, quantity: str, index: int) -> None:
