@@ -1,9 +1,11 @@
 """The health strip's and the findings panel's words: counts by severity, one finding in full.
 
 Each function returns HTML for an ``ipywidgets.HTML``; nothing here touches a widget. Severity
-is said in a word and a sign as well as a colour, and the colours are JupyterLab's own error,
-warning and info colours, which the light and the dark theme each set to read on their
-background (``docs/diagnosis.md``, "In the explorer").
+is said in a word and a sign as well as a colour. The colour is JupyterLab's own error, warning
+or info colour, drawn as a bar beside the words rather than as their colour: the words keep the
+theme's text colour, since no orange reads at 4.5:1 on both a white and a near-black background
+(the light theme's own warning colour is 2.7:1 on white; ``tests/browser/test_visual.py``
+checks every text), while a bar needs 3:1 only (``docs/diagnosis.md``, "In the explorer").
 """
 
 from __future__ import annotations
@@ -24,10 +26,18 @@ SEVERITY_STYLE: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+def _marked(colour: str, text: str) -> str:
+    """``text`` in bold, in the theme's text colour, after a bar of ``colour``."""
+    return (
+        f"<span style='border-left:0.35em solid {colour};padding-left:0.3em;"
+        f"font-weight:bold'>{text}</span>"
+    )
+
+
 def _badge(severity: str, count: int) -> str:
     sign, colour, one, many = SEVERITY_STYLE[severity]
     word = one if count == 1 else many
-    return f"<span style='color:{colour};font-weight:bold'>{sign} {count} {word}</span>"
+    return _marked(colour, f"{sign} {count} {word}")
 
 
 def counts_line(findings: Sequence[Finding], *, snapshots: int, failure: str = "") -> str:
@@ -73,7 +83,7 @@ def finding_html(finding: Finding, epochs: Sequence) -> str:
     """One finding in full: severity and kind, the message, where, when, what to try."""
     sign, colour, word, _ = SEVERITY_STYLE[finding.severity]
     head = (
-        f"<span style='color:{colour};font-weight:bold'>{sign} {word}</span> "
+        f"{_marked(colour, f'{sign} {word}')} "
         f"<b>{escape(finding.kind.replace('_', ' '))}</b>: {escape(finding.message)}"
     )
     if finding.layers:
