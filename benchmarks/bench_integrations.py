@@ -190,25 +190,29 @@ def measure(train, pairs: int, steps: int) -> dict:
 
 
 def run(pairs: int = PAIRS, steps: int = STEPS) -> str:
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: one thread each, as the shared machine allows
     rows = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the frameworks' own deprecation notices
-        for name, train in (
-            ("Lightning (MLP 32-64-10)", _lightning_fit),
-            ("Hugging Face (GPT-2, 2 layers of 32)", _transformers_train),
-        ):
-            summary = measure(train, pairs, steps)
-            for key, what in (
-                ("median", "median step"),
-                ("mean", "mean step (snapshots included)"),
-                ("whole", "whole fit"),
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the frameworks' own deprecation notices
+            for name, train in (
+                ("Lightning (MLP 32-64-10)", _lightning_fit),
+                ("Hugging Face (GPT-2, 2 layers of 32)", _transformers_train),
             ):
-                bare, callback, ratio = summary[key]
-                rows.append(
-                    f"| {name} | {what} | {bare * 1e3:.2f} ms | {callback * 1e3:.2f} ms | "
-                    f"{ratio:.2f}x |"
-                )
+                summary = measure(train, pairs, steps)
+                for key, what in (
+                    ("median", "median step"),
+                    ("mean", "mean step (snapshots included)"),
+                    ("whole", "whole fit"),
+                ):
+                    bare, callback, ratio = summary[key]
+                    rows.append(
+                        f"| {name} | {what} | {bare * 1e3:.2f} ms | {callback * 1e3:.2f} ms | "
+                        f"{ratio:.2f}x |"
+                    )
+    finally:
+        torch.set_num_threads(threads)  # the benchmarks that run after this one keep theirs
     table = "\n".join(rows)
     return f"""## The framework callbacks' overhead per step (CPU)
 
