@@ -92,3 +92,12 @@ def test_the_panel_shows_a_fooled_digit_and_follows_its_slider(trained_lenet):
         assert not np.allclose(np.asarray(panel.bars.y), after)
     finally:
         panel.close()
+
+
+def test_one_image_with_an_int_label_is_a_batch_of_one(trained_lenet):
+    model, data, _ = trained_lenet
+    batch = adversarial(model, data.probe_images, data.probe_labels, epsilon=EPSILON)
+    one = adversarial(model, data.probe_images[3], int(data.probe_labels[3]), epsilon=EPSILON)
+    assert one.original.shape == (1, *data.probe_images.shape[1:])
+    np.testing.assert_allclose(one.perturbation[0], batch.perturbation[3], atol=1e-6)
+    assert one.predicted_after[0] == batch.predicted_after[3]

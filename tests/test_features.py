@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from nnviz_widgets import Recorder, models
 from nnviz_widgets.understand import SnapshotWeightsError, feature_visualization
@@ -197,3 +198,9 @@ def test_the_panel_needs_a_model(trained_lenet):
             FeaturesPanel(explorer)
     finally:
         explorer.close()
+
+
+def test_a_model_that_takes_tokens_is_refused_in_words():
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 3))
+    with pytest.raises(ValueError, match="torch.int64 inputs .*continuous inputs"):
+        feature_visualization(model, "2", units=[0], probe=torch.randint(0, 10, (2, 3)))

@@ -94,8 +94,9 @@ def adversarial(
         A classifier returning logits ``(N, classes)`` (left untouched: the work runs on a copy
         in eval mode).
     images : torch.Tensor
-        Inputs ``(N, ...)``, e.g. the probe's digits.
-    labels : torch.Tensor
+        Inputs ``(N, ...)``, e.g. the probe's digits; or one input with an int ``labels``
+        (a batch of one: the results then have N = 1).
+    labels : torch.Tensor or int
         Their true classes, int64 ``(N,)``.
     method : {"fgsm", "pgd"}
         One signed-gradient step, or ``steps`` projected steps from a random start.
@@ -162,6 +163,8 @@ def _check_batch(images: object, labels: object) -> tuple[torch.Tensor, torch.Te
     if not isinstance(images, torch.Tensor) or images.ndim < 2 or not images.is_floating_point():
         raise ValueError("images must be a floating-point tensor of inputs, shape (N, ...)")
     labels = torch.as_tensor(labels)
+    if labels.ndim == 0:  # one image and its class: a batch of one
+        images, labels = images[None], labels[None]
     if labels.shape != images.shape[:1] or labels.dtype not in (torch.int64, torch.int32):
         raise ValueError(
             f"labels must be integer classes, one per image: shape ({images.shape[0]},), "

@@ -13,7 +13,7 @@ def input_batch(probe: torch.Tensor | None, recording: object | None) -> torch.T
     """Sample inputs (float32, on the CPU): ``probe`` if given, else the recording's probe."""
     if probe is None and recording is not None:
         held = recording.probe.get("input")
-        probe = None if held is None else torch.from_numpy(np.array(held, dtype=np.float32))
+        probe = None if held is None else torch.from_numpy(np.array(held))
     if probe is None:
         raise ValueError(
             "the input's shape is unknown: pass probe= (a batch of sample inputs) or a "
@@ -21,6 +21,12 @@ def input_batch(probe: torch.Tensor | None, recording: object | None) -> torch.T
         )
     if not isinstance(probe, torch.Tensor) or probe.ndim < 2 or probe.shape[0] < 1:
         raise ValueError("probe must be a tensor of sample inputs, shape (N, ...) with N >= 1")
+    if not probe.is_floating_point():
+        raise ValueError(
+            f"the model takes {probe.dtype} inputs (token ids or classes?): an input that a unit "
+            "wants is found by following its gradient, which needs continuous inputs such as "
+            "images or features; for a token model look at its embeddings' activations instead"
+        )
     return probe.detach().to("cpu", torch.float32)
 
 
