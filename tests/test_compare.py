@@ -263,3 +263,8 @@ def test_close_stops_listening_and_can_close_the_widgets(lenets):
     comparison.close(widget=True)
     comparison.close()  # twice is fine
     assert comparison.comm is None and comparison.heatmaps[0].figure.comm is None
+
+
+def test_explorer_only_arguments_with_runs_are_refused_in_words(lenets):
+    with pytest.raises(TypeError, match=r"takes no probe, train_epoch.*one run"):
+        nv.TrainingExplorer(lenets, probe=object(), train_epoch=print)

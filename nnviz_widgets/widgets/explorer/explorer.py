@@ -136,7 +136,14 @@ class TrainingExplorer(ipywidgets.VBox):
         if cls is TrainingExplorer and isinstance(source, Mapping):
             from nnviz_widgets.widgets.compare import RunComparison
 
-            return RunComparison(source, *args, **kwargs)
+            extra = sorted({*kwargs} - {"min_interval", "max_cells"}) + ["..."] * bool(args)
+            if extra:
+                raise TypeError(
+                    f"a comparison of runs takes no {', '.join(extra)}: each run is already "
+                    "recorded (a Recording, Recorder, path or callback); to train from the "
+                    "widget, show one run with TrainingExplorer(model, probe, optimizer, ...)"
+                )
+            return RunComparison(source, **kwargs)
         return super().__new__(cls, source, *args, **kwargs)
 
     def __init__(
