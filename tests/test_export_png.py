@@ -12,7 +12,7 @@ from nnviz_widgets.recording import Recording, SnapshotData
 from nnviz_widgets.render.figure import figure_size, main_figure, tile_ticks
 from nnviz_widgets.render.mosaic import mosaic
 from nnviz_widgets.widgets.explorer import TrainingExplorer
-from nnviz_widgets.widgets.explorer import explorer as explorer_module
+from nnviz_widgets.widgets.explorer import exports as exports_module
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_an_unknown_suffix_is_refused(explorer, tmp_path):
 
 
 def test_without_matplotlib(explorer, tmp_path, monkeypatch):
-    monkeypatch.setattr(explorer_module, "have_matplotlib", lambda: False)
+    monkeypatch.setattr(exports_module, "have_matplotlib", lambda: False)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     # a plain PNG: the bitmap picture, title and colour bar
     path = explorer.save_png(tmp_path / "plain.png")
