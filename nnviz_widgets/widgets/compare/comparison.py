@@ -21,12 +21,11 @@ import ipywidgets
 import traitlets
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.render.export import compose_export, write_png
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link, LockedDropdown
 from nnviz_widgets.widgets.compare.choosing import check_choice, fit_choice
 from nnviz_widgets.widgets.compare.display import MODES, CompareDisplay, Shown
-from nnviz_widgets.widgets.compare.pictures import side_by_side
+from nnviz_widgets.widgets.compare.exports import ComparisonExports
 from nnviz_widgets.widgets.compare.runs import (
     at_or_before,
     close_owned,
@@ -49,7 +48,7 @@ __all__ = ["RunComparison"]
 RETRY_SECONDS = 0.05
 
 
-class RunComparison(ipywidgets.VBox):
+class RunComparison(ComparisonExports, ipywidgets.VBox):
     """Compare runs of the same architecture: the same layer and quantity for each run, side by
     side in one colour range or as differences, one slider aligned by epoch, metrics and
     gradient norms overlaid with one colour per run.
@@ -234,26 +233,6 @@ class RunComparison(ipywidgets.VBox):
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
-
-    def save_png(self, path: str) -> str:
-        """Write the pictures on screen side by side (each with its title and colour bar) to a
-        PNG file; returns the path. Rendered in the kernel: no browser needed."""
-        with self._lock:
-            parts = [
-                compose_export(
-                    heatmap.rgb,
-                    title=heatmap.figure.title,
-                    low=heatmap.colour_limits[0],
-                    high=heatmap.colour_limits[1],
-                    colour_map=heatmap.colour_map,
-                )
-                for heatmap, panel in zip(self.heatmaps, self._display.panels, strict=True)
-                if panel is not None and heatmap.rgb is not None
-            ]
-        if not parts:
-            raise RuntimeError("nothing to export: no picture is shown")
-        write_png(path, side_by_side(parts))
-        return str(path)
 
     # ------------------------------------------------------------------ the selection
     def _reference(self) -> Recording:
