@@ -28,7 +28,7 @@ from nnviz_widgets.widgets.compare.pictures import (
     difference_problem,
     shared_panels,
 )
-from nnviz_widgets.widgets.compare.runs import at_or_before
+from nnviz_widgets.widgets.compare.runs import at_or_before, missing_reason
 from nnviz_widgets.widgets.explorer.display import READOUT_HINT
 from nnviz_widgets.widgets.explorer.frame_cache import FrameCache
 from nnviz_widgets.widgets.explorer.selection import Selection, has_layer, layer_label
@@ -41,7 +41,7 @@ from nnviz_widgets.widgets.explorer.text import (
     readout_text,
 )
 
-__all__ = ["MODES", "CompareDisplay", "Shown"]
+__all__ = ["MODES", "CompareDisplay", "Shown", "runs_epoch_line"]
 
 #: The comparison's modes: each run's picture, or the first run's minus each other's.
 MODES = ("side by side", "difference")
@@ -131,7 +131,7 @@ class CompareDisplay:
             return self.shown
         epoch = float(epochs[min(selection.index, len(epochs) - 1)])
         indices = {name: at_or_before(recording, epoch) for name, recording in runs.items()}
-        self.epoch_label.value = _epoch_line(runs, indices, epoch, selection.index, len(epochs))
+        self.epoch_label.value = runs_epoch_line(runs, indices, epoch, selection.index, len(epochs))
         self.shown = Shown(mode, indices)
         try:
             self._draw_pictures(runs, frames, selection, epoch, mode, layers_note)
@@ -174,7 +174,7 @@ class CompareDisplay:
             reason = (
                 f"no snapshot at or before epoch {epoch:g}"
                 if index is None
-                else _missing(recording, selection.layer, selection.quantity, index)
+                else missing_reason(recording, selection.layer, selection.quantity, index)
             )
             if reason is not None:
                 missing[name] = reason
@@ -305,17 +305,7 @@ class CompareDisplay:
             self.show_error("the readout failed", error)
 
 
-def _missing(recording: Recording, layer: str, quantity: str, index: int) -> str | None:
-    """Why a run has no frame of ``layer``'s ``quantity`` at ``index`` (None: it has one)."""
-    try:
-        if quantity not in recording.quantities(layer):
-            return f"no {quantity} recorded for this layer"
-    except KeyError:
-        return "no such layer in this run"
-    return recording.missing_reason(layer, quantity, index)
-
-
-def _epoch_line(
+def runs_epoch_line(
     runs: dict[str, Recording], indices: dict[str, int | None], epoch: float, index: int, count: int
 ) -> str:
     """The line beside the slider: the epoch, its place, and any run that shows another one."""

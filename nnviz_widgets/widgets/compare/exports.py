@@ -1,4 +1,6 @@
-"""What a RunComparison writes to files: the pictures on screen as one figure (``save_png``).
+"""What a RunComparison writes to files: the pictures on screen as one figure (``save_png``),
+the runs as one offline HTML page (``save_html``) and one view of the runs across epochs as a
+GIF (``save_gif``; both through ``compare/sharing.py``).
 
 A mixin of :class:`~nnviz_widgets.widgets.compare.comparison.RunComparison`: it reads the
 comparison's heatmaps and panels under its lock and hands them to ``render/figure.py`` (one
@@ -10,6 +12,7 @@ matplotlib to the bitmap-font picture of ``render/export.py``, as the explorer d
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from nnviz_widgets.render.export import compose_export, write_png
 from nnviz_widgets.render.figure import (
@@ -25,8 +28,9 @@ __all__ = ["ComparisonExports"]
 
 
 class ComparisonExports:
-    """``save_png`` of the RunComparison (its ``_lock``, ``heatmaps``, ``panels``, ``shown``,
-    ``layer``, ``quantity`` and ``recording``)."""
+    """``save_png``, ``save_html`` and ``save_gif`` of the RunComparison (its ``_lock``,
+    ``heatmaps``, ``panels``, ``shown``, ``layer``, ``quantity``, ``recording``, ``runs`` and
+    selection)."""
 
     def save_png(self, path: str | os.PathLike, *, dpi: float | None = None) -> str:
         """Write the pictures on screen side by side as one figure: each titled with its run
@@ -75,3 +79,47 @@ class ComparisonExports:
         )
         save_figure(figure, path, 150 if dpi is None else dpi)
         return str(path)
+
+    def save_html(self, path: str | os.PathLike, **options: Any) -> Any:
+        """Write the runs as one HTML file that opens offline in any browser, with no kernel:
+        a row of runs per view (each at its latest snapshot at or before the epoch, as on
+        screen, in one colour range), one slider over the epochs, the runs' metrics, values
+        under the pointer.
+
+        Options as ``TrainingExplorer.save_html``'s (``layers=``, ``quantities=``,
+        ``snapshots=`` counting the comparison's epochs, ``max_bytes=``, ``max_values=``,
+        ``title=``, ``progress=``). Returns a :class:`~nnviz_widgets.widgets.share.SavedFile`.
+        """
+        from nnviz_widgets.widgets.compare.sharing import comparison_html
+
+        compared = self._compared()
+        try:
+            return comparison_html(compared, path, **options)
+        finally:
+            compared.close()
+
+    def save_gif(self, path: str | os.PathLike, **options: Any) -> Any:
+        """Write the view on screen for every run, side by side, across the epochs as an
+        animated GIF (needs pillow). Options as ``TrainingExplorer.save_gif``'s (``snapshots=``
+        counting the comparison's epochs). Returns a
+        :class:`~nnviz_widgets.widgets.share.SavedFile`."""
+        from nnviz_widgets.widgets.compare.sharing import comparison_gif
+
+        compared = self._compared()
+        try:
+            return comparison_gif(compared, path, **options)
+        finally:
+            compared.close()
+
+    def _compared(self) -> Any:
+        """The runs, epochs and selection now, for a file (its frame caches to close)."""
+        from nnviz_widgets.widgets.compare.sharing import ComparedRuns
+
+        with self._lock:
+            return ComparedRuns(
+                dict(self.runs),
+                self._epochs,
+                self._at_reference(self._selection()),
+                self.index,
+                self._display.max_cells,
+            )
