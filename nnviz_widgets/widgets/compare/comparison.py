@@ -36,6 +36,7 @@ from nnviz_widgets.widgets.compare.runs import (
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
 from nnviz_widgets.widgets.explorer.display import every_widget
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
+from nnviz_widgets.widgets.explorer.selecting import SelectionTraits
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     is_half_made,
@@ -48,7 +49,7 @@ __all__ = ["RunComparison"]
 RETRY_SECONDS = 0.05
 
 
-class RunComparison(ComparisonExports, ipywidgets.VBox):
+class RunComparison(SelectionTraits, ComparisonExports, ipywidgets.VBox):
     """Compare runs of the same architecture: the same layer and quantity for each run, side by
     side in one colour range or as differences, one slider aligned by epoch, metrics and
     gradient norms overlaid with one colour per run.
@@ -270,36 +271,24 @@ class RunComparison(ComparisonExports, ipywidgets.VBox):
     def _shape(self, selection: Selection) -> tuple[int, ...] | None:
         return self._reference_frames().shape(selection)
 
-    @traitlets.observe("layer", "quantity", "index", "sample", "channel", "colour_range", "mode")
-    def _on_selection_change(self, change: traitlets.Bunch) -> None:
-        with self._lock:
-            if change["name"] == "index" and change["new"] < len(self._epochs) - 1:
-                self.follow_latest = False  # the user scrubbing back
-            if change["name"] == "sample":
-                reference = self._at_reference(self._selection())
-                if sample_count(reference.quantity, self._shape(reference)):
-                    self._chosen_sample = change["new"]
-            if change["name"] in ("layer", "quantity"):
-                self._fit_selection()
-            self._draw()
+    @traitlets.observe("mode")
+    def _on_mode_change(self, change: traitlets.Bunch) -> None:
+        self._draw()  # the other selection traits: SelectionTraits
 
-    @traitlets.observe("follow_latest")
-    def _on_follow_latest_change(self, change: traitlets.Bunch) -> None:
-        if change["new"]:
-            self._catch_up()
+    def _sample_count(self) -> int:
+        reference = self._at_reference(self._selection())
+        return sample_count(reference.quantity, self._shape(reference))
 
-    def _fit_selection(self, index: int | None = None) -> None:
-        """Make the selection whole on the reference run, among the layers every run has, at
-        epoch position ``index`` if given, and let the dropdowns offer its choices."""
-        with self._lock:
-            wanted = self._selection() if index is None else self._selection().at(index)
-            position = wanted.index
-            wanted = replace(self._at_reference(wanted), sample=self._chosen_sample)
-            fitted, offered = fit_choice(self.recording, self._agreement, wanted, self._shape)
-            with self._controls.offering(offered, fitted.layer), self.hold_trait_notifications():
-                for name in ("layer", "quantity", "sample", "channel"):
-                    setattr(self, name, getattr(fitted, name))
-                self.index = position
+    def _newest_index(self) -> int:
+        return len(self._epochs) - 1
+
+    def _fitted(self, wanted: Selection) -> tuple[Selection, Any]:
+        """``wanted`` (index: an epoch's position) made whole on the reference run among the
+        layers every run has, at the same epoch position; and the choices to offer."""
+        fitted, offered = fit_choice(
+            self.recording, self._agreement, self._at_reference(wanted), self._shape
+        )
+        return replace(fitted, index=wanted.index), offered
 
     def _catch_up(self) -> None:
         """Bring the epochs, layers and controls up to the runs, move to the newest epoch when
