@@ -130,39 +130,44 @@ class RunComparison(SelectionTraits, ComparisonExports, ipywidgets.VBox):
         self._frames = {name: FrameCache(r, max_cells) for name, r in self.runs.items()}
         self._display = CompareDisplay(list(self.runs), max_cells, self._lock)
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
-        self.mode_box = LockedDropdown(
-            self._lock, description="compare", options=[(m, m) for m in MODES],
-            value=self.mode, style={"description_width": "initial"},
-            layout=ipywidgets.Layout(width="auto", margin="2px 10px 2px 0"),
-        )  # fmt: skip
-        self.mode_box.add_class("nnviz-compare-mode")
-        self._mode_link = Link(
-            (self, "mode"), (self.mode_box, "value"), self._lock, on_error=self._could_not_apply
-        )
-        display, controls = self._display, self._controls
-        self.heatmaps, self.pictures, self.readout = (
-            display.heatmaps,
-            display.pictures,
-            display.readout,
-        )
-        self.metrics_view, self.gradients = display.metrics_view, display.gradients
-        self.epoch_label, self.note, self.error = display.epoch_label, display.note, display.error
-        self.play, self.slider, self.follow_box = (
-            controls.play,
-            controls.slider,
-            controls.follow_box,
-        )
-        self.layer_box, self.layer_picker = controls.layer_box, controls.picker
-        self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
-        self.channel_box, self.colour_box = controls.channel_box, controls.colour_box
-        time_row, choice_row, where = controls.rows(self.epoch_label)
+        self.mode_box = self._mode_dropdown()
+        self._name_parts()
+        time_row, choice_row, where = self._controls.rows(self.epoch_label)
         choice_row.children = (*choice_row.children, self.mode_box)
-        super().__init__(children=[time_row, choice_row, where, *display.rows()])
+        super().__init__(children=[time_row, choice_row, where, *self._display.rows()])
         self.add_class("nnviz-explorer")
         self.add_class("nnviz-compare")
         for recording in self.runs.values():
             recording.add_listener(self._on_recording_update)
         self._catch_up()
+
+    def _mode_dropdown(self) -> LockedDropdown:
+        """The "compare" dropdown (side by side, difference), linked to ``mode``."""
+        box = LockedDropdown(
+            self._lock, description="compare", options=[(m, m) for m in MODES],
+            value=self.mode, style={"description_width": "initial"},
+            layout=ipywidgets.Layout(width="auto", margin="2px 10px 2px 0"),
+        )  # fmt: skip
+        box.add_class("nnviz-compare-mode")
+        self._mode_link = Link(
+            (self, "mode"), (box, "value"), self._lock, on_error=self._could_not_apply
+        )
+        return box
+
+    def _name_parts(self) -> None:
+        """Every control and view under its own name too: notebooks and tests reach them so."""
+        display, controls = self._display, self._controls
+        self.heatmaps, self.pictures = display.heatmaps, display.pictures
+        self.readout, self.metrics_view, self.gradients = (
+            display.readout, display.metrics_view, display.gradients,
+        )  # fmt: skip
+        self.epoch_label, self.note, self.error = display.epoch_label, display.note, display.error
+        self.play, self.slider = controls.play, controls.slider
+        self.follow_box, self.layer_box, self.layer_picker = (
+            controls.follow_box, controls.layer_box, controls.picker,
+        )  # fmt: skip
+        self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
+        self.channel_box, self.colour_box = controls.channel_box, controls.colour_box
 
     # ------------------------------------------------------------------ public API
     @property

@@ -43,8 +43,8 @@ from nnviz_widgets.widgets.share.html import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_VALUES,
     check_bounds,
+    epochs_text,
     render_entries,
-    saved_at,
     views_data,
     write_page,
 )
@@ -186,7 +186,7 @@ def comparison_html(
     summary = (
         f"{len(names)} runs ({', '.join(names)}), {len(views)} view{'s' * (len(views) != 1)} "
         f"at {len(positions)} of {len(compared.epochs)} epochs ({positions_text(positions)}), "
-        f"epochs {epochs.min():g} to {epochs.max():g}; saved {saved_at()}"
+        + epochs_text(epochs)
     )
     rows = [[v * len(names) + r for r in range(len(names))] for v in range(len(views))]
     title = title or "nnviz_widgets: " + " vs ".join(names)

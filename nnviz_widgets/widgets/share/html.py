@@ -46,9 +46,9 @@ __all__ = [
     "DEFAULT_MAX_CELLS",
     "DEFAULT_MAX_VALUES",
     "check_bounds",
+    "epochs_text",
     "render_entries",
     "save_html",
-    "saved_at",
     "views_data",
     "write_html",
     "write_page",
@@ -128,8 +128,7 @@ def write_html(
     }
     summary = (
         f"{len(views)} view{'s' * (len(views) != 1)} at {len(indices)} of {len(recording)} "
-        f"snapshots ({positions_text(indices)}), epochs {epochs.min():g} to {epochs.max():g}; "
-        f"saved {saved_at()}"
+        f"snapshots ({positions_text(indices)}), {epochs_text(epochs)}"
     )
     title = title or "nnviz_widgets: a training run"
     size = write_page(path, title, summary, data, chart, [v.name for v in views], max_bytes)
@@ -149,9 +148,10 @@ def views_data(
     ]
 
 
-def saved_at() -> str:
-    """The time a page is saved, as its summary line says it."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def epochs_text(epochs: np.ndarray) -> str:
+    """The end of a page's summary line: the epochs it spans and when it was saved."""
+    saved = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"epochs {epochs.min():g} to {epochs.max():g}; saved {saved}"
 
 
 def write_page(
