@@ -8,6 +8,7 @@ import pytest
 
 import nnviz_widgets as nv
 from nnviz_widgets.recording import Recording, SnapshotData
+from nnviz_widgets.widgets.compare.charts import run_colour
 from tests.test_share import HOSTILE, external_references, page_data
 
 
@@ -67,6 +68,8 @@ def test_page_has_a_row_of_runs_per_view_aligned_by_epoch(comparison, tmp_path):
         assert len({(frame["low"], frame["high"]) for frame in frames}) == 1
     strips = [marker["name"] for marker in data["markers"]]
     assert strips == ["a: loss", "b: loss"]
+    for order, strip in enumerate(strips):  # each run's strip in the run's colour
+        assert f'fill="{run_colour(order)}">{strip}' in html
 
 
 def test_a_page_over_max_bytes_is_not_written_and_says_what_to_drop(comparison, tmp_path):

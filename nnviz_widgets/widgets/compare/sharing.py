@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from nnviz_widgets.recording import Recording
+from nnviz_widgets.widgets.compare.charts import run_colour
 from nnviz_widgets.widgets.compare.display import runs_epoch_line
 from nnviz_widgets.widgets.compare.pictures import shared_limits, side_by_side
 from nnviz_widgets.widgets.compare.runs import at_or_before, missing_reason
@@ -129,12 +130,12 @@ class ComparedRuns:
         text = runs_epoch_line(self.runs, indices, epoch, position, len(self.epochs))
         return html.unescape(strip_tags(text))
 
-    def metrics(self, positions: list[int]) -> dict[str, np.ndarray]:
+    def metrics(self, positions: list[int]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         """Each run's metrics at the chosen epochs (NaN where it has no snapshot at one),
-        named ``run: metric``."""
+        named ``run: metric``, and their colours: the run's, as in the widget's charts."""
         chosen = np.asarray(self.epochs, dtype=np.float64)[positions]
-        series = {}
-        for name, recording in self.runs.items():
+        series, colours = {}, {}
+        for order, (name, recording) in enumerate(self.runs.items()):
             at = {float(epoch): k for k, epoch in enumerate(recording.snapshots)}
             rows = [at.get(float(epoch)) for epoch in chosen]
             for metric, values in recording.metrics.items():
@@ -142,7 +143,8 @@ class ComparedRuns:
                 series[f"{name}: {metric}"] = np.array(
                     [np.nan if k is None else values[k] for k in rows]
                 )
-        return series
+                colours[f"{name}: {metric}"] = run_colour(order)
+        return series, colours
 
 
 def comparison_html(
@@ -174,7 +176,7 @@ def comparison_html(
         progress,
     )
     epochs = np.asarray(compared.epochs, dtype=np.float64)[positions]
-    chart, markers = metrics_chart(epochs, compared.metrics(positions))
+    chart, markers = metrics_chart(epochs, *compared.metrics(positions))
     quantities = [view.selection.quantity for view in views for _ in names]
     start = compared.position
     data = {
