@@ -276,7 +276,7 @@ def test_save_png_as_svg_has_a_panel_per_run_named_and_one_colour_bar(comparison
     assert data.count('<g id="axes_') == 3  # two pictures and one colour bar
     for name, shown in comparison.shown.indices.items():
         epoch = comparison.runs[name].snapshots[shown]
-        assert f"{name} \u00b7 epoch {epoch:g}" in data  # the panel's title names run and epoch
+        assert f">{name} \u00b7 epoch {epoch:g}<" in data  # each panel's title, as text
     assert "input feature" in data and "fc3" in data
 
 

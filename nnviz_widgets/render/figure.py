@@ -149,7 +149,12 @@ def save_figure(figure: Any, path: str | os.PathLike, dpi: float) -> None:
             f"cannot write a figure to {os.fspath(path)!r}: the file name should end in "
             + ", ".join(FIGURE_SUFFIXES)
         )
-    figure.savefig(path, dpi=dpi, format=suffix[1:])
+    from matplotlib import rc_context
+
+    # text as text: an SVG's words stay words (searchable, editable), a PDF embeds TrueType
+    # rather than Type 3 fonts, as journals ask
+    with rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
+        figure.savefig(path, dpi=dpi, format=suffix[1:])
 
 
 def _matplotlib() -> tuple[Any, Any]:
