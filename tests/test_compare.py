@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 import traitlets
 from torch import nn
 
 import nnviz_widgets as nv
+from nnviz_widgets.render.colour import DIVERGING
+from nnviz_widgets.render.figure import comparison_size
 from nnviz_widgets.render.png import decode_png
 from nnviz_widgets.widgets.compare import RunComparison
+from nnviz_widgets.widgets.compare import exports as compare_exports
 from tests import trainings
 
 LENET_LAYER = "fc3"  # a Linear: its weights are laid out as the matrix itself
@@ -249,13 +254,63 @@ def test_snapshot_needs_a_run_with_a_recorder(comparison):
         comparison.snapshot(epoch=5)
 
 
-def test_save_png_puts_the_pictures_side_by_side(comparison, tmp_path):
+def _pixels(path) -> np.ndarray:
+    with PIL.Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+@pytest.mark.parametrize("dpi", [72, 200])
+def test_save_png_is_a_figure_whose_size_follows_the_dpi(comparison, tmp_path, dpi):
+    comparison.layer = LENET_LAYER
+    pixels = _pixels(comparison.save_png(tmp_path / "both.png", dpi=dpi))
+    width, height = comparison_size(10, 84, 2)  # fc3's weight: 10 x 84, two runs
+    assert pixels.shape[:2] == (int(height * dpi), int(width * dpi))
+    # each run's own colours are in it, unsmoothed
+    for heatmap in comparison.heatmaps:
+        assert (pixels == heatmap.rgb[0, 0]).all(axis=2).any()
+
+
+def test_save_png_as_svg_has_a_panel_per_run_named_and_one_colour_bar(comparison, tmp_path):
+    comparison.layer = LENET_LAYER
+    data = Path(comparison.save_png(tmp_path / "both.svg")).read_text()
+    assert data.count('<g id="axes_') == 3  # two pictures and one colour bar
+    for name, shown in comparison.shown.indices.items():
+        epoch = comparison.runs[name].snapshots[shown]
+        assert f">{name} \u00b7 epoch {epoch:g}<" in data  # each panel's title, as text
+    assert "input feature" in data and "fc3" in data
+
+
+def test_save_png_in_difference_mode_is_centred_on_zero(comparison, tmp_path, monkeypatch):
+    comparison.layer = LENET_LAYER
+    comparison.mode = "difference"
+    drawn, real = {}, compare_exports.comparison_figure
+
+    def keep(panels, **parts):
+        drawn["figure"] = figure = real(panels, **parts)
+        drawn.update(parts, panels=panels)
+        return figure
+
+    monkeypatch.setattr(compare_exports, "comparison_figure", keep)
+    comparison.save_png(tmp_path / "difference.png", dpi=50)
+    assert len(drawn["panels"]) == 1 and drawn["panels"][0].title.startswith("lr=0.01 - lr=0.5")
+    assert drawn["colour_map"] is DIVERGING and drawn["low"] == -drawn["high"] < 0
+    assert drawn["colour_label"] == "weight difference"
+    bar = drawn["figure"].axes[-1]
+    assert bar.get_ylim() == (drawn["low"], drawn["high"])
+
+
+def test_save_png_without_matplotlib_puts_the_pictures_side_by_side(
+    comparison, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(compare_exports, "have_matplotlib", lambda: False)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     comparison.layer = LENET_LAYER
     both = decode_png(Path(comparison.save_png(tmp_path / "both.png")).read_bytes())
     comparison.mode = "difference"  # one picture of the same shape instead of two
     one = decode_png(Path(comparison.save_png(tmp_path / "one.png")).read_bytes())
-    comparison.mode = "side by side"
     assert both.shape[1] == 2 * one.shape[1]
+    with pytest.raises(ImportError, match=r'pip install "nnviz_widgets\[export\]"'):
+        comparison.save_png(tmp_path / "fine.svg")
 
 
 def test_close_stops_listening_and_can_close_the_widgets(lenets):

@@ -85,7 +85,9 @@ def test_svg_and_pdf_from_the_suffix(explorer, tmp_path, suffix, magic):
     data = Path(path).read_bytes()
     assert data.startswith(magic)
     if suffix == ".svg":
-        assert b"input feature" in data  # text as text
+        assert b">input feature<" in data  # text as text, not as glyph paths
+    else:
+        assert b"/FontFile2" in data  # TrueType embedded, not Type 3
 
 
 def test_an_unknown_suffix_is_refused(explorer, tmp_path):

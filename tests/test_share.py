@@ -94,6 +94,7 @@ def test_page_is_self_contained_and_holds_every_snapshot(explorer, recording, tm
     html = (tmp_path / "run.html").read_text("utf-8")
     assert external_references(html) == []
     assert "default-src 'none'" in html  # and the browser is told to load nothing
+    assert html.count("<div class='views'>") == 1  # one row of cards (a comparison: one a view)
     data = page_data(html)
     assert len(data["snapshots"]) == len(recording) == 5
     assert [s["line"].split(" \u00b7 ")[0] for s in data["snapshots"]] == [

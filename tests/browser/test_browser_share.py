@@ -128,3 +128,32 @@ def test_saved_page_scrubs_offline(offline_page, rng, tmp_path):
     readout = page.locator("#view-0 .readout").inner_text()
     assert float(readout.rsplit("= ", 1)[1]) == pytest.approx(expected, rel=1e-5)
     assert np.isfinite(expected)
+
+
+def test_saved_comparison_scrubs_every_run_offline(offline_page, rng, tmp_path):
+    import nnviz_widgets as nv
+
+    runs = {"lr=0.1": _recording(rng), "lr=1.0": _recording(rng)}
+    with nv.TrainingExplorer(runs) as comparison:
+        comparison.layer = "fc"
+        comparison.save_html(tmp_path / "runs.html", layers=["fc", "conv"], progress=False)
+    page = offline_page
+    page.goto((tmp_path / "runs.html").as_uri())
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("div.views").count() == 2  # a row of runs per view
+    assert page.locator("#view-0 h2").inner_text() == "lr=0.1 \u00b7 fc \u00b7 weight"
+    assert page.locator("#view-1 h2").inner_text() == "lr=1.0 \u00b7 fc \u00b7 weight"
+    # the runs of a row side by side: same top, the second to the right of the first
+    first, second = (page.locator(f"#view-{v}").bounding_box() for v in (0, 1))
+    assert first["y"] == second["y"] and second["x"] > first["x"] + first["width"] / 2
+    pictures = [page.locator(f"#view-{v} .picture") for v in range(4)]
+    before = [picture.get_attribute("src") for picture in pictures]
+    page.locator("#snapshot").fill("1")  # one slider moves every run's picture
+    assert page.locator("#epoch").inner_text().startswith("epoch 1 ")
+    after = [picture.get_attribute("src") for picture in pictures]
+    assert all(b != a for b, a in zip(before, after, strict=True)), "a picture did not move"
+    titles = [page.locator(f"#view-{v} .title").inner_text() for v in (0, 1)]
+    assert titles == [
+        "lr=0.1 \u00b7 fc \u00b7 weight \u00b7 epoch 1",
+        "lr=1.0 \u00b7 fc \u00b7 weight \u00b7 epoch 1",
+    ]

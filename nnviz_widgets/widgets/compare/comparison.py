@@ -21,12 +21,11 @@ import ipywidgets
 import traitlets
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.render.export import compose_export, write_png
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link, LockedDropdown
 from nnviz_widgets.widgets.compare.choosing import check_choice, fit_choice
 from nnviz_widgets.widgets.compare.display import MODES, CompareDisplay, Shown
-from nnviz_widgets.widgets.compare.pictures import side_by_side
+from nnviz_widgets.widgets.compare.exports import ComparisonExports
 from nnviz_widgets.widgets.compare.runs import (
     at_or_before,
     close_owned,
@@ -37,6 +36,7 @@ from nnviz_widgets.widgets.compare.runs import (
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
 from nnviz_widgets.widgets.explorer.display import every_widget
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
+from nnviz_widgets.widgets.explorer.selecting import SelectionTraits
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     is_half_made,
@@ -49,7 +49,7 @@ __all__ = ["RunComparison"]
 RETRY_SECONDS = 0.05
 
 
-class RunComparison(ipywidgets.VBox):
+class RunComparison(SelectionTraits, ComparisonExports, ipywidgets.VBox):
     """Compare runs of the same architecture: the same layer and quantity for each run, side by
     side in one colour range or as differences, one slider aligned by epoch, metrics and
     gradient norms overlaid with one colour per run.
@@ -130,39 +130,44 @@ class RunComparison(ipywidgets.VBox):
         self._frames = {name: FrameCache(r, max_cells) for name, r in self.runs.items()}
         self._display = CompareDisplay(list(self.runs), max_cells, self._lock)
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
-        self.mode_box = LockedDropdown(
-            self._lock, description="compare", options=[(m, m) for m in MODES],
-            value=self.mode, style={"description_width": "initial"},
-            layout=ipywidgets.Layout(width="auto", margin="2px 10px 2px 0"),
-        )  # fmt: skip
-        self.mode_box.add_class("nnviz-compare-mode")
-        self._mode_link = Link(
-            (self, "mode"), (self.mode_box, "value"), self._lock, on_error=self._could_not_apply
-        )
-        display, controls = self._display, self._controls
-        self.heatmaps, self.pictures, self.readout = (
-            display.heatmaps,
-            display.pictures,
-            display.readout,
-        )
-        self.metrics_view, self.gradients = display.metrics_view, display.gradients
-        self.epoch_label, self.note, self.error = display.epoch_label, display.note, display.error
-        self.play, self.slider, self.follow_box = (
-            controls.play,
-            controls.slider,
-            controls.follow_box,
-        )
-        self.layer_box, self.layer_picker = controls.layer_box, controls.picker
-        self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
-        self.channel_box, self.colour_box = controls.channel_box, controls.colour_box
-        time_row, choice_row, where = controls.rows(self.epoch_label)
+        self.mode_box = self._mode_dropdown()
+        self._name_parts()
+        time_row, choice_row, where = self._controls.rows(self.epoch_label)
         choice_row.children = (*choice_row.children, self.mode_box)
-        super().__init__(children=[time_row, choice_row, where, *display.rows()])
+        super().__init__(children=[time_row, choice_row, where, *self._display.rows()])
         self.add_class("nnviz-explorer")
         self.add_class("nnviz-compare")
         for recording in self.runs.values():
             recording.add_listener(self._on_recording_update)
         self._catch_up()
+
+    def _mode_dropdown(self) -> LockedDropdown:
+        """The "compare" dropdown (side by side, difference), linked to ``mode``."""
+        box = LockedDropdown(
+            self._lock, description="compare", options=[(m, m) for m in MODES],
+            value=self.mode, style={"description_width": "initial"},
+            layout=ipywidgets.Layout(width="auto", margin="2px 10px 2px 0"),
+        )  # fmt: skip
+        box.add_class("nnviz-compare-mode")
+        self._mode_link = Link(
+            (self, "mode"), (box, "value"), self._lock, on_error=self._could_not_apply
+        )
+        return box
+
+    def _name_parts(self) -> None:
+        """Every control and view under its own name too: notebooks and tests reach them so."""
+        display, controls = self._display, self._controls
+        self.heatmaps, self.pictures = display.heatmaps, display.pictures
+        self.readout, self.metrics_view, self.gradients = (
+            display.readout, display.metrics_view, display.gradients,
+        )  # fmt: skip
+        self.epoch_label, self.note, self.error = display.epoch_label, display.note, display.error
+        self.play, self.slider = controls.play, controls.slider
+        self.follow_box, self.layer_box, self.layer_picker = (
+            controls.follow_box, controls.layer_box, controls.picker,
+        )  # fmt: skip
+        self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
+        self.channel_box, self.colour_box = controls.channel_box, controls.colour_box
 
     # ------------------------------------------------------------------ public API
     @property
@@ -235,26 +240,6 @@ class RunComparison(ipywidgets.VBox):
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def save_png(self, path: str) -> str:
-        """Write the pictures on screen side by side (each with its title and colour bar) to a
-        PNG file; returns the path. Rendered in the kernel: no browser needed."""
-        with self._lock:
-            parts = [
-                compose_export(
-                    heatmap.rgb,
-                    title=heatmap.figure.title,
-                    low=heatmap.colour_limits[0],
-                    high=heatmap.colour_limits[1],
-                    colour_map=heatmap.colour_map,
-                )
-                for heatmap, panel in zip(self.heatmaps, self._display.panels, strict=True)
-                if panel is not None and heatmap.rgb is not None
-            ]
-        if not parts:
-            raise RuntimeError("nothing to export: no picture is shown")
-        write_png(path, side_by_side(parts))
-        return str(path)
-
     # ------------------------------------------------------------------ the selection
     def _reference(self) -> Recording:
         """The first run with snapshots (else the first run): what the dropdowns offer."""
@@ -291,36 +276,24 @@ class RunComparison(ipywidgets.VBox):
     def _shape(self, selection: Selection) -> tuple[int, ...] | None:
         return self._reference_frames().shape(selection)
 
-    @traitlets.observe("layer", "quantity", "index", "sample", "channel", "colour_range", "mode")
-    def _on_selection_change(self, change: traitlets.Bunch) -> None:
-        with self._lock:
-            if change["name"] == "index" and change["new"] < len(self._epochs) - 1:
-                self.follow_latest = False  # the user scrubbing back
-            if change["name"] == "sample":
-                reference = self._at_reference(self._selection())
-                if sample_count(reference.quantity, self._shape(reference)):
-                    self._chosen_sample = change["new"]
-            if change["name"] in ("layer", "quantity"):
-                self._fit_selection()
-            self._draw()
+    @traitlets.observe("mode")
+    def _on_mode_change(self, change: traitlets.Bunch) -> None:
+        self._draw()  # the other selection traits: SelectionTraits
 
-    @traitlets.observe("follow_latest")
-    def _on_follow_latest_change(self, change: traitlets.Bunch) -> None:
-        if change["new"]:
-            self._catch_up()
+    def _sample_count(self) -> int:
+        reference = self._at_reference(self._selection())
+        return sample_count(reference.quantity, self._shape(reference))
 
-    def _fit_selection(self, index: int | None = None) -> None:
-        """Make the selection whole on the reference run, among the layers every run has, at
-        epoch position ``index`` if given, and let the dropdowns offer its choices."""
-        with self._lock:
-            wanted = self._selection() if index is None else self._selection().at(index)
-            position = wanted.index
-            wanted = replace(self._at_reference(wanted), sample=self._chosen_sample)
-            fitted, offered = fit_choice(self.recording, self._agreement, wanted, self._shape)
-            with self._controls.offering(offered, fitted.layer), self.hold_trait_notifications():
-                for name in ("layer", "quantity", "sample", "channel"):
-                    setattr(self, name, getattr(fitted, name))
-                self.index = position
+    def _newest_index(self) -> int:
+        return len(self._epochs) - 1
+
+    def _fitted(self, wanted: Selection) -> tuple[Selection, Any]:
+        """``wanted`` (index: an epoch's position) made whole on the reference run among the
+        layers every run has, at the same epoch position; and the choices to offer."""
+        fitted, offered = fit_choice(
+            self.recording, self._agreement, self._at_reference(wanted), self._shape
+        )
+        return replace(fitted, index=wanted.index), offered
 
     def _catch_up(self) -> None:
         """Bring the epochs, layers and controls up to the runs, move to the newest epoch when

@@ -28,9 +28,9 @@ from nnviz_widgets.widgets.compare.pictures import (
     difference_problem,
     shared_panels,
 )
-from nnviz_widgets.widgets.compare.runs import at_or_before
+from nnviz_widgets.widgets.compare.runs import at_or_before, missing_reason
 from nnviz_widgets.widgets.explorer.display import READOUT_HINT
-from nnviz_widgets.widgets.explorer.frame_cache import FrameCache
+from nnviz_widgets.widgets.explorer.frame_cache import FrameCache, PreparedFrame
 from nnviz_widgets.widgets.explorer.selection import Selection, has_layer, layer_label
 from nnviz_widgets.widgets.explorer.text import (
     error_line,
@@ -41,7 +41,7 @@ from nnviz_widgets.widgets.explorer.text import (
     readout_text,
 )
 
-__all__ = ["MODES", "CompareDisplay", "Shown"]
+__all__ = ["MODES", "CompareDisplay", "Shown", "runs_epoch_line"]
 
 #: The comparison's modes: each run's picture, or the first run's minus each other's.
 MODES = ("side by side", "difference")
@@ -131,7 +131,7 @@ class CompareDisplay:
             return self.shown
         epoch = float(epochs[min(selection.index, len(epochs) - 1)])
         indices = {name: at_or_before(recording, epoch) for name, recording in runs.items()}
-        self.epoch_label.value = _epoch_line(runs, indices, epoch, selection.index, len(epochs))
+        self.epoch_label.value = runs_epoch_line(runs, indices, epoch, selection.index, len(epochs))
         self.shown = Shown(mode, indices)
         try:
             self._draw_pictures(runs, frames, selection, epoch, mode, layers_note)
@@ -168,13 +168,41 @@ class CompareDisplay:
                 heatmap.clear("nothing recorded for any layer yet")
             self.panels = [None] * len(self.heatmaps)
             return
+        prepared, missing = self._prepare(runs, frames, selection, epoch)
+        problem = _why_not_difference(runs, prepared)
+        self.shown = Shown(mode, self.shown.indices, problem)
+        if mode == "difference" and problem is None:
+            self._draw_difference(runs, prepared, selection, epoch, layers_note)
+            return
+        self.shown = Shown(MODES[0], self.shown.indices, problem)
+        panels, _ = shared_panels(prepared) if prepared else ([], None)
+        by_name = {panel.name: panel for panel in panels}
+        self._show(runs, selection, [by_name.get(name) for name in runs], missing, epoch)
+        if not panels:
+            self.note.value = quiet(escape(layers_note))
+            return
+        colours = "colours: one range shared by the runs, "
+        colours += panels[0].frame.range_note.removeprefix("colours: ")
+        if mode == "difference" and self.shown.why_not_difference:
+            colours += f"; no difference: {self.shown.why_not_difference}"
+        self.note.value = _note(panels[0], runs, selection, colours, layers_note)
+
+    def _prepare(
+        self,
+        runs: dict[str, Recording],
+        frames: dict[str, FrameCache],
+        selection: Selection,
+        epoch: float,
+    ) -> tuple[dict[str, tuple[float, PreparedFrame]], dict[str, str]]:
+        """Each run's frame at the snapshot it shows (name -> (epoch shown, prepared frame)),
+        and why the others have none (name -> reason)."""
         prepared, missing = {}, {}
         for name, recording in runs.items():
             index = self.shown.indices[name]
             reason = (
                 f"no snapshot at or before epoch {epoch:g}"
                 if index is None
-                else _missing(recording, selection.layer, selection.quantity, index)
+                else missing_reason(recording, selection.layer, selection.quantity, index)
             )
             if reason is not None:
                 missing[name] = reason
@@ -182,39 +210,26 @@ class CompareDisplay:
             wanted = selection.at(index)
             prepared[name] = (float(recording.snapshots[index]), frames[name].prepare(wanted))
             frames[name].prefetch_around(wanted, prepared[name][1])
-        problem = difference_problem(
-            {n: tuple(prepared[n][1].frame.shape) if n in prepared else None for n in runs}
-        )
-        if problem is None and len({p.picture.values.shape for _, p in prepared.values()}) > 1:
-            problem = "the pictures differ in shape"
-        if problem is None and len(runs) < 2:
-            problem = "one run only"
-        self.shown = Shown(mode, self.shown.indices, problem)
-        if mode == "difference":
-            if problem is None:
-                names = list(runs)
-                first = (names[0], *prepared[names[0]])
-                others = [(n, *prepared[n]) for n in names[1:]]
-                panels, _ = difference(first, others, self.max_cells)
-                self._show(runs, selection, [*panels, None], {}, epoch)
-                minus = names[1] if len(names) == 2 else "each other run"
-                colours = f"colours: {names[0]} minus {minus}, centred on zero, one range for "
-                colours += "the differences at this epoch" if len(names) > 2 else "this epoch"
-                self.note.value = _note(panels[0], runs, selection, colours, layers_note)
-                return
-            self.shown = Shown(MODES[0], self.shown.indices, problem)
-        panels, _ = shared_panels(prepared) if prepared else ([], None)
-        by_name = {panel.name: panel for panel in panels}
-        self._show(runs, selection, [by_name.get(name) for name in runs], missing, epoch)
-        if panels:
-            colours = "colours: one range shared by the runs, " + panels[
-                0
-            ].frame.range_note.removeprefix("colours: ")
-            if mode == "difference" and self.shown.why_not_difference:
-                colours += f"; no difference: {self.shown.why_not_difference}"
-            self.note.value = _note(panels[0], runs, selection, colours, layers_note)
-        else:
-            self.note.value = quiet(escape(layers_note))
+        return prepared, missing
+
+    def _draw_difference(
+        self,
+        runs: dict[str, Recording],
+        prepared: dict[str, tuple[float, PreparedFrame]],
+        selection: Selection,
+        epoch: float,
+        layers_note: str,
+    ) -> None:
+        """The first run's picture minus each other's, in one diverging range."""
+        names = list(runs)
+        first = (names[0], *prepared[names[0]])
+        others = [(n, *prepared[n]) for n in names[1:]]
+        panels, _ = difference(first, others, self.max_cells)
+        self._show(runs, selection, [*panels, None], {}, epoch)
+        minus = names[1] if len(names) == 2 else "each other run"
+        colours = f"colours: {names[0]} minus {minus}, centred on zero, one range for "
+        colours += "the differences at this epoch" if len(names) > 2 else "this epoch"
+        self.note.value = _note(panels[0], runs, selection, colours, layers_note)
 
     def _show(
         self,
@@ -305,17 +320,21 @@ class CompareDisplay:
             self.show_error("the readout failed", error)
 
 
-def _missing(recording: Recording, layer: str, quantity: str, index: int) -> str | None:
-    """Why a run has no frame of ``layer``'s ``quantity`` at ``index`` (None: it has one)."""
-    try:
-        if quantity not in recording.quantities(layer):
-            return f"no {quantity} recorded for this layer"
-    except KeyError:
-        return "no such layer in this run"
-    return recording.missing_reason(layer, quantity, index)
+def _why_not_difference(
+    runs: dict[str, Recording], prepared: dict[str, tuple[float, PreparedFrame]]
+) -> str | None:
+    """Why the runs' pictures cannot be subtracted (None: they can)."""
+    problem = difference_problem(
+        {n: tuple(prepared[n][1].frame.shape) if n in prepared else None for n in runs}
+    )
+    if problem is None and len({p.picture.values.shape for _, p in prepared.values()}) > 1:
+        problem = "the pictures differ in shape"
+    if problem is None and len(runs) < 2:
+        problem = "one run only"
+    return problem
 
 
-def _epoch_line(
+def runs_epoch_line(
     runs: dict[str, Recording], indices: dict[str, int | None], epoch: float, index: int, count: int
 ) -> str:
     """The line beside the slider: the epoch, its place, and any run that shows another one."""

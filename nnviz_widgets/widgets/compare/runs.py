@@ -4,7 +4,8 @@
 explorer's own ``open_source`` (a Recording, a Recorder, a path, a framework callback). The
 rest are pure functions of the opened Recordings: the layers every run has and what is missing
 where (:func:`layer_agreement`), one epoch axis for all runs (:func:`run_epochs`) and the
-snapshot each run shows at an epoch (:func:`at_or_before`). No widget, no lock.
+snapshot each run shows at an epoch (:func:`at_or_before`) and why it has no frame there
+(:func:`missing_reason`). No widget, no lock.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from nnviz_widgets.recording import INPUT, Recording
 from nnviz_widgets.widgets.explorer.selection import layer_label, selectable_layers
 from nnviz_widgets.widgets.explorer.source import Source, open_source
 
-__all__ = ["LayerAgreement", "at_or_before", "layer_agreement", "open_runs", "run_epochs"]
+__all__ = [
+    "LayerAgreement",
+    "at_or_before",
+    "layer_agreement",
+    "missing_reason",
+    "open_runs",
+    "run_epochs",
+]
 
 #: Most layer names a message lists per run.
 LISTED = 6
@@ -154,3 +162,13 @@ def at_or_before(recording: Recording, epoch: float) -> int | None:
     # the latest epoch among them (epochs need not grow), the newest snapshot of that epoch
     latest = epochs[before].max()
     return int(before[epochs[before] == latest][-1])
+
+
+def missing_reason(recording: Recording, layer: str, quantity: str, index: int) -> str | None:
+    """Why a run has no frame of ``layer``'s ``quantity`` at ``index`` (None: it has one)."""
+    try:
+        if quantity not in recording.quantities(layer):
+            return f"no {quantity} recorded for this layer"
+    except KeyError:
+        return "no such layer in this run"
+    return recording.missing_reason(layer, quantity, index)

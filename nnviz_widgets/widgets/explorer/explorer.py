@@ -21,7 +21,6 @@ from __future__ import annotations
 import numbers
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import ipywidgets
@@ -36,6 +35,7 @@ from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
 from nnviz_widgets.widgets.explorer.exports import ExplorerExports
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
 from nnviz_widgets.widgets.explorer.health import HealthPanel, select_finding
+from nnviz_widgets.widgets.explorer.selecting import SelectionTraits
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
@@ -55,7 +55,7 @@ RETRY_SECONDS = 0.05
 CHECKED_TRAITS = frozenset({"layer", "quantity", "index", "sample", "channel"})
 
 
-class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
+class TrainingExplorer(SelectionTraits, ExplorerExports, ipywidgets.VBox):
     """Scrub through training: weights, gradients and activations of each layer, per snapshot.
 
     Parameters
@@ -295,38 +295,14 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
         except ValueError as error:
             raise traitlets.TraitError(str(error)) from None
 
-    @traitlets.observe("layer", "quantity", "index", "sample", "channel", "colour_range")
-    def _on_selection_change(self, change: traitlets.Bunch) -> None:
-        with self._lock:
-            # the explorer itself moves only to the newest snapshot it synced to: an older one
-            # is the user scrubbing back
-            if change["name"] == "index" and change["new"] < self._synced_count - 1:
-                self.follow_latest = False
-            if change["name"] == "sample" and self._sample_count():
-                self._chosen_sample = change["new"]  # a choice among samples, not "nothing"
-            if change["name"] in ("layer", "quantity"):  # what can be chosen changes
-                self._fit_selection()
-            self._draw()
+    # the observers and _fit_selection: SelectionTraits (selecting.py), shared with comparisons
+    def _newest_index(self) -> int:
+        return self._synced_count - 1
 
-    @traitlets.observe("follow_latest")
-    def _on_follow_latest_change(self, change: traitlets.Bunch) -> None:
-        if change["new"]:
-            self._catch_up()
-
-    def _fit_selection(self, index: int | None = None) -> None:
-        """Make the selection whole (see ``fit_selection``), at snapshot ``index`` if given,
-        and let the dropdowns offer its choices."""
-        with self._lock:
-            wanted = self._selection() if index is None else self._selection().at(index)
-            wanted = replace(wanted, sample=self._chosen_sample)
-            fitted = fit_selection(self.recording, wanted, self._frames.shape)
-            offered = choices(self.recording, fitted, self._frames.shape)
-            # one change: validators and observers run once the traits agree, and the observers
-            # draw that once. Kept short: while it lasts, a trait set by another thread is held
-            # with these (traitlets holds notifications per object, not per thread)
-            with self._controls.offering(offered, fitted.layer), self.hold_trait_notifications():
-                for name in ("layer", "quantity", "sample", "channel", "index"):
-                    setattr(self, name, getattr(fitted, name))
+    def _fitted(self, wanted: Selection) -> tuple[Selection, Any]:
+        """``wanted`` made whole (see ``fit_selection``), and the choices to offer."""
+        fitted = fit_selection(self.recording, wanted, self._frames.shape)
+        return fitted, choices(self.recording, fitted, self._frames.shape)
 
     def _catch_up(self) -> None:
         """Bring the controls up to the recording, move to the newest snapshot when following,

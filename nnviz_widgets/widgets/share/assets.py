@@ -29,6 +29,7 @@ h1 { font-size: 18px; margin: 0 0 4px; }
 .controls button { font: inherit; padding: 1px 8px; }
 #epoch { font-weight: 600; min-width: 280px; }
 .views { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.views + .views { margin-top: 16px; }
 .card { background: var(--card); border: 1px solid var(--frame); border-radius: 4px;
   padding: 8px 10px; max-width: 480px; }
 .card h2 { font-size: 13px; font-weight: 600; margin: 0 0 6px; overflow-wrap: anywhere; }

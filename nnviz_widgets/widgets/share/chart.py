@@ -25,12 +25,15 @@ def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def metrics_chart(epochs: np.ndarray, metrics: dict[str, np.ndarray]) -> tuple[str, list]:
+def metrics_chart(
+    epochs: np.ndarray, metrics: dict[str, np.ndarray], colours: dict[str, str] | None = None
+) -> tuple[str, list]:
     """``(svg, markers)``: the chart, and for each strip drawn ``{"name", "points"}`` with one
     ``[x, y, value]`` per snapshot (None where the metric has no finite value there).
 
     ``epochs`` and every metric hold one value per shared snapshot, in order. No metric gives
-    an empty chart and no markers.
+    an empty chart and no markers. ``colours`` gives a strip's colour by name (a comparison:
+    the run's); others keep the explorer's colour of the metric.
     """
     names = [name for name in metrics if np.isfinite(np.asarray(metrics[name], float)).any()]
     shown = names[:MAX_METRICS]
@@ -53,7 +56,8 @@ def metrics_chart(epochs: np.ndarray, metrics: dict[str, np.ndarray]) -> tuple[s
     for row, name in enumerate(shown):
         values = np.asarray(metrics[name], dtype=np.float64)
         top = _TOP + row * _STRIP
-        svg, points = _strip(name, epochs, values, top, x_of, metric_colour(name, row))
+        colour = (colours or {}).get(name) or metric_colour(name, row)
+        svg, points = _strip(name, epochs, values, top, x_of, colour)
         parts.append(svg)
         markers.append({"name": name, "points": points})
     bottom = _TOP + _STRIP * len(shown)

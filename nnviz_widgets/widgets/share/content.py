@@ -35,6 +35,7 @@ __all__ = [
     "choose_views",
     "nonfinite_text",
     "positions_text",
+    "recording_selection",
     "rendered",
     "snapshot_line",
 ]
@@ -119,10 +120,24 @@ def choose_views(
     return views
 
 
-def choose_snapshots(recording: Recording, snapshots: int | Iterable[int] | slice | None) -> list:
-    """The snapshot positions to share: every one (None), a slice or range of them, or a list
-    (negative positions count from the end, as in Python). Sorted, each once."""
-    count = len(recording)
+def recording_selection(recording: object, what: str, colour_range: str) -> Selection:
+    """The selection ``nv.save_html`` / ``nv.save_gif`` (``what``) start from: the explorer's
+    defaults in colour mode ``colour_range``; TypeError for anything but a Recording."""
+    if not isinstance(recording, Recording):
+        raise TypeError(
+            f"{what} takes a Recording, not {type(recording).__name__} (for what an explorer "
+            f"shows, call explorer.{what}(path))"
+        )
+    return Selection(colour_range=colour_range)
+
+
+def choose_snapshots(
+    recording: Recording | int, snapshots: int | Iterable[int] | slice | None
+) -> list:
+    """The snapshot positions to share among a recording's (or among ``recording`` many):
+    every one (None), a slice or range of them, or a list (negative positions count from the
+    end, as in Python). Sorted, each once."""
+    count = recording if isinstance(recording, int) else len(recording)
     if snapshots is None:
         return list(range(count))
     if isinstance(snapshots, slice):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -24,12 +24,22 @@ from nnviz_widgets.widgets.share.content import (
     Rendered,
     choose_snapshots,
     choose_views,
+    recording_selection,
     rendered,
     snapshot_line,
 )
 from nnviz_widgets.widgets.share.progress import Progress, SavedFile, megabytes, replace_file
 
-__all__ = ["DEFAULT_GIF_BYTES", "MAX_SIDE", "save_gif", "write_gif"]
+__all__ = [
+    "DEFAULT_GIF_BYTES",
+    "MAX_SIDE",
+    "check_gif",
+    "frame_canvas",
+    "pillow",
+    "save_gif",
+    "write_animation",
+    "write_gif",
+]
 
 #: Largest GIF ``save_gif`` writes unless told otherwise.
 DEFAULT_GIF_BYTES = 20_000_000
@@ -42,7 +52,8 @@ _BOTTOM = 8
 _MISSING_MAP = ColourMap("missing", ("#e6e6e6", "#e6e6e6"))
 
 
-def _pillow():
+def pillow() -> Any:
+    """pillow's Image module, or ImportError naming the pip command."""
     try:
         from PIL import Image
     except ImportError:
@@ -56,40 +67,17 @@ def save_gif(
     recording: Recording,
     path: str | os.PathLike,
     *,
-    layer: str | None = None,
-    quantity: str | None = None,
-    snapshots: int | Iterable[int] | slice | None = None,
     colour_range: str = "fixed",
-    duration: float = 0.5,
-    size: int = 480,
-    loop: int = 0,
-    max_bytes: int = DEFAULT_GIF_BYTES,
-    progress: bool = True,
+    **options: Any,
 ) -> SavedFile:
     """Write one view of a recording across snapshots as an animated GIF.
 
-    ``TrainingExplorer.save_gif`` does the same for the view an explorer shows; parameters as
-    there (``layer=None`` takes the layer the explorer would open on).
+    ``TrainingExplorer.save_gif`` does the same for the view an explorer shows; options as
+    there (``layer=``, ``quantity=``, ``snapshots=``, ``duration=``, ``size=``, ``loop=``,
+    ``max_bytes=``, ``progress=``; ``layer=None`` takes the layer the explorer would open on).
     """
-    if not isinstance(recording, Recording):
-        raise TypeError(
-            f"save_gif takes a Recording, not {type(recording).__name__} (for the view an "
-            "explorer shows, call explorer.save_gif(path))"
-        )
-    return write_gif(
-        recording,
-        path,
-        Selection(colour_range=colour_range),
-        (400, 450),
-        layer=layer,
-        quantity=quantity,
-        snapshots=snapshots,
-        duration=duration,
-        size=size,
-        loop=loop,
-        max_bytes=max_bytes,
-        progress=progress,
-    )
+    selection = recording_selection(recording, "save_gif", colour_range)
+    return write_gif(recording, path, selection, (400, 450), **options)
 
 
 def write_gif(
@@ -108,8 +96,8 @@ def write_gif(
     progress: bool = True,
 ) -> SavedFile:
     """:func:`save_gif` from a selection (the explorer's) and the explorer's largest picture."""
-    image = _pillow()  # before any work: a missing pillow says so at once
-    _check(duration, size, loop, max_bytes)
+    image = pillow()  # before any work: a missing pillow says so at once
+    check_gif(duration, size, loop, max_bytes)
     frames = FrameCache(recording, max_cells)
     frames.prefetching = False
     try:
@@ -121,20 +109,34 @@ def write_gif(
         with Progress(len(indices), "saving", show=progress) as bar:
             for done, index in enumerate(indices, start=1):
                 item = rendered(recording, frames, views[0], index)
-                canvases.append(_canvas(recording, item, size))
+                canvases.append(frame_canvas(item, size, snapshot_line(recording, index)))
                 bar.advance(done, f"{done} of {len(indices)} frames")
     finally:
         frames.close()
+    written = write_animation(path, image, canvases, duration, loop, max_bytes)
+    return SavedFile(os.fspath(path), written, (views[0].name,), tuple(indices))
+
+
+def write_animation(
+    path: str | os.PathLike,
+    image: Any,
+    canvases: list[np.ndarray],
+    duration: float,
+    loop: int,
+    max_bytes: int,
+) -> int:
+    """The frames (RGB arrays) as one animated GIF at ``path``, or, past ``max_bytes``,
+    nothing written and an error saying what to leave out (``image``: pillow's Image module).
+    Returns the bytes written."""
     data = _encode(image, canvases, duration, loop)
     if len(data) > max_bytes:
         raise ValueError(
             f"the GIF would pass max_bytes={max_bytes:,} ({megabytes(max_bytes)}): "
-            f"{megabytes(len(data))} for {len(indices)} frames. Use "
+            f"{megabytes(len(data))} for {len(canvases)} frames. Use "
             "fewer snapshots (snapshots=slice(None, None, 2) keeps every other one), a smaller "
             "size=, or pass a larger max_bytes"
         )
-    written = replace_file(path, data)
-    return SavedFile(os.fspath(path), written, (views[0].name,), tuple(indices))
+    return replace_file(path, data)
 
 
 def _encode(image, canvases: list[np.ndarray], duration: float, loop: int) -> bytes:
@@ -163,7 +165,8 @@ def _encode(image, canvases: list[np.ndarray], duration: float, loop: int) -> by
     return buffer.getvalue()
 
 
-def _check(duration: object, size: object, loop: object, max_bytes: object) -> None:
+def check_gif(duration: object, size: object, loop: object, max_bytes: object) -> None:
+    """Refuse a bad ``duration=``, ``size=``, ``loop=`` or ``max_bytes=``, saying what fits."""
     if not isinstance(duration, int | float) or not 0.02 <= duration <= 60:
         raise ValueError(f"duration= takes seconds per frame, 0.02 to 60, got {duration!r}")
     if not isinstance(size, int) or isinstance(size, bool) or not 32 <= size <= MAX_SIDE:
@@ -176,9 +179,9 @@ def _check(duration: object, size: object, loop: object, max_bytes: object) -> N
         raise ValueError(f"max_bytes= takes a whole number > 0, got {max_bytes!r}")
 
 
-def _canvas(recording: Recording, item: Rendered, size: int) -> np.ndarray:
-    """One frame: the picture, its title and colour bar, and the snapshot's line under it."""
-    line = snapshot_line(recording, item.index)
+def frame_canvas(item: Rendered, size: int, line: str) -> np.ndarray:
+    """One frame: the picture (its longer side ``size`` pixels), its title and colour bar, and
+    ``line`` (the snapshot's) under it."""
     if item.prepared is None:
         blank = np.full((8, 8, 3), _MISSING_GREY, dtype=np.uint8)
         return compose_export(

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +24,11 @@ from nnviz_widgets.widgets.explorer.frame_cache import FrameCache
 from nnviz_widgets.widgets.explorer.selection import Selection
 from nnviz_widgets.widgets.share.chart import metrics_chart
 from nnviz_widgets.widgets.share.content import (
-    View,
+    Rendered,
     choose_snapshots,
     choose_views,
     positions_text,
+    recording_selection,
     rendered,
     snapshot_line,
 )
@@ -43,8 +45,13 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_CELLS",
     "DEFAULT_MAX_VALUES",
+    "check_bounds",
+    "epochs_text",
+    "render_entries",
     "save_html",
+    "views_data",
     "write_html",
+    "write_page",
 ]
 
 #: Largest page ``save_html`` writes unless told otherwise: 20 MB, which mail and chat accept.
@@ -62,40 +69,18 @@ def save_html(
     recording: Recording,
     path: str | os.PathLike,
     *,
-    layers: str | Iterable[str] | None = None,
-    quantities: str | Iterable[str] | None = None,
-    snapshots: int | Iterable[int] | slice | None = None,
     colour_range: str = "fixed",
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_values: int = DEFAULT_MAX_VALUES,
-    title: str | None = None,
-    progress: bool = True,
+    **options: Any,
 ) -> SavedFile:
     """Write a recording as one HTML file that opens offline in any browser (no kernel).
 
     ``TrainingExplorer.save_html`` does the same for what an explorer shows; this one needs no
-    widget. Parameters as there; ``layers=None`` takes the layer the explorer would open on,
-    ``colour_range`` is the explorer's mode ("fixed", "snapshot" or "robust").
+    widget. Options as there (``layers=``, ``quantities=``, ``snapshots=``, ``max_bytes=``,
+    ``max_values=``, ``title=``, ``progress=``); ``layers=None`` takes the layer the explorer
+    would open on, ``colour_range`` is the explorer's mode ("fixed", "snapshot" or "robust").
     """
-    if not isinstance(recording, Recording):
-        raise TypeError(
-            f"save_html takes a Recording, not {type(recording).__name__} (for what an explorer "
-            "shows, call explorer.save_html(path))"
-        )
-    selection = Selection(colour_range=colour_range)
-    return write_html(
-        recording,
-        path,
-        selection,
-        DEFAULT_MAX_CELLS,
-        layers=layers,
-        quantities=quantities,
-        snapshots=snapshots,
-        max_bytes=max_bytes,
-        max_values=max_values,
-        title=title,
-        progress=progress,
-    )
+    selection = recording_selection(recording, "save_html", colour_range)
+    return write_html(recording, path, selection, DEFAULT_MAX_CELLS, **options)
 
 
 def write_html(
@@ -114,61 +99,85 @@ def write_html(
 ) -> SavedFile:
     """:func:`save_html` from a selection (the explorer's: its layer, quantity, sample,
     channel, colour mode and snapshot) and the explorer's largest picture."""
-    _check_bounds(max_bytes, max_values)
+    check_bounds(max_bytes, max_values)
     frames = FrameCache(recording, max_cells)
     frames.prefetching = False
     try:
         views = choose_views(recording, current, frames, layers, quantities)
         indices = choose_snapshots(recording, snapshots)
-        entries, where, notes = _render_all(
-            recording, frames, views, indices, max_bytes, max_values, progress
+        entries, where, notes = render_entries(
+            [view.name for view in views],
+            len(indices),
+            lambda k: [rendered(recording, frames, view, indices[k]) for view in views],
+            max_bytes,
+            max_values,
+            progress,
         )
     finally:
         frames.close()
-    data, chart, summary = _page_data(recording, current, views, indices, entries, where)
-    title = title or "nnviz_widgets: a training run"
-    text = page_html(title=title, summary=summary, data=data, chart=chart)
-    encoded = text.encode("utf-8")
-    if len(encoded) > max_bytes:  # the page around the pictures tipped it over
-        tally = _Tally(views, 1, max_bytes, total=len(encoded), done=1)
-        raise ValueError(tally.message())
-    size = replace_file(path, encoded)
-    return SavedFile(
-        os.fspath(path), size, tuple(v.name for v in views), tuple(indices), tuple(notes)
-    )
-
-
-def _page_data(recording, current, views, indices, entries, where) -> tuple[dict, str, str]:
-    """``(data, chart, summary)``: what the page's script reads, the metrics chart, and the
-    line under the title."""
     epochs = np.array([recording.snapshots[i] for i in indices], dtype=np.float64)
     metrics = {name: np.asarray(values)[indices] for name, values in recording.metrics.items()}
     chart, markers = metrics_chart(epochs, metrics)
     data = {
         "snapshots": [{"line": snapshot_line(recording, i)} for i in indices],
-        "views": [
-            {
-                "name": view.name,
-                "quantity": view.selection.quantity,
-                "frames": column,
-                "cells": cells,
-            }
-            for view, column, cells in zip(views, entries, where)
-        ],
-        "bars": colour_bars(),
+        "views": views_data(
+            [v.name for v in views], [v.selection.quantity for v in views], entries, where
+        ),
         "markers": markers,
         "start": indices.index(current.index) if current.index in indices else len(indices) - 1,
     }
-    saved = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     summary = (
         f"{len(views)} view{'s' * (len(views) != 1)} at {len(indices)} of {len(recording)} "
-        f"snapshots ({positions_text(indices)}), epochs {epochs.min():g} to {epochs.max():g}; "
-        f"saved {saved}"
+        f"snapshots ({positions_text(indices)}), {epochs_text(epochs)}"
     )
-    return data, chart, summary
+    title = title or "nnviz_widgets: a training run"
+    size = write_page(path, title, summary, data, chart, [v.name for v in views], max_bytes)
+    return SavedFile(
+        os.fspath(path), size, tuple(v.name for v in views), tuple(indices), tuple(notes)
+    )
 
 
-def _check_bounds(max_bytes: object, max_values: object) -> None:
+def views_data(
+    names: list[str], quantities: list[str], entries: list[list[dict]], where: list
+) -> list[dict]:
+    """What the page's script reads of each card: its name, quantity, pictures (one entry per
+    snapshot) and where its cells come from in the tensor."""
+    return [
+        {"name": name, "quantity": quantity, "frames": column, "cells": cells}
+        for name, quantity, column, cells in zip(names, quantities, entries, where, strict=True)
+    ]
+
+
+def epochs_text(epochs: np.ndarray) -> str:
+    """The end of a page's summary line: the epochs it spans and when it was saved."""
+    saved = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"epochs {epochs.min():g} to {epochs.max():g}; saved {saved}"
+
+
+def write_page(
+    path: str | os.PathLike,
+    title: str,
+    summary: str,
+    data: dict,
+    chart: str,
+    names: list[str],
+    max_bytes: int,
+    rows: list[list[int]] | None = None,
+) -> int:
+    """The page around ``data`` (with the colour bars added) written to ``path``, or, when it
+    would pass ``max_bytes``, nothing written and an error naming the heaviest of ``names``
+    (the cards). ``rows`` groups the cards (see :func:`page_html`). Returns the bytes written."""
+    text = page_html(
+        title=title, summary=summary, data={**data, "bars": colour_bars()}, chart=chart, rows=rows
+    )
+    encoded = text.encode("utf-8")
+    if len(encoded) > max_bytes:  # the page around the pictures tipped it over
+        tally = _Tally(names, 1, max_bytes, total=len(encoded), done=1)
+        raise ValueError(tally.message())
+    return replace_file(path, encoded)
+
+
+def check_bounds(max_bytes: object, max_values: object) -> None:
     for name, value in (("max_bytes", max_bytes), ("max_values", max_values)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{name}= takes a whole number >= 0, got {value!r}")
@@ -176,9 +185,9 @@ def _check_bounds(max_bytes: object, max_values: object) -> None:
 
 @dataclass
 class _Tally:
-    """What the page weighs so far: in all, in values, per view (bytes)."""
+    """What the page weighs so far: in all, in values, per card (bytes)."""
 
-    views: list[View]
+    names: list[str]
     count: int  # snapshots chosen
     max_bytes: int
     total: int = 0
@@ -187,7 +196,7 @@ class _Tally:
     per_view: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.per_view = np.zeros(len(self.views))
+        self.per_view = np.zeros(len(self.names))
 
     def add(self, v: int, entry: dict) -> None:
         size = entry_size(entry)
@@ -214,7 +223,7 @@ class _Tally:
         )
         if self.per_view.any():
             per_snapshot = self.per_view / self.done
-            heaviest = sorted(zip(per_snapshot, (v.name for v in self.views)), reverse=True)[:5]
+            heaviest = sorted(zip(per_snapshot, self.names), reverse=True)[:5]
             text += "; per snapshot: " + ", ".join(f"{n} {megabytes(b)}" for b, n in heaviest)
         keep = max(1, int(self.count * self.max_bytes / max(self.projected, 1)))
         step = max(2, -(-self.count // keep))
@@ -226,17 +235,25 @@ class _Tally:
         )
 
 
-def _render_all(recording, frames, views, indices, max_bytes, max_values, progress):
-    """Every view at every chosen snapshot as page entries, snapshot by snapshot, stopping as
-    soon as the page is sure to pass ``max_bytes``; and the notes on what was left out."""
-    entries: list[list[dict]] = [[] for _ in views]
-    where: list[dict | None] = [None for _ in views]  # each view's cell indices, taken once
-    tally = _Tally(views, len(indices), max_bytes)
-    pictures, too_big = len(views) * len(indices), 0
+def render_entries(
+    names: list[str],
+    count: int,
+    render: Callable[[int], list[Rendered]],
+    max_bytes: int,
+    max_values: int,
+    progress: bool,
+) -> tuple[list[list[dict]], list[dict | None], list[str]]:
+    """Every card (``names``) at each of ``count`` snapshots as page entries: ``render(k)``
+    gives the cards' pictures at the k-th, in order. Snapshot by snapshot, stopping as soon as
+    the page is sure to pass ``max_bytes``. Returns the entries (per card), where each card's
+    cells come from in its tensor (taken once), and the notes on what was left out."""
+    entries: list[list[dict]] = [[] for _ in names]
+    where: list[dict | None] = [None for _ in names]
+    tally = _Tally(names, count, max_bytes)
+    pictures, too_big = len(names) * count, 0
     with Progress(pictures, "saving", show=progress) as bar:
-        for index in indices:
-            for v, view in enumerate(views):
-                item = rendered(recording, frames, view, index)
+        for k in range(count):
+            for v, item in enumerate(render(k)):
                 entry = frame_entry(item, max_values)
                 if where[v] is None and entry.get("values"):
                     where[v] = cell_indices(item, max_values)
@@ -245,7 +262,7 @@ def _render_all(recording, frames, views, indices, max_bytes, max_values, progre
                 entries[v].append(entry)
                 tally.add(v, entry)
             tally.done += 1
-            done = tally.done * len(views)
+            done = tally.done * len(names)
             bar.advance(done, f"{done} of {pictures} pictures, {megabytes(tally.total)}")
             if tally.over():
                 raise ValueError(tally.message())

@@ -137,9 +137,13 @@ def finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def page_html(*, title: str, summary: str, data: dict, chart: str) -> str:
+def page_html(
+    *, title: str, summary: str, data: dict, chart: str, rows: list[list[int]] | None = None
+) -> str:
     """The whole page: ``data`` (snapshots, views with their frames, bars, markers, start) as
-    JSON, ``chart`` (inline SVG, already escaped) under the controls, one card per view."""
+    JSON, ``chart`` (inline SVG, already escaped) under the controls, one card per view.
+    ``rows`` groups the cards into rows (a comparison: a row of runs per view), each row
+    wrapping where the window is narrow; by default every card is in one row."""
     data = {**data, "hint": READOUT_HINT}
     count = len(data["snapshots"])
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
@@ -147,7 +151,10 @@ def page_html(*, title: str, summary: str, data: dict, chart: str) -> str:
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         f"script-src 'sha256-{script_hash}'"
     )
-    cards = "".join(_card(v) for v in range(len(data["views"])))
+    rows = [list(range(len(data["views"])))] if rows is None else rows
+    cards = "".join(
+        "<div class='views'>" + "".join(_card(v) for v in row) + "</div>\n" for row in rows
+    )
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
         f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
@@ -162,7 +169,7 @@ def page_html(*, title: str, summary: str, data: dict, chart: str) -> str:
         "<span id='epoch'></span></div>\n"
         "<p class='quiet'>arrow keys, Page Up/Down, Home and End move through the snapshots"
         "</p>\n"
-        f"<div class='views'>{cards}</div>\n"
+        + cards
         + (f"<h2 class='chart-title'>metrics</h2>\n{chart}\n" if chart else "")
         + f'<script type="application/json" id="share-data">{_json(data)}</script>\n'
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n"
