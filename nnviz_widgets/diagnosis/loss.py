@@ -41,15 +41,7 @@ def _diverging(
         return None
     first = int(np.argmax(finite))
     start = values[first]
-    with np.errstate(invalid="ignore"):
-        lowest = np.fmin.accumulate(np.where(finite, values, np.nan))
-        rising = finite & (values > LOSS_RISE_FACTOR * lowest) & (values > start)
-    rose = runs(rising, finite, PERSISTENCE)
-    after = np.arange(evidence.count) > first
-    broke = after & np.isinf(values)
-    if nonfinite_step is not None:
-        broke |= after & np.isnan(values) & (evidence.snapshot_steps >= nonfinite_step)
-    broken = np.flatnonzero(broke).tolist()
+    rose, broken = _rose_and_broke(evidence, values, finite, first, nonfinite_step)
     if not rose and not broken:
         return None
     snapshots = sorted(set(rose) | set(broken))
@@ -86,6 +78,29 @@ def _diverging(
             "rise_factor": LOSS_RISE_FACTOR,
         },
     )
+
+
+def _rose_and_broke(
+    evidence: Evidence,
+    values: np.ndarray,
+    finite: np.ndarray,
+    first: int,
+    nonfinite_step: int | None,
+) -> tuple[list[int], list[int]]:
+    """The snapshots where the metric rose far above its lowest and its start (in runs that
+    persist), and those, after the first finite one, where it became infinite (or NaN, from
+    the training's first non-finite step on)."""
+    start = values[first]
+    with np.errstate(invalid="ignore"):
+        lowest = np.fmin.accumulate(np.where(finite, values, np.nan))
+        rising = finite & (values > LOSS_RISE_FACTOR * lowest) & (values > start)
+    rose = runs(rising, finite, PERSISTENCE)
+    after = np.arange(evidence.count) > first
+    broke = after & np.isinf(values)
+    if nonfinite_step is not None:
+        broke |= after & np.isnan(values) & (evidence.snapshot_steps >= nonfinite_step)
+    broken = np.flatnonzero(broke).tolist()
+    return rose, broken
 
 
 def _word(value: float) -> str:

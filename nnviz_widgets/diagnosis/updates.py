@@ -80,6 +80,32 @@ def _finding(
     }
     overall = float(np.median(list(typical.values())))
     share = f"{len(layers)} of {len(ratios)} layers"
+    severity, message, suggestion = _words(kind, layers, overall, share, late)
+    return Finding(
+        kind=kind,
+        severity=severity,
+        message=message,
+        suggestion=suggestion,
+        layers=layers,
+        snapshots=snapshots,
+        steps=evidence.steps_of(snapshots),
+        quantity="update",
+        numbers={
+            "update_ratio": overall,
+            "update_ratio_by_layer": typical,
+            "threshold": UPDATE_RATIO_HIGH if kind == "update_ratio_high" else UPDATE_RATIO_LOW,
+            "rule_of_thumb": 1e-3,
+            "after_normal_start": late,
+        },
+    )
+
+
+def _words(
+    kind: str, layers: list[str], overall: float, share: str, late: bool
+) -> tuple[str, str, str]:
+    """The finding's severity, message and suggestion: ``overall`` is the layers' typical
+    update ratio, ``share`` how many layers of all, ``late`` whether it began after a normal
+    start."""
     if kind == "update_ratio_high":
         severity = "warning"
         message = (
@@ -108,20 +134,4 @@ def _finding(
             "Raise the learning rate (try 1e-3 for Adam, 1e-2 to 1e-1 for SGD), check the "
             "learning-rate schedule and that the optimizer holds these parameters."
         )
-    return Finding(
-        kind=kind,
-        severity=severity,
-        message=message,
-        suggestion=suggestion,
-        layers=layers,
-        snapshots=snapshots,
-        steps=evidence.steps_of(snapshots),
-        quantity="update",
-        numbers={
-            "update_ratio": overall,
-            "update_ratio_by_layer": typical,
-            "threshold": UPDATE_RATIO_HIGH if kind == "update_ratio_high" else UPDATE_RATIO_LOW,
-            "rule_of_thumb": 1e-3,
-            "after_normal_start": late,
-        },
-    )
+    return severity, message, suggestion

@@ -1,6 +1,8 @@
 """The recording side that needs torch: the Recorder and the hooks it places on a model.
 
 Read top to bottom: :mod:`~nnviz_widgets.record.recorder` (the facade users build),
+:mod:`~nnviz_widgets.record.parts` (what it is made of), :mod:`~nnviz_widgets.record.step_hooks`
+(the per-step path) and :mod:`~nnviz_widgets.record.snapshots` (a snapshot's order),
 :mod:`~nnviz_widgets.record.layers` (which modules are layers), :mod:`~nnviz_widgets.record.steps`
 (per-step statistics), :mod:`~nnviz_widgets.record.parameters` and
 :mod:`~nnviz_widgets.record.probe` (the two halves of a snapshot),

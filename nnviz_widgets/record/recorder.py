@@ -24,42 +24,28 @@ How it stays invisible and cheap:
   thread trains waits for that thread to end an optimizer step
   (:mod:`~nnviz_widgets.record.turns`).
 
-This module is the facade: it checks the arguments (:mod:`~nnviz_widgets.record.arguments`),
-owns the optimizer hooks and the other parts (:mod:`~nnviz_widgets.record.layers`,
-:mod:`~nnviz_widgets.record.capture`, :mod:`~nnviz_widgets.record.disk`, ...), and says in which
-order they run.
+This module is the facade: the public methods, and in which order the parts run. The parts are
+built from the arguments, checked first, by :mod:`~nnviz_widgets.record.parts`; the optimizer's
+step hooks, the per-step path and closing are :mod:`~nnviz_widgets.record.step_hooks`'s; a
+snapshot's steps are :mod:`~nnviz_widgets.record.snapshots`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import warnings
-import weakref
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
 
-from nnviz_widgets.record.arguments import (
-    as_float,
-    check_arguments,
-    check_optimizer,
-    check_recording,
-    check_step_options,
-    rank,
-)
-from nnviz_widgets.record.capture import FrameCapture
-from nnviz_widgets.record.disk import DiskWriter
-from nnviz_widgets.record.layers import LayerSpec, RecordedLayers, unwrap_model
-from nnviz_widgets.record.parameters import ParameterSnapshots
-from nnviz_widgets.record.plan import LayerPlan
-from nnviz_widgets.record.probe import Probe
-from nnviz_widgets.record.steps import StepStatistics
+from nnviz_widgets.record.arguments import as_float
+from nnviz_widgets.record.layers import LayerSpec, unwrap_model
+from nnviz_widgets.record.parts import RecorderParts
+from nnviz_widgets.record.snapshots import SnapshotTaker
+from nnviz_widgets.record.step_hooks import StepHooks
 from nnviz_widgets.record.turns import ModelTurns
-from nnviz_widgets.recording import DEFAULT_MAX_BYTES, Recording, SnapshotData
-from nnviz_widgets.threads import warn_quietly
+from nnviz_widgets.recording import DEFAULT_MAX_BYTES, Recording
 
 __all__ = ["Recorder"]
 
@@ -145,19 +131,11 @@ class Recorder:
 
     Notes
     -----
-    Under ``torch.distributed`` (DDP) every rank keeps its step hooks, which read gradients in
-    the optimizer's pre-step hook, after DDP has averaged them; every rank counts steps the
-    same way, and no statistic needs a collective. Snapshots are taken on rank 0 only (other
-    ranks return at once from :meth:`snapshot`), through the inner module, so no rank waits for
-    another.
-
-    Threads: snapshots never interleave (a second one waits for the first), and a snapshot
-    never runs beside a training step of a thread that said it trains (:meth:`begin_training`):
-    it waits for that thread to end an optimizer step ("Threads" in ``docs/recorder.md``).
-
-    The model may change between snapshots (a parameter set through ``.data`` to another
-    shape, a module replaced or added): the step hooks go on, and the next snapshot records
-    the layers as they are then, saying which frames it cannot give and why.
+    Under ``torch.distributed`` (DDP) every rank keeps its step hooks and counts steps, and
+    rank 0 alone takes snapshots; snapshots take turns with each other and with a training
+    thread (:meth:`begin_training`); the model may change between snapshots, and the next one
+    records it as it is then. How, in ``docs/recorder.md``: "torch.compile, DDP, GPUs",
+    "Threads", "When the model changes".
 
     Examples
     --------
@@ -188,69 +166,37 @@ class Recorder:
         overwrite: bool = False,
         recording: Recording | None = None,
     ) -> None:
-        self._closed = True  # until construction succeeds, close() has nothing to undo
-        self._handles: list[Any] = []
+        self._hooks: StepHooks | None = None  # until construction succeeds: closed
         self._model = unwrap_model(model)
-        check_arguments(
-            probe_mode, loss_fn, optimizer, max_frame_values, flush_every, memory_per_snapshot
-        )
-        check_step_options(stats_every, mean_gradient)
-        check_recording(recording)
         self._optimizer = optimizer
-        self._layers = RecordedLayers(self._model, layers)
-        if optimizer is not None:
-            check_optimizer(optimizer, self._model)
-        self._rank = rank()
-        self._turns = ModelTurns()
-        self._failures: set[str] = set()  # step-hook failures already warned of
-        # every frame whole until the probe's check has told the sizes a snapshot holds
-        self._capture = FrameCapture(
-            max_frame_values, max_frame_values, keep_full=path is not None and self._rank == 0
-        )
-        self._probe: Probe | None = None
-        if probe is not None:
-            self._probe = Probe(
-                probe, self._model, self._layers, self._capture, loss_fn=loss_fn, mode=probe_mode
-            )
-        self._steps = StepStatistics(
-            self._layers,
-            flush_every,
-            manual=optimizer is None,
+        self._parts = RecorderParts(
+            self._model,
+            probe,
+            optimizer,
+            layers=layers,
+            loss_fn=loss_fn,
+            probe_mode=probe_mode,
+            max_bytes=max_bytes,
+            memory_per_snapshot=memory_per_snapshot,
+            max_frame_values=max_frame_values,
+            flush_every=flush_every,
             stats_every=stats_every,
             mean_gradient=mean_gradient,
+            path=path,
+            overwrite=overwrite,
+            recording=recording,
         )
-        self._parameters = ParameterSnapshots(self._layers, self._steps, self._capture)
-
-        if recording is not None:
-            max_bytes = recording.max_bytes
-        self.recording = recording if recording is not None else Recording(max_bytes=max_bytes)
+        self.recording = self._parts.recording
         """The :class:`~nnviz_widgets.Recording` this Recorder fills."""
-        self._plan = LayerPlan(
-            self._layers, self._probe, self._capture, self.recording, memory_per_snapshot
-        )
-        infos = self._plan.declare()
-
-        self._disk: DiskWriter | None = None
-        if path is not None and self._rank == 0:
-            self._disk = DiskWriter(
-                path, self.recording, infos, overwrite=overwrite, max_bytes=max_bytes
-            )
-        self._closed = False
+        self._turns = ModelTurns()
+        self._snapshots = SnapshotTaker(self._parts)
+        self._hooks = StepHooks(self._parts, self._turns)
         if optimizer is not None:
-            self._hook_optimizer(optimizer)
-
-    def _hook_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
-        try:
-            ref = weakref.ref(self)  # the optimizer must not keep the Recorder alive
-            self._handles.append(
-                optimizer.register_step_pre_hook(_weak_hook(ref, "_before_optimizer_step"))
-            )
-            self._handles.append(
-                optimizer.register_step_post_hook(_weak_hook(ref, "_after_optimizer_step"))
-            )
-        except BaseException:
-            self.close()
-            raise
+            try:
+                self._hooks.install(optimizer)
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Recorder:
@@ -264,16 +210,17 @@ class Recorder:
             self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self.closed else "open"
         return (
-            f"Recorder({type(self._model).__name__}, {len(self._layers.modules)} layers, "
+            f"Recorder({type(self._model).__name__}, {len(self._parts.layers.modules)} layers, "
             f"{self.step_count} steps, {len(self.recording)} snapshots, {state})"
         )
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` has run."""
-        return self._closed
+        hooks = self._hooks
+        return hooks is None or hooks.closed
 
     @property
     def model(self) -> nn.Module:
@@ -288,12 +235,12 @@ class Recorder:
     @property
     def layers(self) -> tuple[str, ...]:
         """Names of the recorded layers (as of the last snapshot: the model may change)."""
-        return self._layers.names
+        return self._parts.layers.names
 
     @property
     def step_count(self) -> int:
         """Training steps seen so far (``recording.steps`` is the array of step numbers)."""
-        return self._steps.step_count
+        return self._parts.steps.step_count
 
     @property
     def steps(self) -> int:
@@ -307,7 +254,7 @@ class Recorder:
     def stats_every(self) -> int:
         """Steps from one step with per-step statistics to the next, as now chosen (with
         ``stats_every="auto"`` it follows the measured cost)."""
-        return self._steps.schedule.stride
+        return self._parts.steps.schedule.stride
 
     def memory(self) -> dict:
         """What the Recorder holds besides its Recording's frames, in bytes.
@@ -323,17 +270,7 @@ class Recorder:
             ``"probe"``: the probe batch; ``"weights at the last snapshot"``: host float32
             copies, for the next snapshot's ``update``). ``recording.nbytes`` counts the frames.
         """
-        device = self._steps.device_bytes()
-        if self._probe is not None:
-            device["probe"] = self._probe.batch.nbytes
-        host = {"weights at the last snapshot": self._parameters.host_bytes}
-        return {
-            "device_bytes": sum(device.values()),
-            "parameter_bytes": sum(p.nbytes for p in self._layers.parameters),
-            "host_bytes": sum(host.values()),
-            "device": device,
-            "host": host,
-        }
+        return self._parts.memory()
 
     def close(self) -> None:
         """Remove every hook, copy pending statistics into the Recording, free buffers.
@@ -341,22 +278,8 @@ class Recorder:
         Safe to call more than once; the Recording stays readable. A snapshot in progress in
         another thread ends first; one waiting for the model then raises.
         """
-        handles, self._handles = self._handles, []
-        for handle in handles:
-            handle.remove()
-        if self._closed:
-            return
-        with self._turns.closing():
-            if self._closed:
-                return
-            try:
-                self.flush()
-            finally:
-                self._closed = True
-                if self._disk is not None:
-                    self._disk.close()
-                self._steps.free()
-                self._parameters.free()
+        if self._hooks is not None:  # None when construction failed before the hooks
+            self._hooks.close(self._parts.free)
 
     # ------------------------------------------------------------------ threads
     def begin_training(self) -> None:
@@ -390,54 +313,16 @@ class Recorder:
                 "this Recorder counts steps from its optimizer's hooks; calling step() as well "
                 "would count every step twice. Build it without optimizer= to call step()."
             )
+        hooks = self._hooks
         try:
-            self._steps.before_step()
+            hooks.steps.before_step()
         except Exception as error:
-            self._step_failed(error)
-        self._after_optimizer_step()
-
-    def _before_optimizer_step(self, *args: object) -> None:
-        if self._closed:
-            return
-        try:
-            self._steps.before_step()
-        except Exception as error:
-            self._step_failed(error)
-
-    def _after_optimizer_step(self, *args: object) -> None:
-        if self._closed:
-            return
-        try:
-            if self._steps.after_step():  # flush_every steps' norms wait on the device
-                self.flush()
-        except Exception as error:
-            self._step_failed(error)
-        self._turns.between_steps()  # a snapshot from another thread runs here, if one waits
-
-    def _step_failed(self, error: Exception) -> None:
-        """A step hook failed: training must go on. The step keeps no statistics; each kind of
-        failure is reported once."""
-        if self._closed:  # closed from another thread mid-step: nothing to record
-            return
-        self._steps.abandon_step()
-        kind = f"{type(error).__name__}: {error}"
-        if kind not in self._failures:
-            self._failures.add(kind)
-            warn_quietly(
-                f"the Recorder could not take a training step's statistics ({kind}); training "
-                "goes on, and such steps have no statistics",
-                stacklevel=4,
-            )
+            hooks.failed(error)
+        hooks.after_optimizer_step()
 
     def flush(self) -> None:
         """Copy the per-step statistics waiting on the device into the Recording."""
-        flushed = self._steps.flush()
-        if flushed is None:
-            return
-        steps, series = flushed
-        self.recording.append_steps(steps, series)
-        if self._disk is not None:
-            self._disk.write_steps(steps, series)
+        self._hooks.flush()
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, epoch: float | None = None, **metrics: float) -> int:
@@ -460,61 +345,17 @@ class Recorder:
         label = None if epoch is None else as_float("epoch", epoch)
         values = {name: as_float(f"metric {name!r}", value) for name, value in metrics.items()}
         with self._turns.snapshot():
-            index = self._take_snapshot(label, values)
+            self._check_open()  # closed while this snapshot waited for its turn
+            self.flush()
+            index = self._snapshots.take(label, values)
         # the training thread's own snapshot is between two steps too: snapshots waiting
         # from other threads run now
         self._turns.between_steps()
         return index
 
-    def _take_snapshot(self, label: float | None, values: dict[str, float]) -> int:
-        self._check_open()
-        self.flush()
-        if self._rank != 0:  # under torch.distributed, rank 0 alone records snapshots
-            return -1
-        changed = self._plan.refresh(self._steps)  # the model may have changed since
-        if changed and self._disk is not None:
-            self._disk.write_layers(changed)
-        label = float(len(self.recording)) if label is None else label
-        data = SnapshotData(epoch=label, step=self.step_count, metrics=values)
-        self._record(data)
-        self._steps.start_snapshot_period()
-        if self._disk is not None:  # not thinned while on its way to disk
-            self.recording.mark_storing(len(self.recording))
-        index = self.recording.append_snapshot(data)
-        if self._disk is not None:
-            self._disk.write_snapshot(index, data)
-        return index
-
-    def _record(self, data: SnapshotData) -> None:
-        """Parameters, then the probe pass, into ``data``; layers gone from the model are
-        marked missing."""
-        self._parameters.record(data)
-        if self._probe is not None:
-            try:
-                self._probe.record(data)
-            except Exception as error:  # a failed probe pass must not stop training
-                reason = self._probe.record_failure(data, error)
-                warnings.warn(
-                    f"snapshot {len(self.recording)}: {reason}; weights and gradients were "
-                    "recorded, activations were not",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-        self._plan.mark_gone(data)
-
     def _check_open(self) -> None:
-        if self._closed:
+        if self.closed:
             raise RuntimeError(
                 "this Recorder is closed; its recording is still readable as .recording. "
                 "Make a new Recorder to record more."
             )
-
-
-def _weak_hook(ref: weakref.ReferenceType, method: str) -> Callable:
-    def hook(*args: object) -> None:
-        recorder = ref()
-        if recorder is not None:
-            getattr(recorder, method)(*args)
-        return None  # a hook's return value would replace the optimizer's arguments
-
-    return hook

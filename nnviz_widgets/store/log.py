@@ -169,13 +169,18 @@ def decode_snapshot(
     if order is not None:  # restore the order the quantities were recorded in
         data.frames = {key: data.frames.get(key) for key in order}
     if scalars:
-        text, number = fields.text, fields.number
-        statistics = fields.entries(record, "statistics", (text, text, number), optional=False)
-        data.statistics = {(layer, name): value for layer, name, value in statistics}
-        data.metrics = fields.mapping(record, "metrics", number)
-        notes = fields.entries(record, "notes", (text, text, text), optional=False)
-        data.notes = {(layer, quantity): note for layer, quantity, note in notes}
+        _decode_scalars(record, data)
     return data
+
+
+def _decode_scalars(record: dict, data: SnapshotData) -> None:
+    """A snapshot record's statistics, metrics and notes, checked, into ``data``."""
+    text, number = fields.text, fields.number
+    statistics = fields.entries(record, "statistics", (text, text, number), optional=False)
+    data.statistics = {(layer, name): value for layer, name, value in statistics}
+    data.metrics = fields.mapping(record, "metrics", number)
+    notes = fields.entries(record, "notes", (text, text, text), optional=False)
+    data.notes = {(layer, quantity): note for layer, quantity, note in notes}
 
 
 def _lists(record: dict, check_layer: Callable[[str], None]) -> tuple:

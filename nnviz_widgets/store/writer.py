@@ -7,15 +7,16 @@ its line appended to the log; a row of the index (``index.bin``) follows, so tha
 open the recording without reading the log. Before each write it checks that the directory is
 still its run's (the manifest's run id): a writer whose directory another replaced stops,
 rather than mix its snapshots into the other run's.
+
+The writer writes the data files and keeps their committed ends; what the manifest declares
+(layers, probe, the names the index knows) is :mod:`~nnviz_widgets.store.declared`'s, the log
+and the index :mod:`~nnviz_widgets.store.commits`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import threading
-import warnings
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,32 +25,21 @@ import numpy as np
 
 from nnviz_widgets.recording.types import SnapshotData
 from nnviz_widgets.store.catalog import Catalog
-from nnviz_widgets.store.files import (
-    Appender,
-    append_whole,
-    open_for_append,
-    prepare_directory,
-    replace_atomically,
-    write_at,
-)
+from nnviz_widgets.store.commits import CommitFiles
+from nnviz_widgets.store.declared import Declarations
+from nnviz_widgets.store.files import prepare_directory, replace_atomically, write_at
 from nnviz_widgets.store.format import (
-    INDEX,
-    LOG,
     MANIFEST,
     PROBE,
     SCALARS,
     SNAPSHOT_DIR,
     STEPS,
-    RecordingStoreWarning,
-    RecordingWriteError,
     dumps,
     file_stamp,
-    jsonable,
     write_error,
 )
 from nnviz_widgets.store.index import MAX_METRICS, snapshot_row, steps_row
 from nnviz_widgets.store.log import snapshot_record, steps_record
-from nnviz_widgets.store.manifest import OwnManifest
 from nnviz_widgets.store.stored_frame import StoredSnapshot, snapshot_arrays
 
 __all__ = ["RecordingWriter"]
@@ -104,24 +94,22 @@ class RecordingWriter:
         self._next_index = 0
         self._steps_end = 0  # bytes of steps.bin committed in the log
         self._scalars_end = 0  # bytes of scalars.bin committed in the log
-        self._catalog = Catalog()  # the names the index knows, in the manifest
-        # not flushed to disk: after a power cut a reader checks each row of the index and
-        # parses the log past the last sound one
-        self._rows = Appender(self.path / INDEX, sync=False)
-        self._index_failed = False
-        self._layers: dict[str, dict] = {}
-        self._probe: list[str] = []
-        self._max_bytes = int(max_bytes) if max_bytes is not None else None
-        self._manifest = OwnManifest(self.path, sync=self._sync)
+        max_bytes = int(max_bytes) if max_bytes is not None else None
+        self._declared = Declarations(self.path, sync=self._sync, max_bytes=max_bytes)
+        self._files = CommitFiles(self.path, sync=self._sync)
         prepare_directory(self.path, overwrite=overwrite)
-        self._log_fd: int | None = None
         try:
-            self._log_fd = open_for_append(self.path / LOG)
+            self._files.open_log()
             # the manifest comes last: its presence says a recording has started here
-            self._write_manifest()
+            self._declared.write()
         except OSError as error:
-            self._close_log()
+            self._files.close_log()
             raise write_error(error, self.path, "start a recording in", starting=True) from error
+
+    @property
+    def _log_fd(self) -> int | None:
+        # the log's descriptor, for tests that make its writes fail
+        return self._files.log_fd
 
     # -------------------------------------------------------------------------- public
     def write_layers(self, infos: Mapping[str, Mapping]) -> None:
@@ -137,15 +125,7 @@ class RecordingWriter:
         """
         with self._lock:
             self._check_open(self.path / MANIFEST)
-            previous = dict(self._layers)
-            for layer, info in infos.items():
-                self._layers[str(layer)] = jsonable(dict(info))
-            try:
-                self._write_manifest()
-            except RecordingWriteError:
-                # a layer the manifest does not name must not be usable in a snapshot
-                self._layers = previous
-                raise
+            self._declared.add_layers(infos)
 
     def write_probe(self, input: np.ndarray, target: np.ndarray | None = None) -> None:
         """Keep the probe batch (``input`` and optionally ``target``) in ``probe.npz``.
@@ -166,8 +146,7 @@ class RecordingWriter:
         with self._lock:
             self._check_open(self.path / PROBE)
             self._write_npz(self.path / PROBE, arrays)
-            self._probe = list(arrays)
-            self._write_manifest()
+            self._declared.set_probe(list(arrays))
 
     def write_snapshot(
         self, index: int, data: SnapshotData, *, thinned: bool = False
@@ -207,18 +186,10 @@ class RecordingWriter:
                     f"snapshot {index} was already written to {self.path}; the next one is "
                     f"{self._next_index}"
                 )
-            arrays, listed, stored = snapshot_arrays(index, data, target, self._check_layer)
             thinned = thinned or data.thinned
-            record = snapshot_record(
-                index, relative, data, listed, thinned=thinned, lost=range(self._next_index, index)
+            arrays, stored, record, catalog, named = self._encode(
+                index, relative, data, thinned=thinned
             )
-            catalog = self._catalog.copy()
-            named = catalog.add_snapshot(data)
-            if len(catalog.metrics) > MAX_METRICS:
-                raise ValueError(f"a recording holds at most {MAX_METRICS} metrics by name")
-            record["run"] = self._manifest.run
-            # the snapshot file carries its own record too, so it can be understood alone
-            arrays["meta"] = np.array(dumps(record))
             status = self._write_npz(target, arrays)
             record["bytes"] = status.st_size
             stored.stamp(file_stamp(status))
@@ -226,6 +197,26 @@ class RecordingWriter:
                 index, data, record, target, catalog, named=named, thinned=thinned
             )
             return stored
+
+    def _encode(
+        self, index: int, relative: str, data: SnapshotData, *, thinned: bool
+    ) -> tuple[dict, StoredSnapshot, dict, Catalog, bool]:
+        """A snapshot's arrays (its record among them), where each will lie, its log record,
+        and the catalog with its names (``named``: some are new)."""
+        target = self.path / relative
+        check_layer = self._declared.check_layer
+        arrays, listed, stored = snapshot_arrays(index, data, target, check_layer)
+        record = snapshot_record(
+            index, relative, data, listed, thinned=thinned, lost=range(self._next_index, index)
+        )
+        catalog = self._declared.catalog.copy()
+        named = catalog.add_snapshot(data)
+        if len(catalog.metrics) > MAX_METRICS:
+            raise ValueError(f"a recording holds at most {MAX_METRICS} metrics by name")
+        record["run"] = self._declared.run
+        # the snapshot file carries its own record too, so it can be understood alone
+        arrays["meta"] = np.array(dumps(record))
+        return arrays, stored, record, catalog, named
 
     def _commit_snapshot(
         self,
@@ -243,11 +234,11 @@ class RecordingWriter:
         scalars = catalog.scalars(data)
         start = self._scalars_end
         self._write_at(self.path / SCALARS, scalars.tobytes(), start, "append statistics to")
-        self._take_names(catalog, named)
-        offset, length = self._append_log(record, target)
+        self._declared.take_names(catalog, named)
+        offset, length = self._files.append_log(record, target)
         self._scalars_end += scalars.nbytes
         self._next_index = index + 1
-        self._index(
+        self._files.index(
             snapshot_row(
                 log_offset=offset,
                 log_length=length,
@@ -255,7 +246,7 @@ class RecordingWriter:
                 epoch=data.epoch,
                 step=data.step,
                 thinned=thinned,
-                catalog=self._catalog,
+                catalog=self._declared.catalog,
                 scalars_offset=start,
                 crc32=zlib.crc32(scalars.tobytes()),
             )
@@ -271,17 +262,10 @@ class RecordingWriter:
         ValueError
             A series whose length differs from ``steps``.
         """
-        steps = np.asarray(steps, dtype="<i8").ravel()
-        checked = {}
-        for key, values in series.items():
-            checked[key] = np.asarray(values, dtype=np.float64).ravel()
-            if checked[key].shape != steps.shape:
-                raise ValueError(
-                    f"step series {key} has {checked[key].size} values for {steps.size} steps"
-                )
+        steps, checked = _checked_steps(steps, series)
         with self._lock:
             self._check_open(self.path / STEPS)
-            catalog = self._catalog.copy()
+            catalog = self._declared.catalog.copy()
             named = catalog.add_steps(checked)
             # every series known, in the catalog's order: the index names a block's columns by
             # their number alone (a series absent from this block is NaN in it)
@@ -289,12 +273,12 @@ class RecordingWriter:
             payload = steps.tobytes() + block.tobytes()
             target, start = self.path / STEPS, self._steps_end
             self._write_at(target, payload, start, "append step series to")
-            self._take_names(catalog, named)
+            self._declared.take_names(catalog, named)
             columns = list(catalog.steps)
             record = steps_record(start, int(steps.size), columns, payload)
-            offset, length = self._append_log(record, target)
+            offset, length = self._files.append_log(record, target)
             self._steps_end += len(payload)
-            self._index(
+            self._files.index(
                 steps_row(
                     log_offset=offset,
                     log_length=length,
@@ -318,10 +302,10 @@ class RecordingWriter:
                 return
             self._closed = True
             try:
-                self._manifest.check(self.path / MANIFEST)
-                self._write_manifest(closed=True)
+                self._declared.check(self.path / MANIFEST)
+                self._declared.write(closed=True)
             finally:
-                self._close_log()
+                self._files.close_log()
 
     @property
     def next_index(self) -> int:
@@ -344,14 +328,7 @@ class RecordingWriter:
         directory is no longer this run's."""
         if self._closed:
             raise ValueError(f"the RecordingWriter for {self.path} is closed")
-        self._manifest.check(target)
-
-    def _check_layer(self, layer: str) -> None:
-        if layer not in self._layers:
-            raise ValueError(
-                f"layer {layer!r} was not declared with write_layers(); declared: "
-                f"{', '.join(map(repr, self._layers)) or 'none'}"
-            )
+        self._declared.check(target)
 
     def _write_npz(self, target: Path, arrays: Mapping[str, np.ndarray]) -> os.stat_result:
         """Write an uncompressed ``.npz`` atomically; return the file's status."""
@@ -365,17 +342,6 @@ class RecordingWriter:
         except OSError as error:
             raise write_error(error, target, "write") from error
 
-    def _append_log(self, record: dict, data_path: Path) -> tuple[int, int]:
-        """Commit a record: its line appended to the log; return where it lies (offset, bytes)."""
-        log = self.path / LOG
-        line = (dumps(record) + "\n").encode("utf-8")
-        try:
-            if self._log_fd is None:
-                raise OSError(errno.EBADF, "the log is not open")
-            return append_whole(self._log_fd, line, sync=self._sync), len(line)
-        except OSError as error:
-            raise write_error(error, log, f"commit {data_path.name} to") from error
-
     def _write_at(self, target: Path, payload: bytes, offset: int, doing: str) -> None:
         # written at the committed end, not appended: bytes a failed write left past it were
         # never committed and are overwritten here
@@ -384,41 +350,18 @@ class RecordingWriter:
         except OSError as error:
             raise write_error(error, target, doing) from error
 
-    def _take_names(self, catalog: Catalog, named: bool) -> None:
-        """Take the catalog with a record's names, just before the record is committed; if any
-        is new (``named``), write the manifest first: a reader never meets an index row that
-        needs a name its manifest lacks."""
-        previous, self._catalog = self._catalog, catalog
-        if named:
-            try:
-                self._write_manifest()
-            except RecordingWriteError:
-                self._catalog = previous
-                raise
 
-    def _index(self, row: bytes) -> None:
-        """Write an index row after its record is committed. A failure costs readers time, never
-        data (they parse the log where the index stops): it is reported once, and the row
-        written again with the next (:class:`~nnviz_widgets.store.files.Appender`)."""
-        error = self._rows.append(row)
-        if error is not None and not self._index_failed:
-            self._index_failed = True
-            warnings.warn(
-                f"could not write the index of {self.path} ({error}); readers will parse the "
-                "log instead, which is slower",
-                RecordingStoreWarning,
-                stacklevel=4,
+def _checked_steps(
+    steps: np.ndarray, series: Mapping[tuple[str, str], np.ndarray]
+) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]]:
+    """``write_steps``'s arguments as int64 and float64 vectors; ValueError for a series whose
+    length differs from ``steps``."""
+    steps = np.asarray(steps, dtype="<i8").ravel()
+    checked = {}
+    for key, values in series.items():
+        checked[key] = np.asarray(values, dtype=np.float64).ravel()
+        if checked[key].shape != steps.shape:
+            raise ValueError(
+                f"step series {key} has {checked[key].size} values for {steps.size} steps"
             )
-
-    def _write_manifest(self, *, closed: bool = False) -> None:
-        fields = {"layers": self._layers, "probe": self._probe, "max_bytes": self._max_bytes}
-        try:
-            self._manifest.write(**fields, closed=closed, index=self._catalog.to_json())
-        except OSError as error:
-            raise write_error(error, self.path / MANIFEST, "write") from error
-
-    def _close_log(self) -> None:
-        if self._log_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._log_fd)
-            self._log_fd = None
+    return steps, checked

@@ -116,12 +116,7 @@ def adversarial(
     -------
     AdversarialExample
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
-        raise ValueError(f"epsilon must be a positive number, got {epsilon!r}")
-    if method == "pgd" and (not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    _check_options(method, epsilon, steps)
     images, labels = _check_batch(images, labels)
     low, high = input_range(images, value_range)
     copied = working_copy(model, recording, snapshot)
@@ -134,14 +129,8 @@ def adversarial(
         perturbed = (original + epsilon * saliency.sign()).clamp(low, high)
     else:
         step = 2.5 * epsilon / steps if step_size is None else float(step_size)
-        generator = torch.Generator().manual_seed(seed)
-        start = (torch.rand(original.shape, generator=generator) * 2 - 1).to(device)
-        perturbed = (original + epsilon * start).clamp(low, high)
-        for _ in range(steps):
-            gradient = _input_gradient(copied, perturbed, target)
-            perturbed = perturbed + step * gradient.sign()
-            perturbed = torch.min(torch.max(perturbed, original - epsilon), original + epsilon)
-            perturbed = perturbed.clamp(low, high)
+        box = (epsilon, low, high)
+        perturbed = _pgd(copied, original, target, box, steps, step, seed)
     with torch.no_grad():
         before = F.softmax(copied(original), dim=1)
         after = F.softmax(copied(perturbed), dim=1)
@@ -157,6 +146,39 @@ def adversarial(
         method=method,
         snapshot=None if recording is None else snapshot % len(recording.snapshots),
     )
+
+
+def _check_options(method: object, epsilon: object, steps: object) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+        raise ValueError(f"epsilon must be a positive number, got {epsilon!r}")
+    if method == "pgd" and (not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+
+
+def _pgd(
+    model: nn.Module,
+    original: torch.Tensor,
+    target: torch.Tensor,
+    box: tuple[float, float, float],
+    steps: int,
+    step: float,
+    seed: int,
+) -> torch.Tensor:
+    """PGD: from a random start in the box, ``steps`` signed-gradient steps of size ``step``,
+    each projected back into it; ``box``: (epsilon, low, high), the largest change of a value
+    and the range values stay in."""
+    epsilon, low, high = box
+    generator = torch.Generator().manual_seed(seed)
+    start = (torch.rand(original.shape, generator=generator) * 2 - 1).to(original.device)
+    perturbed = (original + epsilon * start).clamp(low, high)
+    for _ in range(steps):
+        gradient = _input_gradient(model, perturbed, target)
+        perturbed = perturbed + step * gradient.sign()
+        perturbed = torch.min(torch.max(perturbed, original - epsilon), original + epsilon)
+        perturbed = perturbed.clamp(low, high)
+    return perturbed
 
 
 def _check_batch(images: object, labels: object) -> tuple[torch.Tensor, torch.Tensor]:

@@ -139,6 +139,55 @@ def feature_visualization(
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if where not in WHERE:
         raise ValueError(f"where must be one of {', '.join(WHERE)}, got {where!r}")
+    problem = _problem(model, layer, units, recording, snapshot, probe, value_range)
+    generator = torch.Generator().manual_seed(seed)
+    image = FourierImage(
+        problem.shape, (problem.low, problem.high), generator, decay=decay, device=problem.device
+    )
+    weights = (total_variation, l2)
+    _optimize(problem, image, generator, steps, learning_rate, transform, weights, where, progress)
+    with torch.no_grad():
+        final = image.images()
+        reached = unit_activations(problem.output(final), problem.units, where)
+    return Features(
+        layer=layer,
+        units=problem.units,
+        images=final.cpu().numpy().astype(np.float32),
+        activations=reached.cpu().numpy().astype(np.float32),
+        value_range=(problem.low, problem.high),
+        snapshot=None if recording is None else snapshot % len(recording.snapshots),
+    )
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What is optimized: a layer of a working copy, its chosen units, and the images' shape,
+    value range and device."""
+
+    model: nn.Module
+    module: nn.Module
+    units: tuple[int, ...]
+    shape: tuple[int, ...]
+    low: float
+    high: float
+    device: torch.device
+
+    def output(self, images: torch.Tensor) -> torch.Tensor:
+        """The layer's output on ``images``."""
+        return layer_output(self.model, self.module, images)
+
+
+def _problem(
+    model: nn.Module,
+    layer: str,
+    units: int | Sequence[int] | None,
+    recording: object | None,
+    snapshot: int,
+    probe: torch.Tensor | None,
+    value_range: tuple[float, float] | None,
+) -> _Problem:
+    """The working copy at the chosen weights, the layer and units checked against it, and the
+    input's shape and range from the probe or the recording."""
     copied = working_copy(model, recording, snapshot)
     module = check_layer(copied, layer)
     examples = input_batch(probe, recording)
@@ -147,35 +196,49 @@ def feature_visualization(
     with torch.no_grad():
         count = layer_output(copied, module, examples[:1].to(device)).shape[1]
     chosen = check_units(units, count, layer)
-
-    generator = torch.Generator().manual_seed(seed)
     shape = (len(chosen), *examples.shape[1:])
-    image = FourierImage(shape, (low, high), generator, decay=decay, device=device)
+    return _Problem(copied, module, chosen, shape, low, high, device)
+
+
+def _optimize(
+    problem: _Problem,
+    image: FourierImage,
+    generator: torch.Generator,
+    steps: int,
+    learning_rate: float,
+    transform: RandomTransform | None,
+    weights: tuple[float, float],
+    where: str,
+    progress: Callable[[float], None] | None,
+) -> None:
+    """Adam on the image's spectrum for ``steps`` steps; ``weights``: the total variation's and
+    the l2 term's."""
     optimizer = torch.optim.Adam(image.parameters(), lr=learning_rate)
     for step in range(steps):
         optimizer.zero_grad()
         pictures = image.images()
         seen = pictures if transform is None else transform(pictures, generator)
-        activation = unit_activations(layer_output(copied, module, seen), chosen, where)
-        variation = _total_variation(pictures) / (high - low)
-        spread = ((pictures - (low + high) / 2) / (high - low)).square().flatten(1).mean(dim=1)
-        loss = -activation.sum() + total_variation * variation.sum() + l2 * spread.sum()
-        loss.backward()
+        _loss(problem, pictures, seen, weights, where).backward()
         optimizer.step()
         if progress is not None and (step % 8 == 7 or step == steps - 1):
             progress((step + 1) / steps)
 
-    with torch.no_grad():
-        final = image.images()
-        reached = unit_activations(layer_output(copied, module, final), chosen, where)
-    return Features(
-        layer=layer,
-        units=chosen,
-        images=final.cpu().numpy().astype(np.float32),
-        activations=reached.cpu().numpy().astype(np.float32),
-        value_range=(low, high),
-        snapshot=None if recording is None else snapshot % len(recording.snapshots),
-    )
+
+def _loss(
+    problem: _Problem,
+    pictures: torch.Tensor,
+    seen: torch.Tensor,
+    weights: tuple[float, float],
+    where: str,
+) -> torch.Tensor:
+    """Minus the units' activations on the transformed images (``seen``), plus the penalties
+    on the images themselves (``pictures``)."""
+    low, high = problem.low, problem.high
+    total_variation, l2 = weights
+    activation = unit_activations(problem.output(seen), problem.units, where)
+    variation = _total_variation(pictures) / (high - low)
+    spread = ((pictures - (low + high) / 2) / (high - low)).square().flatten(1).mean(dim=1)
+    return -activation.sum() + total_variation * variation.sum() + l2 * spread.sum()
 
 
 def _total_variation(images: torch.Tensor) -> torch.Tensor:
