@@ -4,27 +4,34 @@
 "Optical Recognition of Handwritten Digits" set), optionally resized to the 28x28 that LeNet-5
 expects, split into train and test sets deterministically, with a fixed probe batch.
 
-``circles()``, ``xor()``, ``gaussians()`` and ``spirals()`` make the two-class 2-D toy sets the
-:class:`~nnviz_widgets.Playground` trains on. Every point lies in about [-1, 1] x [-1, 1] (before
-noise), each class has half of the points, and the same arguments always give the same points.
-``own_data()`` makes the same kind of set from a user's own two-feature points and two labels.
+``circles()``, ``xor()``, ``gaussians()`` and ``spirals()`` make the 2-D toy classification sets
+the :class:`~nnviz_widgets.Playground` trains on (two classes; ``gaussians`` and ``spirals`` also 3
+to 5, with ``classes=``); ``plane()`` and ``multi_gaussian()`` the regression sets, a target in
+[-1, 1] for each point. Every point lies in about [-1, 1] x [-1, 1] (before noise), the classes
+share the points equally, and the same arguments always give the same points. ``own_data()``
+makes the same kind of set from a user's own two-feature points and their labels or targets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 __all__ = [
+    "MULTICLASS_DATASETS",
+    "REGRESSION_DATASETS",
     "TOY_DATASETS",
     "Digits",
     "ToyData",
     "circles",
     "digits",
     "gaussians",
+    "multi_gaussian",
     "own_data",
+    "plane",
     "spirals",
     "xor",
 ]
@@ -140,20 +147,24 @@ def _stratified_split(
 
 @dataclass(frozen=True)
 class ToyData:
-    """A two-class 2-D toy data set, split into train and test points.
+    """A 2-D toy data set, split into train and test points.
 
     Attributes
     ----------
     name : str
-        Which generator made it (``"circles"``, ``"xor"``, ``"gaussians"``, ``"spirals"``).
+        Which generator made it (``"circles"``, ``"xor"``, ``"gaussians"``, ``"spirals"``,
+        ``"plane"``, ``"multi-gaussian"``, or ``"own"``).
     train_x, test_x : torch.Tensor
         float32 points, shape ``(n, 2)``; before noise they lie in [-1, 1] x [-1, 1].
     train_y, test_y : torch.Tensor
-        int64 class labels, 0 or 1, shape ``(n,)``.
+        Shape ``(n,)``: int64 class labels 0 to ``classes - 1``, or, for a regression set,
+        float32 targets in [-1, 1].
     noise : float
         The standard deviation of the Gaussian jitter that was added to every point.
     seed : int
         The seed the points were drawn with.
+    classes : int
+        The number of classes (2 to 5); 0 for a regression set.
     """
 
     name: str
@@ -163,11 +174,18 @@ class ToyData:
     test_y: torch.Tensor
     noise: float
     seed: int
+    classes: int = 2
+
+    @property
+    def regression(self) -> bool:
+        """Whether the targets are numbers to predict (a linear output, MSE) not classes."""
+        return self.classes == 0
 
     def __repr__(self) -> str:
+        kind = "regression" if self.regression else f"{self.classes} classes"
         return (
-            f"ToyData({self.name!r}, {len(self.train_y)} train and {len(self.test_y)} test "
-            f"points, noise={self.noise:g}, seed={self.seed})"
+            f"ToyData({self.name!r}, {kind}, {len(self.train_y)} train and {len(self.test_y)} "
+            f"test points, noise={self.noise:g}, seed={self.seed})"
         )
 
 
@@ -204,28 +222,66 @@ def xor(n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: 
 
 
 def gaussians(
-    n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0
+    n: int = 400,
+    *,
+    noise: float = 0.05,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    classes: int = 2,
 ) -> ToyData:
-    """Two Gaussian clouds, class 0 around (-0.5, -0.5) and class 1 around (0.5, 0.5).
+    """Gaussian clouds, one per class: with two, class 0 around (-0.5, -0.5), class 1 around
+    (0.5, 0.5).
 
-    The easy case: a single straight line separates them. The arguments and the result are
-    those of :func:`circles`; each cloud has a spread of 0.2 before ``noise`` is added.
+    The easy case: straight lines separate them. The arguments and the result are those of
+    :func:`circles`; each cloud has a spread of 0.2 before ``noise`` is added. ``classes`` 3 to
+    5 puts the clouds' centres evenly on a circle of radius 0.6.
     """
-    return _toy("gaussians", n, noise, test_fraction, seed)
+    return _toy("gaussians", n, noise, test_fraction, seed, classes)
 
 
 def spirals(
+    n: int = 400,
+    *,
+    noise: float = 0.05,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    classes: int = 2,
+) -> ToyData:
+    """Interleaved spiral arms of one and a half turns each, one per class: the hard case.
+
+    The arguments and the result are those of :func:`circles`; two arms are about 0.3 apart,
+    so a ``noise`` near that blurs them together. ``classes`` 3 to 5 makes that many arms,
+    each the first turned by a k-th of a turn (closer together: harder).
+    """
+    return _toy("spirals", n, noise, test_fraction, seed, classes)
+
+
+def plane(
     n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0
 ) -> ToyData:
-    """Two interleaved spiral arms of one and a half turns each: the hard case.
+    """Regression: points uniform over [-1, 1]^2, the target ``(x1 + x2) / 2``, a tilted plane.
 
-    The arguments and the result are those of :func:`circles`; the arms are about 0.3 apart,
-    so a ``noise`` near that blurs them together.
+    As TF Playground's "plane" (its plane over [-6, 6]^2 scaled to ours): a linear model fits
+    it. The arguments are those of :func:`circles`, except that the split is not by class; the
+    target is computed from the point before ``noise`` jitters it.
     """
-    return _toy("spirals", n, noise, test_fraction, seed)
+    return _toy("plane", n, noise, test_fraction, seed, 0)
 
 
-def _circles_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
+def multi_gaussian(
+    n: int = 400, *, noise: float = 0.05, test_fraction: float = 0.5, seed: int = 0
+) -> ToyData:
+    """Regression: six bumps in two rows of three, alternately +1 and -1 at their centres.
+
+    As TF Playground's "multi-gaussian": each bump falls linearly from its sign at the centre
+    to 0 at a distance of 1/3 (TF Playground's 2 on its [-6, 6] plane), and a point's target
+    is the bump of largest magnitude there; 0 away from all of them. Points uniform over
+    [-1, 1]^2; the arguments are those of :func:`plane`.
+    """
+    return _toy("multi-gaussian", n, noise, test_fraction, seed, 0)
+
+
+def _circles_points(rng: np.random.Generator, counts: Sequence[int]) -> list[np.ndarray]:
     points = []
     for label, (low, high) in enumerate(((0.0, 0.45), (0.65, 1.0))):
         # sqrt makes the points uniform over the disc's or ring's area, not crowded at the centre
@@ -235,7 +291,7 @@ def _circles_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[n
     return points
 
 
-def _xor_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
+def _xor_points(rng: np.random.Generator, counts: Sequence[int]) -> list[np.ndarray]:
     points = []
     for label in (0, 1):
         # magnitudes away from the axes, then signs chosen per class: equal signs are class 1
@@ -246,18 +302,47 @@ def _xor_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.nd
     return points
 
 
-def _gaussians_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
-    return [rng.normal(centre, 0.2, (counts[label], 2)) for label, centre in enumerate((-0.5, 0.5))]
+def _gaussians_points(rng: np.random.Generator, counts: Sequence[int]) -> list[np.ndarray]:
+    if len(counts) == 2:  # the two-class set as it always was: on the diagonal
+        centres = [(-0.5, -0.5), (0.5, 0.5)]
+    else:  # evenly on a circle, the first at the top
+        turn = 2 * np.pi * np.arange(len(counts)) / len(counts)
+        centres = list(zip(0.6 * np.sin(turn), 0.6 * np.cos(turn)))
+    return [rng.normal(centres[k], 0.2, (count, 2)) for k, count in enumerate(counts)]
 
 
-def _spirals_points(rng: np.random.Generator, counts: tuple[int, int]) -> list[np.ndarray]:
+def _spirals_points(rng: np.random.Generator, counts: Sequence[int]) -> list[np.ndarray]:
     points = []
-    for label in (0, 1):
-        t = rng.uniform(0.0, 1.0, counts[label])
+    for label, count in enumerate(counts):
+        t = rng.uniform(0.0, 1.0, count)
         radius = 0.08 + 0.92 * t
-        angle = 1.5 * 2 * np.pi * t + label * np.pi  # the second arm is the first turned by pi
+        # arm k is the first turned by k/len(counts) of a turn (two arms: by pi)
+        angle = 1.5 * 2 * np.pi * t + label * 2 * np.pi / len(counts)
         points.append(np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1))
     return points
+
+
+def _plane_targets(points: np.ndarray) -> np.ndarray:
+    return (points[:, 0] + points[:, 1]) / 2.0
+
+
+#: The bumps of "multi-gaussian": centre and sign, TF Playground's six scaled from [-6, 6]^2.
+_BUMPS = [
+    ((cx / 6.0, cy / 6.0), sign)
+    for cx, cy, sign in (
+        (-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1)
+    )
+]  # fmt: skip
+
+
+def _multi_gaussian_targets(points: np.ndarray) -> np.ndarray:
+    bumps = []
+    for (cx, cy), sign in _BUMPS:
+        distance = np.hypot(points[:, 0] - cx, points[:, 1] - cy)
+        bumps.append(sign * np.clip(1.0 - 3.0 * distance, 0.0, 1.0))
+    bumps = np.stack(bumps, axis=1)
+    strongest = np.argmax(np.abs(bumps), axis=1)
+    return bumps[np.arange(len(points)), strongest]
 
 
 _GENERATORS = {
@@ -267,14 +352,43 @@ _GENERATORS = {
     "spirals": _spirals_points,
 }
 
+_TARGETS = {"plane": _plane_targets, "multi-gaussian": _multi_gaussian_targets}
+
 #: The toy data sets by name, as :class:`~nnviz_widgets.Playground` offers them.
-TOY_DATASETS = {"circles": circles, "xor": xor, "gaussians": gaussians, "spirals": spirals}
+TOY_DATASETS = {
+    "circles": circles,
+    "xor": xor,
+    "gaussians": gaussians,
+    "spirals": spirals,
+    "plane": plane,
+    "multi-gaussian": multi_gaussian,
+}
+#: The toy sets that take ``classes=`` (2 to 5).
+MULTICLASS_DATASETS = ("gaussians", "spirals")
+#: The toy sets whose targets are numbers in [-1, 1] (a regression), not classes.
+REGRESSION_DATASETS = ("plane", "multi-gaussian")
+#: The numbers of classes a classification set may have.
+CLASS_RANGE = (2, 5)
+# the random stream of each generator (the seed's second word): fixed, so that adding a set
+# changes none of the others' points
+_STREAMS = {"circles": 0, "xor": 1, "gaussians": 2, "spirals": 3, "own": 4, "plane": 5,
+            "multi-gaussian": 6}  # fmt: skip
 
 
-def _toy(name: str, n: object, noise: object, test_fraction: object, seed: object) -> ToyData:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 8:
+def _toy(
+    name: str, n: object, noise: object, test_fraction: object, seed: object, classes: object = 2
+) -> ToyData:
+    low, high = CLASS_RANGE
+    if name in _GENERATORS and (
+        isinstance(classes, bool) or not isinstance(classes, int | np.integer)
+        or not low <= classes <= high or (classes != 2 and name not in MULTICLASS_DATASETS)
+    ):  # fmt: skip
+        allowed = f"{low} to {high}" if name in MULTICLASS_DATASETS else "2"
+        raise ValueError(f"classes must be {allowed} for {name!r}, got {classes!r}")
+    least = max(8, 2 * int(classes))
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < least:
         raise ValueError(
-            f"n must be an integer of at least 8 (both classes in both splits), got {n!r}"
+            f"n must be an integer of at least {least} (every class in both splits), got {n!r}"
         )
     if isinstance(noise, bool) or not isinstance(noise, int | float | np.number):
         raise TypeError(f"noise must be a number from 0 to 1, got {type(noise).__name__}")
@@ -289,10 +403,16 @@ def _toy(name: str, n: object, noise: object, test_fraction: object, seed: objec
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     n, noise, seed = int(n), float(noise), int(seed)
-    rng = np.random.default_rng([seed, list(_GENERATORS).index(name)])
-    counts = (n // 2, n - n // 2)
-    classes = _GENERATORS[name](rng, counts)
-    return _split(name, classes, rng, noise, float(test_fraction), seed)
+    rng = np.random.default_rng([seed, _STREAMS[name]])
+    if name in _TARGETS:
+        points = rng.uniform(-1.0, 1.0, (n, 2))
+        targets = _TARGETS[name](points)  # from the point before it is jittered
+        return _split_targets(name, points, targets, rng, noise, float(test_fraction), seed)
+    k = int(classes)
+    # equal shares, the remainder to the last classes (two classes: n // 2 and the rest)
+    counts = [n // k + (1 if label >= k - n % k else 0) for label in range(k)]
+    groups = _GENERATORS[name](rng, counts)
+    return _split(name, groups, rng, noise, float(test_fraction), seed)
 
 
 def _split(
@@ -323,32 +443,63 @@ def _split(
 
     train_x, train_y = join(train)
     test_x, test_y = join(test)
-    return ToyData(name, train_x, train_y, test_x, test_y, noise, seed)
+    return ToyData(name, train_x, train_y, test_x, test_y, noise, seed, len(classes))
+
+
+def _split_targets(
+    name: str,
+    points: np.ndarray,
+    targets: np.ndarray,
+    rng: np.random.Generator,
+    noise: float,
+    test_fraction: float,
+    seed: int,
+) -> ToyData:
+    """Jitter the points, split them at random into train and test: a regression ToyData."""
+    if noise > 0:
+        points = points + rng.normal(0.0, noise, points.shape)
+    n_test = min(max(1, round(len(points) * test_fraction)), len(points) - 1)
+    order = rng.permutation(len(points))
+    x = torch.from_numpy(points.astype(np.float32))
+    y = torch.from_numpy(targets.astype(np.float32))
+    test, train = torch.from_numpy(order[:n_test]), torch.from_numpy(order[n_test:])
+    return ToyData(name, x[train], y[train], x[test], y[test], noise, seed, 0)
 
 
 # ---------------------------------------------------------------------- the user's own points
 
 
 def own_data(
-    data: object, *, noise: float = 0.0, test_fraction: float = 0.5, seed: int = 0
+    data: object,
+    *,
+    noise: float = 0.0,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    task: str = "auto",
 ) -> ToyData:
-    """A two-class 2-D set from the user's own points, as the toy sets are made.
+    """A 2-D set from the user's own points, as the toy sets are made.
 
     Parameters
     ----------
     data : (X, y) or DataFrame
-        ``X`` of shape ``(n, 2)`` (two features per point) and ``y`` of ``n`` labels of two
-        classes (any two values: the smaller is class 0); or a pandas DataFrame with two feature
-        columns and a label column (named ``"label"`` or ``"y"``, else the last column).
+        ``X`` of shape ``(n, 2)`` (two features per point) and ``y`` of ``n`` labels of 2 to 5
+        classes (any values: sorted, the smallest is class 0) or of ``n`` numbers to predict;
+        or a pandas DataFrame with two feature columns and a label column (named ``"label"``
+        or ``"y"``, else the last column).
     noise, test_fraction, seed
         As for :func:`circles`: jitter added to every point, the share of each class held out
         for testing, and the seed of both.
+    task : {"auto", "classes", "regression"}
+        What ``y`` holds. ``"auto"``: numbers to predict (a regression) when ``y`` is of float
+        type and has a value that is not a whole number or more than 5 distinct values;
+        classes otherwise.
 
     Returns
     -------
     ToyData
         Named ``"own"``; each feature scaled linearly into [-1, 1] (its smallest value to -1,
-        its largest to 1), where the Playground's plane shows it.
+        its largest to 1), where the Playground's plane shows it; a regression's targets
+        scaled into [-1, 1] the same way.
 
     Raises
     ------
@@ -356,18 +507,63 @@ def own_data(
         A shape, a missing or non-finite value, or a number of classes that will not do,
         named with what would.
     """
+    if task not in ("auto", "classes", "regression"):
+        raise ValueError(f'task must be "auto", "classes" or "regression", got {task!r}')
     x, y = _own_arrays(data)
     if not 0.0 <= float(noise) <= 1.0:
         raise ValueError(f"noise must be from 0 to 1 (a standard deviation), got {noise!r}")
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
-    low, high = x.min(axis=0), x.max(axis=0)
-    span = np.where(high > low, high - low, 1.0)
-    x = 2.0 * (x - low) / span - 1.0
-    values = np.unique(y)
-    rng = np.random.default_rng([int(seed), len(_GENERATORS)])
+    x = _to_unit(x)
+    rng = np.random.default_rng([int(seed), _STREAMS["own"]])
+    if task == "regression" or (task == "auto" and looks_like_targets(y)):
+        targets = _own_targets(y)
+        return _split_targets("own", x, targets, rng, float(noise), float(test_fraction), int(seed))
+    values = _own_classes(y)
     classes = [x[y == value] for value in values]
     return _split("own", classes, rng, float(noise), float(test_fraction), int(seed))
+
+
+def looks_like_targets(y: np.ndarray) -> bool:
+    """Whether ``y`` reads as numbers to predict: floats, some not whole or over 5 distinct."""
+    if y.dtype.kind != "f":
+        return False
+    finite = y[np.isfinite(y)]
+    return bool((finite != np.round(finite)).any() or len(np.unique(finite)) > CLASS_RANGE[1])
+
+
+def _to_unit(values: np.ndarray) -> np.ndarray:
+    """Each column (or a vector) scaled linearly into [-1, 1]; a constant one to -1."""
+    low, high = values.min(axis=0), values.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    return 2.0 * (values - low) / span - 1.0
+
+
+def _own_targets(y: np.ndarray) -> np.ndarray:
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("regression targets y must be numbers") from None
+    if not y.max() > y.min():
+        raise ValueError(f"regression targets y are all equal ({y[0]:g}): nothing to learn")
+    return _to_unit(y)
+
+
+def _own_classes(y: np.ndarray) -> np.ndarray:
+    """The distinct labels of ``y``, checked: 2 to 5 classes of at least 2 points each."""
+    low, high = CLASS_RANGE
+    values, counts = np.unique(y, return_counts=True)
+    if not low <= len(values) <= high:
+        raise ValueError(
+            f"y must hold {low} to {high} classes (the Playground trains a model of 2 to 5 "
+            f"classes); got {len(values)}: {values[:6].tolist()}"
+            f"{'...' if len(values) > 6 else ''}"
+        )
+    if counts.min() < 2:
+        raise ValueError(
+            f"each class needs at least 2 points (one to train, one to test); got {counts.tolist()}"
+        )
+    return values
 
 
 def _own_arrays(data: object) -> tuple[np.ndarray, np.ndarray]:
@@ -406,15 +602,5 @@ def _own_arrays(data: object) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"{int(bad.sum())} point(s) have a NaN or infinite value (rows {rows}...); "
             "drop or fill them first"
-        )
-    values, counts = np.unique(y, return_counts=True)
-    if len(values) != 2:
-        raise ValueError(
-            f"y must hold exactly two classes (the Playground trains a two-class model); "
-            f"got {len(values)}: {values[:5].tolist()}{'...' if len(values) > 5 else ''}"
-        )
-    if counts.min() < 2:
-        raise ValueError(
-            f"each class needs at least 2 points (one to train, one to test); got {counts.tolist()}"
         )
     return x, y

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 import traitlets
 
+from nnviz_widgets.datasets import CLASS_RANGE, MULTICLASS_DATASETS
 from nnviz_widgets.threads.controls import Link, LockedIntSlider
 from nnviz_widgets.widgets.playground.run_row import RunRow
 from nnviz_widgets.widgets.playground.settings import (
@@ -46,6 +47,7 @@ BATCH_SIZES = (1, 5, 10, 20, 50, 100)
 NOISES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 TEST_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+CLASS_CHOICES = tuple(range(CLASS_RANGE[0], CLASS_RANGE[1] + 1))
 
 _LABELLED = {"style": {"description_width": "95px"}}
 #: A column of settings keeps its width (squeezed, its dropdowns hid their arrows)
@@ -177,6 +179,8 @@ class PlaygroundControls:
         self.discretize = widgets.Checkbox(
             value=owner.discretize, description="discretize output", indent=False
         )
+        self.classes = _dropdown(owner, "classes", "classes", CLASS_CHOICES)
+        self._show_classes_use(owner)
         # Each setting's control and its trait, kept equal both ways. The shape boxes set every
         # layer alike; from the trait they show its depth and its widest layer, and the link
         # keeps them from writing that back as a uniform shape.
@@ -240,6 +244,7 @@ class PlaygroundControls:
                 _dropdown(owner, "dropout", "dropout", _numbers(DROPOUTS, owner.dropout)),
                 None,
             ),
+            ("classes", self.classes, None),
             ("show_test", self.show_test, None),
             ("discretize", self.discretize, None),
         )
@@ -255,6 +260,20 @@ class PlaygroundControls:
             for trait, control, transform in table
         ]
         return [control for _, control, _ in table]
+
+    def _show_classes_use(self, owner: traitlets.HasTraits) -> None:
+        """Keep the classes control usable only where the data set takes a number of classes."""
+
+        def follow(change: dict | None = None) -> None:
+            takes = owner.dataset in MULTICLASS_DATASETS
+            self.classes.disabled = not takes
+            self.classes.tooltip = (
+                "" if takes else f"{owner.dataset!r} has its own classes (or is a regression)"
+            )
+
+        follow()
+        owner.observe(follow, names="dataset")
+        self._unobserve = lambda: owner.unobserve(follow, names="dataset")
 
     def show_runs(self, options: list[tuple[str, int]], current: int) -> None:
         """Show the kept runs (``(label, number)``, newest first) with run ``current`` picked."""
@@ -278,6 +297,8 @@ class PlaygroundControls:
         links, self._links = self._links, []
         for link in links:
             link.unlink()
+        self._unobserve()
+        self._unobserve = lambda: None
         self.row.close()
         for widget in self._widgets:
             widget.close()

@@ -130,9 +130,15 @@ class NeuronInspector:
         self.box.add_class("nnviz-playground-inspector-box")
 
     def draw(
-        self, weights: list, biases: list, activation: str | Sequence[str], features: Sequence[str]
+        self,
+        weights: list,
+        biases: list,
+        activation: str | Sequence[str],
+        features: Sequence[str],
+        classes: int = 2,
     ) -> None:
-        """Draw the picked neuron and the picked weight at the snapshot of ``weights``."""
+        """Draw the picked neuron and the picked weight at the snapshot of ``weights``; an
+        output unit shows what it means for ``classes`` (:func:`.forward.output_values`)."""
         if self.edge is not None:
             layer, out, into = self.edge
             self.weight.value = float(np.asarray(weights[layer])[out, into])
@@ -141,8 +147,10 @@ class NeuronInspector:
         column, unit = self.neuron
         big = self._values_at(forward.grid(forward.EXTENT, self.resolution), column, unit,
                               weights, biases, activation, features)  # fmt: skip
-        if column == len(weights):  # the output: its probability, as in the graph
-            big, low, high = forward.activate("sigmoid", big), 0.0, 1.0
+        if column == len(weights):  # the output: as in the graph
+            big = self._output(big, unit, weights, biases, activation, features, classes,
+                               forward.grid(forward.EXTENT, self.resolution))  # fmt: skip
+            low, high = forward.output_range(classes)
         else:
             kind = column_kinds(activation, len(weights))[column]
             low, high = (float(v[0]) for v in colour_range(kind, big[:, None]))
@@ -150,7 +158,8 @@ class NeuronInspector:
         self.pictures.show(encode_png(picture))
         small = self._values_at(self._points, column, unit, weights, biases, activation, features)
         if column == len(weights):
-            small = forward.activate("sigmoid", small)
+            small = self._output(small, unit, weights, biases, activation, features, classes,
+                                 self._points)  # fmt: skip
         self._values = small.astype(np.float32)
         self.hover_points.color = self._values
         name = node_name(column, unit, len(weights) + 1, features)
@@ -177,6 +186,15 @@ class NeuronInspector:
         index = (content.get("data") or {}).get("index")
         if isinstance(index, int) and 0 <= index < len(self._points):
             self.value_label.value = f"<small>{self.value_at(index)}</small>"
+
+    @staticmethod
+    def _output(z, unit, weights, biases, activation, features, classes, points) -> np.ndarray:
+        # a softmax needs every output unit's logit, not only the picked one's
+        if classes < 3:
+            return forward.output_values(z[:, None], classes)[:, 0]
+        hidden = column_kinds(activation, len(weights))[1:]
+        logits = forward.forward(weights, biases, hidden, expand(points, features))[-1]
+        return forward.output_values(logits, classes)[:, unit]
 
     @staticmethod
     def _values_at(points, column, unit, weights, biases, activation, features) -> np.ndarray:

@@ -100,8 +100,15 @@ class LossCurves:
             for i, label in enumerate(recording.snapshots)
         ]
         edited = " (weight edited)" if index > 0 and labels[index - 1] == labels[index] else ""
+        # a regression has no accuracy, and its loss is the mean squared error
+        loss = "loss" if "test_accuracy" in metrics else "MSE"
+        accuracy = (
+            f" &nbsp; test accuracy {metrics['test_accuracy']:.2f}"
+            if "test_accuracy" in metrics
+            else ""
+        )
         self.readout.value = (
-            f"<b>epoch {labels[index]:g}</b>{edited} of {labels[-1]:g} &nbsp; train loss "
-            f"{metrics['train_loss']:.3f} &nbsp; test loss {metrics['test_loss']:.3f} &nbsp; "
-            f"test accuracy {metrics['test_accuracy']:.2f}"
+            f"<b>epoch {labels[index]:g}</b>{edited} of {labels[-1]:g} &nbsp; train {loss} "
+            f"{metrics['train_loss']:.3f} &nbsp; test {loss} {metrics['test_loss']:.3f}"
+            f"{accuracy}"
         )

@@ -127,6 +127,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         discretize: bool = False,
         dropout: float = 0.0,
         activations: Sequence[str] = (),
+        classes: int = 2,
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
@@ -166,6 +167,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
             self.discretize = discretize
             self.dropout = dropout
             self.activations = list(activations)
+            self.classes = classes
         # What a later change does. Connected only now: the arguments above are the first
         # run's settings, not changes to it.
         self.observe(self._on_run_setting_change, names=list(RESTARTS))
@@ -321,13 +323,18 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         return self._run.weights(self.index if index is None else index)
 
     def boundary(self, index: int | None = None) -> np.ndarray:
-        """The model's probability of class 1 over the grid at snapshot ``index``.
+        """The model's answer over the grid at snapshot ``index``: the probability of class 1
+        (two classes), of each class (3 to 5), or the prediction (a regression).
 
         Returns a ``(resolution, resolution)`` float32 array in image order (top row: largest
-        second coordinate); the points are :func:`grid_points`.
+        second coordinate), ``(resolution, resolution, classes)`` for 3 to 5 classes; the
+        points are :func:`grid_points`.
         """
         weights, biases = self.weights(index)
-        return self._figures.probability(weights, biases, self._run.activations, self._run.features)
+        run = self._run
+        return self._figures.prediction(
+            weights, biases, run.activations, run.features, run.objective.classes
+        )
 
     def grid_points(self) -> np.ndarray:
         """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
@@ -337,6 +344,11 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         """The recorded accuracy on ``"train"`` or ``"test"`` at snapshot ``index``."""
         if split not in ("train", "test"):
             raise ValueError(f'split must be "train" or "test", got {split!r}')
+        if self._run.objective.regression:
+            raise ValueError(
+                f"a regression ({self.data.name!r}) has no accuracy: read its loss (the mean "
+                'squared error) with recording.metric("test_loss")'
+            )
         return float(self.recording.metric(f"{split}_accuracy")[index])
 
     def redraw(self) -> None:
