@@ -155,7 +155,9 @@ def test_an_edge_into_a_class_output_is_edited_and_the_past_kept(three):
     assert not np.array_equal(three.boundary(3), past[2])
     # the large map of output 3 is that class's probability
     click(graph.node_hits, graph._node_keys.index((2, 2)))
-    assert inspector.figure.title.startswith("output") and "from 0 to 1" in inspector.figure.title
+    assert inspector.figure.title == "output, class 2"
+    assert "colours from 0 to 1" in inspector.range_label.value
+    assert "weight from hidden 1, neuron 1 to output, class 2" in inspector.weight_label.value
 
 
 def test_presets_still_make_their_runs_from_a_three_class_playground(three):

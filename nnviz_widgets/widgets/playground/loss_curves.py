@@ -63,7 +63,8 @@ class LossCurves:
                 bqplot.Axis(scale=self._x, label="epoch", tick_format=",d"),
                 bqplot.Axis(scale=y, side="left", tick_format=".1f"),
             ],
-            fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
+            # room right of the plot: the last epoch's label is centred on the plot's edge
+            fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 25},
             title="loss: train (blue), test (red)",
             title_style={"font-size": "13px"},
             padding_x=0.0,

@@ -19,18 +19,16 @@ import threading
 from collections.abc import Sequence
 
 import ipywidgets as widgets
-import numpy as np
 import traitlets
-from torch import nn
 
-from nnviz_widgets.datasets import ToyData, own_data
-from nnviz_widgets.recording import Recording
+from nnviz_widgets.datasets import own_data
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.controls import PlaygroundControls
 from nnviz_widgets.widgets.playground.editing import WeightEditing
 from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
+from nnviz_widgets.widgets.playground.reading import PlaygroundReading
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
 from nnviz_widgets.widgets.playground.run_switching import RunSwitching
 from nnviz_widgets.widgets.playground.runs import RunHistory
@@ -49,7 +47,7 @@ __all__ = ["Playground"]
 REDRAW_INTERVAL = 0.1
 
 
-class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
+class Playground(PlaygroundSettings, PlaygroundReading, RunSwitching, WeightEditing, widgets.VBox):
     """Train a small MLP on a 2-D toy data set and watch it learn; scrub back through epochs.
 
     Parameters
@@ -140,6 +138,22 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         # index, snapshot, the slider, its range and the figures change from several threads:
         # the kernel's (the user), training's (a new epoch) and the throttles' (below)
         self._state_lock = threading.RLock()
+        self._make_state()
+        first = {
+            "dataset": dataset, "hidden": list(hidden), "activation": activation,
+            "learning_rate": learning_rate, "batch_size": batch_size,
+            "regularization": regularization, "optimizer": optimizer, "noise": noise, "n": n,
+            "seed": seed, "features": list(features), "regularizer": regularizer,
+            "test_fraction": test_fraction, "discretize": discretize, "dropout": dropout,
+            "activations": list(activations), "classes": classes,
+        }  # fmt: skip
+        with self.hold_trait_notifications():  # validated together, before anything is built
+            for name, value in first.items():
+                setattr(self, name, value)
+        self._build(resolution, node_resolution)
+
+    def _make_state(self) -> None:
+        """The current run, the kept runs and the throttles, before any setting."""
         self._run: PlaygroundRun | None = None
         self._history = RunHistory()
         # while a kept run is brought back, its settings are copied into the traits: not changes
@@ -150,24 +164,9 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         # while training: follow, and resend the growing curves, at most once per interval
         self._follower = Throttle(self._follow, REDRAW_INTERVAL)
         self._curves = Throttle(self._draw_curves, REDRAW_INTERVAL)
-        with self.hold_trait_notifications():  # validated together, before anything is built
-            self.dataset = dataset
-            self.hidden = list(hidden)
-            self.activation = activation
-            self.learning_rate = learning_rate
-            self.batch_size = batch_size
-            self.regularization = regularization
-            self.optimizer = optimizer
-            self.noise = noise
-            self.n = n
-            self.seed = seed
-            self.features = list(features)
-            self.regularizer = regularizer
-            self.test_fraction = test_fraction
-            self.discretize = discretize
-            self.dropout = dropout
-            self.activations = list(activations)
-            self.classes = classes
+
+    def _build(self, resolution: int, node_resolution: int) -> None:
+        """Connect what a change does, make the controls and figures, start the first run."""
         # What a later change does. Connected only now: the arguments above are the first
         # run's settings, not changes to it.
         self.observe(self._on_run_setting_change, names=list(RESTARTS))
@@ -232,36 +231,6 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
             self.redraw()
 
     # ------------------------------------------------------------------ public API
-    @property
-    def recording(self) -> Recording:
-        """The Recording of the current run: one snapshot per epoch, 0 the initial network."""
-        return self._run.recording
-
-    @property
-    def data(self) -> ToyData:
-        """The current data set."""
-        return self._run.data
-
-    @property
-    def model(self) -> nn.Module:
-        """The torch model being trained (its weights are those of the newest epoch)."""
-        return self._run.model
-
-    @property
-    def loop(self) -> TrainingLoop:
-        """The background training loop of the current run."""
-        return self._run.loop
-
-    @property
-    def epochs(self) -> int:
-        """Epochs trained so far in the current run."""
-        return self._run.epochs
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        """Names of the Linear layers in the model, as in the Recording."""
-        return self._run.layers
-
     def play(self) -> None:
         """Train in the background until paused (the Play button)."""
         self._controls.tell("")
@@ -314,42 +283,6 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
             if getattr(self, part, None) is not None:
                 getattr(self, part).close()
         super().close()
-
-    def weights(self, index: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """The recorded weights and biases of every Linear layer at snapshot ``index``.
-
-        ``index`` defaults to the selected :attr:`index` (the same as :attr:`snapshot`).
-        """
-        return self._run.weights(self.index if index is None else index)
-
-    def boundary(self, index: int | None = None) -> np.ndarray:
-        """The model's answer over the grid at snapshot ``index``: the probability of class 1
-        (two classes), of each class (3 to 5), or the prediction (a regression).
-
-        Returns a ``(resolution, resolution)`` float32 array in image order (top row: largest
-        second coordinate), ``(resolution, resolution, classes)`` for 3 to 5 classes; the
-        points are :func:`grid_points`.
-        """
-        weights, biases = self.weights(index)
-        run = self._run
-        return self._figures.prediction(
-            weights, biases, run.activations, run.features, run.objective.classes
-        )
-
-    def grid_points(self) -> np.ndarray:
-        """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
-        return self._figures.grid_points()
-
-    def accuracy(self, split: str = "test", index: int = -1) -> float:
-        """The recorded accuracy on ``"train"`` or ``"test"`` at snapshot ``index``."""
-        if split not in ("train", "test"):
-            raise ValueError(f'split must be "train" or "test", got {split!r}')
-        if self._run.objective.regression:
-            raise ValueError(
-                f"a regression ({self.data.name!r}) has no accuracy: read its loss (the mean "
-                'squared error) with recording.metric("test_loss")'
-            )
-        return float(self.recording.metric(f"{split}_accuracy")[index])
 
     def redraw(self) -> None:
         """Redraw everything for the selected snapshot, at once.
