@@ -53,6 +53,9 @@ SETTINGS = (
     "classes",
 )
 
+#: The settings :meth:`PlaygroundRun.tune` changes while the run trains.
+TUNED = ("learning_rate", "regularization", "regularizer", "batch_size")
+
 _ACTIVATION_MODULES = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": None}
 
 
@@ -130,13 +133,8 @@ class PlaygroundRun:
         }
         self.hidden = tuple(hidden)
         self.activation = activation
-        if activations and len(activations) != len(hidden):
-            raise ValueError(
-                f"activations must name one activation per hidden layer ({len(hidden)}), or "
-                f"none; got {len(activations)}: {list(activations)}"
-            )
         #: the activation after each hidden layer
-        self.activations = tuple(activations) if activations else (activation,) * len(hidden)
+        self.activations = per_layer(activation, activations, len(hidden))
         self.settings["activations"] = list(activations)
         # dropout draws its masks from a generator of the run's: the user's RNG is untouched
         self._dropout_masks = torch.Generator().manual_seed(seed + 1)
@@ -144,23 +142,7 @@ class PlaygroundRun:
             hidden, self.activations, seed, inputs=len(features), dropout=dropout,
             generator=self._dropout_masks, outputs=self.objective.outputs,
         )  # fmt: skip
-        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
-        self.recorder = Recorder(
-            self.model, optimizer=self.optimizer, layers=nn.Linear, flush_every=1000
-        )
-        self._l1 = 0.0
-        self.tune(
-            learning_rate=learning_rate,
-            regularization=regularization,
-            regularizer=regularizer,
-            batch_size=batch_size,
-        )
-        self._batch_order = torch.Generator().manual_seed(seed)
-        self._on_epoch = on_epoch
-        self.recorder.snapshot(epoch=0, **self.evaluate())
-        self.loop = TrainingLoop(
-            self._train_epoch, optimizer=self.optimizer, on_epoch=self._record, first_epoch=1
-        )
+        self._start_recording(optimizer, seed, on_epoch)
 
     @classmethod
     def from_settings(
@@ -173,6 +155,24 @@ class PlaygroundRun:
             **{name: getattr(settings, name) for name in SETTINGS},
             own=settings.own_data,
             on_epoch=on_epoch,
+        )
+
+    def _start_recording(
+        self, optimizer: str, seed: int, on_epoch: Callable[[PlaygroundRun], None] | None
+    ) -> None:
+        """The optimizer, the Recorder with snapshot 0, and the (idle) training loop."""
+        learning_rate = self.settings["learning_rate"]
+        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
+        self.recorder = Recorder(
+            self.model, optimizer=self.optimizer, layers=nn.Linear, flush_every=1000
+        )
+        self._l1 = 0.0
+        self.tune(**{name: self.settings[name] for name in TUNED})
+        self._batch_order = torch.Generator().manual_seed(seed)
+        self._on_epoch = on_epoch
+        self.recorder.snapshot(epoch=0, **self.evaluate())
+        self.loop = TrainingLoop(
+            self._train_epoch, optimizer=self.optimizer, on_epoch=self._record, first_epoch=1
         )
 
     @property
@@ -295,6 +295,17 @@ class PlaygroundRun:
         self.recorder.snapshot(epoch=epoch, **metrics)
         if self._on_epoch is not None:
             self._on_epoch(self)
+
+
+def per_layer(activation: str, activations: Sequence[str], layers: int) -> tuple[str, ...]:
+    """The activation after each of ``layers`` hidden layers: ``activations`` if given (one
+    per layer), else ``activation`` after every one."""
+    if activations and len(activations) != layers:
+        raise ValueError(
+            f"activations must name one activation per hidden layer ({layers}), or "
+            f"none; got {len(activations)}: {list(activations)}"
+        )
+    return tuple(activations) if activations else (activation,) * layers
 
 
 def make_data(
