@@ -1,15 +1,9 @@
-"""Bundled data for demos and benchmarks, available offline.
+"""The 2-D toy data sets of the Playground: the generators, their classes or targets, the split.
 
-``digits()`` gives the 8x8 handwritten digits that scikit-learn ships (1,797 images, from the UCI
-"Optical Recognition of Handwritten Digits" set), optionally resized to the 28x28 that LeNet-5
-expects, split into train and test sets deterministically, with a fixed probe batch.
-
-``circles()``, ``xor()``, ``gaussians()`` and ``spirals()`` make the 2-D toy classification sets
-the :class:`~nnviz_widgets.Playground` trains on (two classes; ``gaussians`` and ``spirals`` also 3
-to 5, with ``classes=``); ``plane()`` and ``multi_gaussian()`` the regression sets, a target in
-[-1, 1] for each point. Every point lies in about [-1, 1] x [-1, 1] (before noise), the classes
-share the points equally, and the same arguments always give the same points. ``own_data()``
-makes the same kind of set from a user's own two-feature points and their labels or targets.
+``circles``, ``xor``, ``gaussians`` and ``spirals`` are classification sets (two classes;
+``gaussians`` and ``spirals`` also 3 to 5, with ``classes=``); ``plane`` and ``multi_gaussian``
+regression sets, a target in [-1, 1] for each point (as TF Playground's, in our own code). Every
+point lies in about [-1, 1] x [-1, 1] before noise; the same arguments give the same points.
 """
 
 from __future__ import annotations
@@ -21,128 +15,21 @@ import numpy as np
 import torch
 
 __all__ = [
+    "CLASS_RANGE",
     "MULTICLASS_DATASETS",
     "REGRESSION_DATASETS",
+    "STREAMS",
     "TOY_DATASETS",
-    "Digits",
     "ToyData",
     "circles",
-    "digits",
     "gaussians",
     "multi_gaussian",
-    "own_data",
     "plane",
     "spirals",
+    "split_classes",
+    "split_targets",
     "xor",
 ]
-
-
-@dataclass(frozen=True)
-class Digits:
-    """The digits data set, as float32 image tensors in [0, 1] and int64 labels.
-
-    Attributes
-    ----------
-    train_images, test_images : torch.Tensor
-        Shape ``(n, 1, size, size)``.
-    train_labels, test_labels : torch.Tensor
-        Shape ``(n,)``, values 0 to 9.
-    probe_images, probe_labels : torch.Tensor
-        A fixed batch from the test set with ``probe_per_class`` images of each digit, in
-        digit order: pass ``(probe_images, probe_labels)`` as a Recorder's probe.
-    """
-
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    probe_images: torch.Tensor
-    probe_labels: torch.Tensor
-
-    def train_loader(self, batch_size: int = 64, *, seed: int = 0) -> torch.utils.data.DataLoader:
-        """A shuffling loader over the train set, its order fixed by ``seed``."""
-        generator = torch.Generator().manual_seed(seed)
-        dataset = torch.utils.data.TensorDataset(self.train_images, self.train_labels)
-        return torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, shuffle=True, generator=generator
-        )
-
-
-def digits(
-    *,
-    size: int = 8,
-    test_fraction: float = 0.25,
-    probe_per_class: int = 2,
-    seed: int = 0,
-) -> Digits:
-    """Load scikit-learn's 8x8 handwritten digits, split and ready for training.
-
-    Parameters
-    ----------
-    size : int
-        Side of the returned images: 8 (as shipped) or larger, resized bilinearly (28 suits
-        LeNet-5).
-    test_fraction : float
-        Share of each digit's images put in the test set, strictly between 0 and 1.
-    probe_per_class : int
-        Images per digit in the probe batch (taken from the test set).
-    seed : int
-        Seeds the split; the same seed always gives the same split.
-
-    Returns
-    -------
-    Digits
-    """
-    if not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an integer >= 8 (the digits are 8x8), got {size!r}")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
-    if not isinstance(probe_per_class, int) or probe_per_class < 1:
-        raise ValueError(f"probe_per_class must be a positive integer, got {probe_per_class!r}")
-    from sklearn.datasets import load_digits  # shipped with scikit-learn: no download
-
-    raw = load_digits()
-    images = torch.from_numpy((raw.images / 16.0).astype(np.float32)).unsqueeze(1)
-    labels = torch.from_numpy(raw.target.astype(np.int64))
-    if size != 8:
-        images = torch.nn.functional.interpolate(
-            images, size=(size, size), mode="bilinear", align_corners=False
-        ).clamp_(0.0, 1.0)
-
-    train_index, test_index, probe_index = _stratified_split(
-        raw.target, test_fraction, probe_per_class, seed
-    )
-    return Digits(
-        train_images=images[train_index].contiguous(),
-        train_labels=labels[train_index].contiguous(),
-        test_images=images[test_index].contiguous(),
-        test_labels=labels[test_index].contiguous(),
-        probe_images=images[probe_index].contiguous(),
-        probe_labels=labels[probe_index].contiguous(),
-    )
-
-
-def _stratified_split(
-    targets: np.ndarray, test_fraction: float, probe_per_class: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, test and probe indices: the same share of every digit in the test set, and the
-    probe taken from the test set in digit order (0, 0, 1, 1, ...)."""
-    rng = np.random.default_rng(seed)
-    train_index, test_index, probe_index = [], [], []
-    for digit in range(10):
-        members = rng.permutation(np.flatnonzero(targets == digit))
-        n_test = max(probe_per_class, round(len(members) * test_fraction))
-        test_index.extend(members[:n_test])
-        probe_index.extend(members[:probe_per_class])
-        train_index.extend(members[n_test:])
-    return (
-        np.sort(np.asarray(train_index)),
-        np.sort(np.asarray(test_index)),
-        np.asarray(probe_index),
-    )
-
-
-# ---------------------------------------------------------------------- 2-D toy sets
 
 
 @dataclass(frozen=True)
@@ -369,9 +256,9 @@ MULTICLASS_DATASETS = ("gaussians", "spirals")
 REGRESSION_DATASETS = ("plane", "multi-gaussian")
 #: The numbers of classes a classification set may have.
 CLASS_RANGE = (2, 5)
-# the random stream of each generator (the seed's second word): fixed, so that adding a set
-# changes none of the others' points
-_STREAMS = {"circles": 0, "xor": 1, "gaussians": 2, "spirals": 3, "own": 4, "plane": 5,
+#: The random stream of each generator (the seed's second word): fixed, so that adding a set
+#: changes none of the others' points.
+STREAMS = {"circles": 0, "xor": 1, "gaussians": 2, "spirals": 3, "own": 4, "plane": 5,
             "multi-gaussian": 6}  # fmt: skip
 
 
@@ -403,19 +290,19 @@ def _toy(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     n, noise, seed = int(n), float(noise), int(seed)
-    rng = np.random.default_rng([seed, _STREAMS[name]])
+    rng = np.random.default_rng([seed, STREAMS[name]])
     if name in _TARGETS:
         points = rng.uniform(-1.0, 1.0, (n, 2))
         targets = _TARGETS[name](points)  # from the point before it is jittered
-        return _split_targets(name, points, targets, rng, noise, float(test_fraction), seed)
+        return split_targets(name, points, targets, rng, noise, float(test_fraction), seed)
     k = int(classes)
     # equal shares, the remainder to the last classes (two classes: n // 2 and the rest)
     counts = [n // k + (1 if label >= k - n % k else 0) for label in range(k)]
     groups = _GENERATORS[name](rng, counts)
-    return _split(name, groups, rng, noise, float(test_fraction), seed)
+    return split_classes(name, groups, rng, noise, float(test_fraction), seed)
 
 
-def _split(
+def split_classes(
     name: str,
     classes: list[np.ndarray],
     rng: np.random.Generator,
@@ -446,7 +333,7 @@ def _split(
     return ToyData(name, train_x, train_y, test_x, test_y, noise, seed, len(classes))
 
 
-def _split_targets(
+def split_targets(
     name: str,
     points: np.ndarray,
     targets: np.ndarray,
@@ -464,143 +351,3 @@ def _split_targets(
     y = torch.from_numpy(targets.astype(np.float32))
     test, train = torch.from_numpy(order[:n_test]), torch.from_numpy(order[n_test:])
     return ToyData(name, x[train], y[train], x[test], y[test], noise, seed, 0)
-
-
-# ---------------------------------------------------------------------- the user's own points
-
-
-def own_data(
-    data: object,
-    *,
-    noise: float = 0.0,
-    test_fraction: float = 0.5,
-    seed: int = 0,
-    task: str = "auto",
-) -> ToyData:
-    """A 2-D set from the user's own points, as the toy sets are made.
-
-    Parameters
-    ----------
-    data : (X, y) or DataFrame
-        ``X`` of shape ``(n, 2)`` (two features per point) and ``y`` of ``n`` labels of 2 to 5
-        classes (any values: sorted, the smallest is class 0) or of ``n`` numbers to predict;
-        or a pandas DataFrame with two feature columns and a label column (named ``"label"``
-        or ``"y"``, else the last column).
-    noise, test_fraction, seed
-        As for :func:`circles`: jitter added to every point, the share of each class held out
-        for testing, and the seed of both.
-    task : {"auto", "classes", "regression"}
-        What ``y`` holds. ``"auto"``: numbers to predict (a regression) when ``y`` is of float
-        type and has a value that is not a whole number or more than 5 distinct values;
-        classes otherwise.
-
-    Returns
-    -------
-    ToyData
-        Named ``"own"``; each feature scaled linearly into [-1, 1] (its smallest value to -1,
-        its largest to 1), where the Playground's plane shows it; a regression's targets
-        scaled into [-1, 1] the same way.
-
-    Raises
-    ------
-    ValueError
-        A shape, a missing or non-finite value, or a number of classes that will not do,
-        named with what would.
-    """
-    if task not in ("auto", "classes", "regression"):
-        raise ValueError(f'task must be "auto", "classes" or "regression", got {task!r}')
-    x, y = _own_arrays(data)
-    if not 0.0 <= float(noise) <= 1.0:
-        raise ValueError(f"noise must be from 0 to 1 (a standard deviation), got {noise!r}")
-    if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
-    x = _to_unit(x)
-    rng = np.random.default_rng([int(seed), _STREAMS["own"]])
-    if task == "regression" or (task == "auto" and looks_like_targets(y)):
-        targets = _own_targets(y)
-        return _split_targets("own", x, targets, rng, float(noise), float(test_fraction), int(seed))
-    values = _own_classes(y)
-    classes = [x[y == value] for value in values]
-    return _split("own", classes, rng, float(noise), float(test_fraction), int(seed))
-
-
-def looks_like_targets(y: np.ndarray) -> bool:
-    """Whether ``y`` reads as numbers to predict: floats, some not whole or over 5 distinct."""
-    if y.dtype.kind != "f":
-        return False
-    finite = y[np.isfinite(y)]
-    return bool((finite != np.round(finite)).any() or len(np.unique(finite)) > CLASS_RANGE[1])
-
-
-def _to_unit(values: np.ndarray) -> np.ndarray:
-    """Each column (or a vector) scaled linearly into [-1, 1]; a constant one to -1."""
-    low, high = values.min(axis=0), values.max(axis=0)
-    span = np.where(high > low, high - low, 1.0)
-    return 2.0 * (values - low) / span - 1.0
-
-
-def _own_targets(y: np.ndarray) -> np.ndarray:
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("regression targets y must be numbers") from None
-    if not y.max() > y.min():
-        raise ValueError(f"regression targets y are all equal ({y[0]:g}): nothing to learn")
-    return _to_unit(y)
-
-
-def _own_classes(y: np.ndarray) -> np.ndarray:
-    """The distinct labels of ``y``, checked: 2 to 5 classes of at least 2 points each."""
-    low, high = CLASS_RANGE
-    values, counts = np.unique(y, return_counts=True)
-    if not low <= len(values) <= high:
-        raise ValueError(
-            f"y must hold {low} to {high} classes (the Playground trains a model of 2 to 5 "
-            f"classes); got {len(values)}: {values[:6].tolist()}"
-            f"{'...' if len(values) > 6 else ''}"
-        )
-    if counts.min() < 2:
-        raise ValueError(
-            f"each class needs at least 2 points (one to train, one to test); got {counts.tolist()}"
-        )
-    return values
-
-
-def _own_arrays(data: object) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` as float64 ``(n, 2)`` and ``(n,)`` arrays, checked."""
-    if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a pandas DataFrame
-        columns = list(data.columns)
-        label = next((c for c in ("label", "y") if c in columns), columns[-1] if columns else None)
-        features = [c for c in columns if c != label]
-        if len(features) != 2:
-            raise ValueError(
-                f"a DataFrame needs two feature columns and a label column "
-                f"('label', 'y' or the last); got columns {columns}"
-            )
-        x, y = data[features].to_numpy(), data[label].to_numpy()
-    elif isinstance(data, tuple | list) and len(data) == 2:
-        x, y = data
-    else:
-        raise TypeError(
-            "data must be (X, y) with X of shape (n, 2) and y of n labels, or a pandas "
-            f"DataFrame with two feature columns and a label column; got {type(data).__name__}"
-        )
-    try:
-        x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("X must hold numbers (two features per point)") from None
-    y = np.asarray(y)
-    if x.ndim != 2 or x.shape[1] != 2:
-        raise ValueError(f"X must have shape (n, 2), two features per point; got {x.shape}")
-    if y.shape != (len(x),):
-        raise ValueError(f"y must hold one label per point, shape ({len(x)},); got {y.shape}")
-    bad = ~np.isfinite(x).all(axis=1)
-    if y.dtype.kind == "f":
-        bad |= ~np.isfinite(y)
-    if bad.any():
-        rows = ", ".join(map(str, np.flatnonzero(bad)[:3]))
-        raise ValueError(
-            f"{int(bad.sum())} point(s) have a NaN or infinite value (rows {rows}...); "
-            "drop or fill them first"
-        )
-    return x, y
