@@ -13,6 +13,7 @@ import torch
 from torch.nn import functional as F
 
 import nnviz_widgets as nv
+from nnviz_widgets.datasets import MULTICLASS_DATASETS
 from nnviz_widgets.widgets.playground.boundary import PALETTE
 from nnviz_widgets.widgets.playground.presets import PRESETS
 from tests.test_playground import decode_png, picture, torch_model
@@ -161,12 +162,15 @@ def test_an_edge_into_a_class_output_is_edited_and_the_past_kept(three):
 
 
 def test_presets_still_make_their_runs_from_a_three_class_playground(three):
-    for name in PRESETS:
+    for name, preset in PRESETS.items():
         three.apply_preset(name)
-        assert three.dataset == PRESETS[name]["dataset"] and three.epochs == 0
-        assert three.model[-1].out_features == (
-            3 if three.dataset in ("gaussians", "spirals") else 1
+        assert (
+            all(getattr(three, key) == value for key, value in preset.items()) and not three.epochs
         )
+        takes = three.dataset in MULTICLASS_DATASETS
+        assert three.model[-1].out_features == (three.classes if takes and three.classes > 2 else 1)
+    assert PRESETS["spiral that works"]["classes"] == 2  # whatever was set before it
+    assert three.data.regression  # the last: "regression on bumps"
 
 
 def test_own_data_with_three_classes_and_with_float_targets():
