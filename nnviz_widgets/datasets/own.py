@@ -54,10 +54,7 @@ def own_data(
     if task not in ("auto", "classes", "regression"):
         raise ValueError(f'task must be "auto", "classes" or "regression", got {task!r}')
     x, y = _own_arrays(data)
-    if not 0.0 <= float(noise) <= 1.0:
-        raise ValueError(f"noise must be from 0 to 1 (a standard deviation), got {noise!r}")
-    if not 0.0 < float(test_fraction) < 1.0:
-        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
+    _check_draw(noise, test_fraction)
     x = _to_unit(x)
     rng = np.random.default_rng([int(seed), STREAMS["own"]])
     if task == "regression" or (task == "auto" and looks_like_targets(y)):
@@ -66,6 +63,13 @@ def own_data(
     values = _own_classes(y)
     classes = [x[y == value] for value in values]
     return split_classes("own", classes, rng, float(noise), float(test_fraction), int(seed))
+
+
+def _check_draw(noise: float, test_fraction: float) -> None:
+    if not 0.0 <= float(noise) <= 1.0:
+        raise ValueError(f"noise must be from 0 to 1 (a standard deviation), got {noise!r}")
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction!r}")
 
 
 def looks_like_targets(y: np.ndarray) -> bool:

@@ -71,18 +71,7 @@ class NetworkGraph:
         self._y = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
         scales = {"x": self._x, "y": self._y}
         self.nodes = ImageSwap(x=[0.0, 1.0], y=[0.0, 1.0], scales=scales)
-        self.edge_marks = {}
-        for sign in (-1, 1):
-            for level, width in enumerate(graph_layout.WIDTHS):
-                self.edge_marks[(sign, level)] = bqplot.Lines(
-                    x=np.zeros((1, 2)),
-                    y=np.zeros((1, 2)),
-                    scales=scales,
-                    colors=[graph_layout.EDGE_COLOURS[sign > 0]],
-                    stroke_width=float(width),
-                    opacities=[0.75],
-                    visible=False,
-                )
+        self.edge_marks = _edge_marks(scales)
         self.column_labels = bqplot.Label(
             x=[0.0],
             y=[0.0],
@@ -234,6 +223,23 @@ class NetworkGraph:
                 if chosen.any():
                     mark.x, mark.y = x[chosen], y[chosen]
                 mark.visible = bool(chosen.any())
+
+
+def _edge_marks(scales: dict) -> dict[tuple[int, int], bqplot.Lines]:
+    """A line mark per sign and width class of the weights, ``(sign, level)`` -> mark."""
+    return {
+        (sign, level): bqplot.Lines(
+            x=np.zeros((1, 2)),
+            y=np.zeros((1, 2)),
+            scales=scales,
+            colors=[graph_layout.EDGE_COLOURS[sign > 0]],
+            stroke_width=float(width),
+            opacities=[0.75],
+            visible=False,
+        )
+        for sign in (-1, 1)
+        for level, width in enumerate(graph_layout.WIDTHS)
+    }
 
 
 def _hits(scales: dict, marker: str) -> bqplot.Scatter:
