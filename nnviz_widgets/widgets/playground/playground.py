@@ -52,18 +52,24 @@ class Playground(PlaygroundSettings, PlaygroundReading, RunSwitching, WeightEdit
 
     Parameters
     ----------
-    dataset : {"circles", "xor", "gaussians", "spirals"}
-        The toy data set (see :mod:`nnviz_widgets.datasets`); ``"own"`` with ``data``.
+    dataset : {"circles", "xor", "gaussians", "spirals", "plane", "multi-gaussian"}
+        The toy data set (see :mod:`nnviz_widgets.datasets`): the first four are classes, the
+        last two a regression; ``"own"`` with ``data``.
     data : (X, y) or pandas DataFrame, optional
-        The user's own two-class 2-D points, instead of a toy set: ``X`` ``(n, 2)`` and ``y``
-        of ``n`` labels of two classes, or a frame with two feature columns and a label column
-        (see :func:`nnviz_widgets.datasets.own_data`, which also scales them into [-1, 1]).
+        The user's own 2-D points, instead of a toy set: ``X`` ``(n, 2)`` and ``y`` of ``n``
+        labels of 2 to 5 classes or ``n`` float targets (a regression), or a frame with two
+        feature columns and a label column (see :func:`nnviz_widgets.datasets.own_data`, which
+        also scales them into [-1, 1] and says how classes and targets are told apart).
+    classes : int
+        For the data sets that take it (gaussians, spirals): 2 to 5 classes. Two train one
+        logit with binary cross-entropy; 3 to 5 a logit per class with softmax cross-entropy
+        (docs/playground.md, "Classes and regression").
     features : sequence of str
         The input features the network is fed, of "x1", "x2", "x1^2", "x2^2", "x1*x2",
         "sin x1", "sin x2" (default: the two coordinates).
     hidden : sequence of int
-        Neurons in each hidden layer, e.g. ``(4, 4)``; ``()`` is a linear model (logistic
-        regression). At most 6 layers of 1 to 8 neurons.
+        Neurons in each hidden layer, e.g. ``(4, 4)``; ``()`` is a linear model (logistic,
+        softmax or linear regression). At most 6 layers of 1 to 8 neurons.
     activation : {"tanh", "relu", "sigmoid", "linear"}
         The activation after each hidden layer.
     activations : sequence of str
