@@ -210,3 +210,19 @@ def test_a_number_of_classes_out_of_range_is_refused_in_words(three):
     with pytest.raises(Exception, match="classes must be from 2 to 5"):
         three.classes = 6
     assert three.classes == 3 and three.model[-1].out_features == 3
+
+
+def test_too_few_points_for_the_classes_are_refused_before_a_run_starts(three):
+    three.classes = 5
+    with pytest.raises(Exception, match="n must be at least 10 for 5 classes"):
+        three.n = 8
+    assert three.n == 120 and three.data.classes == 5
+
+
+def test_classes_on_a_set_with_its_own_start_no_run_and_wait_for_one_that_takes_them(three):
+    three.dataset = "circles"
+    before = three.run
+    three.classes = 4
+    assert three.run == before and three.model[-1].out_features == 1
+    three.dataset = "spirals"
+    assert three.model[-1].out_features == 4

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import traitlets
 
-from nnviz_widgets.datasets import own_data
+from nnviz_widgets.datasets import MULTICLASS_DATASETS, own_data
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link
 from nnviz_widgets.training import TrainingLoop
@@ -209,6 +209,8 @@ class Playground(PlaygroundSettings, PlaygroundReading, RunSwitching, WeightEdit
 
     # ------------------------------------------------------------------ observers
     def _on_run_setting_change(self, change: dict) -> None:
+        if change["name"] == "classes" and self.dataset not in MULTICLASS_DATASETS:
+            return  # the data set has its own classes: kept for the next one that takes them
         if not self._restoring:
             self._start_run(RESTARTS[change["name"]](change["new"]))
 

@@ -216,6 +216,13 @@ class PlaygroundSettings(traitlets.HasTraits):
                 f"activations must name one activation per hidden layer ({len(self.hidden)}), "
                 f"or none; got {len(value)}: {list(value)}"
             )
+        if name in ("n", "classes") and self.dataset in MULTICLASS_DATASETS:
+            n, k = (value, self.classes) if name == "n" else (self.n, value)
+            if n < 2 * k:  # checked here, before a run is started that could not be drawn
+                raise traitlets.TraitError(
+                    f"n must be at least {2 * k} for {k} classes (every class in both "
+                    f"splits), got n={n}"
+                )
         if name == "dataset" and value == OWN and self.own_data is None:
             raise traitlets.TraitError(
                 f"dataset {OWN!r} is the data given as Playground(data=(X, y)); none was given"
