@@ -13,7 +13,7 @@ import torch
 from torch.nn import functional as F
 
 import nnviz_widgets as nv
-from nnviz_widgets.datasets import MULTICLASS_DATASETS
+from nnviz_widgets.datasets import MULTICLASS_DATASETS, own_data
 from nnviz_widgets.widgets.playground.boundary import PALETTE
 from nnviz_widgets.widgets.playground.presets import PRESETS
 from tests.test_playground import decode_png, picture, torch_model
@@ -226,3 +226,15 @@ def test_classes_on_a_set_with_its_own_start_no_run_and_wait_for_one_that_takes_
     assert three.run == before and three.model[-1].out_features == 1
     three.dataset = "spirals"
     assert three.model[-1].out_features == 4
+
+
+def test_a_few_float_labels_stay_classes_and_many_floats_are_targets():
+    x = np.random.default_rng(2).normal(size=(60, 2))
+    assert own_data((x, np.where(x[:, 0] > 0, 0.5, 1.5))).classes == 2  # as always
+    assert own_data((x, (np.arange(60) % 3).astype(float))).classes == 3
+    assert own_data((x, x[:, 1])).regression
+    assert own_data((x, (np.arange(60) % 3).astype(float)), task="regression").regression
+    with pytest.raises(ValueError, match="2 to 5 classes .*got 60"):
+        own_data((x, x[:, 1]), task="classes")
+    with pytest.raises(ValueError, match='task must be "auto", "classes" or "regression"'):
+        own_data((x, x[:, 1]), task="numbers")

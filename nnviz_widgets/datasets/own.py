@@ -35,8 +35,8 @@ def own_data(
         for testing, and the seed of both.
     task : {"auto", "classes", "regression"}
         What ``y`` holds. ``"auto"``: numbers to predict (a regression) when ``y`` is of float
-        type and has a value that is not a whole number or more than 5 distinct values;
-        classes otherwise.
+        type with more than 5 distinct values; classes otherwise (so two float labels, such as
+        0.0 and 1.0 or 0.5 and 1.5, stay two classes, as they always were).
 
     Returns
     -------
@@ -73,11 +73,9 @@ def _check_draw(noise: float, test_fraction: float) -> None:
 
 
 def looks_like_targets(y: np.ndarray) -> bool:
-    """Whether ``y`` reads as numbers to predict: floats, some not whole or over 5 distinct."""
-    if y.dtype.kind != "f":
-        return False
-    finite = y[np.isfinite(y)]
-    return bool((finite != np.round(finite)).any() or len(np.unique(finite)) > CLASS_RANGE[1])
+    """Whether ``y`` reads as numbers to predict: floats of more than 5 distinct values (more
+    than the Playground's classes can be)."""
+    return y.dtype.kind == "f" and len(np.unique(y[np.isfinite(y)])) > CLASS_RANGE[1]
 
 
 def _to_unit(values: np.ndarray) -> np.ndarray:
