@@ -238,3 +238,14 @@ def test_a_few_float_labels_stay_classes_and_many_floats_are_targets():
         own_data((x, x[:, 1]), task="classes")
     with pytest.raises(ValueError, match='task must be "auto", "classes" or "regression"'):
         own_data((x, x[:, 1]), task="numbers")
+
+
+def test_a_data_set_that_takes_classes_is_refused_when_too_few_points_for_them():
+    widget = nv.Playground("circles", hidden=(2,), n=8, resolution=8, node_resolution=8)
+    try:
+        widget.classes = 5  # circles have their own two classes: kept for later
+        with pytest.raises(Exception, match="n must be at least 10 for 5 classes"):
+            widget.dataset = "spirals"
+        assert widget.dataset == "circles" and widget.data.classes == 2
+    finally:
+        widget.close()

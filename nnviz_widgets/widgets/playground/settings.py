@@ -216,8 +216,10 @@ class PlaygroundSettings(traitlets.HasTraits):
                 f"activations must name one activation per hidden layer ({len(self.hidden)}), "
                 f"or none; got {len(value)}: {list(value)}"
             )
-        if name in ("n", "classes") and self.dataset in MULTICLASS_DATASETS:
-            n, k = (value, self.classes) if name == "n" else (self.n, value)
+        dataset = value if name == "dataset" else self.dataset
+        if name in ("n", "classes", "dataset") and dataset in MULTICLASS_DATASETS:
+            n = value if name == "n" else self.n
+            k = value if name == "classes" else self.classes
             if n < 2 * k:  # checked here, before a run is started that could not be drawn
                 raise traitlets.TraitError(
                     f"n must be at least {2 * k} for {k} classes (every class in both "
