@@ -28,14 +28,17 @@ LARGEST = {
 }
 
 
-def _measure(hidden: tuple = HIDDEN, features: list | None = None) -> dict:
+def _measure(hidden: tuple = HIDDEN, features: list | None = None, classes: int = 2) -> dict:
     import nnviz_widgets as nv
     from nnviz_widgets.render.colour import CLASSES, colourize
     from nnviz_widgets.render.png import encode_png
+    from nnviz_widgets.widgets.playground.boundary import class_pixels
 
     with serializing_comms():
         torch.manual_seed(0)
-        pg = nv.Playground("spirals", hidden=hidden, features=features or ["x1", "x2"])
+        pg = nv.Playground(
+            "spirals", hidden=hidden, features=features or ["x1", "x2"], classes=classes
+        )
         pg.train(STEPS, timeout=600)
         if features:  # the largest case: a neuron of the last hidden layer shown large too
             pg.inspect(len(hidden), 0)
@@ -67,10 +70,16 @@ def _measure(hidden: tuple = HIDDEN, features: list | None = None) -> dict:
         grid = pg.grid_points()
         timed("boundary: forward pass over the 96x96 grid", lambda: pg.boundary(STEPS))
         probability = pg.boundary(STEPS)
-        timed("boundary: colour + PNG", lambda: encode_png(colourize(probability, 0, 1, CLASSES)))
+        if classes == 2:
+            colour = lambda: colourize(probability, 0, 1, CLASSES)  # noqa: E731
+        else:  # a colour per class, paler where less sure
+            colour = lambda: class_pixels(probability)  # noqa: E731
+        timed("boundary: colour + PNG", lambda: encode_png(colour()))
         timed(
             "neuron maps: forward, colour, PNG (one canvas)",
-            lambda: pg._figures.graph.draw_nodes(weights, biases, pg.activation, pg.features),
+            lambda: pg._figures.graph.draw_nodes(
+                weights, biases, pg.activation, pg.features, classes
+            ),
         )
         timed("edges: 10 line marks", lambda: pg._figures.graph.draw_edges(weights))
         node_png = len(pg._figures.graph.image.value)
@@ -91,21 +100,30 @@ def _measure(hidden: tuple = HIDDEN, features: list | None = None) -> dict:
 
 def run() -> str:
     """Measure and return a Markdown section for RESULTS.md."""
-    return _report(_measure()) + "\n" + _report_largest(_measure(**LARGEST))
+    return (
+        _report(_measure())
+        + "\n"
+        + _report_largest(_measure(**LARGEST))
+        + "\n"
+        + _report_largest(_measure(**LARGEST, classes=5), classes=5)
+    )
 
 
-def _report_largest(result: dict) -> str:
-    """The scrub cost of the largest Playground (issue 17), in a short section."""
+def _report_largest(result: dict, classes: int = 2) -> str:
+    """The scrub cost of the largest Playground (issue 17), in a short section; with
+    ``classes`` 5, five output nodes and the boundary coloured by class."""
     times = result["times"] * 1000
     median = float(np.median(times))
+    title = "all input features on" if classes == 2 else f"{classes} classes"
+    outputs = "" if classes == 2 else f", {classes} output units (softmax)"
     return (
         "\n".join(
             [
-                "### The largest Playground, all input features on (issue 17)",
+                f"### The largest Playground, {title} (issue 17)",
                 "",
-                f"6 hidden layers of 8 neurons fed all 7 input features ({result['edges']} "
-                f"edges, 56 neuron maps), one neuron shown large in the inspector; trained {STEPS} "
-                "epochs, timed as above.",
+                f"6 hidden layers of 8 neurons fed all 7 input features{outputs} "
+                f"({result['edges']} edges), one neuron shown large in the inspector; trained "
+                f"{STEPS} epochs, timed as above.",
                 "",
                 "| measure | value |",
                 "| --- | --- |",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
@@ -97,7 +98,7 @@ def test_the_result_is_frozen_and_describes_itself():
         data.noise = 0.3
     assert "xor" in repr(data) and "seed=2" in repr(data)
     assert data.noise == 0.1 and data.seed == 2
-    assert set(nv.datasets.TOY_DATASETS) == set(NAMES)
+    assert set(nv.datasets.TOY_DATASETS) == {*NAMES, "plane", "multi-gaussian"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -117,4 +118,79 @@ def test_the_result_is_frozen_and_describes_itself():
 )
 def test_bad_arguments_are_named(name, kwargs, error, words):
     with pytest.raises(error, match=words):
+        make(name, **kwargs)
+
+
+def fingerprint(data) -> str:
+    digest = hashlib.sha256()
+    for field in ("train_x", "train_y", "test_x", "test_y"):
+        digest.update(getattr(data, field).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def test_the_two_class_sets_are_the_points_they_always_were():
+    # digests of the points before 3-5 classes and regression sets were added
+    assert {name: fingerprint(make(name, n=101, noise=0.1, seed=3)) for name in NAMES} == {
+        "circles": "28954fb85efa1510",
+        "xor": "fa5be2be3471003e",
+        "gaussians": "10632c4c8e8be787",
+        "spirals": "8ebed41829b1869d",
+    }
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    own = nv.datasets.own_data((x, (x[:, 0] > 0).astype(int)), seed=2)
+    assert fingerprint(own) == "8d1d3ca43d680374" and own.classes == 2
+
+
+@pytest.mark.parametrize("name", ["gaussians", "spirals"])
+@pytest.mark.parametrize("classes", [3, 4, 5])
+def test_k_class_sets_have_k_equal_classes_in_both_splits_and_repeat(name, classes):
+    data = make(name, n=203, classes=classes, seed=4)
+    assert data.classes == classes and not data.regression
+    assert data.train_x.shape[1] == 2 and len(data.train_x) + len(data.test_x) == 203
+    for split in (data.train_y, data.test_y):
+        assert split.dtype == torch.int64 and set(split.tolist()) == set(range(classes))
+    counts = np.bincount(np.concatenate([data.train_y, data.test_y]))
+    assert counts.max() - counts.min() <= 1
+    again = make(name, n=203, classes=classes, seed=4)
+    assert torch.equal(data.train_x, again.train_x) and torch.equal(data.test_y, again.test_y)
+    assert f"{classes} classes" in repr(data)
+
+
+def test_k_gaussian_clouds_sit_apart_on_a_circle():
+    data = make("gaussians", n=500, classes=4, noise=0.0)
+    centres = np.stack([data.train_x[data.train_y == k].mean(dim=0).numpy() for k in range(4)])
+    assert np.allclose(np.hypot(*centres.T), 0.6, atol=0.06)
+
+
+@pytest.mark.parametrize("name", ["plane", "multi_gaussian"])
+def test_regression_sets_have_float_targets_in_range_and_repeat(name):
+    data = make(name, n=300, seed=5)
+    assert data.regression and data.classes == 0 and "regression" in repr(data)
+    y = torch.cat([data.train_y, data.test_y])
+    assert y.dtype == torch.float32 and y.min() >= -1.0 and y.max() <= 1.0 and y.std() > 0.1
+    assert len(data.test_y) == 150 and torch.equal(data.train_x, make(name, n=300, seed=5).train_x)
+    assert not torch.equal(data.train_y, make(name, n=300, seed=6).train_y)
+
+
+def test_regression_targets_follow_tf_playgrounds_shapes():
+    plane = make("plane", n=200, noise=0.0)
+    x, y = plane.train_x.numpy(), plane.train_y.numpy()
+    np.testing.assert_allclose(y, (x[:, 0] + x[:, 1]) / 2, atol=1e-6)
+    bumps = make("multi_gaussian", n=4000, noise=0.0)
+    x, y = bumps.train_x.numpy(), bumps.train_y.numpy()
+    near = np.hypot(x[:, 0] - 0.0, x[:, 1] - 2.5 / 6) < 0.05  # the top middle bump: -1
+    far = np.abs(x[:, 1]) < 0.05  # between the rows, over 1/3 from every centre
+    assert (y[near] < -0.8).all() and (y[far] == 0.0).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "words"),
+    [
+        ("gaussians", {"classes": 6}, "classes must be 2 to 5 for 'gaussians', got 6"),
+        ("spirals", {"classes": 1}, "classes must be 2 to 5"),
+        ("spirals", {"classes": 5, "n": 9}, "n must be an integer of at least 10"),
+    ],
+)
+def test_a_number_of_classes_that_will_not_do_is_refused(name, kwargs, words):
+    with pytest.raises(ValueError, match=words):
         make(name, **kwargs)

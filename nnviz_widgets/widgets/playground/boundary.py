@@ -1,7 +1,10 @@
-"""The decision boundary (bqplot): the network's probability over the plane, with the points.
+"""The decision boundary (bqplot): the network's answer over the plane, with the points.
 
-The probability is coloured in the kernel, paled so that the points stand out, and sent as PNG
-bytes; the train points are drawn with a white rim, the test points with a black one.
+The answer is coloured in the kernel, paled so that the points stand out, and sent as PNG
+bytes; the train points are drawn with a white rim, the test points with a black one. Two
+classes: the probability of class 1 from orange to blue; 3 to 5 classes: each pixel in its
+likeliest class's colour, paler where the network is less sure; a regression: the prediction
+from -1 (orange) to 1 (blue) (docs/playground.md, "Classes and regression").
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from nnviz_widgets.widgets.playground.forward import EXTENT
 if TYPE_CHECKING:  # for annotations only: the figure draws from numpy and never needs torch
     from nnviz_widgets.datasets import ToyData
 
-__all__ = ["CLASS_COLOURS", "BoundaryFigure"]
+__all__ = ["CLASS_COLOURS", "PALETTE", "BoundaryFigure", "class_pixels", "point_colours"]
 
 #: The colours of class 0 and class 1 points: the ends of the class colour map.
 CLASS_COLOURS = (CLASSES.anchors[0], CLASSES.anchors[-1])
+#: A colour per class for 3 to 5 classes: the two above, then green, purple and magenta, each
+#: dark enough to read on white and light enough to read on JupyterLab's dark grey.
+PALETTE = (*CLASS_COLOURS, "#2a9d3c", "#8e44c9", "#d0308f")
 
 
 class BoundaryFigure:
@@ -88,7 +94,11 @@ class BoundaryFigure:
         self.pictures.close()
 
     def show_data(self, data: ToyData) -> None:
-        """Draw the train and test points of ``data``."""
+        """Draw the train and test points of ``data``, coloured by class or by target."""
+        colours, low, high = point_colours(data.classes)
+        scale = self.train_points.scales["color"]
+        with scale.hold_sync():
+            scale.colors, scale.min, scale.max = colours, low, high
         for mark, x, y in (
             (self.train_points, data.train_x, data.train_y),
             (self.test_points, data.test_x, data.test_y),
@@ -97,12 +107,46 @@ class BoundaryFigure:
             mark.y = x[:, 1].numpy().copy()
             mark.color = y.numpy().astype(np.float32)
 
-    def draw(self, probability: np.ndarray) -> None:
-        """Show ``probability`` (of class 1, an image-ordered square) as the boundary's picture."""
-        pixels = colourize(probability, 0.0, 1.0, CLASSES)
+    def draw(self, values: np.ndarray, classes: int = 2) -> None:
+        """Show the network's answer, an image-ordered square, as the boundary's picture.
+
+        ``values``: the probability of class 1 (two classes), each class's probability
+        (``(rows, columns, classes)``, 3 to 5 classes) or the prediction (``classes`` 0).
+        """
+        if classes >= 3:
+            pixels = class_pixels(values)
+        else:
+            low = -1.0 if classes == 0 else 0.0
+            pixels = colourize(values, low, 1.0, CLASSES)
         # paler than the points drawn on it, so that they stand out
         pixels = (255 - (255 - pixels.astype(np.float32)) * 0.7).astype(np.uint8)
         self.pictures.show(encode_png(pixels))
+
+
+def class_pixels(probabilities: np.ndarray) -> np.ndarray:
+    """RGB pixels for ``(rows, columns, k)`` class probabilities: the likeliest class's colour
+    (:data:`PALETTE`), towards white as its probability falls to a toss-up (1/k)."""
+    k = probabilities.shape[-1]
+    palette = np.array([_rgb(colour) for colour in PALETTE[:k]], dtype=np.float32)
+    likeliest = probabilities.argmax(axis=-1)
+    sure = (probabilities.max(axis=-1) - 1.0 / k) / (1.0 - 1.0 / k)
+    sure = np.clip(np.nan_to_num(sure), 0.0, 1.0)[..., None]
+    white = np.float32(246.0)  # the class map's middle, as two classes fade to
+    return (white + (palette[likeliest] - white) * sure).round().astype(np.uint8)
+
+
+def point_colours(classes: int) -> tuple[list[str], float, float]:
+    """The points' colour scale for ``classes`` (0: a regression): colours, min and max."""
+    if classes == 0:  # a target from -1 to 1, as the picture colours the prediction
+        return list(CLASSES.anchors), -1.0, 1.0
+    if classes == 2:
+        return list(CLASS_COLOURS), 0.0, 1.0
+    # one colour per label: the scale meets each colour exactly at its class's number
+    return list(PALETTE[:classes]), 0.0, float(classes - 1)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def _points(scales: dict, rim: str, *, visible: bool) -> bqplot.Scatter:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 import traitlets
 
+from nnviz_widgets.datasets import CLASS_RANGE, MULTICLASS_DATASETS
 from nnviz_widgets.threads.controls import Link, LockedIntSlider
 from nnviz_widgets.widgets.playground.run_row import RunRow
 from nnviz_widgets.widgets.playground.settings import (
@@ -46,6 +47,7 @@ BATCH_SIZES = (1, 5, 10, 20, 50, 100)
 NOISES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 TEST_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+CLASS_CHOICES = tuple(range(CLASS_RANGE[0], CLASS_RANGE[1] + 1))
 
 _LABELLED = {"style": {"description_width": "95px"}}
 #: A column of settings keeps its width (squeezed, its dropdowns hid their arrows)
@@ -147,6 +149,38 @@ class PlaygroundControls:
 
     def _make_settings(self, owner: traitlets.HasTraits) -> list[widgets.Widget]:
         """One control per setting, linked to its trait; in the order shown, three a column."""
+        self._make_own_controls(owner)
+        table = self._table(owner)
+        self._links = [
+            # a value the trait refuses (typed per-layer activations) is said, and undone
+            Link(
+                (owner, trait),
+                (control, "value"),
+                self._lock,
+                transform=transform,
+                on_error=lambda error: self.tell(f"{error}"),
+            )
+            for trait, control, transform in table
+        ]
+        return [control for _, control, _ in table]
+
+    def _show_classes_use(self, owner: traitlets.HasTraits) -> None:
+        """Keep the classes control usable only where the data set takes a number of classes."""
+
+        def follow(change: dict | None = None) -> None:
+            takes = owner.dataset in MULTICLASS_DATASETS
+            self.classes.disabled = not takes
+            self.classes.tooltip = (
+                "" if takes else f"{owner.dataset!r} has its own classes (or is a regression)"
+            )
+
+        follow()
+        owner.observe(follow, names="dataset")
+        self._unobserve = lambda: owner.unobserve(follow, names="dataset")
+
+    def _make_own_controls(self, owner: traitlets.HasTraits) -> None:
+        """The controls that are more than a dropdown: the shape boxes, the per-layer text, the
+        check boxes and the classes."""
         self.layers = widgets.BoundedIntText(
             value=len(owner.hidden),
             min=0,
@@ -177,84 +211,39 @@ class PlaygroundControls:
         self.discretize = widgets.Checkbox(
             value=owner.discretize, description="discretize output", indent=False
         )
+        self.classes = _dropdown(owner, "classes", "classes", CLASS_CHOICES)
+        self._show_classes_use(owner)
+
+    def _table(self, owner: traitlets.HasTraits) -> tuple:
+        """``(trait, control, transform)`` for every setting, in the order shown."""
+
+        def menu(trait: str, words: str, options: Sequence) -> tuple:
+            return (trait, _dropdown(owner, words, trait, options), None)
+
+        def numbers(trait: str, words: str, offered: Sequence[float]) -> tuple:
+            return menu(trait, words, _numbers(offered, getattr(owner, trait)))
+
         # Each setting's control and its trait, kept equal both ways. The shape boxes set every
         # layer alike; from the trait they show its depth and its widest layer, and the link
         # keeps them from writing that back as a uniform shape.
-        table = (
-            (
-                "dataset",
-                _dropdown(
-                    owner,
-                    "data",
-                    "dataset",
-                    DATASETS if owner.own_data is None else (*DATASETS, OWN),
-                ),
-                None,
-            ),
-            ("activation", _dropdown(owner, "activation", "activation", ACTIVATIONS), None),
+        return (
+            menu("dataset", "data", DATASETS if owner.own_data is None else (*DATASETS, OWN)),
+            menu("activation", "activation", ACTIVATIONS),
             ("activations", self.per_layer, (", ".join, _names)),
-            ("optimizer", _dropdown(owner, "optimizer", "optimizer", OPTIMIZERS), None),
-            (
-                "learning_rate",
-                _dropdown(
-                    owner,
-                    "learning rate",
-                    "learning_rate",
-                    _numbers(LEARNING_RATES, owner.learning_rate),
-                ),
-                None,
-            ),
-            ("regularizer", _dropdown(owner, "regularization", "regularizer", REGULARIZERS), None),
-            (
-                "regularization",
-                _dropdown(
-                    owner,
-                    "rate",
-                    "regularization",
-                    _numbers(REGULARIZATIONS, owner.regularization),
-                ),
-                None,
-            ),
-            (
-                "batch_size",
-                _dropdown(
-                    owner, "batch size", "batch_size", sorted({*BATCH_SIZES, owner.batch_size})
-                ),
-                None,
-            ),
+            menu("optimizer", "optimizer", OPTIMIZERS),
+            numbers("learning_rate", "learning rate", LEARNING_RATES),
+            menu("regularizer", "regularization", REGULARIZERS),
+            numbers("regularization", "rate", REGULARIZATIONS),
+            menu("batch_size", "batch size", sorted({*BATCH_SIZES, owner.batch_size})),
             ("hidden", self.layers, (len, self._shape_of_depth)),
             ("hidden", self.neurons, (self._widest, self._shape_of_width)),
-            ("noise", _dropdown(owner, "noise", "noise", _numbers(NOISES, owner.noise)), None),
-            (
-                "test_fraction",
-                _dropdown(
-                    owner,
-                    "test share",
-                    "test_fraction",
-                    _numbers(TEST_FRACTIONS, owner.test_fraction),
-                ),
-                None,
-            ),
-            (
-                "dropout",
-                _dropdown(owner, "dropout", "dropout", _numbers(DROPOUTS, owner.dropout)),
-                None,
-            ),
+            numbers("noise", "noise", NOISES),
+            numbers("test_fraction", "test share", TEST_FRACTIONS),
+            numbers("dropout", "dropout", DROPOUTS),
+            ("classes", self.classes, None),
             ("show_test", self.show_test, None),
             ("discretize", self.discretize, None),
         )
-        self._links = [
-            # a value the trait refuses (typed per-layer activations) is said, and undone
-            Link(
-                (owner, trait),
-                (control, "value"),
-                self._lock,
-                transform=transform,
-                on_error=lambda error: self.tell(f"{error}"),
-            )
-            for trait, control, transform in table
-        ]
-        return [control for _, control, _ in table]
 
     def show_runs(self, options: list[tuple[str, int]], current: int) -> None:
         """Show the kept runs (``(label, number)``, newest first) with run ``current`` picked."""
@@ -278,6 +267,8 @@ class PlaygroundControls:
         links, self._links = self._links, []
         for link in links:
             link.unlink()
+        self._unobserve()
+        self._unobserve = lambda: None
         self.row.close()
         for widget in self._widgets:
             widget.close()

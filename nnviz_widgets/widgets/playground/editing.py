@@ -95,11 +95,10 @@ class WeightEditing(traitlets.HasTraits):
             )
 
     def _weight_words(self, layer: int, out: int, into: int) -> str:
-        columns = len(self._run.layers) + 1
-        return (
-            f"weight from {node_name(layer, into, columns, self._run.features)} "
-            f"to {node_name(layer + 1, out, columns, self._run.features)}"
-        )
+        columns, run = len(self._run.layers) + 1, self._run
+        into_name = node_name(layer, into, columns, run.features)
+        out_name = node_name(layer + 1, out, columns, run.features, run.objective.outputs)
+        return f"weight from {into_name} to {out_name}"
 
 
 def _clicked(content: dict) -> int:

@@ -23,7 +23,18 @@ from nnviz_widgets.widgets.playground.network_graph import NetworkGraph
 if TYPE_CHECKING:  # for annotations only: the figures draw from numpy and never need torch
     from nnviz_widgets.widgets.playground.run import PlaygroundRun
 
-__all__ = ["PlaygroundFigures"]
+__all__ = ["PlaygroundFigures", "discrete"]
+
+
+def discrete(values: np.ndarray, classes: int) -> np.ndarray:
+    """The answer as the model would call it ("discretize output"): two classes, 0 or 1;
+    3 to 5, the likeliest class at probability 1; a regression, the sign of the prediction
+    (-1 or 1), as TF Playground rounds it."""
+    if classes == 0:
+        return np.where(values >= 0, np.float32(1.0), np.float32(-1.0))
+    if classes == 2:
+        return (values > 0.5).astype(np.float32)
+    return (values.argmax(axis=-1)[..., None] == np.arange(classes)).astype(np.float32)
 
 
 class PlaygroundFigures:
@@ -86,26 +97,40 @@ class PlaygroundFigures:
 
         ``features`` are the input features the network is fed (:mod:`.features`).
         """
+        return self.prediction(weights, biases, activation, features, 2)
+
+    def prediction(
+        self,
+        weights: list,
+        biases: list,
+        activation: str | Sequence[str],
+        features: Sequence[str] = ("x1", "x2"),
+        classes: int = 2,
+    ) -> np.ndarray:
+        """The network's answer over :meth:`grid_points` (:func:`.forward.prediction`), a
+        square in image order: ``(resolution, resolution)``, or with a last axis of one
+        probability per class for 3 to 5 ``classes``."""
         points = expand(self.grid_points(), features)
-        probability = forward.probability(weights, biases, activation, points)
-        return probability.reshape(self.resolution, -1)
+        values = forward.prediction(weights, biases, activation, points, classes)
+        return values.reshape(self.resolution, self.resolution, *values.shape[1:])
 
     def show_run(self, run: PlaygroundRun) -> None:
         """Draw what changes only with the run: the graph's frame, the points, the curves."""
-        self.graph.set_architecture(run.hidden, len(run.features))
+        self.graph.set_architecture(run.hidden, len(run.features), run.objective.outputs)
         self.boundary.show_data(run.data)
         self.losses.draw(run.recording)
 
     def draw(self, run: PlaygroundRun, index: int) -> None:
         """Draw snapshot ``index`` of ``run``: neuron maps, edges, boundary, marker and readout."""
         weights, biases = run.weights(index)
-        self.graph.draw_nodes(weights, biases, run.activations, run.features)
+        classes = run.objective.classes
+        self.graph.draw_nodes(weights, biases, run.activations, run.features, classes)
         self.graph.draw_edges(weights)
-        probability = self.probability(weights, biases, run.activations, run.features)
-        if self.discretize:  # each point's class, as the model would call it
-            probability = (probability > 0.5).astype(np.float32)
-        self.boundary.draw(probability)
-        self.inspector.draw(weights, biases, run.activations, run.features)
+        values = self.prediction(weights, biases, run.activations, run.features, classes)
+        if self.discretize:
+            values = discrete(values, classes)
+        self.boundary.draw(values, classes)
+        self.inspector.draw(weights, biases, run.activations, run.features, classes)
         self.losses.show_epoch(run.recording, index)
 
     def close(self) -> None:

@@ -11,7 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["ACTIVATIONS", "EXTENT", "activate", "forward", "grid", "probability"]
+__all__ = [
+    "ACTIVATIONS",
+    "EXTENT",
+    "activate",
+    "forward",
+    "grid",
+    "output_range",
+    "output_values",
+    "prediction",
+    "probability",
+]
 
 #: Half the side of the square of the plane shown: the toy sets lie in [-1, 1]^2 before noise.
 EXTENT = 1.5
@@ -102,3 +112,39 @@ def probability(
     """The network's probability of class 1 at each of ``points``: the sigmoid of its logit."""
     logits = forward(weights, biases, activation, points)[-1]
     return activate("sigmoid", logits[:, 0])
+
+
+def output_values(logits: np.ndarray, classes: int = 2) -> np.ndarray:
+    """What the output layer's ``(n, units)`` values mean, as the pictures show them.
+
+    Two classes: the probability of class 1 (the sigmoid of the one logit); 3 to 5 classes:
+    each class's probability (the softmax over the logits); ``classes`` 0, a regression: the
+    prediction itself. See :mod:`.objective` for the same in torch.
+    """
+    z = np.asarray(logits, dtype=np.float32)
+    if classes == 0:
+        return z
+    if classes == 2:
+        return activate("sigmoid", z)
+    shifted = np.exp(z - z.max(axis=1, keepdims=True))  # shifted: exp never overflows
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def output_range(classes: int = 2) -> tuple[float, float]:
+    """The range of :func:`output_values`' colours: [0, 1] for probabilities, [-1, 1] for a
+    regression's prediction (its targets' range)."""
+    return (-1.0, 1.0) if classes == 0 else (0.0, 1.0)
+
+
+def prediction(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    activation: str | Sequence[str],
+    points: np.ndarray,
+    classes: int = 2,
+) -> np.ndarray:
+    """The network's answer at each of ``points``: ``(n,)`` for two classes (the probability
+    of class 1, as :func:`probability`) and a regression (the prediction), ``(n, classes)``
+    for 3 to 5 classes (each class's probability)."""
+    values = output_values(forward(weights, biases, activation, points)[-1], classes)
+    return values if classes >= 3 else values[:, 0]

@@ -141,15 +141,18 @@ def layout(
     return GraphLayout(sizes, node, width, height, left, top)
 
 
-def fixed_layout(hidden: Sequence[int], resolution: int, inputs: int = 2) -> GraphLayout:
+def fixed_layout(
+    hidden: Sequence[int], resolution: int, inputs: int = 2, outputs: int = 1
+) -> GraphLayout:
     """The graph of an MLP with ``hidden`` layers, on a canvas with room for the largest one.
 
     One canvas size for every architecture the Playground allows, so that the figure never
     resizes in the browser. ``resolution`` is the side of a neuron's map; its node is 2 pixels
-    more, for a frame; ``inputs`` is the number of input features (nodes of the first column).
+    more, for a frame; ``inputs`` is the number of input features (nodes of the first column),
+    ``outputs`` that of output units (one per class for 3 to 5 classes).
     """
     return layout(
-        [inputs, *hidden, 1],
+        [inputs, *hidden, outputs],
         node=resolution + 2,
         gap=resolution // 3,
         width=(MAX_LAYERS + 2) * (resolution + 2) + (MAX_LAYERS + 1) * (3 * resolution // 2),

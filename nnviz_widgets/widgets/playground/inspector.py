@@ -29,12 +29,15 @@ __all__ = ["HOVER_POINTS", "NeuronInspector", "node_name"]
 HOVER_POINTS = 24
 
 
-def node_name(column: int, unit: int, columns: int, features: Sequence[str]) -> str:
-    """A neuron in words: "input x1^2", "hidden 2, neuron 3", "output"."""
+def node_name(
+    column: int, unit: int, columns: int, features: Sequence[str], outputs: int = 1
+) -> str:
+    """A neuron in words: "input x1^2", "hidden 2, neuron 3", "output" (of ``outputs`` units:
+    "output, class 3", counting classes from 0 as the labels do)."""
     if column == 0:
         return f"input {features[unit]}"
     if column == columns - 1:
-        return "output"
+        return "output" if outputs == 1 else f"output, class {unit}"
     return f"hidden {column}, neuron {unit + 1}"
 
 
@@ -52,6 +55,8 @@ class NeuronInspector:
         The large map (CSS class ``nnviz-playground-inspector``).
     hover_points : bqplot.Scatter
         Invisible squares over the map, one per hover point, coloured by the value there.
+    range_label : ipywidgets.HTML
+        The range the picked neuron's colours span.
     value_label : ipywidgets.HTML
         The value under the pointer.
     weight : ipywidgets.FloatText
@@ -93,23 +98,14 @@ class NeuronInspector:
             ),
         )
         self.hover_points.on_hover(self._on_hover)
-        self.figure = bqplot.Figure(
-            marks=[self.pictures.mark, self.hover_points],
-            axes=[
-                bqplot.Axis(scale=x, label="x₁", tick_values=[-1.0, 0.0, 1.0], tick_format=".0f"),
-                bqplot.Axis(scale=y, side="left", tick_values=[-1.0, 0.0, 1.0], tick_format=".0f"),
-            ],
-            fig_margin={"top": 30, "bottom": 35, "left": 35, "right": 10},
-            padding_x=0.0,
-            padding_y=0.0,
-            title="click a neuron in the graph",
-            title_style={"font-size": "13px"},
-            layout=ipywidgets.Layout(width="260px", height="270px"),
-            min_aspect_ratio=1.0,
-            max_aspect_ratio=1.0,
-        )
-        themed(self.figure)
-        self.figure.add_class("nnviz-playground-inspector")
+        self.figure = _figure([self.pictures.mark, self.hover_points], x, y)
+        self.box = ipywidgets.HBox([self.figure, self._make_words()])
+        self.box.add_class("nnviz-playground-inspector-box")
+
+    def _make_words(self) -> ipywidgets.VBox:
+        """The colour range and value lines, and the weight editor, beside the map."""
+        # the colour range under the map, not in its title: a long title was cut at the left
+        self.range_label = ipywidgets.HTML()
         self.value_label = ipywidgets.HTML("<small>point at the map for its value</small>")
         self.weight = ipywidgets.FloatText(
             description="weight", disabled=True, layout=ipywidgets.Layout(width="170px")
@@ -118,21 +114,26 @@ class NeuronInspector:
             description="set", disabled=True, layout=ipywidgets.Layout(width="60px")
         )
         self.weight_label = ipywidgets.HTML("<small>click an edge to edit its weight</small>")
-        words = ipywidgets.VBox(
+        return ipywidgets.VBox(
             [
+                self.range_label,
                 self.value_label,
                 self.weight_label,
                 ipywidgets.HBox([self.weight, self.set_button]),
             ],
-            layout=ipywidgets.Layout(width="290px", margin="30px 0 0 0"),
+            layout=ipywidgets.Layout(width="270px", margin="30px 0 0 0"),
         )
-        self.box = ipywidgets.HBox([self.figure, words])
-        self.box.add_class("nnviz-playground-inspector-box")
 
     def draw(
-        self, weights: list, biases: list, activation: str | Sequence[str], features: Sequence[str]
+        self,
+        weights: list,
+        biases: list,
+        activation: str | Sequence[str],
+        features: Sequence[str],
+        classes: int = 2,
     ) -> None:
-        """Draw the picked neuron and the picked weight at the snapshot of ``weights``."""
+        """Draw the picked neuron and the picked weight at the snapshot of ``weights``; an
+        output unit shows what it means for ``classes`` (:func:`.forward.output_values`)."""
         if self.edge is not None:
             layer, out, into = self.edge
             self.weight.value = float(np.asarray(weights[layer])[out, into])
@@ -141,8 +142,10 @@ class NeuronInspector:
         column, unit = self.neuron
         big = self._values_at(forward.grid(forward.EXTENT, self.resolution), column, unit,
                               weights, biases, activation, features)  # fmt: skip
-        if column == len(weights):  # the output: its probability, as in the graph
-            big, low, high = forward.activate("sigmoid", big), 0.0, 1.0
+        if column == len(weights):  # the output: as in the graph
+            big = self._output(big, unit, weights, biases, activation, features, classes,
+                               forward.grid(forward.EXTENT, self.resolution))  # fmt: skip
+            low, high = forward.output_range(classes)
         else:
             kind = column_kinds(activation, len(weights))[column]
             low, high = (float(v[0]) for v in colour_range(kind, big[:, None]))
@@ -150,11 +153,13 @@ class NeuronInspector:
         self.pictures.show(encode_png(picture))
         small = self._values_at(self._points, column, unit, weights, biases, activation, features)
         if column == len(weights):
-            small = forward.activate("sigmoid", small)
+            small = self._output(small, unit, weights, biases, activation, features, classes,
+                                 self._points)  # fmt: skip
         self._values = small.astype(np.float32)
         self.hover_points.color = self._values
-        name = node_name(column, unit, len(weights) + 1, features)
-        self.figure.title = f"{name} (from {low:.3g} to {high:.3g})"
+        name = node_name(column, unit, len(weights) + 1, features, len(weights[-1]))
+        self.figure.title = name
+        self.range_label.value = f"<small>colours from {low:.3g} to {high:.3g}</small>"
 
     def value_at(self, index: int) -> str:
         """The words for hover point ``index``: where it is and the neuron's value there."""
@@ -170,13 +175,25 @@ class NeuronInspector:
     def close(self) -> None:
         """Close the widgets the inspector owns."""
         self.pictures.close()
-        for widget in (self.value_label, self.weight, self.set_button, self.weight_label):
+        for widget in (
+            *(self.range_label, self.value_label),
+            *(self.weight, self.set_button, self.weight_label),
+        ):
             widget.close()
 
     def _on_hover(self, mark: bqplot.Scatter, content: dict) -> None:
         index = (content.get("data") or {}).get("index")
         if isinstance(index, int) and 0 <= index < len(self._points):
             self.value_label.value = f"<small>{self.value_at(index)}</small>"
+
+    @staticmethod
+    def _output(z, unit, weights, biases, activation, features, classes, points) -> np.ndarray:
+        # a softmax needs every output unit's logit, not only the picked one's
+        if classes < 3:
+            return forward.output_values(z[:, None], classes)[:, 0]
+        hidden = column_kinds(activation, len(weights))[1:]
+        logits = forward.forward(weights, biases, hidden, expand(points, features))[-1]
+        return forward.output_values(logits, classes)[:, unit]
 
     @staticmethod
     def _values_at(points, column, unit, weights, biases, activation, features) -> np.ndarray:
@@ -188,3 +205,27 @@ class NeuronInspector:
         z = forward.forward(weights[:column], biases[:column], hidden[: column - 1], inputs)[-1]
         z = z[:, unit]
         return forward.activate(hidden[column - 1], z) if column < len(weights) else z
+
+
+def _figure(marks: list, x: bqplot.LinearScale, y: bqplot.LinearScale) -> bqplot.Figure:
+    """The large map's figure: the picture and the hover targets over the plane."""
+    figure = bqplot.Figure(
+        marks=marks,
+        axes=[
+            bqplot.Axis(scale=x, label="x₁", tick_values=[-1.0, 0.0, 1.0], tick_format=".0f"),
+            bqplot.Axis(scale=y, side="left", tick_values=[-1.0, 0.0, 1.0], tick_format=".0f"),
+        ],
+        # room below for the axis name, and as much right as left: the title is centred over
+        # the plot, and a long one was cut at the figure's left edge
+        fig_margin={"top": 30, "bottom": 42, "left": 35, "right": 35},
+        padding_x=0.0,
+        padding_y=0.0,
+        title="click a neuron in the graph",
+        title_style={"font-size": "13px"},
+        layout=ipywidgets.Layout(width="280px", height="280px"),
+        min_aspect_ratio=1.0,
+        max_aspect_ratio=1.0,
+    )
+    themed(figure)
+    figure.add_class("nnviz-playground-inspector")
+    return figure

@@ -63,7 +63,8 @@ class LossCurves:
                 bqplot.Axis(scale=self._x, label="epoch", tick_format=",d"),
                 bqplot.Axis(scale=y, side="left", tick_format=".1f"),
             ],
-            fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 10},
+            # room right of the plot: the last epoch's label is centred on the plot's edge
+            fig_margin={"top": 30, "bottom": 40, "left": 45, "right": 25},
             title="loss: train (blue), test (red)",
             title_style={"font-size": "13px"},
             padding_x=0.0,
@@ -100,8 +101,15 @@ class LossCurves:
             for i, label in enumerate(recording.snapshots)
         ]
         edited = " (weight edited)" if index > 0 and labels[index - 1] == labels[index] else ""
+        # a regression has no accuracy, and its loss is the mean squared error
+        loss = "loss" if "test_accuracy" in metrics else "MSE"
+        accuracy = (
+            f" &nbsp; test accuracy {metrics['test_accuracy']:.2f}"
+            if "test_accuracy" in metrics
+            else ""
+        )
         self.readout.value = (
-            f"<b>epoch {labels[index]:g}</b>{edited} of {labels[-1]:g} &nbsp; train loss "
-            f"{metrics['train_loss']:.3f} &nbsp; test loss {metrics['test_loss']:.3f} &nbsp; "
-            f"test accuracy {metrics['test_accuracy']:.2f}"
+            f"<b>epoch {labels[index]:g}</b>{edited} of {labels[-1]:g} &nbsp; train {loss} "
+            f"{metrics['train_loss']:.3f} &nbsp; test {loss} {metrics['test_loss']:.3f}"
+            f"{accuracy}"
         )

@@ -71,18 +71,7 @@ class NetworkGraph:
         self._y = bqplot.LinearScale(min=0.0, max=1.0, allow_padding=False)
         scales = {"x": self._x, "y": self._y}
         self.nodes = ImageSwap(x=[0.0, 1.0], y=[0.0, 1.0], scales=scales)
-        self.edge_marks = {}
-        for sign in (-1, 1):
-            for level, width in enumerate(graph_layout.WIDTHS):
-                self.edge_marks[(sign, level)] = bqplot.Lines(
-                    x=np.zeros((1, 2)),
-                    y=np.zeros((1, 2)),
-                    scales=scales,
-                    colors=[graph_layout.EDGE_COLOURS[sign > 0]],
-                    stroke_width=float(width),
-                    opacities=[0.75],
-                    visible=False,
-                )
+        self.edge_marks = _edge_marks(scales)
         self.column_labels = bqplot.Label(
             x=[0.0],
             y=[0.0],
@@ -128,9 +117,10 @@ class NetworkGraph:
         """Close the image widgets the figure's picture travels through."""
         self.nodes.close()
 
-    def set_architecture(self, hidden: Sequence[int], inputs: int = 2) -> None:
-        """Lay the graph out for ``inputs`` features and ``hidden`` layers: frame, column names."""
-        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution, inputs)
+    def set_architecture(self, hidden: Sequence[int], inputs: int = 2, outputs: int = 1) -> None:
+        """Lay the graph out for ``inputs`` features, ``hidden`` layers and ``outputs`` output
+        units: frame, column names."""
+        lay = self.layout = graph_layout.fixed_layout(hidden, self.node_resolution, inputs, outputs)
         # room above the nodes for the column names, and beside them: "output" is centred
         # over the last node and was cut at the figure's edge
         side = float(LABEL_ROOM)
@@ -183,10 +173,12 @@ class NetworkGraph:
         biases: list,
         activation: str | Sequence[str],
         features: Sequence[str] = ("x1", "x2"),
+        classes: int = 2,
     ) -> None:
         """Draw every neuron's output over the plane, each in a grey frame, in one PNG.
 
-        The input column shows each input feature of ``features`` over the plane.
+        The input column shows each input feature of ``features`` over the plane; the output
+        column what the output means for ``classes`` (:func:`.forward.output_values`).
         """
         lay = self.layout
         size = self.node_resolution
@@ -196,9 +188,9 @@ class NetworkGraph:
         canvas = np.zeros((lay.height, lay.width, 4), dtype=np.uint8)  # transparent
         last = len(outputs) - 1
         for column, values in enumerate(outputs):
-            if column == last:  # the output node shows the probability, like the boundary
-                values = forward.activate("sigmoid", values)
-                low, high = np.zeros(1), np.ones(1)
+            if column == last:  # the output nodes show what the boundary shows
+                values = forward.output_values(values, classes)
+                low, high = (np.full(values.shape[1], v) for v in forward.output_range(classes))
             else:
                 low, high = colour_range(kinds[column], values)
             for unit in range(values.shape[1]):
@@ -231,6 +223,23 @@ class NetworkGraph:
                 if chosen.any():
                     mark.x, mark.y = x[chosen], y[chosen]
                 mark.visible = bool(chosen.any())
+
+
+def _edge_marks(scales: dict) -> dict[tuple[int, int], bqplot.Lines]:
+    """A line mark per sign and width class of the weights, ``(sign, level)`` -> mark."""
+    return {
+        (sign, level): bqplot.Lines(
+            x=np.zeros((1, 2)),
+            y=np.zeros((1, 2)),
+            scales=scales,
+            colors=[graph_layout.EDGE_COLOURS[sign > 0]],
+            stroke_width=float(width),
+            opacities=[0.75],
+            visible=False,
+        )
+        for sign in (-1, 1)
+        for level, width in enumerate(graph_layout.WIDTHS)
+    }
 
 
 def _hits(scales: dict, marker: str) -> bqplot.Scatter:

@@ -19,18 +19,16 @@ import threading
 from collections.abc import Sequence
 
 import ipywidgets as widgets
-import numpy as np
 import traitlets
-from torch import nn
 
-from nnviz_widgets.datasets import ToyData, own_data
-from nnviz_widgets.recording import Recording
+from nnviz_widgets.datasets import MULTICLASS_DATASETS, own_data
 from nnviz_widgets.threads import Throttle
 from nnviz_widgets.threads.controls import Link
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.controls import PlaygroundControls
 from nnviz_widgets.widgets.playground.editing import WeightEditing
 from nnviz_widgets.widgets.playground.figures import PlaygroundFigures
+from nnviz_widgets.widgets.playground.reading import PlaygroundReading
 from nnviz_widgets.widgets.playground.run import PlaygroundRun
 from nnviz_widgets.widgets.playground.run_switching import RunSwitching
 from nnviz_widgets.widgets.playground.runs import RunHistory
@@ -49,23 +47,29 @@ __all__ = ["Playground"]
 REDRAW_INTERVAL = 0.1
 
 
-class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
+class Playground(PlaygroundSettings, PlaygroundReading, RunSwitching, WeightEditing, widgets.VBox):
     """Train a small MLP on a 2-D toy data set and watch it learn; scrub back through epochs.
 
     Parameters
     ----------
-    dataset : {"circles", "xor", "gaussians", "spirals"}
-        The toy data set (see :mod:`nnviz_widgets.datasets`); ``"own"`` with ``data``.
+    dataset : {"circles", "xor", "gaussians", "spirals", "plane", "multi-gaussian"}
+        The toy data set (see :mod:`nnviz_widgets.datasets`): the first four are classes, the
+        last two a regression; ``"own"`` with ``data``.
     data : (X, y) or pandas DataFrame, optional
-        The user's own two-class 2-D points, instead of a toy set: ``X`` ``(n, 2)`` and ``y``
-        of ``n`` labels of two classes, or a frame with two feature columns and a label column
-        (see :func:`nnviz_widgets.datasets.own_data`, which also scales them into [-1, 1]).
+        The user's own 2-D points, instead of a toy set: ``X`` ``(n, 2)`` and ``y`` of ``n``
+        labels of 2 to 5 classes or ``n`` float targets (a regression), or a frame with two
+        feature columns and a label column (see :func:`nnviz_widgets.datasets.own_data`, which
+        also scales them into [-1, 1] and says how classes and targets are told apart).
+    classes : int
+        For the data sets that take it (gaussians, spirals): 2 to 5 classes. Two train one
+        logit with binary cross-entropy; 3 to 5 a logit per class with softmax cross-entropy
+        (docs/playground.md, "Classes and regression").
     features : sequence of str
         The input features the network is fed, of "x1", "x2", "x1^2", "x2^2", "x1*x2",
         "sin x1", "sin x2" (default: the two coordinates).
     hidden : sequence of int
-        Neurons in each hidden layer, e.g. ``(4, 4)``; ``()`` is a linear model (logistic
-        regression). At most 6 layers of 1 to 8 neurons.
+        Neurons in each hidden layer, e.g. ``(4, 4)``; ``()`` is a linear model (logistic,
+        softmax or linear regression). At most 6 layers of 1 to 8 neurons.
     activation : {"tanh", "relu", "sigmoid", "linear"}
         The activation after each hidden layer.
     activations : sequence of str
@@ -127,6 +131,7 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         discretize: bool = False,
         dropout: float = 0.0,
         activations: Sequence[str] = (),
+        classes: int = 2,
         resolution: int = 96,
         node_resolution: int = 28,
     ) -> None:
@@ -139,6 +144,22 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         # index, snapshot, the slider, its range and the figures change from several threads:
         # the kernel's (the user), training's (a new epoch) and the throttles' (below)
         self._state_lock = threading.RLock()
+        self._make_state()
+        first = {
+            "dataset": dataset, "hidden": list(hidden), "activation": activation,
+            "learning_rate": learning_rate, "batch_size": batch_size,
+            "regularization": regularization, "optimizer": optimizer, "noise": noise, "n": n,
+            "seed": seed, "features": list(features), "regularizer": regularizer,
+            "test_fraction": test_fraction, "discretize": discretize, "dropout": dropout,
+            "activations": list(activations), "classes": classes,
+        }  # fmt: skip
+        with self.hold_trait_notifications():  # validated together, before anything is built
+            for name, value in first.items():
+                setattr(self, name, value)
+        self._build(resolution, node_resolution)
+
+    def _make_state(self) -> None:
+        """The current run, the kept runs and the throttles, before any setting."""
         self._run: PlaygroundRun | None = None
         self._history = RunHistory()
         # while a kept run is brought back, its settings are copied into the traits: not changes
@@ -149,23 +170,9 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
         # while training: follow, and resend the growing curves, at most once per interval
         self._follower = Throttle(self._follow, REDRAW_INTERVAL)
         self._curves = Throttle(self._draw_curves, REDRAW_INTERVAL)
-        with self.hold_trait_notifications():  # validated together, before anything is built
-            self.dataset = dataset
-            self.hidden = list(hidden)
-            self.activation = activation
-            self.learning_rate = learning_rate
-            self.batch_size = batch_size
-            self.regularization = regularization
-            self.optimizer = optimizer
-            self.noise = noise
-            self.n = n
-            self.seed = seed
-            self.features = list(features)
-            self.regularizer = regularizer
-            self.test_fraction = test_fraction
-            self.discretize = discretize
-            self.dropout = dropout
-            self.activations = list(activations)
+
+    def _build(self, resolution: int, node_resolution: int) -> None:
+        """Connect what a change does, make the controls and figures, start the first run."""
         # What a later change does. Connected only now: the arguments above are the first
         # run's settings, not changes to it.
         self.observe(self._on_run_setting_change, names=list(RESTARTS))
@@ -202,6 +209,8 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
 
     # ------------------------------------------------------------------ observers
     def _on_run_setting_change(self, change: dict) -> None:
+        if change["name"] == "classes" and self.dataset not in MULTICLASS_DATASETS:
+            return  # the data set has its own classes: kept for the next one that takes them
         if not self._restoring:
             self._start_run(RESTARTS[change["name"]](change["new"]))
 
@@ -230,36 +239,6 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
             self.redraw()
 
     # ------------------------------------------------------------------ public API
-    @property
-    def recording(self) -> Recording:
-        """The Recording of the current run: one snapshot per epoch, 0 the initial network."""
-        return self._run.recording
-
-    @property
-    def data(self) -> ToyData:
-        """The current data set."""
-        return self._run.data
-
-    @property
-    def model(self) -> nn.Module:
-        """The torch model being trained (its weights are those of the newest epoch)."""
-        return self._run.model
-
-    @property
-    def loop(self) -> TrainingLoop:
-        """The background training loop of the current run."""
-        return self._run.loop
-
-    @property
-    def epochs(self) -> int:
-        """Epochs trained so far in the current run."""
-        return self._run.epochs
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        """Names of the Linear layers in the model, as in the Recording."""
-        return self._run.layers
-
     def play(self) -> None:
         """Train in the background until paused (the Play button)."""
         self._controls.tell("")
@@ -312,32 +291,6 @@ class Playground(PlaygroundSettings, RunSwitching, WeightEditing, widgets.VBox):
             if getattr(self, part, None) is not None:
                 getattr(self, part).close()
         super().close()
-
-    def weights(self, index: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """The recorded weights and biases of every Linear layer at snapshot ``index``.
-
-        ``index`` defaults to the selected :attr:`index` (the same as :attr:`snapshot`).
-        """
-        return self._run.weights(self.index if index is None else index)
-
-    def boundary(self, index: int | None = None) -> np.ndarray:
-        """The model's probability of class 1 over the grid at snapshot ``index``.
-
-        Returns a ``(resolution, resolution)`` float32 array in image order (top row: largest
-        second coordinate); the points are :func:`grid_points`.
-        """
-        weights, biases = self.weights(index)
-        return self._figures.probability(weights, biases, self._run.activations, self._run.features)
-
-    def grid_points(self) -> np.ndarray:
-        """The input points of the decision-boundary picture, ``(resolution**2, 2)``."""
-        return self._figures.grid_points()
-
-    def accuracy(self, split: str = "test", index: int = -1) -> float:
-        """The recorded accuracy on ``"train"`` or ``"test"`` at snapshot ``index``."""
-        if split not in ("train", "test"):
-            raise ValueError(f'split must be "train" or "test", got {split!r}')
-        return float(self.recording.metric(f"{split}_accuracy")[index])
 
     def redraw(self) -> None:
         """Redraw everything for the selected snapshot, at once.

@@ -1,11 +1,11 @@
 """One training run of the Playground, in torch: the data, the MLP, its optimizer and recording.
 
-A :class:`PlaygroundRun` holds a toy data set, a ``torch.nn.Sequential`` MLP with one output
-logit, its optimizer, a :class:`~nnviz_widgets.Recorder` that snapshots every Linear layer once
-per epoch (snapshot 0 is the initial network) and a :class:`~nnviz_widgets.TrainingLoop` that
-trains it in a background thread. The widget owns one run at a time and makes a new one to start
-again. Nothing here draws: the pictures are made from the run's Recording, which is numpy and
-safe to read from any thread.
+A :class:`PlaygroundRun` holds a toy data set, a ``torch.nn.Sequential`` MLP whose output
+follows the data's kind (:mod:`.objective`), its optimizer, a :class:`~nnviz_widgets.Recorder`
+that snapshots every Linear layer once per epoch (snapshot 0 is the initial network) and a
+:class:`~nnviz_widgets.TrainingLoop` that trains it in a background thread. The widget owns one
+run at a time and makes a new one to start again. Nothing here draws: the pictures are made
+from the run's Recording, which is numpy and safe to read from any thread.
 """
 
 from __future__ import annotations
@@ -15,16 +15,23 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from nnviz_widgets.datasets import TOY_DATASETS, ToyData, own_data
+from nnviz_widgets.datasets import MULTICLASS_DATASETS, TOY_DATASETS, ToyData, own_data
 from nnviz_widgets.record import Recorder
 from nnviz_widgets.recording import Recording
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.playground.features import expand
+from nnviz_widgets.widgets.playground.objective import Objective
 from nnviz_widgets.widgets.playground.settings import PlaygroundSettings
 
-__all__ = ["SETTINGS", "PlaygroundRun", "SeededDropout", "build_model", "build_optimizer"]
+__all__ = [
+    "SETTINGS",
+    "PlaygroundRun",
+    "SeededDropout",
+    "build_model",
+    "build_optimizer",
+    "make_data",
+]
 
 #: The settings a run is made from (the Playground's traits of the same names).
 SETTINGS = (
@@ -43,7 +50,11 @@ SETTINGS = (
     "regularizer",
     "batch_size",
     "dropout",
+    "classes",
 )
+
+#: The settings :meth:`PlaygroundRun.tune` changes while the run trains.
+TUNED = ("learning_rate", "regularization", "regularizer", "batch_size")
 
 _ACTIVATION_MODULES = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": None}
 
@@ -53,9 +64,9 @@ class PlaygroundRun:
 
     Parameters
     ----------
-    dataset, n, noise, seed, test_fraction
-        The toy data set and how it is drawn (see :mod:`nnviz_widgets.datasets`); ``seed`` also
-        seeds the initial weights and the batch order.
+    dataset, n, noise, seed, test_fraction, classes
+        The toy data set and how it is drawn (see :mod:`nnviz_widgets.datasets`; ``classes``
+        where the set takes it); ``seed`` also seeds the initial weights and the batch order.
     features
         The input features the network is fed (:mod:`.features`), in order.
     hidden, activation, activations
@@ -105,18 +116,16 @@ class PlaygroundRun:
         regularizer: str = "L2",
         dropout: float = 0.0,
         activations: Sequence[str] = (),
+        classes: int = 2,
         own: object = None,
         on_epoch: Callable[[PlaygroundRun], None] | None = None,
     ) -> None:
         self.settings = {name: value for name, value in locals().items() if name in SETTINGS}
         self.settings["features"] = list(features)
         self.settings["hidden"] = list(hidden)
-        if dataset == "own":  # the user's points: n does not apply
-            self.data: ToyData = own_data(own, noise=noise, test_fraction=test_fraction, seed=seed)
-        else:
-            self.data = TOY_DATASETS[dataset](
-                n=n, noise=noise, seed=seed, test_fraction=test_fraction
-            )
+        self.data: ToyData = make_data(dataset, n, noise, seed, test_fraction, classes, own)
+        #: what the network learns: the output size, the loss and the metrics follow it
+        self.objective = Objective(self.data.classes)
         self.features = tuple(features)
         self.inputs = {
             split: torch.from_numpy(expand(getattr(self.data, f"{split}_x").numpy(), features))
@@ -124,37 +133,16 @@ class PlaygroundRun:
         }
         self.hidden = tuple(hidden)
         self.activation = activation
-        if activations and len(activations) != len(hidden):
-            raise ValueError(
-                f"activations must name one activation per hidden layer ({len(hidden)}), or "
-                f"none; got {len(activations)}: {list(activations)}"
-            )
         #: the activation after each hidden layer
-        self.activations = tuple(activations) if activations else (activation,) * len(hidden)
+        self.activations = per_layer(activation, activations, len(hidden))
         self.settings["activations"] = list(activations)
         # dropout draws its masks from a generator of the run's: the user's RNG is untouched
         self._dropout_masks = torch.Generator().manual_seed(seed + 1)
         self.model, self.layers = build_model(
             hidden, self.activations, seed, inputs=len(features), dropout=dropout,
-            generator=self._dropout_masks,
+            generator=self._dropout_masks, outputs=self.objective.outputs,
         )  # fmt: skip
-        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
-        self.recorder = Recorder(
-            self.model, optimizer=self.optimizer, layers=nn.Linear, flush_every=1000
-        )
-        self._l1 = 0.0
-        self.tune(
-            learning_rate=learning_rate,
-            regularization=regularization,
-            regularizer=regularizer,
-            batch_size=batch_size,
-        )
-        self._batch_order = torch.Generator().manual_seed(seed)
-        self._on_epoch = on_epoch
-        self.recorder.snapshot(epoch=0, **self.evaluate())
-        self.loop = TrainingLoop(
-            self._train_epoch, optimizer=self.optimizer, on_epoch=self._record, first_epoch=1
-        )
+        self._start_recording(optimizer, seed, on_epoch)
 
     @classmethod
     def from_settings(
@@ -167,6 +155,24 @@ class PlaygroundRun:
             **{name: getattr(settings, name) for name in SETTINGS},
             own=settings.own_data,
             on_epoch=on_epoch,
+        )
+
+    def _start_recording(
+        self, optimizer: str, seed: int, on_epoch: Callable[[PlaygroundRun], None] | None
+    ) -> None:
+        """The optimizer, the Recorder with snapshot 0, and the (idle) training loop."""
+        learning_rate = self.settings["learning_rate"]
+        self.optimizer = build_optimizer(optimizer, self.model, learning_rate, 0.0)
+        self.recorder = Recorder(
+            self.model, optimizer=self.optimizer, layers=nn.Linear, flush_every=1000
+        )
+        self._l1 = 0.0
+        self.tune(**{name: self.settings[name] for name in TUNED})
+        self._batch_order = torch.Generator().manual_seed(seed)
+        self._on_epoch = on_epoch
+        self.recorder.snapshot(epoch=0, **self.evaluate())
+        self.loop = TrainingLoop(
+            self._train_epoch, optimizer=self.optimizer, on_epoch=self._record, first_epoch=1
         )
 
     @property
@@ -220,6 +226,8 @@ class PlaygroundRun:
         extra = "" if self.features == ("x1", "x2") else f", inputs {' '.join(self.features)}"
         if self.settings["dropout"]:
             extra += f", dropout {self.settings['dropout']:g}"
+        if self.objective.classes >= 3:
+            extra += f", {self.objective.classes} classes"
         return f"run {number}: {self.data.name}, {kind}, {shape}{extra}, {self.epochs} epochs"
 
     def edit_weight(self, layer: int, out: int, into: int, value: float) -> float:
@@ -246,14 +254,14 @@ class PlaygroundRun:
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         # runs in the training thread
-        x, y = self.inputs["train"], self.data.train_y.float()
+        x, y = self.inputs["train"], self.objective.targets(self.data.train_y)
         order = torch.randperm(len(y), generator=self._batch_order)
         size = self.batch_size  # read once: a change applies from the next epoch
         self.model.train()
         for start in range(0, len(order), size):
             batch = order[start : start + size]
             self.optimizer.zero_grad()
-            loss = F.binary_cross_entropy_with_logits(self.model(x[batch])[:, 0], y[batch])
+            loss = self.objective.loss(self.model(x[batch]), y[batch])
             l1 = self._l1  # read once per step: the user may change it meanwhile
             if l1:
                 weights = [self.model.get_submodule(name).weight for name in self.layers]
@@ -278,11 +286,8 @@ class PlaygroundRun:
     def _losses(self) -> dict[str, float]:
         metrics = {}
         for split in ("train", "test"):
-            x = self.inputs[split]
             y = getattr(self.data, f"{split}_y")
-            logits = self.model(x)[:, 0]
-            metrics[f"{split}_loss"] = float(F.binary_cross_entropy_with_logits(logits, y.float()))
-            metrics[f"{split}_accuracy"] = float(((logits > 0).long() == y).float().mean())
+            metrics.update(self.objective.metrics(split, self.model(self.inputs[split]), y))
         return metrics
 
     def _record(self, epoch: int, metrics: dict) -> None:
@@ -292,6 +297,27 @@ class PlaygroundRun:
             self._on_epoch(self)
 
 
+def per_layer(activation: str, activations: Sequence[str], layers: int) -> tuple[str, ...]:
+    """The activation after each of ``layers`` hidden layers: ``activations`` if given (one
+    per layer), else ``activation`` after every one."""
+    if activations and len(activations) != layers:
+        raise ValueError(
+            f"activations must name one activation per hidden layer ({layers}), or "
+            f"none; got {len(activations)}: {list(activations)}"
+        )
+    return tuple(activations) if activations else (activation,) * layers
+
+
+def make_data(
+    dataset: str, n: int, noise: float, seed: int, test_fraction: float, classes: int, own: object
+) -> ToyData:
+    """The data set of a run: a toy set (``classes`` where it takes them) or the user's own."""
+    if dataset == "own":  # the user's points: n and classes do not apply
+        return own_data(own, noise=noise, test_fraction=test_fraction, seed=seed)
+    extra = {"classes": classes} if dataset in MULTICLASS_DATASETS else {}
+    return TOY_DATASETS[dataset](n=n, noise=noise, seed=seed, test_fraction=test_fraction, **extra)
+
+
 def build_model(
     hidden: Sequence[int],
     activation: str | Sequence[str],
@@ -299,8 +325,10 @@ def build_model(
     inputs: int = 2,
     dropout: float = 0.0,
     generator: torch.Generator | None = None,
+    outputs: int = 1,
 ) -> tuple[nn.Module, tuple]:
-    """The MLP (Linear, activation, ..., Linear to one logit) and its Linear layers' names.
+    """The MLP (Linear, activation, ..., Linear to ``outputs`` units) and its Linear layers'
+    names.
 
     ``inputs`` is the number of input features the first layer takes; with ``dropout`` above 0,
     a :class:`SeededDropout` drawing from ``generator`` follows each hidden layer.
@@ -313,7 +341,7 @@ def build_model(
     # the same seed, the same initial weights; forked so that the user's own RNG is untouched
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for units in [*hidden, 1]:
+        for units in [*hidden, outputs]:
             names.append(str(len(modules)))
             modules.append(nn.Linear(width, units))
             width = units

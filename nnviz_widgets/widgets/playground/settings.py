@@ -14,7 +14,7 @@ from typing import Any
 
 import traitlets
 
-from nnviz_widgets.datasets import TOY_DATASETS
+from nnviz_widgets.datasets import CLASS_RANGE, MULTICLASS_DATASETS, TOY_DATASETS
 from nnviz_widgets.widgets.playground.features import DEFAULT_FEATURES, FEATURES, check_features
 from nnviz_widgets.widgets.playground.graph_layout import MAX_LAYERS, MAX_NEURONS
 
@@ -99,6 +99,11 @@ RULES: dict[str, Rule] = {
         "(or [] for the same activation everywhere)",
     ),
     "dropout": Rule(lambda value: 0.0 <= value <= 0.9, "be from 0 (none) to 0.9 (e.g. 0.2)"),
+    "classes": Rule(
+        lambda value: CLASS_RANGE[0] <= value <= CLASS_RANGE[1],
+        f"be from {CLASS_RANGE[0]} to {CLASS_RANGE[1]} (the data sets "
+        f"{' and '.join(MULTICLASS_DATASETS)} take them; the others have their own)",
+    ),
 }
 
 
@@ -135,6 +140,7 @@ RESTARTS: dict[str, Callable[[Any], str]] = {
     "test_fraction": lambda value: f"Test share changed to {value:g}",
     "dropout": lambda value: f"Dropout changed to {value:g}",
     "activations": lambda value: f"Activations per layer changed to {', '.join(value) or 'none'}",
+    "classes": lambda value: f"Classes changed to {value}",
 }
 
 #: The settings that apply to the run in progress: the learning rate and the penalty at its
@@ -149,7 +155,9 @@ class PlaygroundSettings(traitlets.HasTraits):
     """
 
     dataset = traitlets.Unicode(
-        "spirals", help="The toy data set: circles, xor, gaussians or spirals."
+        "spirals",
+        help="The toy data set: circles, xor, gaussians or spirals (classes), plane or "
+        "multi-gaussian (regression).",
     )
     noise = traitlets.Float(0.05, help="Standard deviation of the jitter added to the points.")
     n = traitlets.Int(400, help="Number of points, train and test together.")
@@ -185,9 +193,16 @@ class PlaygroundSettings(traitlets.HasTraits):
         0.0, help="Dropout rate after each hidden layer, in training only (0: none)."
     )
     discretize = traitlets.Bool(
-        False, help="Whether the output is drawn as its class (0 or 1) rather than its probability."
+        False,
+        help="Whether the output is drawn as its class (or a regression's as the sign of its "
+        "prediction) rather than its probability (or prediction).",
     )
     seed = traitlets.Int(0, help="Seeds the data, the initial weights and the batch order.")
+    classes = traitlets.Int(
+        2,
+        help="Classes of the data sets that take them (gaussians, spirals): 2 to 5; 3 or more "
+        "train a softmax output with cross-entropy.",
+    )
     show_test = traitlets.Bool(True, help="Whether the test points are drawn on the boundary.")
 
     #: The user's own points (``data=``), or None: only then is ``dataset`` "own" allowed.
@@ -201,6 +216,15 @@ class PlaygroundSettings(traitlets.HasTraits):
                 f"activations must name one activation per hidden layer ({len(self.hidden)}), "
                 f"or none; got {len(value)}: {list(value)}"
             )
+        dataset = value if name == "dataset" else self.dataset
+        if name in ("n", "classes", "dataset") and dataset in MULTICLASS_DATASETS:
+            n = value if name == "n" else self.n
+            k = value if name == "classes" else self.classes
+            if n < 2 * k:  # checked here, before a run is started that could not be drawn
+                raise traitlets.TraitError(
+                    f"n must be at least {2 * k} for {k} classes (every class in both "
+                    f"splits), got n={n}"
+                )
         if name == "dataset" and value == OWN and self.own_data is None:
             raise traitlets.TraitError(
                 f"dataset {OWN!r} is the data given as Playground(data=(X, y)); none was given"
