@@ -131,6 +131,24 @@ def test_diverged_losses_send_no_nan_point():
     assert curves.lines.colors == [metric_colour("train_loss"), metric_colour("test_loss")]
 
 
+def test_the_playground_loss_chart_draws_while_training_appends():
+    """Training appends between the chart's reads: it draws the epochs both losses have."""
+
+    class Appending:
+        """A recording caught mid-append: one more snapshot and train loss than test loss."""
+
+        def __len__(self):
+            return 4
+
+        def metric(self, name):
+            return np.linspace(1.0, 0.5, 4 if name == "train_loss" else 3)
+
+    curves = LossCurves()
+    curves.draw(Appending())
+    assert np.asarray(curves.lines.x).shape == (2, 3)
+    assert unplaceable(curves.figure.marks) == []
+
+
 @pytest.mark.parametrize("snapshots", [1, 3])
 def test_an_explorer_in_ordinary_use_sends_no_nan_point(rng, snapshots):
     """The quickstart's pattern: snapshot 0 without a loss and without gradients."""

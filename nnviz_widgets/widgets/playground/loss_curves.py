@@ -76,15 +76,18 @@ class LossCurves:
 
     def draw(self, recording: Recording) -> None:
         """Draw the curves of every recorded epoch, and size the axes to them."""
-        epochs = np.arange(len(recording), dtype=np.float64)
-        losses = np.stack([recording.metric("train_loss"), recording.metric("test_loss")])
+        # training may append while this reads: draw the epochs both losses already have
+        train, test = recording.metric("train_loss"), recording.metric("test_loss")
+        count = min(len(train), len(test))
+        epochs = np.arange(count, dtype=np.float64)
+        losses = np.stack([train[:count], test[:count]])
         x, y, kept = lines_points(epochs, losses.astype(np.float64))
         with self.lines.hold_sync():
             self.lines.x, self.lines.y = x, y
             self.lines.colors = [_COLOURS[k] for k in kept]
             self.lines.labels = [_LABELS[k] for k in kept]
         finite = losses[np.isfinite(losses)]
-        self._x.max = float(max(len(recording) - 1, 5))
+        self._x.max = float(max(count - 1, 5))
         # whole epochs and round losses, at most six labels each, one format per axis
         x_axis, y_axis = self.figure.axes
         set_ticks(x_axis, nice_ticks(0.0, self._x.max, integer=True))
