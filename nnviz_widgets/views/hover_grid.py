@@ -93,13 +93,16 @@ class HoverGrid:
         Blocks are square in cells (the same number of cells both ways), at most
         ``HOVER_CELLS`` per side; the last ones may reach past the region, and read the cells
         they really cover. A marker is a rectangle the size of its block on screen (bqplot's
-        "rectangle" is ``sqrt(size / 10**skew)`` wide and ``10**skew`` times as tall), square
-        where cells are.
+        "rectangle" is ``sqrt(size / 10**skew)`` wide and ``10**skew`` times as tall, with a
+        skew of 0 to 1), square where cells are. A skew cannot make a marker wider than tall:
+        over a tall picture's wide cells the markers are the tall rectangle turned a quarter
+        turn (``docs/explorer.md``, "Tall and wide pictures").
         """
         mark = self.coarse if which == "coarse" else self.fine
         if rows <= 0 or columns <= 0:
             with mark.hold_sync():
                 mark.x, mark.y = np.zeros(0, np.float32), np.zeros(0, np.float32)
+                mark.rotation = np.zeros(0, np.float32)
             self._grids.pop(which, None)
             return
         side = max(1, -(-max(rows, columns) // HOVER_CELLS))
@@ -109,11 +112,14 @@ class HoverGrid:
         width, height = self.cell_size()
         # whole pixels, rounded up so blocks leave no gaps
         width, height = max(1, math.ceil(side * width)), max(1, math.ceil(side * height))
+        turned = width > height
         with mark.hold_sync():
             mark.x = grid_c.ravel().astype(np.float32)
             mark.y = grid_r.ravel().astype(np.float32)
+            # 1 on the rotation scale is a quarter turn; 0 draws the marker as it is
+            mark.rotation = np.full(mark.x.size, 1.0 if turned else 0.0, np.float32)
             mark.default_size = width * height
-            mark.default_skew = math.log10(height / width)
+            mark.default_skew = min(1.0, math.log10(max(width, height) / min(width, height)))
         self._grids[which] = (row, column, side, len(centres_c))
 
     def _handle_coarse(self, _mark, content: dict) -> None:
@@ -174,7 +180,9 @@ def _hover_mark(scales: dict[str, bqplot.Scale]) -> bqplot.Scatter:
         colors=["#000000"],
         default_size=64,
         default_skew=0.0,
-        scales=scales,
+        rotation=np.zeros(0),
+        # a rotation of 1 is 90 degrees: bqplot maps this scale onto 0-180 degrees
+        scales={**scales, "rotation": bqplot.LinearScale(min=0.0, max=2.0)},
         enable_hover=True,
         interactions={"hover": "tooltip", "click": "select"},
         tooltip=None,
