@@ -49,7 +49,21 @@ saliency.append_snapshot(SnapshotData(epoch=0, step=0, frames={(INPUT, "saliency
 weak = nv.TrainingExplorer(saliency)
 weak.layer, weak.quantity, weak.sample = INPUT, "saliency", 1
 weak.add_class("t-weak")
-display(story, weak)
+
+# the gradient history with ResNet-18's names and a long one, at three snapshots
+names = ["conv1", "layer1.0.conv1", "layer2.0.downsample.0", "layer4.1.conv2",
+         "model.encoder.layers.11.self_attention.output_projection", "fc"]
+history = Recording()
+history.set_layers({name: {"type": "Linear", "calls": 1} for name in names})
+for epoch in range(3):
+    norms = {(name, "grad_norm"): 10.0 ** (k - 4) * (epoch + 1) for k, name in enumerate(names)}
+    frames = {(name, "weight"): rng.normal(size=(4, 4)).astype(np.float32) for name in names}
+    history.append_snapshot(
+        SnapshotData(epoch=epoch, step=epoch, frames=frames, statistics=norms))
+longest = nv.TrainingExplorer(history)
+longest.layer = names[4]
+longest.add_class("t-history")
+display(story, weak, longest)
 print("all cells ran")
 """
 
@@ -130,11 +144,15 @@ _TEXT_BOXES = """(root) => {
 }"""
 
 
-def test_no_text_overlaps_another_or_is_cut(shown):
+@pytest.mark.parametrize("which", ["story", "history"])
+def test_no_text_overlaps_another_or_is_cut(shown, which):
+    """The story's explorer, and one whose gradient history has long layer names."""
     theme, page = shown
-    root = page.locator(".t-story").first
+    root = page.locator(f".t-{which}").first
     root.scroll_into_view_if_needed()
-    shoot(root, f"visual_{theme}_story_whole")
+    if which == "history":  # its charts drawn, the long name shortened
+        expect(root.locator(".nnviz-gradhistory")).to_contain_text("history: model.enc")
+    shoot(root, f"visual_{theme}_{which}_whole")
     texts = root.evaluate(_TEXT_BOXES)
     assert len(texts) > 20  # titles, axis names and tick labels of every figure
     overlaps = []
