@@ -151,3 +151,20 @@ def test_a_wide_picture_keeps_upright_markers():
     assert set(np.asarray(view.hover.rotation).tolist()) == {0.0}
     view.clear("nothing")
     assert len(view.hover.rotation) == len(view.hover.x) == 0
+
+
+def test_a_long_bias_is_wrapped_into_rows_not_drawn_as_a_strip():
+    bias = np.arange(500, dtype=np.float32)
+    picture = layout_frame(bias, "bias", layer_type="Linear")
+    assert picture.values.shape == (10, 50)  # rows of a round length, about 4x as wide
+    _, height = _drawn(picture)
+    assert height >= 60  # a single row would be 3 pixels tall
+    assert picture.row_label == "row of 50 units" and picture.gaps is None
+    assert picture.locate(3, 7) == (157,) and picture.values[3, 7] == 157
+    # a length that does not fill its last row: the rest are gaps and name no element
+    odd = layout_frame(np.arange(84, dtype=np.float32), "bias")
+    assert odd.values.shape == (5, 20)
+    assert odd.gaps is not None and odd.gaps[4, 4:].all() and not odd.gaps[4, :4].any()
+    assert odd.locate(4, 3) == (83,) and odd.locate(4, 4) is None
+    # a short one stays a single row
+    assert layout_frame(np.arange(10, dtype=np.float32), "bias").values.shape == (1, 10)
