@@ -168,3 +168,31 @@ def test_a_long_bias_is_wrapped_into_rows_not_drawn_as_a_strip():
     assert odd.locate(4, 3) == (83,) and odd.locate(4, 4) is None
     # a short one stays a single row
     assert layout_frame(np.arange(10, dtype=np.float32), "bias").values.shape == (1, 10)
+
+
+@pytest.mark.parametrize("shape", [(10, 4096), (8, 4096), (4096, 10)])
+def test_a_4096_wide_layer_is_not_a_hairline_and_the_pointer_reads_it(shape):
+    from nnviz_widgets.views.geometry import MIN_SIDE
+
+    seen = []
+    view = HeatmapView(on_hover=lambda *cell: seen.append(cell))
+    picture = Picture(np.zeros(shape, np.float32), None, "", "", "")
+    view.show(picture, -1, 1, DIVERGING, title="")
+    width, height = _drawn(picture)
+    assert min(width, height) >= MIN_SIDE - 1e-6  # 4x the stretch alone: 4 pixels
+    for mark in (view.hover, view.hover_fine):
+        # every marker a shape bqplot can draw: at most 10x as long as wide
+        assert mark.default_skew <= 1.0
+    assert len(view.hover.x) + len(view.hover_fine.x) <= 2 * 16**2
+    rows, columns = shape
+    for row, column in [(0, 0), (rows - 1, columns - 1), (rows // 2, columns // 3)]:
+        before = len(seen)
+        _point_at(view, seen, row, column)
+        assert len(seen) > before
+        first, left, end, right = seen[-1]
+        # the block read lies under the pointer, to a pixel (cells a tenth of a pixel across
+        # cannot be singled out), and is a few pixels across at most
+        cell_width, cell_height = view.hover_grid.cell_size()
+        assert (left - 1 / cell_width) <= column < right + 1 / cell_width
+        assert (first - 1 / cell_height) <= row < end + 1 / cell_height
+        assert (right - left) * cell_width <= 12 and (end - first) * cell_height <= 12

@@ -15,6 +15,7 @@ __all__ = [
     "HEATMAP_MARGIN",
     "HEATMAP_SIZE",
     "MATRIX_STRETCH",
+    "MIN_SIDE",
     "MOSAIC_STRETCH",
     "PLOT_HEIGHT",
     "PLOT_WIDTH",
@@ -30,6 +31,11 @@ __all__ = [
 MATRIX_STRETCH = 4.0
 #: A mosaic's cells (pixels of images, kernels) stretch at most this much: tiles keep their look.
 MOSAIC_STRETCH = 1.5
+
+#: A matrix of two or more rows (columns) is at least this many pixels tall (wide), beyond
+#: the stretch if need be: a 10 x 4096 weight's cells are a tenth of a pixel wide, and 4x that
+#: would draw it 4 pixels tall.
+MIN_SIDE = 96
 
 #: Pixel size of the main heatmap figure and its margins (so cells can be kept square).
 HEATMAP_SIZE = (480, 450)
@@ -49,7 +55,15 @@ def cell_size(rows: int, columns: int, stretch: float = 1.0) -> tuple[float, flo
     # further: the plot area is wider than tall, and a square image keeps square pixels); the
     # pointer grid turns its markers for wide cells (views.hover_grid)
     wide = min(width, side * stretch, PLOT_HEIGHT / max(columns, 1))
-    return max(side, wide), min(height, side * stretch)
+    tall = min(height, side * stretch)
+    # a matrix's thin side at least MIN_SIDE pixels (a single row or column may stay a thin
+    # band; a mosaic's tiles keep their look: its stretch is below a matrix's)
+    least = MIN_SIDE if stretch >= MATRIX_STRETCH else 0.0
+    if rows > 1 and rows * tall < least:
+        tall = min(height, least / rows)
+    if columns > 1 and columns * wide < least:
+        wide = min(width, least / columns)
+    return max(side, wide), tall
 
 
 def picture_spans(rows: int, columns: int, stretch: float = 1.0) -> tuple[float, float]:
