@@ -196,3 +196,25 @@ def test_a_4096_wide_layer_is_not_a_hairline_and_the_pointer_reads_it(shape):
         assert (left - 1 / cell_width) <= column < right + 1 / cell_width
         assert (first - 1 / cell_height) <= row < end + 1 / cell_height
         assert (right - left) * cell_width <= 12 and (end - first) * cell_height <= 12
+
+
+@pytest.mark.parametrize(
+    "shape", [(10, 4096), (120, 10), (4096, 10), (10, 84), (28, 28), (300, 300), (2, 4096)]
+)
+def test_the_axes_tick_labels_have_room(shape):
+    """Neighbouring tick labels at least a label apart on screen (ten row labels on a 96-pixel
+    band overlapped), on a 1-2-5 step."""
+    view = HeatmapView()
+    picture = Picture(np.zeros(shape, np.float32), None, "", "", "")
+    view.show(picture, -1, 1, DIVERGING, title="")
+    width, height = view.hover_grid.cell_size()
+    for axis, pixels, size in (
+        (view.y_axis, height, 14.0),
+        (view.x_axis, width, 7.0 * len(str(shape[1] - 1)) + 4),
+    ):
+        ticks = np.asarray(axis.tick_values)
+        assert len(ticks) >= 1
+        if len(ticks) > 1:
+            assert np.diff(ticks).min() * pixels >= size, (axis.side, ticks)
+            step = np.diff(ticks)[0]
+            assert step / 10 ** np.floor(np.log10(step)) in (1, 2, 5)

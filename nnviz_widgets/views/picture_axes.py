@@ -12,7 +12,12 @@ import bqplot
 import numpy as np
 
 from nnviz_widgets.render.picture import Picture
-from nnviz_widgets.views.geometry import MATRIX_STRETCH, MOSAIC_STRETCH, picture_spans
+from nnviz_widgets.views.geometry import MATRIX_STRETCH, MOSAIC_STRETCH, cell_size, picture_spans
+from nnviz_widgets.views.ticks import nice_ticks
+
+#: Pixels a tick label needs along its axis: a row label's height with room above and below;
+#: a column label's width is a digit's pixels per digit, and room on each side.
+_ROW_TICK_PIXELS, _DIGIT_PIXELS, _COLUMN_ROOM = 22, 7, 14
 
 __all__ = ["PictureAxes"]
 
@@ -78,13 +83,16 @@ class PictureAxes:
         if self.x_axis.tick_format != tick_format:
             self.x_axis.tick_format = tick_format
             self.y_axis.tick_format = tick_format
-        for axis, count in (
-            (self.x_axis, _tile_count(picture, 1)),
-            (self.y_axis, _tile_count(picture, 0)),
+        rows, columns = picture.values.shape
+        width, height = cell_size(rows, columns, stretch_of(picture))
+        for axis, count, most in (
+            (self.x_axis, _tile_count(picture, 1), columns * width / _label_width(picture)),
+            (self.y_axis, _tile_count(picture, 0), rows * height / _ROW_TICK_PIXELS),
         ):
-            # at most about ten whole-number ticks, so "d" never rounds a fractional tick
-            step = max(1, -(-count // 10))
-            wanted = np.arange(0, count, step, dtype=np.float64)
+            # whole numbers on a 1-2-5 step, as many as the picture's side has room for (at
+            # most ten, at least two): a 96-pixel band of ten rows is not ten crowded labels
+            most = max(2, min(10, int(most)))
+            wanted = nice_ticks(0, max(count - 1, 0), most=most, integer=True)
             current = axis.tick_values
             if current is None or not np.array_equal(current, wanted):
                 axis.tick_values = wanted
@@ -94,6 +102,12 @@ def stretch_of(picture: Picture) -> float:
     """How far the picture's cells may stretch: a matrix's more than a mosaic's (whose tiles
     are images or kernels), see ``views.geometry``."""
     return MATRIX_STRETCH if picture.tile == (1, 1) else MOSAIC_STRETCH
+
+
+def _label_width(picture: Picture) -> float:
+    """Pixels the widest column tick label needs, with room on each side."""
+    digits = len(str(max(_tile_count(picture, 1) - 1, 0)))
+    return digits * _DIGIT_PIXELS + _COLUMN_ROOM
 
 
 def _set_limits(scale: bqplot.LinearScale, low: float, high: float) -> None:
