@@ -144,9 +144,39 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+#: A 1-D frame longer than this is wrapped into rows (a single row of 500 biases is a strip a
+#: pixel wide per value); rows take one of these lengths, so a row's first unit is easy to read.
+ONE_ROW_MOST = 64
+_ROW_LENGTHS = (10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 500, 512, 1000, 1024)
+
+
 def _one_row(frame: np.ndarray, layout: str) -> Picture:
-    """A 0-D or 1-D frame as a single row of units."""
-    return Picture(frame.reshape(1, -1), None, "", "unit", layout, locate=lambda r, c: (c,))
+    """A 0-D or 1-D frame as a single row of units; a long one wrapped into rows of a round
+    length, about four times as wide as tall (``docs/explorer.md``, "Tall and wide pictures")."""
+    values = frame.reshape(-1)
+    count = values.size
+    if count <= ONE_ROW_MOST:
+        return Picture(values.reshape(1, -1), None, "", "unit", layout, locate=lambda r, c: (c,))
+    wanted = math.sqrt(4 * count)
+    length = min(_ROW_LENGTHS, key=lambda n: abs(math.log(n / wanted)))
+    rows = -(-count // length)
+    grid = np.zeros(rows * length, np.float32)
+    grid[:count] = values
+    gaps = np.arange(rows * length) >= count  # the last row's cells past the end
+    gaps = gaps.reshape(rows, length) if gaps.any() else None
+
+    def locate(r: int, c: int) -> tuple | None:
+        unit = r * length + c
+        return (unit,) if unit < count else None
+
+    return Picture(
+        grid.reshape(rows, length),
+        gaps,
+        f"row of {length} units",
+        "unit in the row",
+        f"{layout}, {length} a row",
+        locate=locate,
+    )
 
 
 # --------------------------------------------------------------------------- parameters

@@ -29,6 +29,7 @@ from nnviz_widgets.views.chart import (
     finite_points,
     line_points,
     lines_points,
+    title_size,
 )
 
 __all__ = ["GradientNormView", "layer_ticks"]
@@ -45,6 +46,8 @@ PLOT_WIDTH = 445 - 65 - 15
 CHARACTER_PIXELS = 6.5
 #: At most this many numbered ticks on the across chart.
 MOST_TICKS = 10
+#: Up to this many snapshots the history draws a dot at each (one snapshot is no line).
+FEW_SNAPSHOTS = 12
 #: Log-scale limits shown before any gradient norm is recorded.
 _EMPTY_DECADES = (1e-3, 1.0)
 
@@ -70,6 +73,16 @@ def _decade_ticks(low: float, high: float, most: int = 6) -> np.ndarray:
     first, last = round(math.log10(low)), round(math.log10(high))
     step = max(1, -(-(last - first) // (most - 1)))
     return 10.0 ** np.arange(first, last + 1, step, dtype=np.float64)
+
+
+def elide(name: str, width: float) -> str:
+    """``name`` shortened in its middle ("layer4…conv2") to fit ``width`` pixels of 10-12 px
+    text; whole when it fits."""
+    most = max(8, int(width / CHARACTER_PIXELS))
+    if len(name) <= most:
+        return name
+    head = (most - 1) // 2
+    return name[:head] + "\u2026" + name[len(name) - (most - 1 - head) :]
 
 
 def layer_ticks(labels: list[str], width: float = PLOT_WIDTH) -> tuple[list[str], int | None]:
@@ -295,9 +308,26 @@ class GradientNormView:
         self.layer_scale.domain = list(self._places)  # every layer, with a norm to show or not
         self.layers, self._history, self._epochs = layers, history, epochs
         epoch_ticks(self.history_figure.axes[0], epochs)  # whole epochs, never 0.5
+        self._fit_epochs(epochs)
         # one range for both figures, over every snapshot: scrubbing never rescales
         finite = history[np.isfinite(history)]
         self._set_limits(*_decades(finite) if finite.size else _EMPTY_DECADES)
+
+    def _fit_epochs(self, epochs: np.ndarray) -> None:
+        """The epoch scale over ``epochs`` with a little room at both ends, so that the first
+        and last snapshot's dots and the cursor on them are not cut by the frame; a dot at each
+        snapshot while there are few (a single snapshot draws no line)."""
+        finite = epochs[np.isfinite(epochs)]
+        if finite.size:
+            low, high = float(finite.min()), float(finite.max())
+            room = 0.5 if high == low else 0.03 * (high - low)
+            with self.epoch_scale.hold_sync():
+                self.epoch_scale.min, self.epoch_scale.max = low - room, high + room
+        marker = "circle" if len(epochs) <= FEW_SNAPSHOTS else None
+        for mark, size in ((self.history, 16), (self.history_selected, 36)):
+            if mark.marker != marker:
+                with mark.hold_sync():
+                    mark.marker, mark.marker_size = marker, size
 
     def _highlight(self, row: int | None, names: list[str], current: np.ndarray) -> None:
         """Mark layer ``row`` (None: none) in both charts and name it under the across chart."""
@@ -313,8 +343,17 @@ class GradientNormView:
             x, label = _ordinal(x), [names[row]] if len(x) else []
             history = self._history[row]
             # its place among the layers with gradients (the picker counts every layer)
-            self.layer_axis.label = f"{names[row]}: {row + 1} of {count} with gradients"
-            self.history_figure.title = f"gradient norm history: {names[row]}"
+            # a long name (a transformer's "encoder.layers.11.self_attn.out_proj") shortened
+            # in its middle, so the label stays under its chart and the title in its figure
+            self.layer_axis.label = (
+                f"{elide(names[row], PLOT_WIDTH - 150)}: {row + 1} of {count} with gradients"
+            )
+            title = f"gradient norm history: {elide(names[row], PLOT_WIDTH - 150)}"
+            self.history_figure.title = title
+        size = title_size(self.history_figure.title, PLOT_WIDTH, largest=12)
+        style = self.history_figure.title_style or {}
+        if style.get("font-size") != size:
+            self.history_figure.title_style = {**style, "font-size": size}
         with self.across_selected.hold_sync():
             self.across_selected.x, self.across_selected.y = x, y
             self.across_selected.names = label

@@ -22,6 +22,10 @@ __all__ = ["HOVER_CELLS", "HoverGrid"]
 
 #: Most hover targets per side, per level (coarse and fine).
 HOVER_CELLS = 16
+#: bqplot's skew (0 to 1) makes a rectangle marker at most ten times as tall as wide.
+_MOST_RATIO = 10.0
+#: The smallest block a marker covers, in pixels along each side.
+_LEAST_PIXELS = 1.0
 
 
 class HoverGrid:
@@ -90,31 +94,38 @@ class HoverGrid:
     def _place(self, which: str, row: int, column: int, rows: int, columns: int) -> None:
         """Cover cells ``[row:row + rows, column:column + columns]`` with markers.
 
-        Blocks are square in cells (the same number of cells both ways), at most
-        ``HOVER_CELLS`` per side; the last ones may reach past the region, and read the cells
-        they really cover. A marker is a rectangle the size of its block on screen (bqplot's
-        "rectangle" is ``sqrt(size / 10**skew)`` wide and ``10**skew`` times as tall), square
-        where cells are.
+        Blocks are square in cells (the same number of cells both ways) unless that makes
+        them too thin on screen (:func:`_sides`), at most ``HOVER_CELLS`` per side; the last
+        ones may reach past the region, and read the cells they really cover. A marker is a
+        rectangle the size of its block on screen (bqplot's "rectangle" is
+        ``sqrt(size / 10**skew)`` wide and ``10**skew`` times as tall, with a skew of 0 to 1),
+        square where cells are. A skew cannot make a marker wider than tall: over a tall
+        picture's wide cells the markers are the tall rectangle turned a quarter turn
+        (``docs/explorer.md``, "Tall and wide pictures").
         """
         mark = self.coarse if which == "coarse" else self.fine
         if rows <= 0 or columns <= 0:
             with mark.hold_sync():
                 mark.x, mark.y = np.zeros(0, np.float32), np.zeros(0, np.float32)
+                mark.rotation = np.zeros(0, np.float32)
             self._grids.pop(which, None)
             return
-        side = max(1, -(-max(rows, columns) // HOVER_CELLS))
-        centres_r = row + np.arange(0, rows, side) + (side - 1) / 2
-        centres_c = column + np.arange(0, columns, side) + (side - 1) / 2
+        side_r, side_c = _sides(rows, columns, *self.cell_size())
+        centres_r = row + np.arange(0, rows, side_r) + (side_r - 1) / 2
+        centres_c = column + np.arange(0, columns, side_c) + (side_c - 1) / 2
         grid_r, grid_c = np.meshgrid(centres_r, centres_c, indexing="ij")
         width, height = self.cell_size()
         # whole pixels, rounded up so blocks leave no gaps
-        width, height = max(1, math.ceil(side * width)), max(1, math.ceil(side * height))
+        width, height = max(1, math.ceil(side_c * width)), max(1, math.ceil(side_r * height))
+        turned = width > height
         with mark.hold_sync():
             mark.x = grid_c.ravel().astype(np.float32)
             mark.y = grid_r.ravel().astype(np.float32)
+            # 1 on the rotation scale is a quarter turn; 0 draws the marker as it is
+            mark.rotation = np.full(mark.x.size, 1.0 if turned else 0.0, np.float32)
             mark.default_size = width * height
-            mark.default_skew = math.log10(height / width)
-        self._grids[which] = (row, column, side, len(centres_c))
+            mark.default_skew = min(1.0, math.log10(max(width, height) / min(width, height)))
+        self._grids[which] = (row, column, side_r, side_c, len(centres_c))
 
     def _handle_coarse(self, _mark, content: dict) -> None:
         self._pointer_on("coarse", content)
@@ -136,13 +147,13 @@ class HoverGrid:
         if index is None or grid is None or not self._shape:
             return
         rows, columns = self._shape
-        first_row, first_column, side, per_row = grid
+        first_row, first_column, side_r, side_c, per_row = grid
         r, c = divmod(int(index), per_row)
-        row, column = first_row + r * side, first_column + c * side
-        row_end, column_end = min(row + side, rows), min(column + side, columns)
-        if row >= rows or column >= columns or not _at(data, row, column, side):
+        row, column = first_row + r * side_r, first_column + c * side_c
+        row_end, column_end = min(row + side_r, rows), min(column + side_c, columns)
+        if row >= rows or column >= columns or not _at(data, row, column, side_r, side_c):
             return
-        if side > 1:
+        if (side_r, side_c) != _sides(row_end - row, column_end - column, *self.cell_size()):
             # finer markers over this block, above the coarse ones: the next pointer move
             # inside it reads smaller blocks, down to one cell
             self._place("fine", row, column, row_end - row, column_end - column)
@@ -150,14 +161,32 @@ class HoverGrid:
             self._on_hover(row, column, row_end, column_end)
 
 
-def _at(data: dict, row: int, column: int, side: int) -> bool:
+def _sides(rows: int, columns: int, width: float, height: float) -> tuple[int, int]:
+    """Rows and columns of cells per block over a region of ``rows x columns`` cells, each
+    ``width`` x ``height`` pixels: square in cells, ``HOVER_CELLS`` blocks along the longer
+    side, unless such a block would be more than ten times as tall as wide (or as wide as
+    tall) on screen, more than a bqplot marker can be: then fewer cells along its long side (a
+    10 x 4096 matrix's rows are 10 pixels tall, its columns 0.1); and never under a pixel."""
+    side = max(1, -(-max(rows, columns) // HOVER_CELLS))
+    side_r = side_c = side
+    if height > _MOST_RATIO * width:
+        side_r = max(1, math.floor(side * _MOST_RATIO * width / height))
+    elif width > _MOST_RATIO * height:
+        side_c = max(1, math.floor(side * _MOST_RATIO * height / width))
+    # no block under a pixel: thinner cells are read a few at a time (a pointer cannot single
+    # one out, and whole-pixel markers would overlap their neighbours)
+    side_r = max(side_r, min(rows, math.ceil(_LEAST_PIXELS / height)))
+    side_c = max(side_c, min(columns, math.ceil(_LEAST_PIXELS / width)))
+    return side_r, side_c
+
+
+def _at(data: dict, row: int, column: int, side_r: int, side_c: int) -> bool:
     """Whether the marker an event names (``x``, ``y``: its centre as sent, float32) is the one
     this grid places over the block at ``(row, column)``; True when the event has no position."""
     x, y = data.get("x"), data.get("y")
     if x is None or y is None:
         return True
-    centre = (side - 1) / 2
-    placed = np.float32(column + centre), np.float32(row + centre)
+    placed = np.float32(column + (side_c - 1) / 2), np.float32(row + (side_r - 1) / 2)
     try:
         return (np.float32(x), np.float32(y)) == placed
     except (TypeError, ValueError):
@@ -174,7 +203,9 @@ def _hover_mark(scales: dict[str, bqplot.Scale]) -> bqplot.Scatter:
         colors=["#000000"],
         default_size=64,
         default_skew=0.0,
-        scales=scales,
+        rotation=np.zeros(0),
+        # a rotation of 1 is 90 degrees: bqplot maps this scale onto 0-180 degrees
+        scales={**scales, "rotation": bqplot.LinearScale(min=0.0, max=2.0)},
         enable_hover=True,
         interactions={"hover": "tooltip", "click": "select"},
         tooltip=None,

@@ -8,11 +8,17 @@ with the first. No torch.
 
 from __future__ import annotations
 
+import math
+
 import bqplot
 import numpy as np
 
 from nnviz_widgets.render.picture import Picture
-from nnviz_widgets.views.geometry import MATRIX_STRETCH, MOSAIC_STRETCH, picture_spans
+from nnviz_widgets.views.geometry import MATRIX_STRETCH, MOSAIC_STRETCH, cell_size, picture_spans
+
+#: Pixels a tick label needs along its axis: a row label's height with room above and below;
+#: a column label's width is a digit's pixels per digit, and room on each side.
+_ROW_TICK_PIXELS, _DIGIT_PIXELS, _COLUMN_ROOM = 18, 7, 14
 
 __all__ = ["PictureAxes"]
 
@@ -78,12 +84,15 @@ class PictureAxes:
         if self.x_axis.tick_format != tick_format:
             self.x_axis.tick_format = tick_format
             self.y_axis.tick_format = tick_format
-        for axis, count in (
-            (self.x_axis, _tile_count(picture, 1)),
-            (self.y_axis, _tile_count(picture, 0)),
+        rows, columns = picture.values.shape
+        width, height = cell_size(rows, columns, stretch_of(picture))
+        for axis, count, pixels, label in (
+            (self.x_axis, _tile_count(picture, 1), columns * width, _label_width(picture)),
+            (self.y_axis, _tile_count(picture, 0), rows * height, _ROW_TICK_PIXELS),
         ):
-            # at most about ten whole-number ticks, so "d" never rounds a fractional tick
-            step = max(1, -(-count // 10))
+            # whole numbers on a 1-2-5 step, a label's room apart on screen, at most about
+            # ten: a 96-pixel band of ten rows is not ten crowded labels
+            step = _tick_step(count, pixels / max(count, 1), label)
             wanted = np.arange(0, count, step, dtype=np.float64)
             current = axis.tick_values
             if current is None or not np.array_equal(current, wanted):
@@ -94,6 +103,23 @@ def stretch_of(picture: Picture) -> float:
     """How far the picture's cells may stretch: a matrix's more than a mosaic's (whose tiles
     are images or kernels), see ``views.geometry``."""
     return MATRIX_STRETCH if picture.tile == (1, 1) else MOSAIC_STRETCH
+
+
+def _tick_step(count: int, tile_pixels: float, label_pixels: float) -> int:
+    """The smallest 1, 2 or 5 times a power of ten at least a label's room apart (tiles of
+    ``tile_pixels``) that puts at most ten ticks on ``count`` tiles."""
+    least = max(1.0, label_pixels / max(tile_pixels, 1e-9), (count - 1) / 9)
+    power = 10 ** math.floor(math.log10(least))
+    for factor in (1, 2, 5, 10):
+        if factor * power >= least - 1e-9:
+            return int(factor * power)
+    return int(10 * power)
+
+
+def _label_width(picture: Picture) -> float:
+    """Pixels the widest column tick label needs, with room on each side."""
+    digits = len(str(max(_tile_count(picture, 1) - 1, 0)))
+    return digits * _DIGIT_PIXELS + _COLUMN_ROOM
 
 
 def _set_limits(scale: bqplot.LinearScale, low: float, high: float) -> None:

@@ -4,8 +4,9 @@ default colours, no text of the explorer overlaps another, and every text is rea
 
 The notebook is written by the test: a run that diverges (notebook 04's story: epoch 1 must show
 its weights, not white) and a saliency whose selected sample is 1000x weaker than another
-(notebook 05's story). Each theme gets a JupyterLab server of its own; screenshots go to
-``tests/artifacts/visual_*``.
+(notebook 05's story); a gradient history with a long layer name (no overlap there either); a
+tall 120 x 10 weight, drawn wider than a strip, whose cells the pointer reads. Each theme gets
+a JupyterLab server of its own; screenshots go to ``tests/artifacts/visual_*``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,29 @@ saliency.append_snapshot(SnapshotData(epoch=0, step=0, frames={(INPUT, "saliency
 weak = nv.TrainingExplorer(saliency)
 weak.layer, weak.quantity, weak.sample = INPUT, "saliency", 1
 weak.add_class("t-weak")
-display(story, weak)
+
+# the gradient history with ResNet-18's names and a long one, at three snapshots
+names = ["conv1", "layer1.0.conv1", "layer2.0.downsample.0", "layer4.1.conv2",
+         "model.encoder.layers.11.self_attention.output_projection", "fc"]
+history = Recording()
+history.set_layers({name: {"type": "Linear", "calls": 1} for name in names})
+for epoch in range(3):
+    norms = {(name, "grad_norm"): 10.0 ** (k - 4) * (epoch + 1) for k, name in enumerate(names)}
+    frames = {(name, "weight"): rng.normal(size=(4, 4)).astype(np.float32) for name in names}
+    history.append_snapshot(
+        SnapshotData(epoch=epoch, step=epoch, frames=frames, statistics=norms))
+longest = nv.TrainingExplorer(history)
+longest.layer = names[4]
+longest.add_class("t-history")
+
+# a tall matrix (120 x 10): drawn wider than a strip, and the pointer reads its cells
+tall = Recording()
+tall.set_layers({"fc": {"type": "Linear", "calls": 1}})
+grid = np.arange(1200, dtype=np.float32).reshape(120, 10)
+tall.append_snapshot(SnapshotData(epoch=0, step=0, frames={("fc", "weight"): grid}))
+upright = nv.TrainingExplorer(tall)
+upright.add_class("t-tall")
+display(story, weak, longest, upright)
 print("all cells ran")
 """
 
@@ -130,11 +153,15 @@ _TEXT_BOXES = """(root) => {
 }"""
 
 
-def test_no_text_overlaps_another_or_is_cut(shown):
+@pytest.mark.parametrize("which", ["story", "history"])
+def test_no_text_overlaps_another_or_is_cut(shown, which):
+    """The story's explorer, and one whose gradient history has long layer names."""
     theme, page = shown
-    root = page.locator(".t-story").first
+    root = page.locator(f".t-{which}").first
     root.scroll_into_view_if_needed()
-    shoot(root, f"visual_{theme}_story_whole")
+    if which == "history":  # its charts drawn, the long name shortened
+        expect(root.locator(".nnviz-gradhistory")).to_contain_text("history: model.enc")
+    shoot(root, f"visual_{theme}_{which}_whole")
     texts = root.evaluate(_TEXT_BOXES)
     assert len(texts) > 20  # titles, axis names and tick labels of every figure
     overlaps = []
@@ -157,6 +184,27 @@ def test_no_text_overlaps_another_or_is_cut(shown):
         or t["box"][3] > t["frame"][3] + 1
     ]
     assert not cut, f"texts cut by their figure's edge in {theme}: {cut[:10]}"
+
+
+def test_a_tall_picture_is_wide_enough_and_reads_the_cell_under_the_pointer(shown):
+    """A 120 x 10 weight: about a third as wide as tall (square cells: a twelfth), and the
+    pointer over cell (6, 1) and (100, 8) reads those elements through the turned markers."""
+    theme, page = shown
+    root = page.locator(".t-tall").first
+    root.scroll_into_view_if_needed()
+    expect(root.locator(".nnviz-heatmap")).to_contain_text("fc · weight")
+    box = root.locator(".nnviz-heatmap image").first.bounding_box()
+    assert 0.28 <= box["width"] / box["height"] <= 0.36, box
+    readout = root.locator(".nnviz-readout")
+    for row, column in ((6, 1), (100, 8)):
+        x = box["x"] + box["width"] * (column + 0.5) / 10
+        y = box["y"] + box["height"] * (row + 0.5) / 120
+        page.mouse.move(x - 30, y - 10)
+        page.mouse.move(x, y, steps=4)
+        page.mouse.move(x + 1, y)  # onto the finer markers the first move laid down
+        page.mouse.move(x, y)
+        expect(readout).to_contain_text(f"weight[{row}, {column}] = {row * 10 + column}")
+    shoot(root, f"visual_{theme}_tall")
 
 
 #: Every visible text of the explorer: its colour and the first opaque background behind it.

@@ -194,7 +194,8 @@ class LayerPicker:
             placeholder="filter: name, module or type",
             ensure_option=False,
             continuous_update=True,
-            layout=ipywidgets.Layout(width="180px", margin="2px 6px 2px 0", display="none"),
+            # wide enough for its placeholder (180 px cut it: "module or ty")
+            layout=ipywidgets.Layout(width="230px", margin="2px 6px 2px 0", display="none"),
         )
         self.type_box = ipywidgets.Dropdown(
             options=type_options([]),
