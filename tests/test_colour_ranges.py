@@ -113,3 +113,32 @@ def test_colour_choice_in_each_mode():
     (low, high, signed), note = colour_choice([(0.0, 0.0), (-1.0, 1.0)], picture, "fixed", index=0)
     assert (low, high) == (-1.0, 1.0)
     assert "some are all zero" in note
+
+
+def test_a_picture_of_block_means_is_coloured_on_the_means_range(rng):
+    # a 2048-wide layer shown reduced: the means of 36 random values are several times narrower
+    # than the values; on the values' extremes most cells would be nearly white
+    recording = Recording()
+    recording.set_layers({"fc": {"type": "Linear", "calls": 1}})
+    for epoch, scale in enumerate([1.0, 2.0]):
+        weight = (scale * rng.uniform(-1, 1, size=(2048, 2048))).astype(np.float32)
+        recording.append_snapshot(
+            SnapshotData(epoch=epoch, step=epoch, frames={("fc", "weight"): weight})
+        )
+    explorer = TrainingExplorer(recording)
+    explorer.layer, explorer.quantity, explorer.index = "fc", "weight", 1
+    shown = explorer.heatmap.shown.values
+    assert shown.size <= 2048 * 2048 // 25  # block means of at least 5x5 values
+    low, high = explorer.heatmap.colour_limits
+    assert high == pytest.approx(np.abs(shown).max(), rel=1e-5) and low == -high
+    assert high < 0.6 * 2.0
+    assert "block means' range" in explorer.note.value
+    # fixed: the earlier snapshot keeps the range (its means are half as wide, as its values)
+    explorer.index = 0
+    assert explorer.heatmap.colour_limits == pytest.approx((low, high))
+    # per snapshot and robust modes already follow the picture shown
+    explorer.colour_range = "snapshot"
+    assert explorer.heatmap.colour_limits[1] == pytest.approx(
+        np.abs(explorer.heatmap.shown.values).max(), rel=1e-5
+    )
+    explorer.close(widget=True)

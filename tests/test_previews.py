@@ -175,16 +175,28 @@ def _explorer_on(path=None):
     return rec, model, explorer
 
 
-def test_the_explorer_draws_a_preview_with_the_whole_tensors_range_and_histogram():
+def test_the_explorer_colours_a_preview_on_its_block_means_and_histograms_the_whole_tensor():
     rec, _, explorer = _explorer_on()
     recording = rec.recording
     preview = recording.preview("0", "weight", explorer.index)
     assert explorer.heatmap.picture.values.shape == preview.shape
     highs = recording.statistic("0", "max_weight")
     lows = recording.statistic("0", "min_weight")
-    bound = max(np.abs(lows).max(), np.abs(highs).max())
-    assert explorer.heatmap.colour_limits == pytest.approx((-bound, bound))
+    extents = np.maximum(np.abs(lows), np.abs(highs))
+    bound, widest = extents.max(), int(np.argmax(extents))
+    # block means are narrower than the values: the fixed range is scaled to the means at the
+    # widest snapshot, the same at every snapshot
+    means = np.abs(recording.preview("0", "weight", widest)).max()
+    assert means < 0.95 * bound
+    assert explorer.heatmap.colour_limits == pytest.approx((-means, means), rel=1e-5)
+    assert "block means' range" in explorer.note.value
+    explorer.index = (explorer.index + 1) % len(recording)
+    assert explorer.heatmap.colour_limits == pytest.approx((-means, means), rel=1e-5)
+    # the histogram counts the whole tensor's values, its bins over their range
     assert explorer.histogram.counts.sum() == pytest.approx(384 * 512, rel=1e-3)
+    centres = np.asarray(explorer.histogram.bars.x)
+    half = (centres[1] - centres[0]) / 2
+    assert (centres[0] - half, centres[-1] + half) == pytest.approx((-bound, bound), rel=1e-4)
     assert "block-mean preview of the (384, 512) tensor" in explorer.note.value
     explorer.heatmap._on_hover(0, 0, 1, 1)
     assert "only a preview is kept" in explorer.readout.value

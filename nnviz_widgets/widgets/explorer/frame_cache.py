@@ -26,30 +26,31 @@ from nnviz_widgets.render.colour import (
     SEQUENTIAL,
     ColourMap,
     colour_indices,
-    colour_range,
     finite_extremes,
-    widen_range,
 )
 from nnviz_widgets.render.layout import Picture, layout_frame
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.render.reduce import reduce_picture
 from nnviz_widgets.threads import Worker
 from nnviz_widgets.views.histogram import HistogramView
+from nnviz_widgets.widgets.explorer.colour_choice import (
+    COLOUR_MODES,
+    Extremes,
+    colour_choice,
+    colour_limits,
+    extent,
+    widest_snapshot,
+)
 from nnviz_widgets.widgets.explorer.exact import preview_nonfinite
 from nnviz_widgets.widgets.explorer.selection import Selection, frame_shape, sample_count
 from nnviz_widgets.widgets.explorer.text import nonfinite_line
 
 __all__ = ["COLOUR_MODES", "FrameCache", "PreparedFrame", "colour_choice", "colour_limits"]
 
-#: How the colour range is chosen: over every snapshot, per snapshot, or its 1st to 99th
-#: percentile.
-COLOUR_MODES = ("fixed", "snapshot", "robust")
 #: Most prepared selections the cache keeps.
 MAX_ENTRIES = 48
 #: Most memory the cache keeps (frames included: those read from disk live only here), in bytes.
 MAX_BYTES = 512 << 20
-
-Extremes = tuple[float, float]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,11 +91,21 @@ class PreparedFrame:
         same = self.picture.values is self.frame  # a matrix frame is its own picture
         return self.frame.nbytes + (self.reduced.values.nbytes if same else pictures)
 
-    def coloured(self, limits: tuple[float, float, bool]) -> PreparedFrame:
-        """This frame coloured, encoded and histogrammed for ``(low, high, signed)``."""
+    @property
+    def block_means(self) -> bool:
+        """Whether the picture shows block means (a preview, or reduced to the view's size)."""
+        return self.full_shape is not None or self.reduced is not self.picture
+
+    def coloured(self, limits: tuple[float, float, bool], shrink: float = 1.0) -> PreparedFrame:
+        """This frame coloured, encoded and histogrammed for ``(low, high, signed)``.
+
+        ``shrink``: the colour range was scaled to block means by it; the histogram counts
+        values, so its bins span the range before that scaling.
+        """
         low, high, _ = limits
         coloured = replace(self, limits=limits)  # which decides the colour map
         indices = colour_indices(self.reduced.values, low, high, gaps=self.reduced.gaps)
+        low, high = low / shrink, high / shrink
         if self.sample >= 0:  # the histogram counts what the picture shows: one sample
             histogram = HistogramView.count(self.frame[self.sample], low, high, self.scope)
         elif self.recorded_histogram is not None:  # of the whole tensor, not of a preview
@@ -107,113 +118,6 @@ class PreparedFrame:
             png=encode_png(indices, palette=coloured.colour_map.palette),
             histogram=histogram,
         )
-
-
-#: In "fixed" mode the range is this percentile of the snapshots' extents, taken with numpy's
-#: "higher" method: below 20 snapshots that is the largest one; past it, the top 5% of snapshots
-#: (a spike, a diverging end) are left out and saturate instead of washing out every other one.
-FIXED_PERCENTILE = 95.0
-#: When the snapshots' extents (after the percentile) span more than this factor, one range
-#: cannot show them all (a run diverging to 1e15, gradients shrinking 1000x): each snapshot is
-#: coloured on its own recorded range instead, and the note says so.
-FIXED_SPREAD = 10.0
-
-
-def colour_limits(
-    extremes: list[Extremes | None],
-    shown: Picture,
-    mode: str,
-    *,
-    index: int | None = None,
-    one_sample: bool = False,
-) -> tuple[float, float, bool]:
-    """``(low, high, signed)`` for a picture, given every snapshot's finite (min, max).
-
-    See :func:`colour_choice`, which also says in words which range it chose.
-    """
-    return colour_choice(extremes, shown, mode, index=index, one_sample=one_sample)[0]
-
-
-def colour_choice(
-    extremes: list[Extremes | None],
-    shown: Picture,
-    mode: str,
-    *,
-    index: int | None = None,
-    one_sample: bool = False,
-) -> tuple[tuple[float, float, bool], str]:
-    """``((low, high, signed), note)``: the colour range of a picture and a few words on it.
-
-    Parameters
-    ----------
-    extremes : list
-        Each snapshot's finite (min, max) of the selected quantity, None where it is missing.
-    shown : Picture
-        The picture shown (its values decide the range in "snapshot" and "robust" modes, and
-        when it shows one sample).
-    mode : str
-        "fixed" (one range over the snapshots), "snapshot" or "robust".
-    index : int, optional
-        The snapshot shown; "fixed" falls back to its recorded range when the snapshots'
-        ranges differ by more than :data:`FIXED_SPREAD`.
-    one_sample : bool
-        The picture shows one probe sample: "fixed" ranges it on that sample (the recorded
-        extremes are over every sample, and one sample's values can be 1000x smaller).
-
-    Notes
-    -----
-    In "fixed" mode the range is the :data:`FIXED_PERCENTILE` percentile of the snapshots'
-    extents (the largest one below 20 snapshots), unless those extents span more than
-    :data:`FIXED_SPREAD`: then each snapshot gets its own recorded range.
-    """
-    known = [e for e in extremes if e is not None and np.isfinite(e[0])]
-    # signed or not is decided over every snapshot, so the colour map never flips
-    signed = any(low < 0 for low, _ in known) if known else True
-    values = shown.values if shown.gaps is None else shown.values[~shown.gaps]
-    if mode == "fixed" and one_sample:
-        low, high = _from_zero(*colour_range(values, signed=signed), signed)
-        return (low, high, signed), "colours: this sample's range at this snapshot"
-    if mode == "fixed" and known:
-        if signed:
-            extents = np.array([max(abs(lo), abs(hi)) for lo, hi in known])
-        else:
-            extents = np.array([hi for _, hi in known])
-        cap = float(np.percentile(extents, FIXED_PERCENTILE, method="higher"))
-        smallest = float(extents.min())
-        spread = cap / smallest if smallest > 0 else np.inf
-        own = extremes[index] if index is not None and 0 <= index < len(extremes) else None
-        if spread > FIXED_SPREAD and own is not None and np.isfinite(own[0]):
-            low, high = _from_zero(*widen_range(*own, signed=signed), signed)
-            if spread == np.inf:
-                reason = "some are all zero"
-            elif spread < 1e4:
-                reason = f"their ranges differ {spread:,.0f}x"
-            else:
-                reason = f"their ranges differ 10^{int(np.log10(spread))}x"
-            return (
-                (low, high, signed),
-                f"colours: this snapshot's range (fixed over snapshots would hide it: {reason})",
-            )
-        low = min(e[0] for e in known) if not signed else -cap
-        high = cap
-        low, high = _from_zero(*widen_range(low, high, signed=signed), signed)
-        left_out = int((extents > cap).sum())
-        note = "colours: fixed over snapshots"
-        if left_out:
-            note += f" ({left_out} outlying snapshot{'s' if left_out > 1 else ''} saturate)"
-        return (low, high, signed), note
-    low, high = colour_range(values, signed=signed, robust=mode == "robust")
-    note = (
-        "colours: 1st to 99th percentile" if mode == "robust" else "colours: this snapshot's range"
-    )
-    return (low, high, signed), note
-
-
-def _from_zero(low: float, high: float, signed: bool) -> tuple[float, float]:
-    """Non-negative data reads best from zero: a range not far from it starts there."""
-    if not signed and 0 < low < 0.5 * high:
-        return 0.0, high
-    return low, high
 
 
 class FrameCache:
@@ -243,6 +147,7 @@ class FrameCache:
         self._wanted: Selection | None = None  # on screen: prefetches of other views are skipped
         self._extremes: dict[tuple[str, str, int], Extremes | None] = {}
         self._shapes: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._shrinks: dict[Selection, float] = {}  # block means' narrowing, see _block_mean_shrink
         self._worker: Worker | None = None  # started by the first prefetch
         self._closed = False
 
@@ -260,16 +165,22 @@ class FrameCache:
         if prepared is None:
             prepared = self._lay_out(selection)
         extremes = self._all_extremes(selection.layer, selection.quantity)
+        one_sample = (
+            selection.sample >= 0 and sample_count(selection.quantity, self.shape(selection)) > 0
+        )
+        shrink = 1.0
+        if selection.colour_range == "fixed" and not one_sample and prepared.block_means:
+            shrink = self._block_mean_shrink(selection, prepared, extremes)
         limits, note = colour_choice(
             extremes,
             prepared.reduced,
             selection.colour_range,
             index=selection.index,
-            one_sample=selection.sample >= 0
-            and sample_count(selection.quantity, self.shape(selection)) > 0,
+            one_sample=one_sample,
+            shrink=shrink,
         )
         if prepared.limits != limits:
-            prepared = prepared.coloured(limits)
+            prepared = prepared.coloured(limits, shrink)
         if prepared.range_note != note:
             prepared = replace(prepared, range_note=note)
         self._keep(selection, prepared)
@@ -386,6 +297,38 @@ class FrameCache:
                     (float(a), float(b)) if np.isfinite(a) else None for a, b in zip(lows, highs)
                 ]
         return [self._frame_extremes(layer, quantity, index) for index in range(count)]
+
+    def _block_mean_shrink(
+        self, selection: Selection, prepared: PreparedFrame, extremes: list[Extremes | None]
+    ) -> float:
+        """How much narrower the block means shown are than the recorded values, at the
+        snapshot whose range "fixed" mode takes: a preview of a 4096-wide layer averages 3x3
+        blocks, and coloured on the values' extremes it would be nearly blank. Cached."""
+        widest = widest_snapshot(extremes)
+        if widest is None:
+            return 1.0
+        there_selection = replace(selection, index=widest, colour_range="fixed")
+        with self._lock:
+            if there_selection in self._shrinks:
+                return self._shrinks[there_selection]
+            there = self._prepared.get(there_selection)
+        if widest == selection.index:
+            there = prepared
+        try:
+            there = self._lay_out(there_selection) if there is None else there
+        except FrameMissingError:
+            return 1.0
+        signed = any(e[0] < 0 for e in extremes if e is not None and np.isfinite(e[0]))
+        picture = there.reduced
+        values = picture.values if picture.gaps is None else picture.values[~picture.gaps]
+        shown = extent(*finite_extremes(values), signed)
+        recorded = extent(*extremes[widest], signed)
+        shrink = 1.0
+        if np.isfinite(shown) and recorded > 0 and 0 < shown < recorded:
+            shrink = shown / recorded
+        with self._lock:
+            self._shrinks[there_selection] = shrink
+        return shrink
 
     def _nonfinite(
         self, selection: Selection, frame: np.ndarray, full_shape: tuple[int, ...] | None
