@@ -124,6 +124,14 @@ def _norm_figure(
     )
 
 
+def _dots(epochs: np.ndarray, y: np.ndarray) -> str | None:
+    """A dot at each snapshot while there are few (a single snapshot draws no line), and only
+    where every point is finite: bqplot puts a dot at each point, and one at NaN is an SVG
+    error in the browser (a gradient norm is NaN at snapshot 0, before any backward)."""
+    few = len(epochs) <= FEW_SNAPSHOTS
+    return "circle" if few and np.isfinite(np.asarray(y, dtype=np.float64)).all() else None
+
+
 def _ordinal(values: np.ndarray) -> np.ndarray | list:
     """Names for an ordinal scale's mark: an empty list for none (bqplot cannot send an empty
     array of objects)."""
@@ -298,9 +306,13 @@ class GradientNormView:
         self, epochs: np.ndarray, history: np.ndarray, layers: tuple[str, ...], names: list[str]
     ) -> None:
         """Every layer's history (light lines), the axis of layer places, and the log limits."""
-        x, y, self._rows["history"] = lines_points(epochs, history)
-        with self.history.hold_sync():
+        # snapshots where no layer has a norm yet (snapshot 0, before any backward) drawn as
+        # nothing rather than as gaps, so that the rest can carry dots
+        some = np.isfinite(history).any(axis=0)
+        x, y, self._rows["history"] = lines_points(epochs[some], history[:, some])
+        with self.history.hold_sync():  # the dots with the data: never a dot at a NaN
             self.history.x, self.history.y = x, y
+            self.history.marker, self.history.marker_size = _dots(x[0] if len(x) else x, y), 16
             self.history.labels = [names[row] for row in self._rows["history"]]
             # fainter as there are more lines, so that the crowd stays a background
             self.history.opacities = [max(0.25, min(0.8, 6.0 / len(layers)))] * len(x)
@@ -316,18 +328,13 @@ class GradientNormView:
     def _fit_epochs(self, epochs: np.ndarray) -> None:
         """The epoch scale over ``epochs`` with a little room at both ends, so that the first
         and last snapshot's dots and the cursor on them are not cut by the frame; a dot at each
-        snapshot while there are few (a single snapshot draws no line)."""
+        snapshot."""
         finite = epochs[np.isfinite(epochs)]
         if finite.size:
             low, high = float(finite.min()), float(finite.max())
             room = 0.5 if high == low else 0.03 * (high - low)
             with self.epoch_scale.hold_sync():
                 self.epoch_scale.min, self.epoch_scale.max = low - room, high + room
-        marker = "circle" if len(epochs) <= FEW_SNAPSHOTS else None
-        for mark, size in ((self.history, 16), (self.history_selected, 36)):
-            if mark.marker != marker:
-                with mark.hold_sync():
-                    mark.marker, mark.marker_size = marker, size
 
     def _highlight(self, row: int | None, names: list[str], current: np.ndarray) -> None:
         """Mark layer ``row`` (None: none) in both charts and name it under the across chart."""
@@ -361,6 +368,8 @@ class GradientNormView:
             self.history_selected.x, self.history_selected.y = line_points(
                 self._epochs if row is not None else np.zeros(0), history
             )
+            self.history_selected.marker = _dots(self._epochs, self.history_selected.y)
+            self.history_selected.marker_size = 36
             self.history_selected.labels = label
 
     def _clear(self) -> None:
