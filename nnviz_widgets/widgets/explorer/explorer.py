@@ -8,12 +8,11 @@ module of this package:
 - ``frame_cache``: selections prepared as coloured pictures, ahead of time in the background;
 - ``controls``: the controls, bound to the traits through one table of links;
 - ``display``: the views and lines of text, and the drawing of a selection into them;
-- ``source``: model, Recorder, Recording or path in, and training from the buttons.
+- ``source``: model, Recorder, Recording or path in, and training from the buttons;
+- ``live``: live updates, drawn in the explorer's own thread (``nnviz-live``), never in the
+  thread that appends a snapshot.
 
-Live updates arrive through the Recording's listener, in whatever thread appends a snapshot.
-They are throttled (a few redraws per second at most), and a failure to draw is shown in the
-widget instead of being raised into the training loop. Which thread holds which lock is in
-``docs/architecture.md`` ("The explorer").
+Which thread holds which lock is in ``docs/architecture.md`` ("Threads").
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import ipywidgets
 import traitlets
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.threads import Throttle
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
 from nnviz_widgets.widgets.explorer.dimension import DimensionPanel
@@ -36,12 +34,12 @@ from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
 from nnviz_widgets.widgets.explorer.exports import ExplorerExports
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
 from nnviz_widgets.widgets.explorer.health import HealthPanel, select_finding
+from nnviz_widgets.widgets.explorer.live import LiveUpdates
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
     choices,
     fit_selection,
-    is_half_made,
     sample_count,
 )
 from nnviz_widgets.widgets.explorer.source import open_source, start_training
@@ -49,8 +47,6 @@ from nnviz_widgets.widgets.training_controls import TrainingControls
 
 __all__ = ["TrainingExplorer"]
 
-#: How long a live update waits when it finds the selection half-made by another thread.
-RETRY_SECONDS = 0.05
 #: The traits a recording decides the valid values of (see ``selection.checked``).
 CHECKED_TRAITS = frozenset({"layer", "quantity", "index", "sample", "channel"})
 
@@ -169,7 +165,6 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
         # the sample last chosen where there are samples to choose: weights have none (the
         # trait is then -1, as the dropdown shows), activations ask for it again
         self._chosen_sample = 0
-        self._live = Throttle(self._apply_live, float(min_interval))
         self._frames = FrameCache(self.recording, max_cells)
         self._display = ExplorerDisplay(
             max_cells, self._select_from_metrics, self._select_layer, self._lock
@@ -200,7 +195,15 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
             children = [self.training, *children]
         super().__init__(children=children)
         self.add_class("nnviz-explorer")
-        self.recording.add_listener(self._on_recording_update)
+        self._live = LiveUpdates(
+            self.recording,
+            self._lock,
+            selection=self._selection,
+            synced=lambda: self._synced_count,
+            catch_up=self._catch_up,
+            on_error=lambda error: self._display.show_error("live update failed", error),
+            min_interval=min_interval,
+        )
         self._catch_up()
 
     @property
@@ -241,11 +244,8 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
             if self.loop is not None:  # training first: it writes into the recorder
                 self.loop.close()
                 self.training.close(widget=False)
-            self.recording.remove_listener(self._on_recording_update)
-            self._live.close()
+            self._live.close()  # draws an update still due: the widget shows every snapshot
             self.health.close()
-            if len(self.recording) != self._synced_count:  # an update waiting for its turn:
-                self._apply_live()  # the widget that stays shows every snapshot recorded
             self._frames.close()
             if self._owns_recorder and self.recorder is not None:
                 # an epoch still running closes it as its thread ends (source.start_training)
@@ -360,27 +360,10 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
     def _could_not_apply(self, error: Exception) -> None:
         self._display.show_error("could not apply that", error)
 
-    # ------------------------------------------------------------------ live updates
-    def _on_recording_update(self, recording: Recording) -> None:
-        """Listener: called in the thread that appended (often the training thread)."""
-        if len(recording) != self._synced_count:  # else per-step statistics only: nothing shown
-            self._live()
-
-    def _apply_live(self) -> None:
-        try:
-            with self._lock:
-                if is_half_made(self.recording, self._selection()):
-                    # the main thread set the layer and its observer has not yet chosen a
-                    # quantity for it: do not draw (or fix) that half-made selection
-                    self._live.defer(RETRY_SECONDS)
-                    return
-                self._catch_up()
-        except Exception as error:  # never into the training loop
-            self._display.show_error("live update failed", error)
-
-    def _drain(self, timeout: float = 5.0) -> None:
-        """Wait until a throttled live update has been applied (for tests and scripts)."""
-        self._live.wait(timeout)
+    def _drain(self, timeout: float = 5.0) -> bool:
+        """Wait until the live update asked for has been drawn (``nnviz-live``, see
+        ``live.py``); for tests and scripts. False on timeout."""
+        return self._live.wait(timeout)
 
     def _all_widgets(self) -> list[ipywidgets.Widget]:
         """Every widget the explorer made: children, figures, marks, axes, scales, images."""
