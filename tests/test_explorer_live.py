@@ -42,9 +42,7 @@ def _live_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "nnviz-live"]
 
 
-def test_the_appending_thread_returns_while_the_draw_waits_in_the_explorer_thread(
-    recording, rng
-):
+def test_the_appending_thread_returns_while_the_draw_waits_in_the_explorer_thread(recording, rng):
     explorer = TrainingExplorer(recording, min_interval=0.0)
     draw = BlockingDraw(explorer)
     try:
