@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from nnviz_widgets.threads.background import start_daemon
+from nnviz_widgets.threads.background import start_daemon, stop_at_exit
 from nnviz_widgets.threads.listeners import warn_quietly
 
 __all__ = ["ThrottledWorker"]
@@ -65,6 +65,7 @@ class ThrottledWorker:
         self._running = False
         self._closed = False
         self._thread = start_daemon(self._run, name)
+        stop_at_exit(self._stop_for_exit, self._thread)
 
     @property
     def alive(self) -> bool:
@@ -128,6 +129,9 @@ class ThrottledWorker:
         if wait and self._thread is not threading.current_thread():
             self._thread.join(CLOSE_WAIT)
         return not self._thread.is_alive()
+
+    def _stop_for_exit(self) -> None:
+        self.close(wait=False)
 
     def _run(self) -> None:
         while self._next_run():

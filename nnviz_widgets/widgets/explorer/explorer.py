@@ -34,7 +34,7 @@ from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
 from nnviz_widgets.widgets.explorer.exports import ExplorerExports
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
 from nnviz_widgets.widgets.explorer.health import HealthPanel, select_finding
-from nnviz_widgets.widgets.explorer.live import LiveUpdates
+from nnviz_widgets.widgets.explorer.live import ExplorerLive
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
@@ -51,7 +51,7 @@ __all__ = ["TrainingExplorer"]
 CHECKED_TRAITS = frozenset({"layer", "quantity", "index", "sample", "channel"})
 
 
-class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
+class TrainingExplorer(ExplorerLive, ExplorerExports, ipywidgets.VBox):
     """Scrub through training: weights, gradients and activations of each layer, per snapshot.
 
     Parameters
@@ -170,8 +170,28 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
             max_cells, self._select_from_metrics, self._select_layer, self._lock
         )
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
+        self._name_parts()
+        self.loop: TrainingLoop | None = None
+        """The background training loop, when built with ``train_epoch=``."""
+        self.training: TrainingControls | None = None
+        # the health strip and findings panel: nv.diagnose in a thread of its own, live
+        self.health = HealthPanel(self.recording, self._lock, lambda f: select_finding(self, f))
+        # the layer's value histograms over snapshots (docs/explorer.md, "Values over snapshots")
+        self.dimension = DimensionPanel(self._select_from_metrics, self._lock)
+        children = [*self._controls.rows(self.epoch_label), self.health.widget]
+        children += self._display.rows()
+        children += [self.dimension.widget]
+        if train_epoch is not None:
+            self.loop, self.training = start_training(self, opened, train_epoch, epochs)
+            children = [self.training, *children]
+        super().__init__(children=children)
+        self.add_class("nnviz-explorer")
+        self._start_live(min_interval)  # live.py: drawn in the explorer's thread, nnviz-live
+        self._catch_up()
+
+    def _name_parts(self) -> None:
+        """Every control and view under its own name too: notebooks and tests reach them so."""
         display, controls = self._display, self._controls
-        # every control and view under its own name too: notebooks and tests reach them so
         self.heatmap, self.histogram = display.heatmap, display.histogram
         self.metrics_view, self.gradients = display.metrics_view, display.gradients
         self.epoch_label, self.readout = display.epoch_label, display.readout
@@ -181,39 +201,6 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
         self.layer_picker = controls.picker
         self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
         self.channel_box, self.colour_box = controls.channel_box, controls.colour_box
-        self.loop: TrainingLoop | None = None
-        """The background training loop, when built with ``train_epoch=``."""
-        self.training: TrainingControls | None = None
-        # the health strip and findings panel: nv.diagnose in a thread of its own, live
-        self.health = HealthPanel(self.recording, self._lock, lambda f: select_finding(self, f))
-        # the layer's value histograms over snapshots (docs/explorer.md, "Values over snapshots")
-        self.dimension = DimensionPanel(self._select_from_metrics, self._lock)
-        children = [*controls.rows(self.epoch_label), self.health.widget, *display.rows()]
-        children += [self.dimension.widget]
-        if train_epoch is not None:
-            self.loop, self.training = start_training(self, opened, train_epoch, epochs)
-            children = [self.training, *children]
-        super().__init__(children=children)
-        self.add_class("nnviz-explorer")
-        self._live = LiveUpdates(
-            self.recording,
-            self._lock,
-            selection=self._selection,
-            synced=lambda: self._synced_count,
-            catch_up=self._catch_up,
-            on_error=lambda error: self._display.show_error("live update failed", error),
-            min_interval=min_interval,
-        )
-        self._catch_up()
-
-    @property
-    def min_interval(self) -> float:
-        """Live updates redraw at most once per this many seconds."""
-        return self._live.interval
-
-    @min_interval.setter
-    def min_interval(self, seconds: float) -> None:
-        self._live.interval = float(seconds)
 
     # ------------------------------------------------------------------ public API
     def snapshot(self, **kwargs: Any) -> Any:
@@ -244,9 +231,7 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
             if self.loop is not None:  # training first: it writes into the recorder
                 self.loop.close()
                 self.training.close(widget=False)
-            self._live.close()  # draws an update still due: the widget shows every snapshot
-            self.health.close()
-            self._frames.close()
+            self._stop_background()  # live.py: draws an update still due, stops the threads
             if self._owns_recorder and self.recorder is not None:
                 # an epoch still running closes it as its thread ends (source.start_training)
                 if self.loop is None or not self.loop.alive:
@@ -359,11 +344,6 @@ class TrainingExplorer(ExplorerExports, ipywidgets.VBox):
 
     def _could_not_apply(self, error: Exception) -> None:
         self._display.show_error("could not apply that", error)
-
-    def _drain(self, timeout: float = 5.0) -> bool:
-        """Wait until the live update asked for has been drawn (``nnviz-live``, see
-        ``live.py``); for tests and scripts. False on timeout."""
-        return self._live.wait(timeout)
 
     def _all_widgets(self) -> list[ipywidgets.Widget]:
         """Every widget the explorer made: children, figures, marks, axes, scales, images."""

@@ -7,6 +7,10 @@ thread brings the slider, the dropdowns and the views up to the recording, at mo
 ``min_interval``, under the explorer's lock. Many snapshots in a burst make one update, which
 reads the newest state. A failed update is shown in the widget, in words; training goes on.
 Threads and locks: ``docs/architecture.md`` ("Threads").
+
+:class:`ExplorerLive`, a mixin of the explorer, starts them with the explorer and stops them,
+and every other thread of the explorer and of the panels built on it
+(:meth:`ExplorerLive.on_close`), when it closes.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import threading
 from collections.abc import Callable
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.threads import ThrottledWorker
+from nnviz_widgets.threads import Listeners, ThrottledWorker
 from nnviz_widgets.widgets.explorer.selection import Selection, is_half_made
 
-__all__ = ["RETRY_SECONDS", "LiveUpdates"]
+__all__ = ["RETRY_SECONDS", "ExplorerLive", "LiveUpdates"]
 
 #: How long a live update waits when it finds the selection half-made by another thread.
 RETRY_SECONDS = 0.05
@@ -105,3 +109,56 @@ class LiveUpdates:
                 self._worker.defer(RETRY_SECONDS)
                 return
             self._catch_up()
+
+
+class ExplorerLive:
+    """Mixin of the explorer: its live updates, and the background work that stops with it.
+
+    It uses the explorer's ``recording``, ``health``, ``_lock``, ``_frames``, ``_display``,
+    ``_closed``, ``_synced_count``, ``_selection()`` and ``_catch_up()``.
+    """
+
+    @property
+    def min_interval(self) -> float:
+        """Live updates redraw at most once per this many seconds."""
+        return self._live.interval
+
+    @min_interval.setter
+    def min_interval(self, seconds: float) -> None:
+        self._live.interval = float(seconds)
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` when :meth:`close` stops the explorer's background work (a panel
+        built on the explorer stops its own thread then); at once if it is closed already. A
+        failing callback becomes a warning."""
+        if self._closed:
+            callback()
+        else:
+            self._closers.add(callback)
+
+    def _start_live(self, min_interval: float) -> None:
+        """Follow the recording from now on (at the end of construction: an update may come
+        at once, from another thread)."""
+        self._closers = Listeners("an explorer's close callback")
+        self._live = LiveUpdates(
+            self.recording,
+            self._lock,
+            selection=self._selection,
+            synced=lambda: self._synced_count,
+            catch_up=self._catch_up,
+            on_error=lambda error: self._display.show_error("live update failed", error),
+            min_interval=min_interval,
+        )
+
+    def _stop_background(self) -> None:
+        """Stop live updates (drawing one still due), the diagnosis, the panels' threads and
+        the prefetcher; the widgets stay."""
+        self._live.close()
+        self.health.close()
+        self._closers.emit()
+        self._frames.close()
+
+    def _drain(self, timeout: float = 5.0) -> bool:
+        """Wait until the live update asked for has been drawn (``nnviz-live``); for tests and
+        scripts. False on timeout."""
+        return self._live.wait(timeout)
