@@ -147,3 +147,12 @@ def test_the_health_panel_only_queues_in_the_appending_thread(recording, rng, mo
     finally:
         release.set()
         explorer.close(widget=True)
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "soon"])
+def test_a_bad_min_interval_is_refused_before_anything_starts(recording, bad):
+    before = set(threading.enumerate())
+    with pytest.raises(ValueError, match=r"min_interval must be a number of seconds >= 0, got"):
+        TrainingExplorer(recording, min_interval=bad)
+    started = {thread.name for thread in set(threading.enumerate()) - before}
+    assert not {name for name in started if name.startswith("nnviz-")}

@@ -34,7 +34,7 @@ from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
 from nnviz_widgets.widgets.explorer.exports import ExplorerExports
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
 from nnviz_widgets.widgets.explorer.health import HealthPanel, select_finding
-from nnviz_widgets.widgets.explorer.live import ExplorerLive
+from nnviz_widgets.widgets.explorer.live import ExplorerLive, checked_interval
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
@@ -151,6 +151,7 @@ class TrainingExplorer(ExplorerLive, ExplorerExports, ipywidgets.VBox):
         max_cells: tuple[int, int] = (400, 450),
         **recorder_options: Any,
     ) -> None:
+        min_interval = checked_interval(min_interval)  # before a Recorder or thread is started
         opened = open_source(
             source, probe, optimizer, recorder_options, train_epoch=train_epoch, epochs=epochs
         )

@@ -22,10 +22,21 @@ from nnviz_widgets.recording import Recording
 from nnviz_widgets.threads import Listeners, ThrottledWorker
 from nnviz_widgets.widgets.explorer.selection import Selection, is_half_made
 
-__all__ = ["RETRY_SECONDS", "ExplorerLive", "LiveUpdates"]
+__all__ = ["RETRY_SECONDS", "ExplorerLive", "LiveUpdates", "checked_interval"]
 
 #: How long a live update waits when it finds the selection half-made by another thread.
 RETRY_SECONDS = 0.05
+
+
+def checked_interval(seconds: float) -> float:
+    """``min_interval`` as a float, or a ValueError naming it (before anything is opened)."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value >= 0:
+        raise ValueError(f"min_interval must be a number of seconds >= 0, got {seconds!r}")
+    return value
 
 
 class LiveUpdates:
