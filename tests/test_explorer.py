@@ -285,6 +285,7 @@ def test_an_index_set_before_the_range_grows_reaches_the_slider(recording, rng):
     explorer = TrainingExplorer(recording, min_interval=10)
     explorer.follow_latest = False
     recording.append_snapshot(_snapshot(rng, 4))  # applied at once: the interval was quiet
+    assert explorer._drain()  # in the explorer's thread: wait for it
     recording.append_snapshot(_snapshot(rng, 5))  # due in ten seconds
     explorer.index = 5  # from code: the slider cannot show it yet
     assert explorer.slider.value == 4

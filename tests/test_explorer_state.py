@@ -275,6 +275,7 @@ def test_close_shows_every_snapshot_recorded_before_it(rng):
     recording.append_snapshot(_snapshot(rng, 0))
     explorer = TrainingExplorer(recording, min_interval=60)
     recording.append_snapshot(_snapshot(rng, 1))  # applied at once: the interval was quiet
+    assert explorer._drain()  # in the explorer's thread (nnviz-live): wait for it
     recording.append_snapshot(_snapshot(rng, 2))  # due in a minute
     assert explorer.slider.max == 1
     explorer.close()

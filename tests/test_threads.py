@@ -188,3 +188,37 @@ def test_link_loses_no_change_made_from_two_threads():
         slider.set_state({"value": 50 + k % 50})  # as the browser does
     thread.join()
     assert owner.value == slider.value  # both ends agree on the last value, whoever set it
+
+
+def test_at_exit_every_worker_is_told_to_stop_and_its_running_job_ends():
+    """A daemon thread left running while the interpreter exits is cut off wherever it is
+    (inside torch, that aborts the process): at exit a worker is closed, and a long job that
+    checks ``closed`` ends before the interpreter does."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import threading
+        from nnviz_widgets.threads import Worker
+
+        started = threading.Event()
+        worker = Worker("exit-test")
+
+        def long_job():
+            started.set()
+            while not worker.closed:
+                threading.Event().wait(0.01)
+            print("the job saw the exit and ended", flush=True)
+
+        worker.submit(long_job)
+        worker.submit(lambda: print("a queued job ran", flush=True))
+        assert started.wait(30)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["the job saw the exit and ended"]  # queued: dropped

@@ -1,18 +1,62 @@
-"""Daemon threads: one that runs queued jobs in order, one that repeats a job.
+"""Daemon threads: one that runs queued jobs in order, one that repeats a job; their stop at exit.
 
 A daemon, because a thread of ours must never keep a kernel or a training script from exiting;
 each one has a name starting with ``nnviz-`` so that it can be told apart in a debugger.
+
+A daemon thread still inside torch when the interpreter exits aborts the process ("terminate
+called without an active exception": torch's C++ threads are torn down under it). So every
+thread here is registered with :func:`stop_at_exit`: at exit (``atexit``, which runs before the
+interpreter tears anything down) each is told to stop, queued work is dropped, and the threads
+are joined for up to :data:`EXIT_WAIT` seconds; a long job stops early by checking
+:attr:`Worker.closed` (``docs/architecture.md``, "Threads").
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Callable
 
 from nnviz_widgets.threads.listeners import warn_quietly
 
-__all__ = ["Repeater", "Worker", "start_daemon"]
+__all__ = ["EXIT_WAIT", "Repeater", "Worker", "start_daemon", "stop_at_exit"]
+
+#: Seconds the interpreter's exit waits, at most, for our threads to end.
+EXIT_WAIT = 3.0
+
+# thread -> its owner's stop method (weakly: an owner that is gone has nothing left to stop);
+# guarded by its lock, a leaf
+_AT_EXIT: dict[threading.Thread, weakref.WeakMethod] = {}
+_AT_EXIT_LOCK = threading.Lock()
+
+
+def stop_at_exit(stop: Callable[[], object], thread: threading.Thread) -> None:
+    """At the interpreter's exit, call ``stop()`` (a bound method that must not wait) and then
+    join ``thread`` (all such threads together for :data:`EXIT_WAIT` seconds at most)."""
+    with _AT_EXIT_LOCK:
+        for ended in [known for known in _AT_EXIT if not known.is_alive()]:
+            del _AT_EXIT[ended]
+        _AT_EXIT[thread] = weakref.WeakMethod(stop)
+
+
+@atexit.register
+def _stop_all() -> None:
+    with _AT_EXIT_LOCK:
+        entries = list(_AT_EXIT.items())
+        _AT_EXIT.clear()
+    for thread, reference in entries:
+        stop = reference()
+        if stop is not None and thread.is_alive():
+            with contextlib.suppress(Exception):  # exiting: nothing to report to
+                stop()
+    deadline = time.monotonic() + EXIT_WAIT
+    for thread, _ in entries:
+        if thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def start_daemon(target: Callable[..., object], name: str, *args: object) -> threading.Thread:
@@ -54,11 +98,17 @@ class Worker:
         self._bytes = 0
         self._closed = False
         self._thread = start_daemon(self._run, name)
+        stop_at_exit(self._stop_for_exit, self._thread)
 
     @property
     def alive(self) -> bool:
         """Whether the thread still runs jobs."""
         return self._thread.is_alive() and not self._closed
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called: a long job checks it to stop early."""
+        return self._closed
 
     def submit(self, job: Callable[[], object], *, nbytes: int = 0) -> bool:
         """Queue ``job`` (which holds ``nbytes`` of memory until it has run); False (and the
@@ -98,6 +148,9 @@ class Worker:
             self._room.notify_all()  # a submitter waiting for room gives up
         if wait and self._thread is not threading.current_thread():
             self._thread.join()
+
+    def _stop_for_exit(self) -> None:
+        self.close(wait=False, cancel_pending=True)
 
     def _run(self) -> None:
         while True:
@@ -142,6 +195,7 @@ class Repeater:
         self._on_error = on_error
         self._stop = threading.Event()
         self._thread = start_daemon(self._run, name)
+        stop_at_exit(self._stop_for_exit, self._thread)
 
     @property
     def alive(self) -> bool:
@@ -153,6 +207,9 @@ class Repeater:
         self._stop.set()
         if wait and self._thread is not threading.current_thread():
             self._thread.join()
+
+    def _stop_for_exit(self) -> None:
+        self.stop(wait=False)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

@@ -22,7 +22,7 @@ from nnviz_widgets.render.colour import DIVERGING, SEQUENTIAL, colourize
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.understand import AdversarialExample, adversarial
 from nnviz_widgets.views.chart import chart_figure
-from nnviz_widgets.widgets.explorer.on_demand import OnDemand
+from nnviz_widgets.widgets.explorer.on_demand import OnDemand, close_with
 
 __all__ = ["AdversarialPanel"]
 
@@ -114,6 +114,7 @@ class AdversarialPanel(ipywidgets.VBox):
         if explorer is not None:
             explorer.observe(self._on_explorer_index, names="index")
             self.slider.value = int(explorer.index)
+            close_with(explorer, self.close)
         self._show()
 
     def close(self, *, widget: bool = False) -> None:

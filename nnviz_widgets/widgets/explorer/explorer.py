@@ -8,12 +8,11 @@ module of this package:
 - ``frame_cache``: selections prepared as coloured pictures, ahead of time in the background;
 - ``controls``: the controls, bound to the traits through one table of links;
 - ``display``: the views and lines of text, and the drawing of a selection into them;
-- ``source``: model, Recorder, Recording or path in, and training from the buttons.
+- ``source``: model, Recorder, Recording or path in, and training from the buttons;
+- ``live``: live updates, drawn in the explorer's own thread (``nnviz-live``), never in the
+  thread that appends a snapshot.
 
-Live updates arrive through the Recording's listener, in whatever thread appends a snapshot.
-They are throttled (a few redraws per second at most), and a failure to draw is shown in the
-widget instead of being raised into the training loop. Which thread holds which lock is in
-``docs/architecture.md`` ("The explorer").
+Which thread holds which lock is in ``docs/architecture.md`` ("Threads").
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import ipywidgets
 import traitlets
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.threads import Throttle
 from nnviz_widgets.training import TrainingLoop
 from nnviz_widgets.widgets.explorer.controls import ExplorerControls
 from nnviz_widgets.widgets.explorer.dimension import DimensionPanel
@@ -35,13 +33,13 @@ from nnviz_widgets.widgets.explorer.display import ExplorerDisplay, every_widget
 from nnviz_widgets.widgets.explorer.exports import ExplorerExports
 from nnviz_widgets.widgets.explorer.frame_cache import COLOUR_MODES, FrameCache
 from nnviz_widgets.widgets.explorer.health import HealthPanel, select_finding
+from nnviz_widgets.widgets.explorer.live import ExplorerLive, checked_interval
 from nnviz_widgets.widgets.explorer.selecting import SelectionTraits
 from nnviz_widgets.widgets.explorer.selection import (
     Selection,
     checked,
     choices,
     fit_selection,
-    is_half_made,
     sample_count,
 )
 from nnviz_widgets.widgets.explorer.source import open_source, start_training
@@ -49,13 +47,11 @@ from nnviz_widgets.widgets.training_controls import TrainingControls
 
 __all__ = ["TrainingExplorer"]
 
-#: How long a live update waits when it finds the selection half-made by another thread.
-RETRY_SECONDS = 0.05
 #: The traits a recording decides the valid values of (see ``selection.checked``).
 CHECKED_TRAITS = frozenset({"layer", "quantity", "index", "sample", "channel"})
 
 
-class TrainingExplorer(SelectionTraits, ExplorerExports, ipywidgets.VBox):
+class TrainingExplorer(SelectionTraits, ExplorerLive, ExplorerExports, ipywidgets.VBox):
     """Scrub through training: weights, gradients and activations of each layer, per snapshot.
 
     Parameters
@@ -155,6 +151,7 @@ class TrainingExplorer(SelectionTraits, ExplorerExports, ipywidgets.VBox):
         max_cells: tuple[int, int] = (400, 450),
         **recorder_options: Any,
     ) -> None:
+        min_interval = checked_interval(min_interval)  # before a Recorder or thread is started
         opened = open_source(
             source, probe, optimizer, recorder_options, train_epoch=train_epoch, epochs=epochs
         )
@@ -169,14 +166,33 @@ class TrainingExplorer(SelectionTraits, ExplorerExports, ipywidgets.VBox):
         # the sample last chosen where there are samples to choose: weights have none (the
         # trait is then -1, as the dropdown shows), activations ask for it again
         self._chosen_sample = 0
-        self._live = Throttle(self._apply_live, float(min_interval))
         self._frames = FrameCache(self.recording, max_cells)
         self._display = ExplorerDisplay(
             max_cells, self._select_from_metrics, self._select_layer, self._lock
         )
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
+        self._name_parts()
+        self.loop: TrainingLoop | None = None
+        """The background training loop, when built with ``train_epoch=``."""
+        self.training: TrainingControls | None = None
+        # the health strip and findings panel: nv.diagnose in a thread of its own, live
+        self.health = HealthPanel(self.recording, self._lock, lambda f: select_finding(self, f))
+        # the layer's value histograms over snapshots (docs/explorer.md, "Values over snapshots")
+        self.dimension = DimensionPanel(self._select_from_metrics, self._lock)
+        children = [*self._controls.rows(self.epoch_label), self.health.widget]
+        children += self._display.rows()
+        children += [self.dimension.widget]
+        if train_epoch is not None:
+            self.loop, self.training = start_training(self, opened, train_epoch, epochs)
+            children = [self.training, *children]
+        super().__init__(children=children)
+        self.add_class("nnviz-explorer")
+        self._start_live(min_interval)  # live.py: drawn in the explorer's thread, nnviz-live
+        self._catch_up()
+
+    def _name_parts(self) -> None:
+        """Every control and view under its own name too: notebooks and tests reach them so."""
         display, controls = self._display, self._controls
-        # every control and view under its own name too: notebooks and tests reach them so
         self.heatmap, self.histogram = display.heatmap, display.histogram
         self.metrics_view, self.gradients = display.metrics_view, display.gradients
         self.epoch_label, self.readout = display.epoch_label, display.readout
@@ -186,31 +202,6 @@ class TrainingExplorer(SelectionTraits, ExplorerExports, ipywidgets.VBox):
         self.layer_picker = controls.picker
         self.quantity_box, self.sample_box = controls.quantity_box, controls.sample_box
         self.channel_box, self.colour_box = controls.channel_box, controls.colour_box
-        self.loop: TrainingLoop | None = None
-        """The background training loop, when built with ``train_epoch=``."""
-        self.training: TrainingControls | None = None
-        # the health strip and findings panel: nv.diagnose in a thread of its own, live
-        self.health = HealthPanel(self.recording, self._lock, lambda f: select_finding(self, f))
-        # the layer's value histograms over snapshots (docs/explorer.md, "Values over snapshots")
-        self.dimension = DimensionPanel(self._select_from_metrics, self._lock)
-        children = [*controls.rows(self.epoch_label), self.health.widget, *display.rows()]
-        children += [self.dimension.widget]
-        if train_epoch is not None:
-            self.loop, self.training = start_training(self, opened, train_epoch, epochs)
-            children = [self.training, *children]
-        super().__init__(children=children)
-        self.add_class("nnviz-explorer")
-        self.recording.add_listener(self._on_recording_update)
-        self._catch_up()
-
-    @property
-    def min_interval(self) -> float:
-        """Live updates redraw at most once per this many seconds."""
-        return self._live.interval
-
-    @min_interval.setter
-    def min_interval(self, seconds: float) -> None:
-        self._live.interval = float(seconds)
 
     # ------------------------------------------------------------------ public API
     def snapshot(self, **kwargs: Any) -> Any:
@@ -241,12 +232,7 @@ class TrainingExplorer(SelectionTraits, ExplorerExports, ipywidgets.VBox):
             if self.loop is not None:  # training first: it writes into the recorder
                 self.loop.close()
                 self.training.close(widget=False)
-            self.recording.remove_listener(self._on_recording_update)
-            self._live.close()
-            self.health.close()
-            if len(self.recording) != self._synced_count:  # an update waiting for its turn:
-                self._apply_live()  # the widget that stays shows every snapshot recorded
-            self._frames.close()
+            self._stop_background()  # live.py: draws an update still due, stops the threads
             if self._owns_recorder and self.recorder is not None:
                 # an epoch still running closes it as its thread ends (source.start_training)
                 if self.loop is None or not self.loop.alive:
@@ -335,28 +321,6 @@ class TrainingExplorer(SelectionTraits, ExplorerExports, ipywidgets.VBox):
 
     def _could_not_apply(self, error: Exception) -> None:
         self._display.show_error("could not apply that", error)
-
-    # ------------------------------------------------------------------ live updates
-    def _on_recording_update(self, recording: Recording) -> None:
-        """Listener: called in the thread that appended (often the training thread)."""
-        if len(recording) != self._synced_count:  # else per-step statistics only: nothing shown
-            self._live()
-
-    def _apply_live(self) -> None:
-        try:
-            with self._lock:
-                if is_half_made(self.recording, self._selection()):
-                    # the main thread set the layer and its observer has not yet chosen a
-                    # quantity for it: do not draw (or fix) that half-made selection
-                    self._live.defer(RETRY_SECONDS)
-                    return
-                self._catch_up()
-        except Exception as error:  # never into the training loop
-            self._display.show_error("live update failed", error)
-
-    def _drain(self, timeout: float = 5.0) -> None:
-        """Wait until a throttled live update has been applied (for tests and scripts)."""
-        self._live.wait(timeout)
 
     def _all_widgets(self) -> list[ipywidgets.Widget]:
         """Every widget the explorer made: children, figures, marks, axes, scales, images."""

@@ -23,7 +23,7 @@ from nnviz_widgets.render.colour import SEQUENTIAL, colourize
 from nnviz_widgets.render.mosaic import mosaic
 from nnviz_widgets.render.png import encode_png
 from nnviz_widgets.understand import Features, feature_visualization
-from nnviz_widgets.widgets.explorer.on_demand import OnDemand
+from nnviz_widgets.widgets.explorer.on_demand import OnDemand, close_with
 
 __all__ = ["FeaturesPanel", "features_png"]
 
@@ -79,6 +79,7 @@ class FeaturesPanel(ipywidgets.VBox):
         super().__init__(children=[self.status, self.image])
         self.add_class("nnviz-features")
         explorer.observe(self._on_selection_change, names=["index", "layer"])
+        close_with(explorer, self.close)
         self._show()
 
     def close(self, *, widget: bool = False) -> None:

@@ -3,8 +3,11 @@
 The panels that show what units want and adversarial examples ask for a result when the
 selection moves; the asking never waits (a scrub stays live), the work runs in one
 ``nnviz-<name>`` worker thread, and a job whose key is no longer the one wanted when its turn
-comes is skipped (scrubbing past ten snapshots computes one, not ten). Locks:
-``docs/architecture.md`` ("Threads").
+comes is skipped (scrubbing past ten snapshots computes one, not ten). Once closed (by the
+panel's ``close()``, or by the interpreter's exit through the threads toolkit), a computation
+that reports progress stops at its next report: a torch computation must not be running in a
+daemon thread while the interpreter tears torch down. Locks: ``docs/architecture.md``
+("Threads").
 """
 
 from __future__ import annotations
@@ -15,7 +18,19 @@ from typing import Any
 
 from nnviz_widgets.threads import Worker
 
-__all__ = ["OnDemand"]
+__all__ = ["Cancelled", "OnDemand", "close_with"]
+
+
+class Cancelled(Exception):
+    """Raised from a progress report once the results are closed: the computation stops."""
+
+
+def close_with(explorer: Any, close: Callable[[], object]) -> None:
+    """Call ``close()`` when ``explorer`` closes, where it says when (``on_close``): a panel
+    built on an explorer stops its thread with it."""
+    on_close = getattr(explorer, "on_close", None)
+    if callable(on_close):
+        on_close(close)
 
 
 class OnDemand:
@@ -65,17 +80,23 @@ class OnDemand:
             return ("failed", "closed: nothing more is computed")
         return ("computing", fraction)
 
-    def close(self) -> None:
-        """Drop the queued jobs and end the worker after the running one (without waiting)."""
-        self._worker.close(wait=False, cancel_pending=True)
+    def close(self, *, wait: bool = False) -> None:
+        """Drop the queued jobs and stop the running one at its next progress report; with
+        ``wait``, wait until it has stopped."""
+        self._worker.close(wait=wait, cancel_pending=True)
 
     def _run(self, key: Hashable) -> None:
         with self._lock:
-            if key != self._wanted:  # scrubbed past: asked again when shown again
+            if key != self._wanted or self._worker.closed:  # scrubbed past, or closed
                 self._pending.discard(key)
                 return
         try:
             outcome = ("ready", self._compute(key, lambda f: self._progressed(key, f)))
+        except Cancelled:  # closed meanwhile: nothing to keep or show
+            with self._lock:
+                self._pending.discard(key)
+                self._progress.pop(key, None)
+            return
         except Exception as error:  # shown in the panel, in words
             outcome = ("failed", f"{type(error).__name__}: {error}")
         with self._lock:
@@ -85,6 +106,8 @@ class OnDemand:
         self._on_change(key)
 
     def _progressed(self, key: Hashable, fraction: float) -> None:
+        if self._worker.closed:
+            raise Cancelled("closed: the computation stops here")
         with self._lock:
             self._progress[key] = float(fraction)
         self._on_change(key)
