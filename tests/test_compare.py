@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -237,14 +238,22 @@ def test_a_live_run_appended_while_open_updates_the_comparison():
         assert comparison.shown.indices["live"] == 0
         with torch.no_grad():
             model[0].weight.add_(1.0)
+        drawn_in = []
+        catch_up = comparison._catch_up
+        comparison._catch_up = lambda: (
+            drawn_in.append(threading.current_thread().name),
+            catch_up(),
+        )
         comparison.snapshot("live", epoch=2, loss=0.1)  # through the live run's Recorder
         comparison._drain()
+        assert drawn_in == ["nnviz-compare-live"]  # never in the training thread
         assert comparison.index == 2 and comparison.shown.indices == {"done": 2, "live": 1}
         np.testing.assert_array_equal(
             comparison.heatmaps[1].picture.values, recorder.recording.frame("0", "weight", 1)
         )
         assert comparison.metrics_view.lines["live", "loss"].y.tolist() == pytest.approx([0.1])
         comparison.close()
+        assert "nnviz-compare-live" not in [t.name for t in threading.enumerate()]
         recorder.snapshot(epoch=3)  # after close(): nothing listens any more
         assert comparison.epochs == (0.0, 1.0, 2.0)
 

@@ -7,7 +7,8 @@ run shows its latest snapshot at or before the selected epoch. The parts come fr
 explorer's package (the selection rules, a frame cache per run, the controls, the heatmaps)
 and from this one (``runs``: the dict opened and the layers compared; ``pictures``: shared
 colours and differences; ``display`` and ``charts``: what is drawn). Live runs keep updating
-through each Recording's listener, throttled, in the thread that appends. Locks:
+through each Recording's listener: the appending thread only asks, the drawing happens
+throttled in the comparison's own thread (``nnviz-compare-live``). Locks:
 ``docs/architecture.md`` ("Threads").
 """
 
@@ -21,7 +22,7 @@ import ipywidgets
 import traitlets
 
 from nnviz_widgets.recording import Recording
-from nnviz_widgets.threads import Throttle
+from nnviz_widgets.threads import ThrottledWorker
 from nnviz_widgets.threads.controls import Link, LockedDropdown
 from nnviz_widgets.widgets.compare.choosing import check_choice, fit_choice
 from nnviz_widgets.widgets.compare.display import MODES, CompareDisplay, Shown
@@ -126,7 +127,8 @@ class RunComparison(SelectionTraits, ComparisonExports, ipywidgets.VBox):
         self._epochs = run_epochs(self.runs)
         self._synced: tuple[int, ...] = ()  # each run's snapshots when last brought up to them
         self._chosen_sample = 0
-        self._live = Throttle(self._apply_live, float(min_interval))
+        # drawn in its own thread (nnviz-compare-live): the appending thread only asks
+        self._live = ThrottledWorker(self._apply_live, float(min_interval), "compare-live")
         self._frames = {name: FrameCache(r, max_cells) for name, r in self.runs.items()}
         self._display = CompareDisplay(list(self.runs), max_cells, self._lock)
         self._controls = ExplorerControls(self, self._lock, on_error=self._could_not_apply)
@@ -325,7 +327,7 @@ class RunComparison(SelectionTraits, ComparisonExports, ipywidgets.VBox):
 
     # ------------------------------------------------------------------ live updates
     def _on_recording_update(self, recording: Recording) -> None:
-        """Listener: called in the thread that appended (often a training thread)."""
+        """Listener: called in the thread that appended (often a training thread); only asks."""
         if self._counts() != self._synced:  # else per-step statistics only: nothing shown
             self._live()
 
