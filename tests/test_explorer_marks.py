@@ -132,6 +132,9 @@ def test_diverged_losses_send_no_nan_point():
         curves.draw(recording)
         curves.show_epoch(recording, epoch)
         assert unplaceable(curves.figure.marks) == [], epoch
+        # room left of epoch 0: its label clear of the loss axis's at the corner
+        x_scale = curves.figure.axes[0].scale
+        assert -0.05 * x_scale.max < x_scale.min < 0
     # each curve keeps its colour, the losses' own in every widget
     assert curves.lines.colors == [metric_colour("train_loss"), metric_colour("test_loss")]
 

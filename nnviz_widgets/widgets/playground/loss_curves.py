@@ -87,7 +87,11 @@ class LossCurves:
             self.lines.colors = [_COLOURS[k] for k in kept]
             self.lines.labels = [_LABELS[k] for k in kept]
         finite = losses[np.isfinite(losses)]
-        self._x.max = float(max(count - 1, 5))
+        last = float(max(count - 1, 5))
+        # a little room left of epoch 0, so that its label and the loss axis's "0.0" do not
+        # touch at the corner
+        with self._x.hold_sync():
+            self._x.min, self._x.max = -0.03 * last, last
         # whole epochs and round losses, at most six labels each, one format per axis
         x_axis, y_axis = self.figure.axes
         set_ticks(x_axis, nice_ticks(0.0, self._x.max, integer=True))
