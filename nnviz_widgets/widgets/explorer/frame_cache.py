@@ -232,9 +232,11 @@ class FrameCache:
         return done.wait(timeout)
 
     def clear(self) -> None:
-        """Forget every prepared selection (benchmarks measure a first visit this way)."""
+        """Forget every prepared selection and block-mean scale (benchmarks measure a first
+        visit this way)."""
         with self._lock:
             self._prepared.clear()
+            self._shrinks.clear()
 
     def close(self) -> None:
         """Stop the background worker; queued prefetches are dropped. Preparing still works."""
